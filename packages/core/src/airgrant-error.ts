@@ -35,6 +35,12 @@ const NON_VERDICT_CODES: Readonly<Record<string, Exclude<ExitClass, "verdict">>>
   "state-unwritable": "environment",
   "lock-timeout": "environment",
   "audit-unwritable": "environment",
+  "module-not-found": "environment",
+  "token-not-found": "environment",
+  "wrong-pin": "environment",
+  "pin-locked": "environment",
+  "key-missing": "environment",
+  "mechanism-unsupported": "environment",
   internal: "environment",
 };
 

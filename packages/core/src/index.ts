@@ -7,3 +7,4 @@ export {
   PRIVATE_FILE_MODE,
   writeFileAtomic,
 } from "./durable-file.js";
+export { type FileLockOptions, withFileLock } from "./file-lock.js";

@@ -1,0 +1,125 @@
+import { randomBytes } from "node:crypto";
+import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { AirgrantError } from "./airgrant-error.js";
+import { PRIVATE_FILE_MODE } from "./durable-file.js";
+
+export interface FileLockOptions {
+  /** Give up after this long (default 10 s): a lock held that long is a stuck process, not contention. */
+  timeoutMs?: number;
+  /** A lock file older than this is taken as left by a crashed or hung holder (default 30 s). */
+  staleMs?: number;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function sleepMs(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function readLockOwner(lockPath: string): string | undefined {
+  try {
+    return readFileSync(lockPath, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function isStale(lockPath: string, owner: string, staleMs: number): boolean {
+  const pid = Number.parseInt(owner, 10);
+  if (Number.isSafeInteger(pid) && pid > 0 && !isProcessAlive(pid)) return true;
+  try {
+    return Date.now() - statSync(lockPath).mtimeMs > staleMs;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Move a stale lock out of the way. Two waiters may both judge the same lock
+ * stale; the rename lets only one of them take it, and a waiter that finds it
+ * renamed a fresh lock instead (its content differs) links it back.
+ */
+function breakStaleLock(lockPath: string, staleOwner: string): void {
+  const aside = `${lockPath}.stale-${randomBytes(6).toString("hex")}`;
+  try {
+    renameSync(lockPath, aside);
+  } catch {
+    return;
+  }
+  if (readLockOwner(aside) !== staleOwner) {
+    try {
+      linkSync(aside, lockPath);
+    } catch {
+      // Someone else holds the lock now; the one we moved stays moved.
+    }
+  }
+  try {
+    unlinkSync(aside);
+  } catch {
+    // Already gone.
+  }
+}
+
+function tryAcquire(lockPath: string, owner: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(lockPath, "wx", PRIVATE_FILE_MODE);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw new AirgrantError(
+      "state-unwritable",
+      `cannot create lock ${lockPath}: ${(err as NodeJS.ErrnoException).code}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  try {
+    writeSync(fd, owner);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Run `fn` while holding an exclusive lock between processes on this host.
+ * The lock is a file created with O_EXCL that names its holder's pid, so a
+ * holder that crashed is detected and its lock broken. Node has no flock();
+ * this is the portable equivalent without a native addon.
+ */
+export function withFileLock<T>(lockPath: string, fn: () => T, options: FileLockOptions = {}): T {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const staleMs = options.staleMs ?? 30_000;
+  const owner = `${process.pid} ${randomBytes(8).toString("hex")}\n`;
+  const deadline = Date.now() + timeoutMs;
+  let backoff = 1;
+  while (!tryAcquire(lockPath, owner)) {
+    const current = readLockOwner(lockPath);
+    if (current !== undefined && isStale(lockPath, current, staleMs)) {
+      breakStaleLock(lockPath, current);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new AirgrantError("lock-timeout", `timed out waiting for lock ${lockPath}; is another process stuck?`);
+    }
+    sleepMs(backoff + Math.random() * backoff);
+    backoff = Math.min(backoff * 2, 50);
+  }
+  try {
+    return fn();
+  } finally {
+    // Only remove the lock if it is still ours: a holder that overran staleMs
+    // may have had it broken and taken by someone else.
+    if (readLockOwner(lockPath) === owner) unlinkSync(lockPath);
+  }
+}
