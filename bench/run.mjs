@@ -1,0 +1,20 @@
+// Runs every bench/*.bench.mjs in its own process, one after another, so
+// that one benchmark's heap and page cache do not colour the next.
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const benches = readdirSync(here)
+  .filter((f) => f.endsWith(".bench.mjs"))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort();
+let failed = 0;
+for (const file of benches) {
+  console.log(`\n== ${file}`);
+  const r = spawnSync(process.execPath, ["--expose-gc", join(here, file)], { stdio: "inherit" });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);
