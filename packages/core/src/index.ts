@@ -1,4 +1,5 @@
 export { AirgrantError, EXIT_STATUS, type ExitClass, exitClassOf, exitStatusOf } from "./airgrant-error.js";
+export { encodeCanonicalJson, type JsonValue, parseCanonicalJson } from "./canonical-json.js";
 export {
   createFileExclusive,
   ensurePrivateDirectory,
@@ -8,3 +9,56 @@ export {
   writeFileAtomic,
 } from "./durable-file.js";
 export { type FileLockOptions, withFileLock } from "./file-lock.js";
+export {
+  ANCHOR_PREFIX_LENGTH,
+  checkGrantFields,
+  checkPrincipal,
+  checkTarget,
+  formatTarget,
+  GRANT_ID_LENGTH,
+  GRANT_LIMITS,
+  type Grant,
+  type GrantAnchor,
+  type GrantFields,
+  type GrantSignature,
+  type GrantTarget,
+  MAX_SIGNATURES,
+  parseTarget,
+} from "./grant.js";
+export {
+  decodeGrant,
+  encodeGrant,
+  encodeGrantBody,
+  GRANT_FORMAT_VERSION,
+  grantTextLength,
+  MAX_SINGLE_SIGNATURE_TEXT_LENGTH,
+  signedGrantTextLength,
+} from "./grant-codec.js";
+export {
+  decodeGrantText,
+  encodeGrantText,
+  GRANT_ALPHABET,
+  GRANT_TEXT_PREFIX,
+  MAX_GRANT_TEXT_LENGTH,
+} from "./grant-text.js";
+export { fromHex, toHex } from "./hex.js";
+export { sha256 } from "./sha256.js";
+export {
+  importPublicKey,
+  isSignatureAlgorithm,
+  KEY_ID_LENGTH,
+  keyIdOf,
+  SIGNATURE_ALGORITHMS,
+  type SignatureAlgorithm,
+  verifySignature,
+} from "./signature-algorithm.js";
+export {
+  decodeTrustBundle,
+  encodeTrustBundle,
+  issuerPublicKey,
+  MAX_TRUST_BUNDLE_BYTES,
+  TRUST_BUNDLE_FORMAT,
+  TRUST_BUNDLE_VERSION,
+  type TrustBundle,
+  type TrustedIssuer,
+} from "./trust-bundle.js";

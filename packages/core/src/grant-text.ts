@@ -1,0 +1,193 @@
+import { AirgrantError } from "./airgrant-error.js";
+
+/**
+ * Text form of a grant (docs/grant-format.md, "Text form").
+ *
+ * Crockford's base32 alphabet: digits and upper-case letters without I, L, O
+ * and U, so nothing read aloud or typed is ambiguous; on input O reads as 0 and
+ * I and L read as 1. Symbols are grouped seven data symbols and one check
+ * symbol a group, separated by dashes.
+ */
+export const GRANT_TEXT_PREFIX = "AG1";
+export const GRANT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+export const DATA_SYMBOLS_PER_GROUP = 7;
+
+/** Longest text accepted before any decoding work; four signatures fit well within it. */
+export const MAX_GRANT_TEXT_LENGTH = 4096;
+
+const SYMBOL_VALUE: Int8Array = (() => {
+  const table = new Int8Array(128).fill(-1);
+  for (let i = 0; i < GRANT_ALPHABET.length; i++) {
+    const upper = GRANT_ALPHABET.charCodeAt(i);
+    table[upper] = i;
+    table[String.fromCharCode(upper).toLowerCase().charCodeAt(0)] = i;
+  }
+  for (const [alias, value] of [
+    ["O", 0],
+    ["o", 0],
+    ["I", 1],
+    ["i", 1],
+    ["L", 1],
+    ["l", 1],
+  ] as const) {
+    table[alias.charCodeAt(0)] = value;
+  }
+  return table;
+})();
+
+// GF(32) with the primitive polynomial x^5 + x^2 + 1; alpha = x = 2.
+const GF_EXP = new Uint8Array(62);
+const GF_LOG = new Uint8Array(32);
+{
+  let x = 1;
+  for (let i = 0; i < 31; i++) {
+    GF_EXP[i] = x;
+    GF_EXP[i + 31] = x;
+    GF_LOG[x] = i;
+    x <<= 1;
+    if (x & 0x20) x ^= 0x25;
+  }
+}
+
+function gfMul(a: number, b: number): number {
+  if (a === 0 || b === 0) return 0;
+  return GF_EXP[(GF_LOG[a] as number) + (GF_LOG[b] as number)] as number;
+}
+
+/**
+ * The check symbol of a group: (group index mod 32) + sum of alpha^(i+1) * d_i
+ * in GF(32). The weights are distinct, non-zero and not 1 (the check symbol's
+ * own weight), so any single wrong symbol and any swap of two different symbols
+ * within a group changes the sum; the group index catches swapped groups.
+ */
+export function groupCheckSymbol(groupIndex: number, data: ArrayLike<number>): number {
+  let sum = groupIndex & 31;
+  for (let i = 0; i < data.length; i++) {
+    sum ^= gfMul(GF_EXP[i + 1] as number, data[i] as number);
+  }
+  return sum;
+}
+
+function bytesToSymbols(bytes: Uint8Array): number[] {
+  const symbols: number[] = [];
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      symbols.push((buffer >>> bits) & 31);
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) symbols.push((buffer << (5 - bits)) & 31);
+  return symbols;
+}
+
+/** Encode grant bytes as its text form: `AG1-XXXXXXXX-…`, upper case. */
+export function encodeGrantText(bytes: Uint8Array): string {
+  const symbols = bytesToSymbols(bytes);
+  const groups = [GRANT_TEXT_PREFIX];
+  for (let g = 0; g * DATA_SYMBOLS_PER_GROUP < symbols.length; g++) {
+    const data = symbols.slice(g * DATA_SYMBOLS_PER_GROUP, (g + 1) * DATA_SYMBOLS_PER_GROUP);
+    data.push(groupCheckSymbol(g, data));
+    groups.push(data.map((v) => GRANT_ALPHABET[v]).join(""));
+  }
+  return groups.join("-");
+}
+
+function isIgnorable(code: number): boolean {
+  // Grouping dashes and any ASCII whitespace a person or a scanner may add.
+  return code === 0x2d || code === 0x20 || (code >= 0x09 && code <= 0x0d);
+}
+
+function checkPrefix(seen: string): void {
+  if (seen.replace(/[OIL]/g, (c) => (c === "O" ? "0" : "1")) === GRANT_TEXT_PREFIX) return;
+  if (/^AG[0-9]$/.test(seen)) {
+    throw new AirgrantError(
+      "unsupported-version",
+      `grant text version ${seen.slice(2)} is not supported (expected ${GRANT_TEXT_PREFIX})`,
+    );
+  }
+  throw new AirgrantError("malformed-grant", `not an airgrant grant: it should start with ${GRANT_TEXT_PREFIX}-`);
+}
+
+/**
+ * Decode a grant's text form to its bytes. Case-insensitive; dashes and
+ * whitespace are ignored. A typo is reported as `bad-checksum` naming the
+ * first group whose check fails; text that is not a grant at all is
+ * `malformed-grant`.
+ */
+export function decodeGrantText(text: string): Uint8Array {
+  if (text.length > MAX_GRANT_TEXT_LENGTH) {
+    throw new AirgrantError(
+      "malformed-grant",
+      `grant text is ${text.length} characters, more than ${MAX_GRANT_TEXT_LENGTH}`,
+    );
+  }
+  const symbols: number[] = [];
+  let prefixSeen = "";
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (isIgnorable(code)) continue;
+    if (prefixSeen.length < GRANT_TEXT_PREFIX.length) {
+      prefixSeen += text[i]?.toUpperCase();
+      if (prefixSeen.length === GRANT_TEXT_PREFIX.length) checkPrefix(prefixSeen);
+      continue;
+    }
+    const value = code < 128 ? (SYMBOL_VALUE[code] as number) : -1;
+    if (value < 0) {
+      const shown = code >= 0x21 && code < 0x7f ? `'${text[i]}'` : `byte 0x${code.toString(16)}`;
+      throw new AirgrantError(
+        "bad-checksum",
+        `${shown} at character ${i + 1} is not a grant character (group ${Math.floor(symbols.length / (DATA_SYMBOLS_PER_GROUP + 1)) + 1})`,
+      );
+    }
+    symbols.push(value);
+  }
+  if (prefixSeen.length < GRANT_TEXT_PREFIX.length) checkPrefix(prefixSeen);
+  const groupSize = DATA_SYMBOLS_PER_GROUP + 1;
+  const groupCount = Math.ceil(symbols.length / groupSize);
+  if (groupCount === 0 || symbols.length % groupSize === 1) {
+    throw new AirgrantError("malformed-grant", "grant text is truncated: its last group has no data");
+  }
+  const data: number[] = [];
+  for (let g = 0; g < groupCount; g++) {
+    const group = symbols.slice(g * groupSize, (g + 1) * groupSize);
+    const check = group.pop() as number;
+    if (groupCheckSymbol(g, group) !== check) {
+      const first = g * groupSize + 1;
+      throw new AirgrantError(
+        "bad-checksum",
+        `typo in group ${g + 1} of ${groupCount} (grant characters ${first}-${first + group.length}): check it against the original`,
+      );
+    }
+    data.push(...group);
+  }
+  return symbolsToBytes(data);
+}
+
+function symbolsToBytes(symbols: number[]): Uint8Array {
+  const length = Math.floor((symbols.length * 5) / 8);
+  // Canonical: exactly as many symbols as the bytes need, padding bits zero.
+  if (Math.ceil((length * 8) / 5) !== symbols.length) {
+    throw new AirgrantError("malformed-grant", "grant text has a symbol count that no grant encodes to");
+  }
+  const bytes = new Uint8Array(length);
+  let buffer = 0;
+  let bits = 0;
+  let out = 0;
+  for (const symbol of symbols) {
+    buffer = ((buffer << 5) | symbol) & 0xfff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[out++] = (buffer >>> bits) & 0xff;
+    }
+  }
+  if ((buffer & ((1 << bits) - 1)) !== 0) {
+    throw new AirgrantError("malformed-grant", "grant text has non-zero padding bits");
+  }
+  return bytes;
+}

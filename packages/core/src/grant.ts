@@ -1,0 +1,164 @@
+import { isIP } from "node:net";
+import { AirgrantError } from "./airgrant-error.js";
+import type { SignatureAlgorithm } from "./signature-algorithm.js";
+
+/** Where a grant lets its principal log in: one host, or every host of a group. */
+export interface GrantTarget {
+  kind: "host" | "group";
+  name: string;
+}
+
+/** The point in the signer's audit log at which the grant was issued. */
+export interface GrantAnchor {
+  seq: number;
+  /** First 8 bytes of the signer log's head hash. */
+  headPrefix: Uint8Array;
+}
+
+/** Everything a grant says, before it is signed (docs/grant-format.md). */
+export interface GrantFields {
+  grantId: Uint8Array;
+  issuerKeyId: Uint8Array;
+  notBefore: number;
+  notAfter: number;
+  maxUses: number;
+  principal: string;
+  target: GrantTarget;
+  anchor: GrantAnchor;
+  reason?: string;
+  challenge?: Uint8Array;
+  sourceAddress?: string;
+  forceCommand?: string;
+}
+
+export interface GrantSignature {
+  keyId: Uint8Array;
+  algorithm: SignatureAlgorithm;
+  signature: Uint8Array;
+}
+
+/** A decoded grant: its fields, the exact bytes its signatures cover, and the signatures. */
+export interface Grant extends GrantFields {
+  signedBytes: Uint8Array;
+  signatures: GrantSignature[];
+  /** The whole binary grant as received. */
+  bytes: Uint8Array;
+}
+
+export const GRANT_ID_LENGTH = 16;
+export const ANCHOR_PREFIX_LENGTH = 8;
+export const MAX_SIGNATURES = 4;
+
+/** Field limits, in bytes of UTF-8 (docs/grant-format.md, "Fields"). */
+export const GRANT_LIMITS = {
+  principal: 32,
+  target: 64,
+  reason: 64,
+  challengeMin: 8,
+  challengeMax: 32,
+  sourceAddress: 64,
+  forceCommand: 128,
+} as const;
+
+const PRINCIPAL_PATTERN = /^[a-z_][a-z0-9_.-]*$/;
+const HOST_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+const GROUP_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+// C0 and C1 controls, DEL, and the Unicode line/paragraph separators: none of
+// them belongs in a reason or command that ends up in logs and terminals.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them
+const CONTROL_PATTERN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+function invalid(message: string): AirgrantError {
+  return new AirgrantError("invalid-grant-field", message);
+}
+
+function utf8Length(text: string): number {
+  return Buffer.byteLength(text, "utf8");
+}
+
+export function checkPrincipal(principal: string): void {
+  if (principal.length === 0 || principal.length > GRANT_LIMITS.principal || !PRINCIPAL_PATTERN.test(principal)) {
+    throw invalid(
+      `user must be 1-${GRANT_LIMITS.principal} characters of a-z, 0-9, '_', '.', '-', not starting with a digit, '.' or '-'`,
+    );
+  }
+}
+
+export function checkTarget(target: GrantTarget): void {
+  const pattern = target.kind === "host" ? HOST_PATTERN : GROUP_PATTERN;
+  if (target.name.length === 0 || target.name.length > GRANT_LIMITS.target || !pattern.test(target.name)) {
+    throw invalid(
+      target.kind === "host"
+        ? `host must be a lower-case DNS name of at most ${GRANT_LIMITS.target} characters`
+        : `group must be 1-${GRANT_LIMITS.target} characters of a-z, 0-9, '.', '_', '-'`,
+    );
+  }
+}
+
+/** Parse `host` or `group:NAME` as people write targets on the command line and in bundles. */
+export function parseTarget(text: string): GrantTarget {
+  const target: GrantTarget = text.startsWith("group:")
+    ? { kind: "group", name: text.slice("group:".length) }
+    : { kind: "host", name: text.toLowerCase() };
+  checkTarget(target);
+  return target;
+}
+
+export function formatTarget(target: GrantTarget): string {
+  return target.kind === "group" ? `group:${target.name}` : target.name;
+}
+
+function checkText(what: string, text: string, max: number): void {
+  const length = utf8Length(text);
+  if (length === 0 || length > max) throw invalid(`${what} must be 1-${max} bytes of UTF-8`);
+  if (CONTROL_PATTERN.test(text)) throw invalid(`${what} must not contain control characters`);
+  if (!text.isWellFormed()) throw invalid(`${what} must be well-formed UTF-8`);
+}
+
+function checkSourceAddress(list: string): void {
+  if (list.length === 0 || list.length > GRANT_LIMITS.sourceAddress) {
+    throw invalid(`source address list must be 1-${GRANT_LIMITS.sourceAddress} characters`);
+  }
+  for (const item of list.split(",")) {
+    const [address = "", bits, ...rest] = item.split("/");
+    const family = isIP(address);
+    const max = family === 4 ? 32 : 128;
+    const prefixOk = bits === undefined || (/^(0|[1-9][0-9]{0,2})$/.test(bits) && Number(bits) <= max);
+    if (family === 0 || rest.length > 0 || !prefixOk) {
+      throw invalid(`source address '${item}' is not an IP address or CIDR block`);
+    }
+  }
+}
+
+const U32_MAX = 0xffff_ffff;
+
+/** Check every field against the rules of docs/grant-format.md; throws `invalid-grant-field`. */
+export function checkGrantFields(fields: GrantFields): void {
+  if (fields.grantId.length !== GRANT_ID_LENGTH) throw invalid(`grant id must be ${GRANT_ID_LENGTH} bytes`);
+  if (fields.issuerKeyId.length !== 8) throw invalid("issuer key id must be 8 bytes");
+  for (const [name, value] of [
+    ["not-before", fields.notBefore],
+    ["not-after", fields.notAfter],
+    ["anchor sequence", fields.anchor.seq],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > U32_MAX) throw invalid(`${name} must fit in 32 bits unsigned`);
+  }
+  if (fields.notAfter <= fields.notBefore) throw invalid("not-after must be later than not-before");
+  if (!Number.isInteger(fields.maxUses) || fields.maxUses < 1 || fields.maxUses > 255) {
+    throw invalid("maximum uses must be 1-255");
+  }
+  checkPrincipal(fields.principal);
+  checkTarget(fields.target);
+  if (fields.anchor.headPrefix.length !== ANCHOR_PREFIX_LENGTH) {
+    throw invalid(`anchor head prefix must be ${ANCHOR_PREFIX_LENGTH} bytes`);
+  }
+  if (fields.reason !== undefined) checkText("reason", fields.reason, GRANT_LIMITS.reason);
+  if (fields.challenge !== undefined) {
+    const n = fields.challenge.length;
+    if (n < GRANT_LIMITS.challengeMin || n > GRANT_LIMITS.challengeMax) {
+      throw invalid(`challenge must be ${GRANT_LIMITS.challengeMin}-${GRANT_LIMITS.challengeMax} bytes`);
+    }
+  }
+  if (fields.sourceAddress !== undefined) checkSourceAddress(fields.sourceAddress);
+  if (fields.forceCommand !== undefined) checkText("force command", fields.forceCommand, GRANT_LIMITS.forceCommand);
+}

@@ -1,0 +1,68 @@
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { AirgrantError } from "./airgrant-error.js";
+import { sha256 } from "./sha256.js";
+
+/**
+ * Signature algorithms a grant may carry (docs/grant-format.md, "Signatures").
+ * Codes are the byte in the grant; names are what bundles and people use.
+ */
+export const SIGNATURE_ALGORITHMS = {
+  "ecdsa-p256-sha256": { code: 1, signatureLength: 64 },
+  ed25519: { code: 2, signatureLength: 64 },
+} as const;
+
+export type SignatureAlgorithm = keyof typeof SIGNATURE_ALGORITHMS;
+
+export const KEY_ID_LENGTH = 8;
+
+export function signatureAlgorithmByCode(code: number): SignatureAlgorithm | undefined {
+  for (const [name, info] of Object.entries(SIGNATURE_ALGORITHMS)) {
+    if (info.code === code) return name as SignatureAlgorithm;
+  }
+  return undefined;
+}
+
+export function isSignatureAlgorithm(name: string): name is SignatureAlgorithm {
+  return Object.hasOwn(SIGNATURE_ALGORITHMS, name);
+}
+
+/** A key's id: the first 8 bytes of SHA-256 over its DER SubjectPublicKeyInfo. */
+export function keyIdOf(spki: Uint8Array): Uint8Array {
+  return sha256(spki).subarray(0, KEY_ID_LENGTH);
+}
+
+/**
+ * Parse a DER SubjectPublicKeyInfo and check that it is a key of `algorithm`:
+ * a P-256 key for ECDSA, an Ed25519 key for Ed25519. Nothing else is accepted.
+ */
+export function importPublicKey(algorithm: SignatureAlgorithm, spki: Uint8Array): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+  } catch (err) {
+    throw new AirgrantError("bad-public-key", "public key is not a valid DER SubjectPublicKeyInfo", { cause: err });
+  }
+  const matches =
+    algorithm === "ed25519"
+      ? key.asymmetricKeyType === "ed25519"
+      : key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1";
+  if (!matches) {
+    throw new AirgrantError("bad-public-key", `public key is not a ${algorithm} key`);
+  }
+  return key;
+}
+
+/**
+ * Verify a raw signature: ECDSA as r||s (IEEE P1363, 32 bytes each) over
+ * SHA-256 of the message; Ed25519 as RFC 8032 over the message itself.
+ */
+export function verifySignature(
+  algorithm: SignatureAlgorithm,
+  key: KeyObject,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  if (signature.length !== SIGNATURE_ALGORITHMS[algorithm].signatureLength) return false;
+  if (algorithm === "ed25519") return verify(null, message, key, signature);
+  return verify("sha256", message, { key, dsaEncoding: "ieee-p1363" }, signature);
+}

@@ -1,0 +1,89 @@
+// Test support only (excluded from the build): software issuer keys that sign
+// grants the way the signer's token does, so core and verifier tests can make
+// grants without a token. End-to-end tests use the real token instead.
+import { generateKeyPairSync, type KeyObject, randomBytes, sign } from "node:crypto";
+import type { GrantFields } from "../grant.js";
+import { encodeGrant, encodeGrantBody } from "../grant-codec.js";
+import { encodeGrantText } from "../grant-text.js";
+import { toHex } from "../hex.js";
+import { keyIdOf, type SignatureAlgorithm } from "../signature-algorithm.js";
+import { encodeTrustBundle, type TrustBundle, type TrustedIssuer } from "../trust-bundle.js";
+
+export interface TestIssuer {
+  algorithm: SignatureAlgorithm;
+  privateKey: KeyObject;
+  spki: Uint8Array;
+  keyId: Uint8Array;
+}
+
+export function makeTestIssuer(algorithm: SignatureAlgorithm = "ecdsa-p256-sha256"): TestIssuer {
+  const { privateKey, publicKey } =
+    algorithm === "ed25519" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const spki = new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
+  return { algorithm, privateKey, spki, keyId: keyIdOf(spki) };
+}
+
+export function signWith(issuer: TestIssuer, message: Uint8Array): Uint8Array {
+  return issuer.algorithm === "ed25519"
+    ? new Uint8Array(sign(null, message, issuer.privateKey))
+    : new Uint8Array(sign("sha256", message, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" }));
+}
+
+export const T0 = 1_800_000_000;
+
+export function testFields(issuer: TestIssuer, overrides: Partial<GrantFields> = {}): GrantFields {
+  return {
+    grantId: new Uint8Array(randomBytes(16)),
+    issuerKeyId: issuer.keyId,
+    notBefore: T0,
+    notAfter: T0 + 3600,
+    maxUses: 1,
+    principal: "alice",
+    target: { kind: "host", name: "db1.example" },
+    anchor: { seq: 42, headPrefix: new Uint8Array(8).fill(7) },
+    reason: "patch openssl",
+    ...overrides,
+  };
+}
+
+/** Sign `fields` with each issuer in turn; the first must be the grant's issuer. */
+export function makeGrantBytes(fields: GrantFields, signers: TestIssuer[]): Uint8Array {
+  const body = encodeGrantBody(fields);
+  return encodeGrant(
+    body,
+    signers.map((s) => ({ keyId: s.keyId, algorithm: s.algorithm, signature: signWith(s, body) })),
+  );
+}
+
+export function makeGrantText(fields: GrantFields, signers: TestIssuer[]): string {
+  return encodeGrantText(makeGrantBytes(fields, signers));
+}
+
+export function trustedIssuer(issuer: TestIssuer, targets: string[] = ["*"]): TrustedIssuer {
+  return {
+    keyId: toHex(issuer.keyId),
+    algorithm: issuer.algorithm,
+    publicKey: issuer.spki,
+    notBefore: T0 - 86_400,
+    notAfter: T0 + 365 * 86_400,
+    targets,
+  };
+}
+
+export function makeBundle(issuers: TestIssuer[], overrides: Partial<TrustBundle> = {}): TrustBundle {
+  return {
+    bundleId: "00112233445566778899aabbccddeeff",
+    created: T0 - 86_400,
+    issuers: issuers.map((i) => trustedIssuer(i)),
+    groups: { dbs: ["db1.example", "db2.example"] },
+    maxLifetime: 8 * 3600,
+    clockSkew: 300,
+    requiredSignatures: 1,
+    revokedGrants: [],
+    ...overrides,
+  };
+}
+
+export function makeBundleBytes(issuers: TestIssuer[], overrides: Partial<TrustBundle> = {}): Uint8Array {
+  return encodeTrustBundle(makeBundle(issuers, overrides));
+}
