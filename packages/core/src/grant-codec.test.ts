@@ -1,0 +1,121 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AirgrantError } from "./airgrant-error.js";
+import {
+  decodeGrant,
+  encodeGrant,
+  encodeGrantBody,
+  MAX_SINGLE_SIGNATURE_TEXT_LENGTH,
+  signedGrantTextLength,
+} from "./grant-codec.js";
+import { encodeGrantText } from "./grant-text.js";
+import { importPublicKey, verifySignature } from "./signature-algorithm.js";
+import { makeGrantBytes, makeTestIssuer, signWith, testFields } from "./testing/test-issuer.js";
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    if (err instanceof AirgrantError) return err.code;
+    throw err;
+  }
+}
+
+const ecdsa = makeTestIssuer("ecdsa-p256-sha256");
+const ed = makeTestIssuer("ed25519");
+
+describe("grant binary format", () => {
+  it("decodes what it encodes, with signatures over the body bytes", () => {
+    for (const issuer of [ecdsa, ed]) {
+      const fields = testFields(issuer, {
+        challenge: new Uint8Array(16).fill(9),
+        sourceAddress: "10.0.0.0/8,fd00::1",
+        forceCommand: "/usr/bin/systemctl restart app",
+        maxUses: 3,
+        target: { kind: "group", name: "dbs" },
+      });
+      const bytes = makeGrantBytes(fields, [issuer]);
+      const grant = decodeGrant(bytes);
+      expect(grant).toMatchObject({ ...fields, signatures: [{ keyId: issuer.keyId, algorithm: issuer.algorithm }] });
+      expect(grant.signedBytes).toEqual(encodeGrantBody(fields));
+      const key = importPublicKey(issuer.algorithm, issuer.spki);
+      const sig = grant.signatures[0];
+      expect(sig && verifySignature(issuer.algorithm, key, grant.signedBytes, sig.signature)).toBe(true);
+    }
+  });
+
+  it("keeps a typical single-signature grant well under PAM's 512 characters", () => {
+    const fields = testFields(ecdsa, { principal: "svc_backup", target: { kind: "host", name: "db1.corp.example" } });
+    const text = encodeGrantText(makeGrantBytes(fields, [ecdsa]));
+    expect(text.length).toBe(signedGrantTextLength(encodeGrantBody(fields).length, 1));
+    expect(text.length).toBeLessThan(400);
+    const longest = testFields(ecdsa, {
+      principal: "a".repeat(32),
+      target: { kind: "host", name: "h".repeat(64) },
+      reason: "r".repeat(18),
+    });
+    expect(signedGrantTextLength(encodeGrantBody(longest).length, 1)).toBeLessThanOrEqual(
+      MAX_SINGLE_SIGNATURE_TEXT_LENGTH,
+    );
+  });
+
+  it("carries several signatures, the first by the issuer", () => {
+    const fields = testFields(ecdsa);
+    const grant = decodeGrant(makeGrantBytes(fields, [ecdsa, ed]));
+    expect(grant.signatures.map((s) => s.algorithm)).toEqual(["ecdsa-p256-sha256", "ed25519"]);
+    expect(codeOf(() => decodeGrant(makeGrantBytes(fields, [ed, ecdsa])))).toBe("malformed-grant");
+    expect(codeOf(() => decodeGrant(makeGrantBytes(fields, [ecdsa, ecdsa])))).toBe("malformed-grant");
+  });
+
+  it("refuses every truncation and any trailing byte", () => {
+    const bytes = makeGrantBytes(testFields(ecdsa), [ecdsa]);
+    for (let n = 0; n < bytes.length; n++) {
+      expect(
+        codeOf(() => decodeGrant(bytes.subarray(0, n))),
+        `length ${n}`,
+      ).toBe("malformed-grant");
+    }
+    expect(codeOf(() => decodeGrant(Uint8Array.from([...bytes, 0])))).toBe("malformed-grant");
+  });
+
+  it("refuses unknown versions, extensions out of order and invalid fields", () => {
+    const body = encodeGrantBody(testFields(ecdsa, { reason: undefined as unknown as string }));
+    const withVersion = Uint8Array.from(body);
+    withVersion[2] = 2;
+    const sig = { keyId: ecdsa.keyId, algorithm: ecdsa.algorithm, signature: signWith(ecdsa, body) };
+    expect(codeOf(() => decodeGrant(encodeGrant(withVersion, [sig])))).toBe("unsupported-version");
+    // Two extensions written in descending order: tag 2 then tag 1.
+    const twoExt = Uint8Array.from([...body.subarray(0, -1), 2, 2, 8, ...new Uint8Array(8), 1, 1, 0x41]);
+    expect(codeOf(() => decodeGrant(encodeGrant(twoExt, [sig])))).toBe("malformed-grant");
+    const unknownExt = Uint8Array.from([...body.subarray(0, -1), 1, 9, 1, 0x41]);
+    expect(codeOf(() => decodeGrant(encodeGrant(unknownExt, [sig])))).toBe("malformed-grant");
+    expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { principal: "Root" })))).toBe("invalid-grant-field");
+    expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { reason: "line\nbreak" })))).toBe("invalid-grant-field");
+    expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { notAfter: 5, notBefore: 5 })))).toBe("invalid-grant-field");
+    expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { sourceAddress: "10.0.0.0/33" })))).toBe(
+      "invalid-grant-field",
+    );
+    expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { maxUses: 0 })))).toBe("invalid-grant-field");
+  });
+
+  it("never fails other than with an AirgrantError on arbitrary or mutated bytes", () => {
+    const bytes = makeGrantBytes(testFields(ecdsa), [ecdsa]);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 400 }),
+          fc.tuple(fc.nat(bytes.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => {
+            const m = Uint8Array.from(bytes);
+            m[i] = (m[i] as number) ^ x;
+            return m;
+          }),
+        ),
+        (input) => {
+          codeOf(() => decodeGrant(input));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});

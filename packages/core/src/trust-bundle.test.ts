@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { AirgrantError } from "./airgrant-error.js";
+import { makeBundle, makeBundleBytes, makeTestIssuer } from "./testing/test-issuer.js";
+import { decodeTrustBundle, encodeTrustBundle } from "./trust-bundle.js";
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    if (err instanceof AirgrantError) return err.code;
+    throw err;
+  }
+}
+
+const a = makeTestIssuer("ecdsa-p256-sha256");
+const b = makeTestIssuer("ed25519");
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+const bytesOf = (s: string) => new TextEncoder().encode(s);
+
+describe("trust bundle", () => {
+  it("round-trips through its canonical encoding", () => {
+    const bundle = makeBundle([a, b], { revokedGrants: ["ff".repeat(16), "00".repeat(16)] });
+    const bytes = encodeTrustBundle(bundle);
+    const decoded = decodeTrustBundle(bytes);
+    expect(decoded.issuers.map((i) => i.keyId).sort()).toEqual(bundle.issuers.map((i) => i.keyId).sort());
+    expect(decoded.revokedGrants).toEqual(["00".repeat(16), "ff".repeat(16)]);
+    expect(encodeTrustBundle(decoded)).toEqual(bytes);
+    expect(text(bytes)).toMatch(/^\{"bundleId":"[0-9a-f]{32}","clockSkew":300,/);
+  });
+
+  it("refuses anything but the canonical bytes", () => {
+    const canonical = text(makeBundleBytes([a]));
+    expect(codeOf(() => decodeTrustBundle(bytesOf(canonical.slice(0, -1))))).toBe("malformed-bundle");
+    expect(codeOf(() => decodeTrustBundle(bytesOf(canonical.replace('{"bundleId"', '{ "bundleId"'))))).toBe(
+      "malformed-bundle",
+    );
+    const parsed = JSON.parse(canonical);
+    expect(codeOf(() => decodeTrustBundle(bytesOf(`${JSON.stringify(parsed, null, 2)}\n`)))).toBe("malformed-bundle");
+  });
+
+  it("refuses a key id that does not match its key, unknown members and bad values", () => {
+    const canonical = text(makeBundleBytes([a]));
+    const mutate = (f: (o: Record<string, unknown>) => void) => {
+      const o = JSON.parse(canonical);
+      f(o);
+      return codeOf(() => decodeTrustBundle(encodeTrustBundleLoose(o)));
+    };
+    expect(mutate((o) => (o.issuers as { keyId: string }[]).forEach((i) => (i.keyId = "00".repeat(8))))).toBe(
+      "malformed-bundle",
+    );
+    expect(mutate((o) => (o.clockSkew = -1))).toBe("malformed-bundle");
+    expect(mutate((o) => (o.maxLifetime = 1.5))).toBe("malformed-bundle");
+    expect(mutate((o) => (o.extra = 1))).toBe("malformed-bundle");
+    expect(mutate((o) => (o.version = 2))).toBe("unsupported-version");
+    expect(mutate((o) => (o.requiredSignatures = 2))).toBe("malformed-bundle");
+    expect(mutate((o) => (o.groups = { "bad group": ["h"] }))).toBe("malformed-bundle");
+    expect(mutate((o) => (o.revokedGrants = ["xyz"]))).toBe("malformed-bundle");
+    expect(codeOf(() => decodeTrustBundle(new Uint8Array([0xff, 0xfe, 0x0a])))).toBe("malformed-bundle");
+  });
+});
+
+/** Canonical JSON of an arbitrary object, sorted recursively, for building invalid bundles. */
+function encodeTrustBundleLoose(value: unknown): Uint8Array {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === "object"
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return bytesOf(`${JSON.stringify(sort(value))}\n`);
+}
