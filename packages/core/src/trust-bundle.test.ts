@@ -46,9 +46,11 @@ describe("trust bundle", () => {
       f(o);
       return codeOf(() => decodeTrustBundle(encodeTrustBundleLoose(o)));
     };
-    expect(mutate((o) => (o.issuers as { keyId: string }[]).forEach((i) => (i.keyId = "00".repeat(8))))).toBe(
-      "malformed-bundle",
-    );
+    expect(
+      mutate((o) => {
+        for (const i of o.issuers as { keyId: string }[]) i.keyId = "00".repeat(8);
+      }),
+    ).toBe("malformed-bundle");
     expect(mutate((o) => (o.clockSkew = -1))).toBe("malformed-bundle");
     expect(mutate((o) => (o.maxLifetime = 1.5))).toBe("malformed-bundle");
     expect(mutate((o) => (o.extra = 1))).toBe("malformed-bundle");
