@@ -1,0 +1,239 @@
+import { isUtf8 } from "node:buffer";
+import { AirgrantError } from "./airgrant-error.js";
+import { sha256 } from "./sha256.js";
+
+/**
+ * One audit log entry (docs/audit-log.md, "Entry"). `hash` is the SHA-256 of
+ * the entry's line without its hash member; `prev` is the previous entry's
+ * `hash`, 64 zeros for the first entry.
+ */
+export interface AuditEntry {
+  seq: number;
+  /** ISO-8601 UTC with milliseconds, as Date.prototype.toISOString writes it. */
+  time: string;
+  type: string;
+  data: Record<string, AuditValue>;
+  prev: string;
+  hash: string;
+}
+
+/** What an entry's data may hold: JSON without floats (docs/audit-log.md, "Data"). */
+export type AuditValue = string | number | boolean | null | AuditValue[] | { [k: string]: AuditValue };
+
+/** The format name recorded in every log's first entry. */
+export const AUDIT_LOG_FORMAT = "airgrant-audit-log/1";
+
+/** Longest line, in bytes without its "\n" (docs/audit-log.md, "Lines"). */
+export const MAX_AUDIT_LINE_BYTES = 65_536;
+
+/** `prev` of the first entry. */
+export const GENESIS_PREV = "0".repeat(64);
+
+/** Nesting limit for data values, so that decoding a hostile line cannot exhaust the stack. */
+export const MAX_AUDIT_DATA_DEPTH = 16;
+
+/** The tail every line ends with: `,"hash":"` + 64 hex + `"}`. */
+export const HASH_SUFFIX_BYTES = 75;
+
+const TYPE_PATTERN = /^[a-z][a-z0-9-]{0,63}$/;
+const KEY_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+const HEX64_PATTERN = /^[0-9a-f]{64}$/;
+const TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CLOSE_BRACE = new Uint8Array([0x7d]);
+
+/** Why a line is not a valid entry on its own (before chaining). */
+export type AuditLineProblem = "malformed-entry" | "non-canonical-entry" | "hash-mismatch";
+
+export type DecodedAuditLine = { ok: true; entry: AuditEntry } | { ok: false; code: AuditLineProblem; message: string };
+
+class AuditEncodingError extends Error {}
+
+// String.prototype.isWellFormed is in Node 20 but not in the ES2023 lib we compile against.
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * The canonical encoding of a data value (docs/audit-log.md, "Data"): no
+ * whitespace, members sorted by key, keys from a small ASCII alphabet,
+ * strings escaped exactly as JSON.stringify does and well-formed UTF-16,
+ * numbers only safe integers. Python's json.dumps(sort_keys=True,
+ * separators=(",", ":"), ensure_ascii=False) writes the same bytes for every
+ * value this accepts, which is what lets an auditor re-check with Python.
+ */
+function encodeValue(value: unknown, depth: number): string {
+  switch (typeof value) {
+    case "string":
+      if (!isWellFormed(value)) throw new AuditEncodingError("a string holds a lone surrogate");
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isSafeInteger(value) || Object.is(value, -0)) {
+        throw new AuditEncodingError(`numbers must be safe integers, not ${String(value)}`);
+      }
+      return String(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "object": {
+      if (value === null) return "null";
+      if (depth >= MAX_AUDIT_DATA_DEPTH) throw new AuditEncodingError(`data nests deeper than ${MAX_AUDIT_DATA_DEPTH}`);
+      if (Array.isArray(value)) {
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ",";
+          out += encodeValue(value[i], depth + 1);
+        }
+        return `${out}]`;
+      }
+      return encodeObject(value, depth);
+    }
+    default:
+      throw new AuditEncodingError(`data cannot hold a ${typeof value}`);
+  }
+}
+
+function encodeObject(value: object, depth: number): string {
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw new AuditEncodingError("data objects must be plain objects");
+  // Keys are ASCII, so this sort is byte order, code-point order and Python's order alike.
+  const keys = Object.keys(value).sort();
+  let out = "{";
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (!KEY_PATTERN.test(key))
+      throw new AuditEncodingError(`data key ${JSON.stringify(key)} is not [A-Za-z0-9_.-]{1,64}`);
+    if (i > 0) out += ",";
+    out += `"${key}":${encodeValue((value as Record<string, unknown>)[key], depth + 1)}`;
+  }
+  return `${out}}`;
+}
+
+/**
+ * The line of an entry up to and excluding its hash member:
+ * `{"seq":N,"time":"…","type":"…","data":{…},"prev":"<hex>"`. The hashed bytes
+ * are this followed by `}`; the line is this followed by `,"hash":"<hex>"}`.
+ */
+function encodeEntryBody(seq: number, time: string, type: string, data: unknown, prev: string): string {
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new AuditEncodingError(`seq must be a positive safe integer`);
+  if (typeof time !== "string" || !isCanonicalTime(time)) {
+    throw new AuditEncodingError("time must be ISO-8601 UTC with milliseconds");
+  }
+  if (typeof type !== "string" || !TYPE_PATTERN.test(type)) {
+    throw new AuditEncodingError("type must match [a-z][a-z0-9-]{0,63}");
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new AuditEncodingError("data must be an object");
+  }
+  if (typeof prev !== "string" || !HEX64_PATTERN.test(prev)) throw new AuditEncodingError("prev must be 64 hex digits");
+  return `{"seq":${seq},"time":"${time}","type":"${type}","data":${encodeObject(data, 0)},"prev":"${prev}"`;
+}
+
+function isCanonicalTime(time: string): boolean {
+  if (!TIME_PATTERN.test(time)) return false;
+  const ms = Date.parse(time);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === time;
+}
+
+function hashBody(body: Uint8Array): string {
+  const hashed = new Uint8Array(body.length + 1);
+  hashed.set(body);
+  hashed.set(CLOSE_BRACE, body.length);
+  return Buffer.from(sha256(hashed)).toString("hex");
+}
+
+/**
+ * Build an entry and its line (without the final "\n"). Throws `bad-input`
+ * for anything the format cannot hold, including a line over the limit.
+ */
+export function encodeAuditEntry(
+  seq: number,
+  time: string,
+  type: string,
+  data: Record<string, AuditValue>,
+  prev: string,
+): { entry: AuditEntry; line: Buffer } {
+  let body: string;
+  try {
+    body = encodeEntryBody(seq, time, type, data, prev);
+  } catch (err) {
+    if (err instanceof AuditEncodingError) throw new AirgrantError("bad-input", `audit entry: ${err.message}`);
+    throw err;
+  }
+  const bodyBytes = Buffer.from(body, "utf8");
+  const hash = hashBody(bodyBytes);
+  const line = Buffer.concat([bodyBytes, Buffer.from(`,"hash":"${hash}"}`, "latin1")]);
+  if (line.length > MAX_AUDIT_LINE_BYTES) {
+    throw new AirgrantError("bad-input", `audit entry is ${line.length} bytes, over the ${MAX_AUDIT_LINE_BYTES} limit`);
+  }
+  return { entry: { seq, time, type, data, prev, hash }, line };
+}
+
+/** Check that `data` is encodable (the same rules as encodeAuditEntry) and return its encoded length. */
+export function measureAuditData(data: Record<string, AuditValue>): number {
+  try {
+    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+      throw new AuditEncodingError("data must be an object");
+    }
+    return Buffer.byteLength(encodeObject(data, 0), "utf8");
+  } catch (err) {
+    if (err instanceof AuditEncodingError) throw new AirgrantError("bad-input", `audit entry: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Decode one line (without its "\n") and check it on its own: JSON, the
+ * member set, the canonical encoding byte for byte, and that `hash` is the
+ * SHA-256 of the received bytes with the hash member cut off. Chaining
+ * (seq, prev) is the caller's job. Never throws on any input.
+ */
+export function decodeAuditLine(line: Uint8Array): DecodedAuditLine {
+  if (line.length > MAX_AUDIT_LINE_BYTES) {
+    return { ok: false, code: "malformed-entry", message: `line is over ${MAX_AUDIT_LINE_BYTES} bytes` };
+  }
+  if (!isUtf8(line)) return { ok: false, code: "non-canonical-entry", message: "line is not valid UTF-8" };
+  const text = Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString("utf8");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, code: "malformed-entry", message: "line is not JSON" };
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return { ok: false, code: "malformed-entry", message: "line is not a JSON object" };
+  }
+  const { seq, time, type, data, prev, hash } = parsed as Record<string, unknown>;
+  if (
+    typeof seq !== "number" ||
+    typeof time !== "string" ||
+    typeof type !== "string" ||
+    typeof data !== "object" ||
+    data === null ||
+    Array.isArray(data) ||
+    typeof prev !== "string" ||
+    typeof hash !== "string"
+  ) {
+    return { ok: false, code: "malformed-entry", message: "entry lacks seq, time, type, data, prev or hash" };
+  }
+  if (!HEX64_PATTERN.test(hash)) return { ok: false, code: "malformed-entry", message: "hash is not 64 hex digits" };
+  let body: string;
+  try {
+    body = encodeEntryBody(seq, time, type, data, prev);
+  } catch (err) {
+    if (err instanceof AuditEncodingError || err instanceof RangeError) {
+      return { ok: false, code: "non-canonical-entry", message: err.message };
+    }
+    throw err;
+  }
+  // Comparing strings is enough: the bytes were checked to be UTF-8 above,
+  // so equal text means equal bytes.
+  if (
+    text.length !== body.length + HASH_SUFFIX_BYTES ||
+    !text.startsWith(body) ||
+    !text.endsWith(`,"hash":"${hash}"}`)
+  ) {
+    return { ok: false, code: "non-canonical-entry", message: "entry is not in canonical form" };
+  }
+  const bodyBytes = line.subarray(0, line.length - HASH_SUFFIX_BYTES);
+  if (hashBody(bodyBytes) !== hash) {
+    return { ok: false, code: "hash-mismatch", message: "hash does not match the entry's bytes" };
+  }
+  return { ok: true, entry: { seq, time, type, data: data as Record<string, AuditValue>, prev, hash } };
+}

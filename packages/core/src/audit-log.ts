@@ -1,0 +1,273 @@
+import { randomBytes as nodeRandomBytes } from "node:crypto";
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { basename } from "node:path";
+import { AirgrantError } from "./airgrant-error.js";
+import {
+  AUDIT_LOG_FORMAT,
+  type AuditEntry,
+  type AuditValue,
+  decodeAuditLine,
+  encodeAuditEntry,
+  GENESIS_PREV,
+  MAX_AUDIT_LINE_BYTES,
+  measureAuditData,
+} from "./audit-entry.js";
+import { PRIVATE_FILE_MODE, writeFileAtomic } from "./durable-file.js";
+import { withFileLock } from "./file-lock.js";
+import { sha256 } from "./sha256.js";
+
+export type { AuditEntry, AuditValue } from "./audit-entry.js";
+
+export interface AppendAuditEntryOptions {
+  /** The clock that stamps the entry (default: the system clock). */
+  clock?: () => Date;
+  /** Source of the log id when this append creates the log (default: node:crypto). */
+  randomBytes?: (length: number) => Uint8Array;
+  /** How long to wait for other appenders (default 10 s). */
+  lockTimeoutMs?: number;
+}
+
+/** The type of every log's first entry, carrying the log id. */
+export const LOG_OPENED_TYPE = "log-opened";
+/** The type of the entry that records a torn tail that was set aside. */
+export const LOG_RECOVERED_TYPE = "log-recovered";
+
+/**
+ * The room an entry needs besides its data: the members, a 16-digit seq, the
+ * time and two hashes. Checked before taking the lock so that an entry that
+ * can never fit is refused without touching the log.
+ */
+const ENTRY_OVERHEAD_BYTES = '{"seq":,"time":"","type":"","data":,"prev":"","hash":""}'.length + 16 + 24 + 64 + 64 + 64;
+
+/** The first read of the tail; enough for a few typical entries. */
+const FIRST_TAIL_WINDOW = 16 * 1024;
+
+/**
+ * The most bytes that can follow the last good entry and still be taken for
+ * one torn append: a single write of at most one line and its "\n". Anything
+ * longer was not written by an append and is refused, not recovered.
+ */
+const MAX_TORN_BYTES = MAX_AUDIT_LINE_BYTES + 1;
+
+/** Enough to hold the longest torn tail and the longest good line before it. */
+const MAX_TAIL_WINDOW = MAX_TORN_BYTES + MAX_AUDIT_LINE_BYTES + 1;
+
+interface LogTail {
+  head: AuditEntry;
+  /** Offset just past the "\n" of the head's line. */
+  goodEnd: number;
+  size: number;
+}
+
+function corrupt(logPath: string, message: string): AirgrantError {
+  return new AirgrantError("audit-log-corrupt", `${logPath}: ${message}; run the chain verifier on it`);
+}
+
+function unwritable(logPath: string, err: unknown): AirgrantError {
+  if (err instanceof AirgrantError) return err;
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  return new AirgrantError("audit-unwritable", `cannot write audit log ${logPath}${errno ? `: ${errno}` : ""}`, {
+    cause: err,
+  });
+}
+
+function readAt(fd: number, start: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, start + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+function writeAllAt(fd: number, data: Uint8Array, position: number | null): void {
+  let offset = 0;
+  while (offset < data.length) {
+    const n = writeSync(fd, data, offset, data.length - offset, position === null ? null : position + offset);
+    offset += n;
+  }
+}
+
+/**
+ * Find the last line that is a valid entry on its own, reading only the end
+ * of the file. Whatever follows it is a torn tail, provided it is no longer
+ * than one append could have written (docs/audit-log.md, "Torn tails").
+ */
+function readTail(fd: number, logPath: string): LogTail {
+  const size = fstatSync(fd).size;
+  if (size === 0) throw corrupt(logPath, "the log is empty (it has no log-opened entry)");
+  let window = Math.min(size, FIRST_TAIL_WINDOW);
+  for (;;) {
+    const start = size - window;
+    const buf = readAt(fd, start, window);
+    let end = buf.lastIndexOf(0x0a);
+    while (end !== -1) {
+      const goodEnd = start + end + 1;
+      if (size - goodEnd > MAX_TORN_BYTES) {
+        throw corrupt(logPath, `the last ${size - goodEnd} bytes are not entries and too long to be a torn append`);
+      }
+      const lineStart = end === 0 ? 0 : buf.lastIndexOf(0x0a, end - 1) + 1;
+      if (lineStart === 0 && start > 0) break; // The line may begin before the window.
+      const decoded = decodeAuditLine(buf.subarray(lineStart, end));
+      if (decoded.ok) return { head: decoded.entry, goodEnd, size };
+      end = lineStart === 0 ? -1 : lineStart - 1;
+    }
+    if (start === 0) throw corrupt(logPath, "no valid entry found");
+    if (window >= MAX_TAIL_WINDOW) {
+      throw corrupt(logPath, `the last ${size - start} bytes hold no valid entry`);
+    }
+    window = Math.min(size, window * 4, MAX_TAIL_WINDOW);
+  }
+}
+
+/**
+ * Set a torn tail aside and chain a log-recovered entry in its place
+ * (docs/audit-log.md, "Torn tails"). The order makes every crash point safe:
+ * the torn bytes are copied to a durable sidecar first; the recovery line
+ * then overwrites the start of the torn bytes and is fsynced; only then is
+ * the file cut to end after it. A crash before the cut leaves the recovery
+ * entry followed by a shorter torn tail, which the next append recovers in
+ * turn; the torn bytes are never gone from the disk before the log says so.
+ */
+function recoverTornTail(logPath: string, tail: LogTail, time: string): AuditEntry {
+  // Its own descriptor without O_APPEND: Linux pwrite on an O_APPEND
+  // descriptor ignores the offset and appends.
+  const fd = openSync(logPath, constants.O_RDWR);
+  try {
+    return recoverTornTailOn(fd, logPath, tail, time);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function recoverTornTailOn(fd: number, logPath: string, tail: LogTail, time: string): AuditEntry {
+  const torn = readAt(fd, tail.goodEnd, tail.size - tail.goodEnd);
+  const tornSha256 = Buffer.from(sha256(torn)).toString("hex");
+  const seq = tail.head.seq + 1;
+  const sidecarPath = `${logPath}.torn-${seq}-${tornSha256.slice(0, 16)}`;
+  writeFileAtomic(sidecarPath, torn);
+  const { entry, line } = encodeAuditEntry(
+    seq,
+    time,
+    LOG_RECOVERED_TYPE,
+    { tornBytes: torn.length, tornSha256, sidecar: basename(sidecarPath) },
+    tail.head.hash,
+  );
+  const bytes = Buffer.concat([line, Buffer.from("\n")]);
+  writeAllAt(fd, bytes, tail.goodEnd);
+  fsyncSync(fd);
+  ftruncateSync(fd, tail.goodEnd + bytes.length);
+  fsyncSync(fd);
+  return entry;
+}
+
+function createLog(logPath: string, time: string, random: (length: number) => Uint8Array): void {
+  const logId = Buffer.from(random(16)).toString("hex");
+  if (!/^[0-9a-f]{32}$/.test(logId)) throw new AirgrantError("internal", "randomBytes(16) did not give 16 bytes");
+  const { line } = encodeAuditEntry(1, time, LOG_OPENED_TYPE, { format: AUDIT_LOG_FORMAT, logId }, GENESIS_PREV);
+  // Write-temp, fsync, rename, fsync-directory: the log appears whole, with
+  // its first entry, or not at all.
+  writeFileAtomic(logPath, Buffer.concat([line, Buffer.from("\n")]), PRIVATE_FILE_MODE);
+}
+
+function openForAppend(logPath: string): number | undefined {
+  try {
+    // No O_CREAT: a missing log is created whole by createLog, never empty.
+    return openSync(logPath, constants.O_RDWR | constants.O_APPEND);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw unwritable(logPath, err);
+  }
+}
+
+function stampTime(clock: () => Date): string {
+  const date = clock();
+  if (!(date instanceof Date) || Number.isNaN(date.getTime()))
+    throw new AirgrantError("bad-input", "clock gave an invalid date");
+  return date.toISOString();
+}
+
+/**
+ * Append one entry to the hash-chained log at `logPath` and return it, durably:
+ * it is on disk (fsynced) when this returns. Creates the log (0600, with its
+ * log-opened entry) if it does not exist. Appenders in several processes
+ * serialise under `logPath + ".lock"`. A torn tail left by a crash is set
+ * aside and recorded as a log-recovered entry before this entry.
+ *
+ * Throws `bad-input` for data the format cannot hold, `audit-log-corrupt`
+ * when the end of the log is not a valid entry and cannot be a torn append,
+ * `audit-unwritable` or `lock-timeout` for the environment.
+ */
+export function appendAuditEntry(
+  logPath: string,
+  type: string,
+  data: Record<string, AuditValue>,
+  options: AppendAuditEntryOptions = {},
+): AuditEntry {
+  const clock = options.clock ?? (() => new Date());
+  const random = options.randomBytes ?? ((length: number) => new Uint8Array(nodeRandomBytes(length)));
+  if (measureAuditData(data) + ENTRY_OVERHEAD_BYTES + type.length > MAX_AUDIT_LINE_BYTES) {
+    throw new AirgrantError("bad-input", `audit entry data is too large for one ${MAX_AUDIT_LINE_BYTES}-byte line`);
+  }
+  if (type === LOG_OPENED_TYPE || type === LOG_RECOVERED_TYPE) {
+    throw new AirgrantError("bad-input", `${type} entries are written by the log itself`);
+  }
+  const lockOptions = options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs };
+  return withFileLock(
+    `${logPath}.lock`,
+    () => {
+      let fd = openForAppend(logPath);
+      if (fd === undefined) {
+        createLog(logPath, stampTime(clock), random);
+        fd = openForAppend(logPath);
+        if (fd === undefined) throw unwritable(logPath, undefined);
+      }
+      try {
+        const tail = readTail(fd, logPath);
+        let head = tail.head;
+        if (tail.goodEnd < tail.size) head = recoverTornTail(logPath, tail, stampTime(clock));
+        const { entry, line } = encodeAuditEntry(head.seq + 1, stampTime(clock), type, data, head.hash);
+        // One write on an O_APPEND descriptor: a crash leaves at most this
+        // line torn, which the next append recovers.
+        writeAllAt(fd, Buffer.concat([line, Buffer.from("\n")]), null);
+        fsyncSync(fd);
+        return entry;
+      } catch (err) {
+        throw unwritable(logPath, err);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    lockOptions,
+  );
+}
+
+/**
+ * The last valid entry's sequence number and hash, read from the end of the
+ * file without a lock; undefined when the log does not exist. A torn tail is
+ * skipped (the next append will record it). Throws `audit-log-corrupt` when
+ * the end of the file holds no valid entry.
+ */
+export function readAuditHead(logPath: string): { seq: number; hash: string } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(logPath, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new AirgrantError(
+      "file-unreadable",
+      `cannot read audit log ${logPath}: ${(err as NodeJS.ErrnoException).code}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  try {
+    const { head } = readTail(fd, logPath);
+    return { seq: head.seq, hash: head.hash };
+  } finally {
+    closeSync(fd);
+  }
+}
