@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { AirgrantError } from "./airgrant-error.js";
 import { PRIVATE_FILE_MODE } from "./durable-file.js";
 
@@ -44,26 +44,39 @@ function isStale(lockPath: string, owner: string, staleMs: number): boolean {
 }
 
 /**
- * Move a stale lock out of the way. Two waiters may both judge the same lock
- * stale; the rename lets only one of them take it, and a waiter that finds it
- * renamed a fresh lock instead (its content differs) links it back.
+ * Remove a stale lock. Two waiters may both judge the same lock stale, and
+ * the first may already have removed it and taken a fresh lock by the time
+ * the second acts; the second must not remove that fresh lock. So breakers
+ * take turns under a second O_EXCL file, `<lock>.break`, and remove the lock
+ * only if it still names the stale owner. While a breaker holds `.break`, the
+ * lock can change only if its holder releases it, and a dead holder cannot.
+ * (Moving the lock aside and linking it back, as before, left a moment with
+ * no lock file in which a third process could take the lock while the
+ * second's fresh lock was being restored: two holders at once.)
  */
-function breakStaleLock(lockPath: string, staleOwner: string): void {
-  const aside = `${lockPath}.stale-${randomBytes(6).toString("hex")}`;
-  try {
-    renameSync(lockPath, aside);
-  } catch {
+function breakStaleLock(lockPath: string, staleOwner: string, breaker: string, staleMs: number): void {
+  const breakPath = `${lockPath}.break`;
+  if (!tryAcquire(breakPath, breaker)) {
+    // Another waiter is breaking it right now (a few system calls). If that
+    // waiter died in between, its own pid or age shows it and we clear it.
+    const other = readLockOwner(breakPath);
+    if (other !== undefined && isStale(breakPath, other, Math.min(staleMs, 5_000))) {
+      removeIfOwnedBy(breakPath, other);
+    }
     return;
   }
-  if (readLockOwner(aside) !== staleOwner) {
-    try {
-      linkSync(aside, lockPath);
-    } catch {
-      // Someone else holds the lock now; the one we moved stays moved.
-    }
-  }
   try {
-    unlinkSync(aside);
+    if (readLockOwner(lockPath) === staleOwner) unlinkSync(lockPath);
+  } catch {
+    // Already gone.
+  } finally {
+    removeIfOwnedBy(breakPath, breaker);
+  }
+}
+
+function removeIfOwnedBy(path: string, owner: string): void {
+  try {
+    if (readLockOwner(path) === owner) unlinkSync(path);
   } catch {
     // Already gone.
   }
@@ -104,13 +117,14 @@ export function withFileLock<T>(lockPath: string, fn: () => T, options: FileLock
   const deadline = Date.now() + timeoutMs;
   let backoff = 1;
   while (!tryAcquire(lockPath, owner)) {
-    const current = readLockOwner(lockPath);
-    if (current !== undefined && isStale(lockPath, current, staleMs)) {
-      breakStaleLock(lockPath, current);
-      continue;
-    }
+    // Checked first so that a stale lock we cannot remove still ends in a timeout, not a spin.
     if (Date.now() > deadline) {
       throw new AirgrantError("lock-timeout", `timed out waiting for lock ${lockPath}; is another process stuck?`);
+    }
+    const current = readLockOwner(lockPath);
+    if (current !== undefined && isStale(lockPath, current, staleMs)) {
+      breakStaleLock(lockPath, current, owner, staleMs);
+      continue;
     }
     sleepMs(backoff + Math.random() * backoff);
     backoff = Math.min(backoff * 2, 50);
@@ -120,6 +134,6 @@ export function withFileLock<T>(lockPath: string, fn: () => T, options: FileLock
   } finally {
     // Only remove the lock if it is still ours: a holder that overran staleMs
     // may have had it broken and taken by someone else.
-    if (readLockOwner(lockPath) === owner) unlinkSync(lockPath);
+    removeIfOwnedBy(lockPath, owner);
   }
 }
