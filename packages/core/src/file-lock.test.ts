@@ -1,0 +1,167 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AirgrantError } from "./airgrant-error.js";
+import { withFileLock } from "./file-lock.js";
+
+const distLock = resolve(dirname(fileURLToPath(import.meta.url)), "../dist/file-lock.js");
+
+/**
+ * A worker that takes the lock `rounds` times; inside, it claims a marker
+ * file with O_EXCL (which fails if another holder is inside too) and bumps a
+ * counter with a read-modify-write that loses updates without exclusion.
+ */
+const worker = `
+import { openSync, closeSync, unlinkSync, readFileSync, writeFileSync } from "node:fs";
+const { withFileLock } = await import(process.argv[2]);
+const [dir, rounds, startAt, deadPid] = process.argv.slice(3).map((a, i) => (i === 0 ? a : Number(a)));
+// Start together, so that waiters really race for a lock (and for breaking a stale one).
+while (Date.now() < startAt) {}
+for (let i = 0; i < rounds; i++) {
+  withFileLock(dir + "/lock", () => {
+    let fd;
+    try { fd = openSync(dir + "/inside", "wx"); } catch { writeFileSync(dir + "/overlap-" + process.pid, "x"); return; }
+    const n = Number(readFileSync(dir + "/counter", "utf8"));
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.random() < 0.2 ? 1 : 0);
+    writeFileSync(dir + "/counter", String(n + 1));
+    closeSync(fd);
+    unlinkSync(dir + "/inside");
+    // Now and then "die" holding the lock: leave it naming a dead pid, for
+    // the waiters to find stale and race each other to break.
+    if (deadPid > 0 && i % 3 === 2) writeFileSync(dir + "/lock", deadPid + " 0011223344556677\\n");
+  }, { timeoutMs: 60000 });
+}
+`;
+
+function runWorkers(dir: string, processes: number, rounds: number, deadPid = 0): Promise<number[]> {
+  const script = join(dir, "worker.mjs");
+  writeFileSync(script, worker);
+  const startAt = Date.now() + 300 + processes * 40;
+  return Promise.all(
+    Array.from(
+      { length: processes },
+      () =>
+        new Promise<number>((done, fail) => {
+          const child = spawn(
+            process.execPath,
+            [script, distLock, dir, String(rounds), String(startAt), String(deadPid)],
+            {
+              stdio: "inherit",
+            },
+          );
+          child.on("error", fail);
+          child.on("exit", (code) => done(code ?? -1));
+        }),
+    ),
+  );
+}
+
+/** The pid of a process that has exited, so no live process has it (barring reuse within the test). */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+  return Number(child.stdout);
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "airgrant-lock-"));
+  writeFileSync(join(dir, "counter"), "0");
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("withFileLock", () => {
+  it("runs the function, returns its value and removes the lock, also when it throws", () => {
+    const lock = join(dir, "lock");
+    expect(withFileLock(lock, () => 42)).toBe(42);
+    expect(existsSync(lock)).toBe(false);
+    expect(() =>
+      withFileLock(lock, () => {
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it("writes the holder's pid into the lock file while held", () => {
+    const lock = join(dir, "lock");
+    const owner = withFileLock(lock, () => readFileSync(lock, "utf8"));
+    expect(owner.split(" ")[0]).toBe(String(process.pid));
+  });
+
+  it("excludes across several real processes: no overlap, no lost update", async () => {
+    const codes = await runWorkers(dir, 6, 40);
+    expect(codes).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(readdirSync(dir).filter((f) => f.startsWith("overlap-"))).toEqual([]);
+    expect(readFileSync(join(dir, "counter"), "utf8")).toBe("240");
+    expect(existsSync(join(dir, "lock"))).toBe(false);
+  });
+
+  it("breaks a lock left by a dead process", () => {
+    const lock = join(dir, "lock");
+    writeFileSync(lock, `${deadPid()} 0011223344556677\n`);
+    const started = Date.now();
+    expect(withFileLock(lock, () => "taken", { timeoutMs: 2000 })).toBe("taken");
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it("keeps exclusion when many processes race to break stale locks of dead holders", async () => {
+    writeFileSync(join(dir, "lock"), `${deadPid()} 0011223344556677\n`);
+    const codes = await runWorkers(dir, 8, 30, deadPid());
+    expect(codes.every((c) => c === 0)).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.startsWith("overlap-"))).toEqual([]);
+    expect(readFileSync(join(dir, "counter"), "utf8")).toBe("240");
+    expect(readdirSync(dir).filter((f) => f.includes(".stale-") || f.endsWith(".break"))).toEqual([]);
+  });
+
+  it("keeps exclusion when processes started together all find the same dead holder's lock", async () => {
+    for (let round = 0; round < 3; round++) {
+      writeFileSync(join(dir, "counter"), "0");
+      writeFileSync(join(dir, "lock"), `${deadPid()} 0011223344556677\n`);
+      const codes = await runWorkers(dir, 8, 3);
+      expect(codes.every((c) => c === 0)).toBe(true);
+      expect(readdirSync(dir).filter((f) => f.startsWith("overlap-"))).toEqual([]);
+      expect(readFileSync(join(dir, "counter"), "utf8")).toBe("24");
+    }
+  });
+
+  it("breaks a lock older than staleMs even if its pid is alive", () => {
+    const lock = join(dir, "lock");
+    writeFileSync(lock, `${process.pid} 0011223344556677\n`);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lock, old, old);
+    expect(withFileLock(lock, () => "taken", { timeoutMs: 2000, staleMs: 30_000 })).toBe("taken");
+  });
+
+  it("gives up with lock-timeout while a live process holds the lock", () => {
+    const lock = join(dir, "lock");
+    writeFileSync(lock, `${process.pid} 0011223344556677\n`);
+    const started = Date.now();
+    let caught: unknown;
+    try {
+      withFileLock(lock, () => "never", { timeoutMs: 300 });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(AirgrantError);
+    expect((caught as AirgrantError).code).toBe("lock-timeout");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    // The live holder's lock is left alone.
+    expect(readFileSync(lock, "utf8")).toBe(`${process.pid} 0011223344556677\n`);
+  });
+
+  it("reports an unwritable lock directory as state-unwritable", () => {
+    let caught: unknown;
+    try {
+      withFileLock(join(dir, "missing-dir", "lock"), () => 0);
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as AirgrantError).code).toBe("state-unwritable");
+  });
+});
