@@ -62,3 +62,13 @@ export {
   type TrustBundle,
   type TrustedIssuer,
 } from "./trust-bundle.js";
+export {
+  type AppendAuditEntryOptions,
+  type AuditEntry,
+  type AuditValue,
+  LOG_OPENED_TYPE,
+  LOG_RECOVERED_TYPE,
+  appendAuditEntry,
+  readAuditHead,
+} from "./audit-log.js";
+export { type AuditChainCode, type AuditChainHead, type AuditChainReport, verifyAuditLog } from "./verify-audit-log.js";

@@ -64,7 +64,7 @@ export function trustedIssuer(issuer: TestIssuer, targets: string[] = ["*"]): Tr
     keyId: toHex(issuer.keyId),
     algorithm: issuer.algorithm,
     publicKey: issuer.spki,
-    notBefore: T0 - 86_400,
+    notBefore: T0 - 365 * 86_400,
     notAfter: T0 + 365 * 86_400,
     targets,
   };

@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { AirgrantError, exitStatusOf, readAuditHead, toHex } from "@airgrant/core";
+import { checkGrant } from "./check-grant.js";
+import { hostState, installBundle, loadInstalledBundle, resolveStateDir } from "./host-state.js";
+import { readBoundedStdin } from "./read-input.js";
+import { countConsumedUses } from "./use-store.js";
+
+const USAGE = `usage: airgrant-verifier <command> [options]
+
+Verify airgrant access grants offline on this host.
+
+commands:
+  install-bundle FILE          validate and install the trust bundle
+  check --user U [--host H]    read a grant on stdin; exit 0 if allowed (and use it), 1 if not
+  status                       show the bundle in use, its issuers, uses recorded, log head
+
+options:
+  --state DIR   state directory (default: $AIRGRANT_STATE, else /var/lib/airgrant)
+  --json        print the result as one JSON object on stdout
+  --help        show this help
+  --version     show the version
+
+exit status: 0 allowed/ok, 1 denied, 2 usage or input error, 3 environment error`;
+
+/** Presented input beyond this is not a grant: the longest four-signature grant is under 2 KiB. */
+const MAX_INPUT_BYTES = 16 * 1024;
+
+const OPTIONS = {
+  state: { type: "string" },
+  user: { type: "string" },
+  host: { type: "string" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+  version: { type: "boolean", default: false },
+} satisfies ParseArgsConfig["options"];
+
+interface Output {
+  json: boolean;
+}
+
+/** One line, printable: messages may quote hostile input. */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
+}
+
+function fail(out: Output, code: string, message: string): number {
+  if (out.json) process.stdout.write(`${JSON.stringify({ ok: false, code, message })}\n`);
+  process.stderr.write(`error: ${code}: ${oneLine(message)}\n`);
+  return exitStatusOf(code);
+}
+
+function usage(message: string): AirgrantError {
+  return new AirgrantError("usage", `${message} (see airgrant-verifier --help)`);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+function runInstallBundle(positionals: string[], stateDir: string, out: Output): number {
+  const [file, ...rest] = positionals;
+  if (file === undefined || rest.length > 0) throw usage("install-bundle takes one FILE");
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new AirgrantError("file-unreadable", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  const bundle = installBundle(hostState(stateDir), bytes, () => new Date());
+  const result = { ok: true, code: "bundle-installed", bundleId: bundle.bundleId, issuers: bundle.issuers.length };
+  if (out.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else process.stdout.write(`installed trust bundle ${bundle.bundleId} (${bundle.issuers.length} issuer(s)) in ${stateDir}\n`);
+  return 0;
+}
+
+function runCheck(values: { user?: string; host?: string }, stateDir: string, out: Output): number {
+  if (values.user === undefined) throw usage("check needs --user");
+  const input = readBoundedStdin(MAX_INPUT_BYTES, 0, process.stdin.isTTY === true);
+  const { verdict, auditSeq } = checkGrant({
+    state: hostState(stateDir),
+    presented: input.bytes,
+    oversized: input.oversized,
+    user: values.user,
+    host: values.host ?? hostname(),
+    clock: () => new Date(),
+  });
+  if (out.json) {
+    const grant = verdict.grant;
+    const json = {
+      ok: verdict.allowed,
+      code: verdict.code,
+      message: verdict.message,
+      auditSeq,
+      ...(grant === undefined ? {} : { grantId: toHex(grant.grantId), principal: grant.principal }),
+    };
+    process.stdout.write(`${JSON.stringify(json)}\n`);
+  }
+  if (!verdict.allowed) {
+    process.stderr.write(`error: ${verdict.code}: ${oneLine(verdict.message)}\n`);
+    return 1;
+  }
+  if (!out.json) process.stdout.write(`allowed: ${oneLine(verdict.message)}\n`);
+  return 0;
+}
+
+function runStatus(stateDir: string, out: Output): number {
+  const state = hostState(stateDir);
+  const bundle = loadInstalledBundle(state);
+  const consumed = countConsumedUses(state.usedDir);
+  const head = readAuditHead(state.auditLogPath);
+  if (out.json) {
+    const issuers = bundle.issuers.map(({ keyId, algorithm, notBefore, notAfter, targets }) => ({
+      keyId,
+      algorithm,
+      notBefore,
+      notAfter,
+      targets,
+    }));
+    const status = { ok: true, stateDir, bundleId: bundle.bundleId, issuers, consumedUses: consumed, logHead: head ?? null };
+    process.stdout.write(`${JSON.stringify(status)}\n`);
+    return 0;
+  }
+  const lines = [
+    `state directory: ${stateDir}`,
+    `trust bundle:    ${bundle.bundleId} (created ${new Date(bundle.created * 1000).toISOString()})`,
+    `policy:          max lifetime ${bundle.maxLifetime} s, clock skew ${bundle.clockSkew} s, ${bundle.requiredSignatures} signature(s) required, ${bundle.revokedGrants.length} revoked`,
+    "issuers:",
+    ...bundle.issuers.map(
+      (i) =>
+        `  ${i.keyId} ${i.algorithm} valid ${new Date(i.notBefore * 1000).toISOString()} to ${new Date(i.notAfter * 1000).toISOString()} for ${i.targets.join(",")}`,
+    ),
+    `uses recorded:   ${consumed}`,
+    `audit log head:  ${head === undefined ? "(empty)" : `seq ${head.seq} ${head.hash}`}`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+export function main(argv: string[]): number {
+  let out: Output = { json: argv.includes("--json") };
+  try {
+    let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>>;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw usage((err as Error).message.split("\n")[0] ?? "bad arguments");
+    }
+    const { values, positionals } = parsed;
+    out = { json: values.json };
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (values.version) {
+      process.stdout.write(`airgrant-verifier ${version()}\n`);
+      return 0;
+    }
+    const [command, ...rest] = positionals;
+    const stateDir = resolveStateDir(values.state);
+    switch (command) {
+      case "install-bundle":
+        return runInstallBundle(rest, stateDir, out);
+      case "check":
+        if (rest.length > 0) throw usage("check takes no arguments; the grant is read from stdin");
+        return runCheck(values, stateDir, out);
+      case "status":
+        return runStatus(stateDir, out);
+      case undefined:
+        throw usage("no command given");
+      default:
+        throw usage(`unknown command '${command}'`);
+    }
+  } catch (err) {
+    if (err instanceof AirgrantError) return fail(out, err.code, err.message);
+    if (process.env.AIRGRANT_DEBUG === "1") process.stderr.write(`${(err as Error).stack}\n`);
+    return fail(out, "internal", `unexpected failure: ${(err as Error).message}`);
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,81 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  AirgrantError,
+  type TrustBundle,
+  appendAuditEntry,
+  decodeTrustBundle,
+  ensurePrivateDirectory,
+  sha256,
+  toHex,
+  writeFileAtomic,
+} from "@airgrant/core";
+
+/** Where a host keeps its airgrant state (docs/verifier.md, "State directory"). */
+export interface HostState {
+  dir: string;
+  bundlePath: string;
+  usedDir: string;
+  auditLogPath: string;
+}
+
+export const DEFAULT_STATE_DIR = "/var/lib/airgrant";
+
+/** `--state DIR`, else `AIRGRANT_STATE`, else /var/lib/airgrant. */
+export function resolveStateDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? (env.AIRGRANT_STATE || DEFAULT_STATE_DIR);
+}
+
+export function hostState(dir: string): HostState {
+  return {
+    dir,
+    bundlePath: join(dir, "bundle.json"),
+    usedDir: join(dir, "used"),
+    auditLogPath: join(dir, "audit.log"),
+  };
+}
+
+/** The bundle this host trusts; `no-bundle` if none was installed. */
+export function loadInstalledBundle(state: HostState): TrustBundle {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(state.bundlePath);
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === "ENOENT") {
+      throw new AirgrantError(
+        "no-bundle",
+        `no trust bundle installed in ${state.dir}; run 'airgrant-verifier install-bundle FILE' first`,
+      );
+    }
+    throw new AirgrantError("state-unreadable", `cannot read ${state.bundlePath}: ${errno}`);
+  }
+  try {
+    return decodeTrustBundle(bytes);
+  } catch (err) {
+    // The installed copy was checked when installed: damage since is the host's problem, not the input's.
+    throw new AirgrantError("state-corrupt", `installed trust bundle is damaged (${(err as Error).message}); reinstall it`);
+  }
+}
+
+/**
+ * Validate a bundle and make it the one this host trusts: written
+ * atomically, recorded in the host log with its hash.
+ */
+export function installBundle(state: HostState, bytes: Uint8Array, clock: () => Date): TrustBundle {
+  const bundle = decodeTrustBundle(bytes);
+  ensurePrivateDirectory(state.dir);
+  ensurePrivateDirectory(state.usedDir);
+  writeFileAtomic(state.bundlePath, bytes);
+  appendAuditEntry(
+    state.auditLogPath,
+    "bundle-installed",
+    {
+      bundleId: bundle.bundleId,
+      sha256: toHex(sha256(bytes)),
+      issuers: bundle.issuers.map((i) => i.keyId),
+    },
+    { clock },
+  );
+  return bundle;
+}

@@ -1,0 +1,100 @@
+import { readFileSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createFileExclusive, ensurePrivateDirectory, fsyncDirectory } from "@airgrant/core";
+
+/**
+ * The one-time-use store (docs/verifier.md, "One-time use"): a directory
+ * holding one file per use of a grant, named `<grant id hex>.<use number>`.
+ * Taking use n is creating its file with O_EXCL, which the kernel grants to
+ * exactly one process however many race for it; the file is fsync'd and the
+ * directory too before the login is allowed, so a crash cannot give a use back.
+ */
+export interface UseRecord {
+  /** When the entry may be pruned: the grant's not-after plus the clock skew, in seconds. */
+  expires: number;
+  usedAt: number;
+}
+
+export type ConsumeResult = { consumed: true; use: number } | { consumed: false };
+
+const ENTRY_PATTERN = /^([0-9a-f]{32})\.([1-9][0-9]{0,2})$/;
+const PRUNE_MARKER = ".pruned";
+const PRUNE_INTERVAL_SECONDS = 3600;
+
+/** Take the next free use of a grant, if it has one left. */
+export function consumeGrantUse(
+  dir: string,
+  grantIdHex: string,
+  maxUses: number,
+  record: UseRecord,
+): ConsumeResult {
+  ensurePrivateDirectory(dir);
+  const content = `${JSON.stringify(record)}\n`;
+  for (let use = 1; use <= maxUses; use++) {
+    if (createFileExclusive(join(dir, `${grantIdHex}.${use}`), content)) return { consumed: true, use };
+  }
+  return { consumed: false };
+}
+
+function listEntries(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((name) => ENTRY_PATTERN.test(name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+}
+
+/** How many uses are recorded, over all grants. */
+export function countConsumedUses(dir: string): number {
+  return listEntries(dir).length;
+}
+
+function expiryOf(path: string, fallbackLifetime: number): number {
+  try {
+    const record = JSON.parse(readFileSync(path, "utf8")) as Partial<UseRecord>;
+    if (typeof record.expires === "number" && Number.isFinite(record.expires)) return record.expires;
+  } catch {
+    // A use whose content was lost in a crash (created, not yet written) is
+    // kept for the longest lifetime a grant can have, counted from its mtime.
+  }
+  return Math.floor(statSync(path).mtimeMs / 1000) + fallbackLifetime;
+}
+
+/**
+ * Remove uses of grants that have expired: such a grant is refused on its
+ * dates before the store is consulted. Returns how many entries went.
+ */
+export function pruneExpiredUses(dir: string, now: number, maxLifetime: number): number {
+  let removed = 0;
+  for (const name of listEntries(dir)) {
+    const path = join(dir, name);
+    if (expiryOf(path, maxLifetime) >= now) continue;
+    try {
+      unlinkSync(path);
+      removed++;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+  if (removed > 0) fsyncDirectory(dir);
+  return removed;
+}
+
+/** Prune at most once an hour, so that a busy host does not scan its store at every login. */
+export function pruneExpiredUsesOccasionally(dir: string, now: number, maxLifetime: number): number {
+  const marker = join(dir, PRUNE_MARKER);
+  try {
+    if (now - statSync(marker).mtimeMs / 1000 < PRUNE_INTERVAL_SECONDS) return 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const removed = pruneExpiredUses(dir, now, maxLifetime);
+  try {
+    writeFileSync(marker, "", { mode: 0o600 });
+    utimesSync(marker, now, now);
+  } catch {
+    // The marker only saves work; failing to touch it costs a scan next time.
+  }
+  return removed;
+}
