@@ -63,6 +63,9 @@ export function toAirgrantError(err: unknown, context: Pkcs11ErrorContext): Airg
     case pkcs11js.CKR_OBJECT_HANDLE_INVALID:
       return fail("key-missing", `the key on ${token} has gone; check the key label or run "airgrant-signer init"`);
     default:
-      return fail("internal", "the PKCS#11 module reported an error; run with AIRGRANT_DEBUG=1 for details");
+      return fail(
+        "internal",
+        `${token} or its PKCS#11 module failed; check the token and run with AIRGRANT_DEBUG=1 for details`,
+      );
   }
 }
