@@ -33,11 +33,12 @@ export const LOG_OPENED_TYPE = "log-opened";
 export const LOG_RECOVERED_TYPE = "log-recovered";
 
 /**
- * The room an entry needs besides its data: the members, a 16-digit seq, the
- * time and two hashes. Checked before taking the lock so that an entry that
- * can never fit is refused without touching the log.
+ * The least room an entry needs besides its data and type: the members, a
+ * one-digit seq, the time and two hashes. Checked before taking the lock so
+ * that data that can never fit is refused without touching the log; the
+ * exact length is checked when the line is built.
  */
-const ENTRY_OVERHEAD_BYTES = '{"seq":,"time":"","type":"","data":,"prev":"","hash":""}'.length + 16 + 24 + 64 + 64 + 64;
+const ENTRY_OVERHEAD_BYTES = '{"seq":,"time":"","type":"","data":,"prev":"","hash":""}'.length + 1 + 24 + 64 + 64;
 
 /** The first read of the tail; enough for a few typical entries. */
 const FIRST_TAIL_WINDOW = 16 * 1024;
