@@ -1,5 +1,5 @@
 import { AirgrantError } from "@airgrant/core";
-import { decodeModhex, isModhex } from "./modhex.js";
+import { decodeModhex } from "./modhex.js";
 
 /** The encrypted part of every Yubico OTP: one AES block, 32 modhex characters. */
 export const OTP_TOKEN_LENGTH = 32;
@@ -25,6 +25,8 @@ export interface ParsedOtp {
   readonly ciphertext: Uint8Array;
 }
 
+const TYPED_MODHEX_PATTERN = /^[cbdefghijklnrtuvCBDEFGHIJKLNRTUV]*$/;
+
 function malformed(message: string): AirgrantError {
   return new AirgrantError("otp-malformed", message);
 }
@@ -41,16 +43,19 @@ export function parseOtp(text: string): ParsedOtp {
   if (text.length > MAX_OTP_INPUT_LENGTH) {
     throw malformed(`OTP is too long: at most ${MAX_OTP_INPUT_LENGTH} characters`);
   }
-  const otp = text.trim().toLowerCase();
-  const publicIdLength = otp.length - OTP_TOKEN_LENGTH;
+  const trimmed = text.trim();
+  const publicIdLength = trimmed.length - OTP_TOKEN_LENGTH;
   if (publicIdLength < 0 || publicIdLength > MAX_PUBLIC_ID_LENGTH) {
     throw malformed(
-      `OTP must be ${OTP_TOKEN_LENGTH} to ${OTP_TOKEN_LENGTH + MAX_PUBLIC_ID_LENGTH} modhex characters, got ${otp.length}`,
+      `OTP must be ${OTP_TOKEN_LENGTH} to ${OTP_TOKEN_LENGTH + MAX_PUBLIC_ID_LENGTH} modhex characters, got ${trimmed.length}`,
     );
   }
-  if (!isModhex(otp) || publicIdLength % 2 !== 0) {
+  // Check the alphabet before folding case: Unicode lower-casing maps some
+  // non-ASCII letters (the Kelvin sign U+212A) onto modhex ones.
+  if (!TYPED_MODHEX_PATTERN.test(trimmed) || publicIdLength % 2 !== 0) {
     throw malformed("OTP must be modhex (the characters cbdefghijklnrtuv), an even number of them");
   }
+  const otp = trimmed.toLowerCase();
   return {
     publicId: otp.slice(0, publicIdLength),
     ciphertext: decodeModhex(otp.slice(publicIdLength)),
