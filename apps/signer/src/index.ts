@@ -12,5 +12,5 @@ export {
   type IssuerKeyRequest,
   type OpenTokenOptions,
   openToken,
-  TokenSession,
+  type TokenSession,
 } from "./token-session.js";

@@ -13,6 +13,7 @@ import { makeTestToken, p1363ToDer, spkiToPem, TEST_PIN, type TestToken } from "
 import { openToken } from "./token-session.js";
 
 const modulePath = findPkcs11Module();
+const repositoryRoot = fileURLToPath(new URL("../../..", import.meta.url));
 const message = new TextEncoder().encode("grant: alice@db-01 for 30m, reason: patch CVE");
 
 let token: TestToken | undefined;
@@ -331,7 +332,8 @@ describe("two processes", () => {
           "300",
           Buffer.from(message).toString("hex"),
         ],
-        { env: { ...process.env, SOFTHSM2_CONF: t.confPath, AIRGRANT_PIN: TEST_PIN } },
+        // From the repository root, where node finds the tsx loader.
+        { cwd: repositoryRoot, env: { ...process.env, SOFTHSM2_CONF: t.confPath, AIRGRANT_PIN: TEST_PIN } },
       );
     const results = await Promise.all([run(), run()]);
     for (const { stdout } of results) {

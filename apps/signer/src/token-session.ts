@@ -137,6 +137,7 @@ export class TokenSession {
     this.#assertOpen();
     const { label, alg } = request;
     const found = this.#findPrivateKey(label);
+    this.#requireMechanism(ALG_MECHANISMS[alg].sign, `sign with ${alg} keys`);
     if (found !== undefined) {
       const key = this.#describePrivateKey(label, found);
       if (key.alg !== alg) {
@@ -155,7 +156,6 @@ export class TokenSession {
       );
     }
     this.#requireMechanism(ALG_MECHANISMS[alg].generate, `generate ${alg} keys`);
-    this.#requireMechanism(ALG_MECHANISMS[alg].sign, `sign with ${alg} keys`);
     const publicKey = this.#generateKeyPair(label, alg);
     return { label, alg, publicKeySpki: this.#readSpki(publicKey, alg, label), created: true };
   }
