@@ -4,8 +4,10 @@ import { nodeAesDecryptor } from "./aes-block-decryptor.js";
 import { crc16, hasValidOtpCrc, OTP_CRC_RESIDUE } from "./crc16.js";
 import { generateOtp } from "./generate-otp.js";
 import { decodeModhex, encodeModhex } from "./modhex.js";
+import type { CounterAdvance, OtpCounterStore } from "./otp-counter-store.js";
 import { decodeOtpToken } from "./otp-token.js";
 import { parseOtp } from "./parse-otp.js";
+import { validateOtp } from "./validate-otp.js";
 
 // Yubico's published vectors; each entry names its source (test/vectors/yubico-otp.json).
 interface Vectors {
@@ -87,6 +89,27 @@ describe("Yubico vectors: whole OTPs", () => {
       random: vector.random ?? vector.derived?.random ?? -1,
     });
     expect(otp).toBe(vector.otp);
+  });
+});
+
+describe("Yubico vectors: validation", () => {
+  it.each(vectors.otps)("validateOtp accepts $otp with its published fields", (vector) => {
+    const recorded: string[] = [];
+    const store: OtpCounterStore = {
+      advance(publicId, counter): CounterAdvance {
+        recorded.push(`${publicId} ${counter.usageCounter}/${counter.sessionCounter}`);
+        return { accepted: true };
+      },
+      lastAccepted: () => undefined,
+    };
+    const key = { privateId: bytes(vector.privateIdHex), decryptor: nodeAesDecryptor(bytes(vector.keyHex)) };
+    const verdict = validateOtp(vector.otp, (publicId) => (publicId === vector.publicId ? key : undefined), store);
+    expect(verdict).toMatchObject({
+      ok: true,
+      publicId: vector.publicId,
+      token: { usageCounter: vector.usageCounter, sessionCounter: vector.sessionCounter, timestamp: vector.timestamp },
+    });
+    expect(recorded).toEqual([`${vector.publicId} ${vector.usageCounter}/${vector.sessionCounter}`]);
   });
 });
 
