@@ -58,6 +58,13 @@ export function validateOtp(text: string, keys: OtpKeyLookup, store: OtpCounterS
   if (key === undefined) {
     return reject("otp-unknown-key", `no YubiKey with public id "${parsed.publicId}" is enrolled`);
   }
+  // An enrolment error, not the OTP's fault: say so rather than refuse every OTP.
+  if (key.privateId.length !== PRIVATE_ID_LENGTH) {
+    throw new AirgrantError(
+      "bad-input",
+      `the enrolled private id of "${parsed.publicId}" is not ${PRIVATE_ID_LENGTH} bytes`,
+    );
+  }
   const plaintext = key.decryptor.decryptBlock(parsed.ciphertext);
   if (plaintext.length !== OTP_TOKEN_SIZE) {
     throw new AirgrantError("internal", `AES decryption returned ${plaintext.length} bytes, not ${OTP_TOKEN_SIZE}`);
@@ -68,12 +75,6 @@ export function validateOtp(text: string, keys: OtpKeyLookup, store: OtpCounterS
   }
   const token = decodeOtpToken(plaintext);
   // Constant time, so that timing does not reveal how much of the secret private id matched.
-  if (key.privateId.length !== PRIVATE_ID_LENGTH) {
-    throw new AirgrantError(
-      "bad-input",
-      `the enrolled private id of "${parsed.publicId}" is not ${PRIVATE_ID_LENGTH} bytes`,
-    );
-  }
   if (!timingSafeEqual(token.privateId, key.privateId)) {
     return reject("otp-wrong-private-id", "the OTP's private id does not match the enrolled YubiKey");
   }
