@@ -304,6 +304,47 @@ describe("a key with CKA_ALWAYS_AUTHENTICATE, like a YubiKey's PIV slot 9c", () 
   });
 });
 
+describe("keys made by other tools", () => {
+  function generateWithParams(tokenLabel: string, label: string, mechanism: number, ecParams: string): void {
+    withRawSession(tokenLabel, (pkcs11, raw) => {
+      pkcs11.C_GenerateKeyPair(
+        raw,
+        { mechanism },
+        [
+          { type: pkcs11js.CKA_TOKEN, value: true },
+          { type: pkcs11js.CKA_LABEL, value: label },
+          { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from(ecParams, "hex") },
+        ],
+        [
+          { type: pkcs11js.CKA_TOKEN, value: true },
+          { type: pkcs11js.CKA_PRIVATE, value: true },
+          { type: pkcs11js.CKA_SENSITIVE, value: true },
+          { type: pkcs11js.CKA_LABEL, value: label },
+          { type: pkcs11js.CKA_SIGN, value: true },
+        ],
+      );
+    });
+  }
+
+  it("uses an Ed25519 key whose parameters name the curve (PKCS#11 v3.0 PrintableString)", () => {
+    const t = newToken();
+    // 13 0c "edwards25519"; no CKA_ID, so the public half is found by label.
+    generateWithParams(t.tokenLabel, "legacy-ed25519", 0x1055, "130c656477617264733235353139");
+    const session = t.open();
+    const key = session.findOrCreateIssuerKey({ label: "legacy-ed25519", alg: "ed25519", create: false });
+    expect(verifyWithNode("ed25519", key.publicKeySpki, session.sign("legacy-ed25519", message))).toBe(true);
+  });
+
+  it("refuses an EC key on a curve other than P-256", () => {
+    const t = newToken();
+    generateWithParams(t.tokenLabel, "p384", pkcs11js.CKM_EC_KEY_PAIR_GEN, "06052b81040022");
+    const session = t.open();
+    const err = thrownBy(() => session.findOrCreateIssuerKey({ label: "p384", alg: "ecdsa-p256", create: false }));
+    expect(err.code).toBe("bad-input");
+    expect(thrownBy(() => session.sign("p384", message)).code).toBe("bad-input");
+  });
+});
+
 describe("two processes", () => {
   it("sign with the same token at the same time", async () => {
     const t = newToken();
