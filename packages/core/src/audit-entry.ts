@@ -66,7 +66,9 @@ function encodeValue(value: unknown, depth: number): string {
       return JSON.stringify(value);
     case "number":
       if (!Number.isSafeInteger(value) || Object.is(value, -0)) {
-        throw new AuditEncodingError(`numbers must be safe integers, not ${String(value)}`);
+        throw new AuditEncodingError(
+          `numbers must be safe integers, not ${Object.is(value, -0) ? "-0" : String(value)}`,
+        );
       }
       return String(value);
     case "boolean":
