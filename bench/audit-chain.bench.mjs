@@ -1,0 +1,200 @@
+// Audit chain benchmark (issue 2; the target ratio comes with issue 4):
+// - verifyAuditLog on a 1,000,000-entry log against `sha256sum` of the same
+//   file, in one run, with the verifier's peak resident memory;
+// - SHA-256 of one entry through @noble/hashes against node:crypto, to see
+//   what swapping core's sha256() would buy;
+// - fsynced appendAuditEntry against the floor: a bare O_APPEND write of a
+//   line of the same size plus fsync.
+// Needs a build (`npx tsc -b packages/core`). Works in bench/.work/ and deletes
+// the big file afterwards.
+import { spawnSync } from "node:child_process";
+import { createHash, hash } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, "../packages/core/dist");
+const { encodeAuditEntry, AUDIT_LOG_FORMAT, GENESIS_PREV } = await import(
+  pathToFileURL(join(dist, "audit-entry.js")).href
+);
+const { appendAuditEntry } = await import(pathToFileURL(join(dist, "audit-log.js")).href);
+const { withFileLock } = await import(pathToFileURL(join(dist, "file-lock.js")).href);
+
+/** `--entries N` and `--appends N` shrink a run for a quick look; the defaults are the reported figures. */
+function option(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : Number(process.argv[at + 1]);
+}
+const ENTRIES = option("entries", 1_000_000);
+const APPENDS = option("appends", 2_000);
+const work = join(here, ".work");
+mkdirSync(work, { recursive: true });
+const bigLog = join(work, "audit-chain-1m.log");
+
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const fmt = (n, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** A host's grant-checked entry: realistic sizes (ids, names, a hash of what was presented). */
+function dataOf(seq) {
+  const id = (seq * 2654435761).toString(16).padStart(12, "0");
+  return {
+    grantId: `${id}${id}${id.slice(0, 8)}`,
+    host: `host-${seq % 500}.plant`,
+    user: `engineer${seq % 97}`,
+    verdict: seq % 13 === 0 ? "grant-expired" : "allowed",
+  };
+}
+
+function generate(path, entries) {
+  const fd = openSync(path, "w", 0o600);
+  const t0 = process.hrtime.bigint();
+  let prev = GENESIS_PREV;
+  let batch = [];
+  let batchBytes = 0;
+  const base = Date.UTC(2026, 0, 1);
+  for (let seq = 1; seq <= entries; seq++) {
+    const time = new Date(base + seq * 250).toISOString();
+    const { entry, line } =
+      seq === 1
+        ? encodeAuditEntry(1, time, "log-opened", { format: AUDIT_LOG_FORMAT, logId: "0f".repeat(16) }, prev)
+        : encodeAuditEntry(seq, time, "grant-checked", dataOf(seq), prev);
+    prev = entry.hash;
+    batch.push(line, NEWLINE);
+    batchBytes += line.length + 1;
+    if (batchBytes > 8 * 1024 * 1024 || seq === entries) {
+      const buf = Buffer.concat(batch, batchBytes);
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off);
+      batch = [];
+      batchBytes = 0;
+    }
+  }
+  fsyncSync(fd);
+  closeSync(fd);
+  return ms(t0);
+}
+const NEWLINE = Buffer.from("\n");
+
+function timeSha256sum(path) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync("sha256sum", [path], { encoding: "utf8" });
+  const elapsed = ms(t0);
+  if (r.status !== 0) throw new Error(`sha256sum failed: ${r.stderr}`);
+  return elapsed;
+}
+
+/** verifyAuditLog in a fresh process, so that its peak RSS is the verifier's own. */
+function timeVerify(path) {
+  const script = `
+    const { verifyAuditLog } = await import(${JSON.stringify(pathToFileURL(join(dist, "verify-audit-log.js")).href)});
+    const t0 = process.hrtime.bigint();
+    const report = verifyAuditLog(${JSON.stringify(path)});
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    console.log(JSON.stringify({ ms, ok: report.ok, entries: report.entries, maxRssKb: process.resourceUsage().maxRSS }));
+  `;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`verify failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function baselineRssKb() {
+  const r = spawnSync(process.execPath, ["-e", "console.log(process.resourceUsage().maxRSS)"], { encoding: "utf8" });
+  return Number(r.stdout);
+}
+
+// 1. Durable appends against the floor, first: deleting the big log later
+// keeps the disk busy for a while. The two alternate in blocks, so that a
+// drift in the disk's speed hits both alike.
+{
+  const appendLog = join(work, "audit-append.log");
+  const bareLog = join(work, "bare-append.log");
+  rmSync(appendLog, { force: true });
+  rmSync(bareLog, { force: true });
+  appendAuditEntry(appendLog, "grant-checked", dataOf(1)); // Create it outside the timing.
+  const sample = encodeAuditEntry(APPENDS, new Date().toISOString(), "grant-checked", dataOf(2), GENESIS_PREV).line;
+  const line = Buffer.from(`${"x".repeat(sample.length)}\n`);
+  const block = 250;
+  const bareAppend = () => {
+    const fd = openSync(bareLog, "a", 0o600);
+    writeSync(fd, line);
+    fsyncSync(fd);
+    closeSync(fd);
+  };
+  let appendMs = 0;
+  let bareMs = 0;
+  let lockedMs = 0;
+  for (let done = 0; done < APPENDS; done += block) {
+    let t0 = process.hrtime.bigint();
+    for (let i = 0; i < block; i++) appendAuditEntry(appendLog, "grant-checked", dataOf(done + i + 2));
+    appendMs += ms(t0);
+    t0 = process.hrtime.bigint();
+    for (let i = 0; i < block; i++) bareAppend();
+    bareMs += ms(t0);
+    t0 = process.hrtime.bigint();
+    for (let i = 0; i < block; i++) withFileLock(`${bareLog}.lock`, bareAppend);
+    lockedMs += ms(t0);
+  }
+  const count = Math.ceil(APPENDS / block) * block;
+  const appendRate = count / (appendMs / 1000);
+  const bareRate = count / (bareMs / 1000);
+  console.log(
+    `appendAuditEntry          ${fmt(appendRate)} appends/s (${fmt(appendMs / count, 3)} ms each, fsynced, lock included)`,
+  );
+  console.log(
+    `bare O_APPEND+fsync       ${fmt(bareRate)} appends/s (${fmt(bareMs / count, 3)} ms each, ${line.length}-byte lines)`,
+  );
+  console.log(`ratio append/bare         ${fmt(appendRate / bareRate, 2)}`);
+  console.log(
+    `  of which the lock file   ${fmt(lockedMs / count, 3)} ms for a bare append under withFileLock (${fmt(lockedMs / count - bareMs / count, 3)} ms more)`,
+  );
+  rmSync(appendLog, { force: true });
+  rmSync(bareLog, { force: true });
+}
+
+// 2. Chain verification against sha256sum.
+console.log(`generating ${fmt(ENTRIES)} entries in ${bigLog} …`);
+const genMs = generate(bigLog, ENTRIES);
+const size = statSync(bigLog).size;
+console.log(
+  `  ${fmt(size / 1e6, 1)} MB, ${fmt(size / ENTRIES, 0)} bytes/entry on average, written in ${fmt(genMs / 1000, 1)} s`,
+);
+timeSha256sum(bigLog); // Warm the page cache so both read from memory.
+const runs = [];
+for (let i = 0; i < 2; i++) runs.push({ sum: timeSha256sum(bigLog), verify: timeVerify(bigLog) });
+const bestSum = Math.min(...runs.map((r) => r.sum));
+const bestVerify = runs.reduce((a, b) => (a.verify.ms <= b.verify.ms ? a : b)).verify;
+if (!bestVerify.ok || bestVerify.entries !== ENTRIES) throw new Error("the generated log did not verify");
+const peakRssMb = Math.max(...runs.map((r) => r.verify.maxRssKb)) / 1024;
+console.log(`sha256sum                 ${fmt(bestSum)} ms   (${fmt(size / 1e6 / (bestSum / 1000))} MB/s)`);
+console.log(
+  `verifyAuditLog            ${fmt(bestVerify.ms)} ms   (${fmt(ENTRIES / (bestVerify.ms / 1000))} entries/s, ${fmt(size / 1e6 / (bestVerify.ms / 1000))} MB/s)`,
+);
+console.log(`ratio verify/sha256sum    ${fmt(bestVerify.ms / bestSum, 2)}   (best of ${runs.length} each)`);
+console.log(
+  `verifier peak RSS         ${fmt(peakRssMb, 1)} MB   (an empty node process: ${fmt(baselineRssKb() / 1024, 1)} MB)`,
+);
+rmSync(bigLog, { force: true });
+
+// 3. What one entry's SHA-256 costs in each implementation.
+{
+  const sample = Buffer.from(
+    encodeAuditEntry(2, new Date().toISOString(), "grant-checked", dataOf(2), GENESIS_PREV).line,
+  );
+  const n = 200_000;
+  for (const [name, fn] of [
+    ["@noble/hashes sha256", (b) => nobleSha256(b)],
+    ["node:crypto createHash", (b) => createHash("sha256").update(b).digest()],
+    ["node:crypto hash", (b) => hash("sha256", b, "buffer")],
+  ]) {
+    for (let i = 0; i < 20_000; i++) fn(sample);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn(sample);
+    const t = ms(t0);
+    console.log(
+      `${name.padEnd(26)}${fmt((t * 1e6) / n)} ns per ${sample.length}-byte entry (${fmt((t * ENTRIES) / n)} ms per ${fmt(ENTRIES)})`,
+    );
+  }
+}
