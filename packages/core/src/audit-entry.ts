@@ -3,7 +3,7 @@ import { AirgrantError } from "./airgrant-error.js";
 import { sha256 } from "./sha256.js";
 
 /**
- * One audit log entry (docs/audit-log.md, "Entry"). `hash` is the SHA-256 of
+ * One audit log entry (docs/audit-log.md, section 2). `hash` is the SHA-256 of
  * the entry's line without its hash member; `prev` is the previous entry's
  * `hash`, 64 zeros for the first entry.
  */
@@ -17,13 +17,13 @@ export interface AuditEntry {
   hash: string;
 }
 
-/** What an entry's data may hold: JSON without floats (docs/audit-log.md, "Data"). */
+/** What an entry's data may hold: JSON without floats (docs/audit-log.md, section 3). */
 export type AuditValue = string | number | boolean | null | AuditValue[] | { [k: string]: AuditValue };
 
 /** The format name recorded in every log's first entry. */
 export const AUDIT_LOG_FORMAT = "airgrant-audit-log/1";
 
-/** Longest line, in bytes without its "\n" (docs/audit-log.md, "Lines"). */
+/** Longest line, in bytes without its "\n" (docs/audit-log.md, section 1). */
 export const MAX_AUDIT_LINE_BYTES = 65_536;
 
 /** `prev` of the first entry. */
@@ -52,7 +52,7 @@ class AuditEncodingError extends Error {}
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /**
- * The canonical encoding of a data value (docs/audit-log.md, "Data"): no
+ * The canonical encoding of a data value (docs/audit-log.md, section 3): no
  * whitespace, members sorted by key, keys from a small ASCII alphabet,
  * strings escaped exactly as JSON.stringify does and well-formed UTF-16,
  * numbers only safe integers. Python's json.dumps(sort_keys=True,

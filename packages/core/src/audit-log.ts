@@ -94,7 +94,7 @@ function writeAllAt(fd: number, data: Uint8Array, position: number | null): void
 /**
  * Find the last line that is a valid entry on its own, reading only the end
  * of the file. Whatever follows it is a torn tail, provided it is no longer
- * than one append could have written (docs/audit-log.md, "Torn tails").
+ * than one append could have written (docs/audit-log.md, section 6).
  */
 function readTail(fd: number, logPath: string): LogTail {
   const size = fstatSync(fd).size;
@@ -125,7 +125,7 @@ function readTail(fd: number, logPath: string): LogTail {
 
 /**
  * Set a torn tail aside and chain a log-recovered entry in its place
- * (docs/audit-log.md, "Torn tails"). The order makes every crash point safe:
+ * (docs/audit-log.md, section 6). The order makes every crash point safe:
  * the torn bytes are copied to a durable sidecar first; the recovery line
  * then overwrites the start of the torn bytes and is fsynced; only then is
  * the file cut to end after it. A crash before the cut leaves the recovery

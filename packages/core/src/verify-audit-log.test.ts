@@ -208,6 +208,28 @@ describe("verifyAuditLog", () => {
     expect(verifyAuditLog(log)).toMatchObject({ ok: false, code: "entry-too-long", seq: 4, line: 4 });
   });
 
+  it("hands each verified entry to onEntry in order; a returned string stops with rejected-entry", () => {
+    writeLines(buildLines(6));
+    const seen: Array<[number, number, string]> = [];
+    const report = verifyAuditLog(log, {
+      onEntry: (entry, line) => {
+        seen.push([entry.seq, line, entry.type]);
+        return undefined;
+      },
+    });
+    expect(report).toMatchObject({ ok: true, entries: 6 });
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6].map((n) => [n, n, n === 1 ? "log-opened" : "event"]));
+    const rejected = verifyAuditLog(log, { onEntry: (entry) => (entry.seq === 4 ? "bad checkpoint" : undefined) });
+    expect(rejected).toMatchObject({
+      ok: false,
+      code: "rejected-entry",
+      seq: 4,
+      line: 4,
+      message: "bad checkpoint",
+      entriesVerified: 3,
+    });
+  });
+
   it("counts log-recovered entries", () => {
     const lines = buildLines(3);
     const data = { sidecar: "audit.log.torn-4-00", tornBytes: 5, tornSha256: "0".repeat(64) };

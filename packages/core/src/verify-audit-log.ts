@@ -9,7 +9,7 @@ import {
   MAX_AUDIT_LINE_BYTES,
 } from "./audit-entry.js";
 
-/** Why a chain is broken (docs/audit-log.md, "Verification"; docs/errors.md, "audit log"). */
+/** Why a chain is broken (docs/audit-log.md, section 7; docs/errors.md, "audit log"). */
 export type AuditChainCode =
   | AuditLineProblem
   | "empty-log"
@@ -18,7 +18,8 @@ export type AuditChainCode =
   | "sequence-gap"
   | "prev-mismatch"
   | "bad-first-entry"
-  | "misplaced-log-opened";
+  | "misplaced-log-opened"
+  | "rejected-entry";
 
 export interface AuditChainHead {
   seq: number;
@@ -51,6 +52,16 @@ export type AuditChainReport =
       logId?: string;
     };
 
+export interface VerifyAuditLogOptions {
+  /**
+   * Called with each entry once it is verified, in order, so that a caller
+   * (the auditor's reconciliation, checkpoint and seal checks) can look at
+   * every entry in the same streaming pass. Returning a string stops the
+   * verification and reports it as the message of a `rejected-entry`.
+   */
+  onEntry?: (entry: AuditEntry, line: number) => string | undefined;
+}
+
 /** Bytes read per read(2); memory use is this plus one line, whatever the log size. */
 const CHUNK_BYTES = 1024 * 1024;
 const LOG_ID_PATTERN = /^[0-9a-f]{32}$/;
@@ -58,6 +69,8 @@ const LOG_ID_PATTERN = /^[0-9a-f]{32}$/;
 type Broken = Extract<AuditChainReport, { ok: false }>;
 
 class ChainState {
+  constructor(private readonly onEntry: VerifyAuditLogOptions["onEntry"]) {}
+
   entries = 0;
   head: AuditChainHead | undefined;
   logId: string | undefined;
@@ -92,6 +105,8 @@ class ChainState {
     }
     const problem = expected === 1 ? this.checkFirstEntry(entry) : this.checkLaterEntry(entry);
     if (problem !== undefined) return problem;
+    const rejection = this.onEntry?.(entry, expected);
+    if (rejection !== undefined) return this.broken("rejected-entry", rejection);
     this.entries = expected;
     this.head = { seq: entry.seq, hash: entry.hash };
     return undefined;
@@ -123,7 +138,7 @@ class ChainState {
  * file as it is when opened; an append racing with it is not seen. Throws
  * `file-unreadable` only when the file cannot be opened or read.
  */
-export function verifyAuditLog(logPath: string): AuditChainReport {
+export function verifyAuditLog(logPath: string, options: VerifyAuditLogOptions = {}): AuditChainReport {
   let fd: number;
   try {
     fd = openSync(logPath, "r");
@@ -131,7 +146,7 @@ export function verifyAuditLog(logPath: string): AuditChainReport {
     throw unreadable(logPath, err);
   }
   try {
-    return verifyOpenLog(fd, logPath);
+    return verifyOpenLog(fd, logPath, new ChainState(options.onEntry));
   } finally {
     closeSync(fd);
   }
@@ -144,14 +159,13 @@ function unreadable(logPath: string, err: unknown): AirgrantError {
   });
 }
 
-function verifyOpenLog(fd: number, logPath: string): AuditChainReport {
+function verifyOpenLog(fd: number, logPath: string, state: ChainState): AuditChainReport {
   let size: number;
   try {
     size = fstatSync(fd).size;
   } catch (err) {
     throw unreadable(logPath, err);
   }
-  const state = new ChainState();
   if (size === 0) return state.broken("empty-log", "the log is empty");
   const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, size));
   let filled = 0; // valid bytes in buf
