@@ -86,14 +86,22 @@ function timeSha256sum(path) {
   return elapsed;
 }
 
+/**
+ * The peak resident set of the process that evaluates this, from the kernel's
+ * high-water mark (VmHWM). Not getrusage's maxRSS: that survives fork and exec,
+ * so a child spawned from this big process would report this process's size.
+ */
+const PEAK_RSS_KB = `Number(/VmHWM:\\s*(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))[1])`;
+
 /** verifyAuditLog in a fresh process, so that its peak RSS is the verifier's own. */
 function timeVerify(path) {
   const script = `
+    import { readFileSync } from "node:fs";
     const { verifyAuditLog } = await import(${JSON.stringify(pathToFileURL(join(dist, "verify-audit-log.js")).href)});
     const t0 = process.hrtime.bigint();
     const report = verifyAuditLog(${JSON.stringify(path)});
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    console.log(JSON.stringify({ ms, ok: report.ok, entries: report.entries, maxRssKb: process.resourceUsage().maxRSS }));
+    console.log(JSON.stringify({ ms, ok: report.ok, entries: report.entries, maxRssKb: ${PEAK_RSS_KB} }));
   `;
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`verify failed: ${r.stderr}`);
@@ -101,7 +109,8 @@ function timeVerify(path) {
 }
 
 function baselineRssKb() {
-  const r = spawnSync(process.execPath, ["-e", "console.log(process.resourceUsage().maxRSS)"], { encoding: "utf8" });
+  const script = `import { readFileSync } from "node:fs"; console.log(${PEAK_RSS_KB});`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
   return Number(r.stdout);
 }
 
