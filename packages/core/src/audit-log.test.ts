@@ -1,6 +1,15 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -261,6 +270,6 @@ for (let i = 0; i < count; i++) appendAuditEntry(log, "event", { who, i }, { loc
       const mine = seen.filter((s) => s.startsWith(`p${who}:`)).map((s) => Number(s.split(":")[1]));
       expect(mine).toEqual(Array.from({ length: count }, (_, i) => i));
     }
-    expect(existsSync(`${log}.lock`)).toBe(false);
+    expect(() => lstatSync(`${log}.lock`)).toThrow(/ENOENT/);
   });
 });

@@ -1,5 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { AirgrantError } from "./airgrant-error.js";
 
@@ -65,31 +76,38 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
 }
 
 /**
- * Create `path` holding `data` only if it does not exist yet, durably.
- * Returns false when it already exists. O_EXCL makes this the atomic
- * "first one wins" step that the one-time store relies on across processes.
+ * Create `path` as a small record holding `text`, only if nothing has that
+ * name yet; returns false when it exists. The record is a symbolic link
+ * whose target is the text: symlink() sets name and content in one atomic
+ * step that fails if the name exists (the "first one wins" step the one-time
+ * store relies on across processes), a crash can never leave the name
+ * without its content, and no data block is written. Read it back with
+ * readExclusiveRecord. With `durable` (default) the directory is flushed
+ * before returning; a caller that flushes it later itself passes false.
  */
-export function createFileExclusive(path: string, data: Uint8Array | string, mode = PRIVATE_FILE_MODE): boolean {
-  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-  let fd: number;
+export function createExclusiveRecord(path: string, text: string, options: { durable?: boolean } = {}): boolean {
+  if (text.length === 0 || text.length > 255) {
+    throw new AirgrantError("internal", "an exclusive record holds 1-255 characters");
+  }
   try {
-    fd = openSync(path, "wx", mode);
+    symlinkSync(text, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw stateError(`cannot create ${path}`, err);
   }
-  try {
-    writeAll(fd, bytes);
-    fsyncSync(fd);
-  } catch (err) {
-    // The name is taken even if its content is not durable: keeping it fails
-    // closed (the use counts) rather than open.
-    throw stateError(`cannot write ${path}`, err);
-  } finally {
-    closeSync(fd);
+  if (options.durable !== false) {
+    try {
+      fsyncDirectory(dirname(path));
+    } catch (err) {
+      throw stateError(`cannot flush the directory of ${path}`, err);
+    }
   }
-  fsyncDirectory(dirname(path));
   return true;
+}
+
+/** The text of a record made by createExclusiveRecord. */
+export function readExclusiveRecord(path: string): string {
+  return readlinkSync(path, "utf8");
 }
 
 function stateError(message: string, cause: unknown): AirgrantError {

@@ -1,11 +1,31 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  lutimesSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AirgrantError } from "./airgrant-error.js";
 import { withFileLock } from "./file-lock.js";
+
+/** lstat, not stat: the lock is a symlink to nowhere, which existsSync would report as absent. */
+function linkExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const distLock = resolve(dirname(fileURLToPath(import.meta.url)), "../dist/file-lock.js");
 
@@ -15,7 +35,7 @@ const distLock = resolve(dirname(fileURLToPath(import.meta.url)), "../dist/file-
  * counter with a read-modify-write that loses updates without exclusion.
  */
 const worker = `
-import { openSync, closeSync, unlinkSync, readFileSync, writeFileSync } from "node:fs";
+import { openSync, closeSync, unlinkSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 const { withFileLock } = await import(process.argv[2]);
 const [dir, rounds, startAt, deadPid] = process.argv.slice(3).map((a, i) => (i === 0 ? a : Number(a)));
 // Start together, so that waiters really race for a lock (and for breaking a stale one).
@@ -31,7 +51,11 @@ for (let i = 0; i < rounds; i++) {
     unlinkSync(dir + "/inside");
     // Now and then "die" holding the lock: leave it naming a dead pid, for
     // the waiters to find stale and race each other to break.
-    if (deadPid > 0 && i % 3 === 2) writeFileSync(dir + "/lock", deadPid + " 0011223344556677\\n");
+    if (deadPid > 0 && i % 3 === 2) {
+      // Swapped in with rename, atomically, so that the lock is never free in between.
+      symlinkSync(deadPid + " 0011223344556677", dir + "/dying-" + process.pid);
+      renameSync(dir + "/dying-" + process.pid, dir + "/lock");
+    }
   }, { timeoutMs: 60000 });
 }
 `;
@@ -78,18 +102,18 @@ describe("withFileLock", () => {
   it("runs the function, returns its value and removes the lock, also when it throws", () => {
     const lock = join(dir, "lock");
     expect(withFileLock(lock, () => 42)).toBe(42);
-    expect(existsSync(lock)).toBe(false);
+    expect(linkExists(lock)).toBe(false);
     expect(() =>
       withFileLock(lock, () => {
         throw new Error("boom");
       }),
     ).toThrow("boom");
-    expect(existsSync(lock)).toBe(false);
+    expect(linkExists(lock)).toBe(false);
   });
 
   it("writes the holder's pid into the lock file while held", () => {
     const lock = join(dir, "lock");
-    const owner = withFileLock(lock, () => readFileSync(lock, "utf8"));
+    const owner = withFileLock(lock, () => readlinkSync(lock, "utf8"));
     expect(owner.split(" ")[0]).toBe(String(process.pid));
   });
 
@@ -98,20 +122,20 @@ describe("withFileLock", () => {
     expect(codes).toEqual([0, 0, 0, 0, 0, 0]);
     expect(readdirSync(dir).filter((f) => f.startsWith("overlap-"))).toEqual([]);
     expect(readFileSync(join(dir, "counter"), "utf8")).toBe("240");
-    expect(existsSync(join(dir, "lock"))).toBe(false);
+    expect(linkExists(join(dir, "lock"))).toBe(false);
   });
 
   it("breaks a lock left by a dead process", () => {
     const lock = join(dir, "lock");
-    writeFileSync(lock, `${deadPid()} 0011223344556677\n`);
+    symlinkSync(`${deadPid()} 0011223344556677`, lock);
     const started = Date.now();
     expect(withFileLock(lock, () => "taken", { timeoutMs: 2000 })).toBe("taken");
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(existsSync(lock)).toBe(false);
+    expect(linkExists(lock)).toBe(false);
   });
 
   it("keeps exclusion when many processes race to break stale locks of dead holders", async () => {
-    writeFileSync(join(dir, "lock"), `${deadPid()} 0011223344556677\n`);
+    symlinkSync(`${deadPid()} 0011223344556677`, join(dir, "lock"));
     const codes = await runWorkers(dir, 8, 30, deadPid());
     expect(codes.every((c) => c === 0)).toBe(true);
     expect(readdirSync(dir).filter((f) => f.startsWith("overlap-"))).toEqual([]);
@@ -122,7 +146,7 @@ describe("withFileLock", () => {
   it("keeps exclusion when processes started together all find the same dead holder's lock", async () => {
     for (let round = 0; round < 3; round++) {
       writeFileSync(join(dir, "counter"), "0");
-      writeFileSync(join(dir, "lock"), `${deadPid()} 0011223344556677\n`);
+      symlinkSync(`${deadPid()} 0011223344556677`, join(dir, "lock"));
       const codes = await runWorkers(dir, 8, 3);
       expect(codes.every((c) => c === 0)).toBe(true);
       expect(readdirSync(dir).filter((f) => f.startsWith("overlap-"))).toEqual([]);
@@ -132,15 +156,15 @@ describe("withFileLock", () => {
 
   it("breaks a lock older than staleMs even if its pid is alive", () => {
     const lock = join(dir, "lock");
-    writeFileSync(lock, `${process.pid} 0011223344556677\n`);
+    symlinkSync(`${process.pid} 0011223344556677`, lock);
     const old = new Date(Date.now() - 60_000);
-    utimesSync(lock, old, old);
+    lutimesSync(lock, old, old);
     expect(withFileLock(lock, () => "taken", { timeoutMs: 2000, staleMs: 30_000 })).toBe("taken");
   });
 
   it("gives up with lock-timeout while a live process holds the lock", () => {
     const lock = join(dir, "lock");
-    writeFileSync(lock, `${process.pid} 0011223344556677\n`);
+    symlinkSync(`${process.pid} 0011223344556677`, lock);
     const started = Date.now();
     let caught: unknown;
     try {
@@ -152,7 +176,7 @@ describe("withFileLock", () => {
     expect((caught as AirgrantError).code).toBe("lock-timeout");
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     // The live holder's lock is left alone.
-    expect(readFileSync(lock, "utf8")).toBe(`${process.pid} 0011223344556677\n`);
+    expect(readlinkSync(lock, "utf8")).toBe(`${process.pid} 0011223344556677`);
   });
 
   it("reports an unwritable lock directory as state-unwritable", () => {

@@ -1,11 +1,21 @@
 export { AirgrantError, EXIT_STATUS, type ExitClass, exitClassOf, exitStatusOf } from "./airgrant-error.js";
+export {
+  type AppendAuditEntryOptions,
+  type AuditEntry,
+  type AuditValue,
+  appendAuditEntry,
+  LOG_OPENED_TYPE,
+  LOG_RECOVERED_TYPE,
+  readAuditHead,
+} from "./audit-log.js";
 export { encodeCanonicalJson, type JsonValue, parseCanonicalJson } from "./canonical-json.js";
 export {
-  createFileExclusive,
+  createExclusiveRecord,
   ensurePrivateDirectory,
   fsyncDirectory,
   PRIVATE_DIR_MODE,
   PRIVATE_FILE_MODE,
+  readExclusiveRecord,
   writeFileAtomic,
 } from "./durable-file.js";
 export { type FileLockOptions, withFileLock } from "./file-lock.js";
@@ -62,13 +72,4 @@ export {
   type TrustBundle,
   type TrustedIssuer,
 } from "./trust-bundle.js";
-export {
-  type AppendAuditEntryOptions,
-  type AuditEntry,
-  type AuditValue,
-  LOG_OPENED_TYPE,
-  LOG_RECOVERED_TYPE,
-  appendAuditEntry,
-  readAuditHead,
-} from "./audit-log.js";
 export { type AuditChainCode, type AuditChainHead, type AuditChainReport, verifyAuditLog } from "./verify-audit-log.js";

@@ -7,6 +7,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -125,7 +126,7 @@ describe("fileCounterStore", () => {
     const path = join(dir, "counters.json");
     const store = fileCounterStore(path, { timeoutMs: 100 });
     store.advance("cccc", { usageCounter: 1, sessionCounter: 0 });
-    writeFileSync(`${path}.lock`, `${process.pid} held-by-test\n`);
+    symlinkSync(`${process.pid} held-by-test`, `${path}.lock`);
     expect(codeOf(() => store.advance("cccc", { usageCounter: 2, sessionCounter: 0 }))).toBe("lock-timeout");
     expect(store.lastAccepted("cccc")).toEqual({ usageCounter: 1, sessionCounter: 0 });
   });
