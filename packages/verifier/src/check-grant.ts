@@ -1,10 +1,12 @@
-import { type AuditValue, appendAuditEntry, formatTarget, sha256, toHex } from "@airgrant/core";
-import { type HostState, loadInstalledBundle } from "./host-state.js";
-import { consumeGrantUse, pruneExpiredUsesOccasionally } from "./use-store.js";
+import { type AuditValue, appendAuditEntry, formatTarget, sha256, type TrustBundle, toHex } from "@airgrant/core";
+import type { HostState } from "./host-state.js";
+import { consumeGrantUse, flushUseStore, pruneExpiredUsesOccasionally } from "./use-store.js";
 import { type Verdict, verifyGrant } from "./verify-grant.js";
 
 export interface CheckGrantInput {
   state: HostState;
+  /** The installed bundle (loadInstalledBundle), loaded once by a long-lived caller. */
+  bundle: TrustBundle;
   /** What was presented, as read: it is hashed into the log, never stored. */
   presented: Uint8Array;
   /** True when the input went on past what was read. */
@@ -43,7 +45,7 @@ function decodePresented(input: CheckGrantInput): string | Verdict {
  * the grant id (when the grant parsed) and a hash of what was presented.
  */
 export function checkGrant(input: CheckGrantInput): CheckResult {
-  const bundle = loadInstalledBundle(input.state);
+  const { bundle } = input;
   const now = Math.floor(input.clock().getTime() / 1000);
   const text = decodePresented(input);
   let verdict: Verdict =
@@ -61,10 +63,13 @@ export function checkGrant(input: CheckGrantInput): CheckResult {
   if (verdict.allowed) {
     const grant = verdict.grant;
     const grantId = toHex(grant.grantId);
-    const taken = consumeGrantUse(input.state.usedDir, grantId, grant.maxUses, {
-      expires: grant.notAfter + bundle.clockSkew,
-      usedAt: now,
-    });
+    const taken = consumeGrantUse(
+      input.state.usedDir,
+      grantId,
+      grant.maxUses,
+      { expires: grant.notAfter + bundle.clockSkew, usedAt: now },
+      { flush: false },
+    );
     if (taken.consumed) use = taken.use;
     else {
       verdict = {
@@ -98,7 +103,11 @@ export function checkGrant(input: CheckGrantInput): CheckResult {
   if (input.remoteAddress !== undefined) data.remoteAddress = input.remoteAddress;
   if (input.context !== undefined) Object.assign(data, input.context);
   const entry = appendAuditEntry(input.state.auditLogPath, "grant-check", data, { clock: input.clock });
-  if (grant !== undefined && verdict.allowed) {
+  if (use !== undefined) {
+    // The use becomes durable only now, after the log entry that records it:
+    // nobody is let in before both are on disk, and the two flushes share a
+    // journal commit on filesystems that journal metadata.
+    flushUseStore(input.state.usedDir);
     pruneExpiredUsesOccasionally(input.state.usedDir, now, bundle.maxLifetime + bundle.clockSkew);
   }
   return { verdict, auditSeq: entry.seq };

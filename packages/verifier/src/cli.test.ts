@@ -107,7 +107,16 @@ describe("airgrant-verifier", () => {
         { length: 20 },
         () =>
           new Promise<{ status: number | null; stderr: string }>((resolve) => {
-            const child = spawn(process.execPath, [CLI, "check", "--user", "alice", "--host", "db1.example", "--state", dir]);
+            const child = spawn(process.execPath, [
+              CLI,
+              "check",
+              "--user",
+              "alice",
+              "--host",
+              "db1.example",
+              "--state",
+              dir,
+            ]);
             let stderr = "";
             child.stderr.on("data", (d) => {
               stderr += d;

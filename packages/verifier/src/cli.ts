@@ -74,15 +74,21 @@ function runInstallBundle(positionals: string[], stateDir: string, out: Output):
   const bundle = installBundle(hostState(stateDir), bytes, () => new Date());
   const result = { ok: true, code: "bundle-installed", bundleId: bundle.bundleId, issuers: bundle.issuers.length };
   if (out.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write(`installed trust bundle ${bundle.bundleId} (${bundle.issuers.length} issuer(s)) in ${stateDir}\n`);
+  else
+    process.stdout.write(
+      `installed trust bundle ${bundle.bundleId} (${bundle.issuers.length} issuer(s)) in ${stateDir}\n`,
+    );
   return 0;
 }
 
 function runCheck(values: { user?: string; host?: string }, stateDir: string, out: Output): number {
   if (values.user === undefined) throw usage("check needs --user");
+  const state = hostState(stateDir);
+  const bundle = loadInstalledBundle(state);
   const input = readBoundedStdin(MAX_INPUT_BYTES, 0, process.stdin.isTTY === true);
   const { verdict, auditSeq } = checkGrant({
-    state: hostState(stateDir),
+    state,
+    bundle,
     presented: input.bytes,
     oversized: input.oversized,
     user: values.user,
@@ -121,7 +127,14 @@ function runStatus(stateDir: string, out: Output): number {
       notAfter,
       targets,
     }));
-    const status = { ok: true, stateDir, bundleId: bundle.bundleId, issuers, consumedUses: consumed, logHead: head ?? null };
+    const status = {
+      ok: true,
+      stateDir,
+      bundleId: bundle.bundleId,
+      issuers,
+      consumedUses: consumed,
+      logHead: head ?? null,
+    };
     process.stdout.write(`${JSON.stringify(status)}\n`);
     return 0;
   }

@@ -2,11 +2,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AirgrantError,
-  type TrustBundle,
   appendAuditEntry,
   decodeTrustBundle,
   ensurePrivateDirectory,
   sha256,
+  type TrustBundle,
   toHex,
   writeFileAtomic,
 } from "@airgrant/core";
@@ -54,7 +54,10 @@ export function loadInstalledBundle(state: HostState): TrustBundle {
     return decodeTrustBundle(bytes);
   } catch (err) {
     // The installed copy was checked when installed: damage since is the host's problem, not the input's.
-    throw new AirgrantError("state-corrupt", `installed trust bundle is damaged (${(err as Error).message}); reinstall it`);
+    throw new AirgrantError(
+      "state-corrupt",
+      `installed trust bundle is damaged (${(err as Error).message}); reinstall it`,
+    );
   }
 }
 

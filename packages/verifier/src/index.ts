@@ -9,9 +9,10 @@ export {
 } from "./host-state.js";
 export {
   type ConsumeResult,
-  type UseRecord,
   consumeGrantUse,
   countConsumedUses,
+  flushUseStore,
   pruneExpiredUses,
+  type UseRecord,
 } from "./use-store.js";
 export { type DenyCode, type Verdict, type VerifyGrantInput, verifyGrant } from "./verify-grant.js";

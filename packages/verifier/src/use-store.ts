@@ -1,13 +1,20 @@
-import { readFileSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { lstatSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createFileExclusive, ensurePrivateDirectory, fsyncDirectory } from "@airgrant/core";
+import {
+  type AirgrantError,
+  createExclusiveRecord,
+  ensurePrivateDirectory,
+  fsyncDirectory,
+  readExclusiveRecord,
+} from "@airgrant/core";
 
 /**
  * The one-time-use store (docs/verifier.md, "One-time use"): a directory
- * holding one file per use of a grant, named `<grant id hex>.<use number>`.
- * Taking use n is creating its file with O_EXCL, which the kernel grants to
- * exactly one process however many race for it; the file is fsync'd and the
- * directory too before the login is allowed, so a crash cannot give a use back.
+ * holding one record per use of a grant, named `<grant id hex>.<use number>`.
+ * Taking use n is creating its record exclusively (createExclusiveRecord),
+ * which the kernel grants to exactly one process however many race for it;
+ * the directory is fsync'd before the login is allowed, so a crash cannot
+ * give a use back.
  */
 export interface UseRecord {
   /** When the entry may be pruned: the grant's not-after plus the clock skew, in seconds. */
@@ -21,19 +28,48 @@ const ENTRY_PATTERN = /^([0-9a-f]{32})\.([1-9][0-9]{0,2})$/;
 const PRUNE_MARKER = ".pruned";
 const PRUNE_INTERVAL_SECONDS = 3600;
 
-/** Take the next free use of a grant, if it has one left. */
+/**
+ * Take the next free use of a grant, if it has one left. The use is durable
+ * only once the store directory is flushed: with `flush: false` the caller
+ * must call flushUseStore before it lets anyone in (checkGrant does, after
+ * its audit append, so that one journal commit serves both).
+ */
 export function consumeGrantUse(
   dir: string,
   grantIdHex: string,
   maxUses: number,
   record: UseRecord,
+  options: { flush?: boolean } = {},
 ): ConsumeResult {
-  ensurePrivateDirectory(dir);
-  const content = `${JSON.stringify(record)}\n`;
+  const content = JSON.stringify(record);
   for (let use = 1; use <= maxUses; use++) {
-    if (createFileExclusive(join(dir, `${grantIdHex}.${use}`), content)) return { consumed: true, use };
+    if (createRecord(dir, join(dir, `${grantIdHex}.${use}`), content)) {
+      if (options.flush !== false) flushUseStore(dir);
+      return { consumed: true, use };
+    }
   }
   return { consumed: false };
+}
+
+/** installBundle makes the store; it is made again here only if it went missing since. */
+function createRecord(dir: string, path: string, content: string): boolean {
+  try {
+    return createExclusiveRecord(path, content, { durable: false });
+  } catch (err) {
+    if (
+      (err as AirgrantError).cause === undefined ||
+      ((err as AirgrantError).cause as NodeJS.ErrnoException).code !== "ENOENT"
+    ) {
+      throw err;
+    }
+    ensurePrivateDirectory(dir);
+    return createExclusiveRecord(path, content, { durable: false });
+  }
+}
+
+/** Make the uses taken so far durable. */
+export function flushUseStore(dir: string): void {
+  fsyncDirectory(dir);
 }
 
 function listEntries(dir: string): string[] {
@@ -52,13 +88,13 @@ export function countConsumedUses(dir: string): number {
 
 function expiryOf(path: string, fallbackLifetime: number): number {
   try {
-    const record = JSON.parse(readFileSync(path, "utf8")) as Partial<UseRecord>;
+    const record = JSON.parse(readExclusiveRecord(path)) as Partial<UseRecord>;
     if (typeof record.expires === "number" && Number.isFinite(record.expires)) return record.expires;
   } catch {
-    // A use whose content was lost in a crash (created, not yet written) is
-    // kept for the longest lifetime a grant can have, counted from its mtime.
+    // Not written by consumeGrantUse (edited by hand, say): kept for the
+    // longest lifetime a grant can have, counted from when it appeared.
   }
-  return Math.floor(statSync(path).mtimeMs / 1000) + fallbackLifetime;
+  return Math.floor(lstatSync(path).mtimeMs / 1000) + fallbackLifetime;
 }
 
 /**

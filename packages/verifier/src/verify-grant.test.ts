@@ -2,12 +2,12 @@ import type { GrantFields } from "@airgrant/core";
 import { decodeTrustBundle, encodeGrantText } from "@airgrant/core";
 import { describe, expect, it } from "vitest";
 import {
-  T0,
-  type TestIssuer,
   makeBundleBytes,
   makeGrantBytes,
   makeGrantText,
   makeTestIssuer,
+  T0,
+  type TestIssuer,
   testFields,
   trustedIssuer,
 } from "../../core/src/testing/test-issuer.js";
@@ -65,7 +65,13 @@ describe("verifyGrant", () => {
     for (const index of [5, 30, bytes.length - 5]) {
       const flipped = Uint8Array.from(bytes);
       flipped[index] = (flipped[index] as number) ^ 1;
-      const verdict = verifyGrant({ text: encodeGrantText(flipped), bundle, user: "alice", host: "db1.example", now: T0 });
+      const verdict = verifyGrant({
+        text: encodeGrantText(flipped),
+        bundle,
+        user: "alice",
+        host: "db1.example",
+        now: T0,
+      });
       expect(verdict.code, `flip at ${index}`).toBe("bad-signature");
     }
     // A signature claiming the other algorithm for a trusted key.

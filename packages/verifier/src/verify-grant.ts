@@ -1,14 +1,14 @@
 import { BlockList, isIP } from "node:net";
 import {
   AirgrantError,
-  type Grant,
-  type TrustBundle,
-  type TrustedIssuer,
   checkPrincipal,
   decodeGrant,
   decodeGrantText,
   formatTarget,
+  type Grant,
   issuerPublicKey,
+  type TrustBundle,
+  type TrustedIssuer,
   toHex,
   verifySignature,
 } from "@airgrant/core";
@@ -105,9 +105,14 @@ export function verifyGrant(input: VerifyGrantInput): Verdict {
   for (const signature of grant.signatures) {
     const keyId = toHex(signature.keyId);
     const issuer = bundle.issuers.find((i) => i.keyId === keyId);
-    if (issuer === undefined) return deny("unknown-issuer", `grant is signed by key ${keyId}, which this host does not trust`, grant);
+    if (issuer === undefined)
+      return deny("unknown-issuer", `grant is signed by key ${keyId}, which this host does not trust`, grant);
     if (issuer.algorithm !== signature.algorithm) {
-      return deny("bad-signature", `key ${keyId} is a ${issuer.algorithm} key, the signature claims ${signature.algorithm}`, grant);
+      return deny(
+        "bad-signature",
+        `key ${keyId} is a ${issuer.algorithm} key, the signature claims ${signature.algorithm}`,
+        grant,
+      );
     }
     if (!verifySignature(issuer.algorithm, issuerPublicKey(issuer), grant.signedBytes, signature.signature)) {
       return deny("bad-signature", `signature by key ${keyId} does not verify`, grant);

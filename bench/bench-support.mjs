@@ -1,0 +1,82 @@
+// Shared by the benchmarks: timing, statistics and the test issuer, so that
+// every benchmark prints its figures the same way.
+import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  encodeGrant,
+  encodeGrantBody,
+  encodeGrantText,
+  encodeTrustBundle,
+  keyIdOf,
+  toHex,
+} from "../packages/core/dist/index.js";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** A scratch directory under bench/.work, emptied first. */
+export function workDir(name) {
+  const dir = join(ROOT, "bench", ".work", name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+export function fmt(n, digits = 2) {
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** A software issuer standing in for the token: the benchmarks measure the host side. */
+export function benchIssuer() {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const spki = new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
+  return { privateKey, publicKey, spki, keyId: keyIdOf(spki) };
+}
+
+export function benchBundle(issuer, now) {
+  return encodeTrustBundle({
+    bundleId: toHex(randomBytes(16)),
+    created: now - 60,
+    issuers: [
+      {
+        keyId: toHex(issuer.keyId),
+        algorithm: "ecdsa-p256-sha256",
+        publicKey: issuer.spki,
+        notBefore: now - 86_400,
+        notAfter: now + 86_400,
+        targets: ["*"],
+      },
+    ],
+    groups: {},
+    maxLifetime: 28_800,
+    clockSkew: 300,
+    requiredSignatures: 1,
+    revokedGrants: [],
+  });
+}
+
+export function benchGrant(issuer, now) {
+  const body = encodeGrantBody({
+    grantId: new Uint8Array(randomBytes(16)),
+    issuerKeyId: issuer.keyId,
+    notBefore: now - 60,
+    notAfter: now + 3600,
+    maxUses: 1,
+    principal: "alice",
+    target: { kind: "host", name: "bench.example" },
+    anchor: { seq: 1, headPrefix: new Uint8Array(8) },
+    reason: "benchmark",
+  });
+  const signature = new Uint8Array(sign("sha256", body, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" }));
+  return {
+    body,
+    signature,
+    text: encodeGrantText(encodeGrant(body, [{ keyId: issuer.keyId, algorithm: "ecdsa-p256-sha256", signature }])),
+  };
+}

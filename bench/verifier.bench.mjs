@@ -1,0 +1,100 @@
+// Host-side verification: in-process throughput against the floor no design
+// can avoid, and a whole `airgrant-verifier check` process against `node -e 0`.
+import { spawnSync } from "node:child_process";
+import { verify } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { checkGrant, hostState, installBundle, loadInstalledBundle } from "../packages/verifier/dist/index.js";
+import { benchBundle, benchGrant, benchIssuer, fmt, median, ROOT, workDir } from "./bench-support.mjs";
+
+const N = 1500;
+const now = Math.floor(Date.now() / 1000);
+const issuer = benchIssuer();
+const bundle = benchBundle(issuer, now);
+const grants = Array.from({ length: N }, () => benchGrant(issuer, now));
+const clock = () => new Date();
+
+// --- ours: checkGrant end to end, as a long-lived caller runs it (parse, signature, checks, one-time store, audit append)
+const dir = workDir("verifier");
+const state = hostState(join(dir, "state"));
+installBundle(state, bundle, clock);
+const installed = loadInstalledBundle(state);
+const presented = grants.map((g) => new TextEncoder().encode(g.text));
+const floorDir = join(dir, "floor");
+mkdirSync(floorDir);
+const logLine = Buffer.alloc(700, 0x61);
+const logFd = openSync(join(floorDir, "log"), "a", 0o600);
+
+function ours(i) {
+  const { verdict } = checkGrant({
+    state,
+    bundle: installed,
+    presented: presented[i],
+    user: "alice",
+    host: "bench.example",
+    clock,
+  });
+  if (!verdict.allowed) throw new Error(`bench grant refused: ${verdict.code}`);
+}
+
+// The floor: crypto.verify on the same key and message, one durable file
+// create (write, fsync, fsync directory), one durable append of an entry's size.
+function floor(i) {
+  const g = grants[i];
+  if (!verify("sha256", g.body, { key: issuer.publicKey, dsaEncoding: "ieee-p1363" }, g.signature)) throw new Error();
+  const fd = openSync(join(floorDir, `u${i}`), "wx", 0o600);
+  writeSync(fd, '{"expires":1800000000,"usedAt":1800000000}\n');
+  fsyncSync(fd);
+  closeSync(fd);
+  const d = openSync(floorDir, "r");
+  fsyncSync(d);
+  closeSync(d);
+  writeSync(logFd, logLine);
+  fsyncSync(logFd);
+}
+
+// Interleaved in blocks so that drift in the machine's load hits both alike.
+const BLOCK = 50;
+let oursMs = 0;
+let floorMs = 0;
+for (let start = 0; start < N; start += BLOCK) {
+  let t = performance.now();
+  for (let i = start; i < start + BLOCK; i++) ours(i);
+  oursMs += performance.now() - t;
+  t = performance.now();
+  for (let i = start; i < start + BLOCK; i++) floor(i);
+  floorMs += performance.now() - t;
+}
+closeSync(logFd);
+
+console.log(`in-process check:  ${fmt((N / oursMs) * 1000, 0)} grants/s (${fmt((oursMs / N) * 1000, 0)} µs each)`);
+console.log(
+  `floor:             ${fmt((N / floorMs) * 1000, 0)} /s (${fmt((floorMs / N) * 1000, 0)} µs: crypto.verify + durable create + durable append)`,
+);
+console.log(`ratio ours/floor throughput: ${fmt(floorMs / oursMs)} (target >= 0.70)`);
+
+// --- cold process: the whole CLI against node -e 0, alternating runs, medians
+const cli = join(ROOT, "packages/verifier/dist/cli.js");
+const runs = 25;
+const nodeTimes = [];
+const cliTimes = [];
+const coldGrants = Array.from({ length: runs }, () => benchGrant(issuer, now));
+for (let i = 0; i < runs; i++) {
+  let s = performance.now();
+  spawnSync(process.execPath, ["-e", "0"]);
+  nodeTimes.push(performance.now() - s);
+  s = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [cli, "check", "--user", "alice", "--host", "bench.example", "--state", state.dir],
+    {
+      input: coldGrants[i].text,
+    },
+  );
+  cliTimes.push(performance.now() - s);
+  if (r.status !== 0) throw new Error(`cold check failed: ${r.stderr}`);
+}
+const nodeMs = median(nodeTimes);
+const cliMs = median(cliTimes);
+console.log(`cold 'airgrant-verifier check': ${fmt(cliMs, 1)} ms median of ${runs}; node -e 0: ${fmt(nodeMs, 1)} ms`);
+console.log(`ratio check/node: ${fmt(cliMs / nodeMs)} (target <= 2.00)`);
