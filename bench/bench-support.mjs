@@ -1,7 +1,7 @@
 // Shared by the benchmarks: timing, statistics and the test issuer, so that
 // every benchmark prints its figures the same way.
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -15,10 +15,13 @@ import {
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** A scratch directory under bench/.work, emptied first. */
+/**
+ * A fresh scratch directory under bench/.work. Nothing is deleted here:
+ * removing thousands of files makes the disk busy for the next
+ * measurement; bench/run.mjs clears bench/.work once every bench is done.
+ */
 export function workDir(name) {
-  const dir = join(ROOT, "bench", ".work", name);
-  rmSync(dir, { recursive: true, force: true });
+  const dir = join(ROOT, "bench", ".work", `${name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -1,7 +1,7 @@
 // Runs every bench/*.bench.mjs in its own process, one after another, so
 // that one benchmark's heap and page cache do not colour the next.
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,4 +17,5 @@ for (const file of benches) {
   const r = spawnSync(process.execPath, ["--expose-gc", join(here, file)], { stdio: "inherit" });
   if (r.status !== 0) failed++;
 }
+rmSync(join(here, ".work"), { recursive: true, force: true });
 process.exit(failed ? 1 : 0);
