@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -159,6 +159,18 @@ describe("airgrant-verifier", () => {
     expectOneLineError(longUser, "invalid-user");
     expect(snapshot(dir)).toEqual(before);
     expect(verifyAuditLog(join(dir, "audit.log"))).toMatchObject({ ok: true, entries: 2 + cases.length + 1 });
+  });
+
+  it("refuses the login, exit 3, when the host log cannot be written", () => {
+    const dir = freshState();
+    const log = join(dir, "audit.log");
+    rmSync(log);
+    mkdirSync(log);
+    const text = makeGrantText(fields(), [issuer]);
+    const r = run(["check", "--user", "alice", "--host", "db1.example", "--state", dir], text);
+    expect(r.status).toBe(3);
+    expectOneLineError(r, "audit-unwritable");
+    expect(r.stdout).not.toContain("allowed");
   });
 
   it("never crashes on arbitrary input", () => {
