@@ -31,6 +31,7 @@ const NON_VERDICT_CODES: Readonly<Record<string, Exclude<ExitClass, "verdict">>>
   "bad-input": "usage",
   "malformed-bundle": "usage",
   "file-unreadable": "usage",
+  "pam-misconfigured": "usage",
   "no-bundle": "environment",
   "state-unwritable": "environment",
   "lock-timeout": "environment",

@@ -4,7 +4,8 @@ import { hostname } from "node:os";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { AirgrantError, exitStatusOf, readAuditHead, toHex } from "@airgrant/core";
 import { checkGrant } from "./check-grant.js";
-import { hostState, installBundle, loadInstalledBundle, resolveStateDir } from "./host-state.js";
+import { DEFAULT_STATE_DIR, hostState, installBundle, loadInstalledBundle, resolveStateDir } from "./host-state.js";
+import { runPamCheck, sanitizePamItem } from "./pam-check.js";
 import { readBoundedStdin } from "./read-input.js";
 import { countConsumedUses } from "./use-store.js";
 
@@ -16,9 +17,12 @@ commands:
   install-bundle FILE          validate and install the trust bundle
   check --user U [--host H]    read a grant on stdin; exit 0 if allowed (and use it), 1 if not
   status                       show the bundle in use, its issuers, uses recorded, log head
+  pam [--host H]               for pam_exec.so expose_authtok: check the grant on stdin for
+                               $PAM_USER (auth only); exit 0 if allowed (docs/pam.md)
 
 options:
-  --state DIR   state directory (default: $AIRGRANT_STATE, else /var/lib/airgrant)
+  --state DIR   state directory (default: $AIRGRANT_STATE, else /var/lib/airgrant;
+                pam ignores $AIRGRANT_STATE, since PAM lets users set variables)
   --json        print the result as one JSON object on stdout
   --help        show this help
   --version     show the version
@@ -114,6 +118,42 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
   return 0;
 }
 
+/** Who asked, for the stderr line that pam_exec's log= file or the journal keeps. */
+function pamSuffix(user: string, context: Record<string, string>): string {
+  const parts = [`user ${sanitizePamItem(user).value}`];
+  if (context.pamService !== undefined) parts.push(`service ${context.pamService}`);
+  if (context.pamRhost !== undefined) parts.push(`rhost ${context.pamRhost}`);
+  if (context.pamTty !== undefined) parts.push(`tty ${context.pamTty}`);
+  return ` (${parts.join(", ")})`;
+}
+
+function runPam(values: { host?: string }, stateDir: string, out: Output): number {
+  const result = runPamCheck({
+    stateDir,
+    host: values.host ?? hostname(),
+    env: process.env,
+    clock: () => new Date(),
+  });
+  if (out.json) {
+    const { allowed, code, message, auditSeq, grantId, principal } = result;
+    const json = {
+      ok: allowed,
+      code,
+      message,
+      auditSeq,
+      ...(grantId === undefined ? {} : { grantId, principal }),
+    };
+    process.stdout.write(`${JSON.stringify(json)}\n`);
+  }
+  const line = oneLine(`${result.message}${pamSuffix(result.user, result.context)}`);
+  if (!result.allowed) {
+    process.stderr.write(`error: ${result.code}: ${line}\n`);
+    return 1;
+  }
+  if (!out.json) process.stdout.write(`allowed: ${line}\n`);
+  return 0;
+}
+
 function runStatus(stateDir: string, out: Output): number {
   const state = hostState(stateDir);
   const bundle = loadInstalledBundle(state);
@@ -174,7 +214,10 @@ export function main(argv: string[]): number {
       return 0;
     }
     const [command, ...rest] = positionals;
-    const stateDir = resolveStateDir(values.state);
+    // pam_exec runs the command with the PAM environment, which users can
+    // influence (pam_env user_readenv): the state directory of a login check
+    // comes from the PAM configuration line only.
+    const stateDir = command === "pam" ? (values.state ?? DEFAULT_STATE_DIR) : resolveStateDir(values.state);
     switch (command) {
       case "install-bundle":
         return runInstallBundle(rest, stateDir, out);
@@ -183,6 +226,10 @@ export function main(argv: string[]): number {
         return runCheck(values, stateDir, out);
       case "status":
         return runStatus(stateDir, out);
+      case "pam":
+        if (rest.length > 0) throw usage("pam takes no arguments; the grant is read from stdin");
+        if (values.user !== undefined) throw usage("pam takes the user from PAM_USER, not --user");
+        return runPam(values, stateDir, out);
       case undefined:
         throw usage("no command given");
       default:
