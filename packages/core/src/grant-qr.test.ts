@@ -14,6 +14,14 @@ describe("grant QR codes", () => {
     expect(decoded).toBe(text);
   });
 
+  it("fits the longest single-signature grant in QR version 14", () => {
+    const longest = `AG1-${"0123456-".repeat(64)}`.slice(0, 511);
+    const png = PNG.sync.read(Buffer.from(grantQrPng(longest, 1)));
+    // Version v has 17 + 4v modules a side, plus the 4-module quiet zone on each side.
+    expect((png.width - 8 - 17) / 4).toBeLessThanOrEqual(14);
+    expect(decodeQR({ width: png.width, height: png.height, data: new Uint8Array(png.data) })).toBe(longest);
+  });
+
   it("SVG is a standalone SVG document", () => {
     const svg = grantQrSvg(text);
     expect(svg).toMatch(/^<svg[^>]+xmlns="http:\/\/www.w3.org\/2000\/svg"/);

@@ -4,8 +4,8 @@ import encodeQR from "qr";
 /**
  * QR codes of a grant's text form, for phones and keyboard-wedge scanners.
  * The text form is upper case, digits and dashes, which QR's alphanumeric
- * mode packs at 5.5 bits a character; medium error correction (15%) keeps a
- * single-signature grant within version 10.
+ * mode packs at 5.5 bits a character; with medium error correction (15%)
+ * every single-signature grant (at most 511 characters) fits version 14.
  */
 const QR_OPTIONS = { ecc: "medium", encoding: "alphanumeric", border: 4 } as const;
 
