@@ -46,6 +46,7 @@ const NON_VERDICT_CODES: Readonly<Record<string, Exclude<ExitClass, "verdict">>>
   "pin-locked": "environment",
   "key-missing": "environment",
   "mechanism-unsupported": "environment",
+  "pin-required": "environment",
   internal: "environment",
 };
 
