@@ -1,5 +1,21 @@
+export { formatDuration, parseDuration } from "./duration.js";
+export { type BundleRequest, type ExportedBundle, exportBundle } from "./export-bundle.js";
+export { type InitResult, initIssuer } from "./init-issuer.js";
 export { ISSUER_KEY_ALGS, type IssuerKeyAlg, isIssuerKeyAlg } from "./issuer-key-alg.js";
+export { type IssuerRecord, publicKeyPem, readIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
+export {
+  checkGrantRequest,
+  type GrantRequest,
+  type MintOptions,
+  type MintResult,
+  mintGrant,
+  prepareSigner,
+  type Signer,
+} from "./mint-grant.js";
+export { enrolOfficer, type OfficerEnrolment, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
 export { findPkcs11Module, PKCS11_MODULE_ENV, SOFTHSM2_MODULE_PATHS } from "./pkcs11-module-path.js";
+export { resolveSignerHome, SIGNER_HOME_ENV, type SignerHome, signerHome } from "./signer-home.js";
+export { type Officer, readPolicy, type SignerPolicy } from "./signer-policy.js";
 export {
   createSoftHsmToken,
   SOFTHSM2_CONF_ENV,

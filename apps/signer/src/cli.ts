@@ -1,0 +1,443 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import {
+  AirgrantError,
+  ensurePrivateDirectory,
+  exitStatusOf,
+  parseTarget,
+  readAuditHead,
+  writeFileAtomic,
+} from "@airgrant/core";
+import { grantQrPng, grantQrSvg, grantQrTerminal } from "@airgrant/core/qr";
+import { fileCounterStore } from "@airgrant/yubikey-otp";
+import { formatDuration, parseDuration } from "./duration.js";
+import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGrantId, parseGroupOption } from "./export-bundle.js";
+import { initIssuer } from "./init-issuer.js";
+import { isIssuerKeyAlg } from "./issuer-key-alg.js";
+import { publicKeyPem, readIssuerRecord, requireIssuerRecord } from "./issuer-record.js";
+import { checkGrantRequest, type GrantRequest, mintGrant, prepareSigner } from "./mint-grant.js";
+import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
+import { findPkcs11Module } from "./pkcs11-module-path.js";
+import { resolveSignerHome, type SignerHome, signerHome } from "./signer-home.js";
+import {
+  checkOfficerName,
+  DEFAULT_MAX_LIFETIME,
+  MAX_LIFETIME_LIMIT,
+  normalisePrivateId,
+  normaliseYubikeyId,
+  parseTargetList,
+  readPolicy,
+} from "./signer-policy.js";
+import { readOtp, readPin } from "./terminal-input.js";
+import { openToken, type TokenSession } from "./token-session.js";
+
+const USAGE = `usage: airgrant-signer <command> [options]
+
+Mint airgrant access grants on a PKCS#11 token, approved by an officer's YubiKey.
+
+commands:
+  init [--alg ecdsa-p256|ed25519] [--key-label L]
+        find or generate the issuer key on the token; print its id and public key
+  officer add --name NAME --yubikey-id MODHEX --private-id HEX --aes-key-file FILE
+              [--targets LIST] [--max-ttl DURATION]
+        enrol an officer's YubiKey (its AES secret goes on the token)
+  officer list
+  officer remove --name NAME
+  grant --user U --host H|group:NAME --ttl DURATION --reason TEXT [--max-uses N]
+        [--not-before ISO] [--qr] [--qr-png FILE] [--qr-svg FILE]
+        read the officer's YubiKey OTP (terminal or stdin), check the policy,
+        sign on the token, log it, print the grant on stdout
+  bundle --out FILE [--max-lifetime DURATION] [--clock-skew DURATION]
+         [--group NAME=host1,host2]... [--revoke GRANTID]...
+        write the trust bundle for airgrant-verifier install-bundle
+  status
+        show the issuer key, officers and the audit log head
+
+options:
+  --home DIR        state directory (default: $AIRGRANT_HOME, else ~/.airgrant)
+  --module PATH     PKCS#11 library (default: $AIRGRANT_PKCS11_MODULE, else SoftHSM2's)
+  --token LABEL     token label (default: $AIRGRANT_TOKEN, else airgrant)
+  --pin-file FILE   read the PIN from FILE (default: $AIRGRANT_PIN, else a prompt)
+  --json            print the result as one JSON object on stdout
+  --help            show this help
+  --version         show the version
+
+durations: 90s, 30m, 2h, 1h30m, 1d
+exit status: 0 ok, 1 refused (OTP or policy), 2 usage or input error, 3 environment error`;
+
+const OPTIONS = {
+  home: { type: "string" },
+  module: { type: "string" },
+  token: { type: "string" },
+  "pin-file": { type: "string" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+  version: { type: "boolean", default: false },
+  alg: { type: "string" },
+  "key-label": { type: "string" },
+  name: { type: "string" },
+  "yubikey-id": { type: "string" },
+  "private-id": { type: "string" },
+  "aes-key-file": { type: "string" },
+  targets: { type: "string" },
+  "max-ttl": { type: "string" },
+  user: { type: "string" },
+  host: { type: "string" },
+  ttl: { type: "string" },
+  reason: { type: "string" },
+  "max-uses": { type: "string" },
+  "not-before": { type: "string" },
+  qr: { type: "boolean", default: false },
+  "qr-png": { type: "string" },
+  "qr-svg": { type: "string" },
+  out: { type: "string" },
+  "max-lifetime": { type: "string" },
+  "clock-skew": { type: "string" },
+  group: { type: "string", multiple: true },
+  revoke: { type: "string", multiple: true },
+} satisfies ParseArgsConfig["options"];
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+const GLOBAL_OPTIONS = ["home", "module", "token", "pin-file", "json", "help", "version"];
+
+/** The options each command takes besides the global ones. */
+const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  init: ["alg", "key-label"],
+  "officer add": ["name", "yubikey-id", "private-id", "aes-key-file", "targets", "max-ttl"],
+  "officer list": [],
+  "officer remove": ["name"],
+  grant: ["user", "host", "ttl", "reason", "max-uses", "not-before", "qr", "qr-png", "qr-svg"],
+  bundle: ["out", "max-lifetime", "clock-skew", "group", "revoke"],
+  status: [],
+};
+
+const DEFAULT_TOKEN_LABEL = "airgrant";
+const DEFAULT_KEY_LABEL = "airgrant-issuer";
+const DEFAULT_CLOCK_SKEW = 300;
+const MAX_CLOCK_SKEW = 3600;
+const MAX_REVOKED_ON_COMMAND_LINE = 1000;
+
+interface Context {
+  values: Values;
+  home: SignerHome;
+  json: boolean;
+}
+
+/** One line, printable: messages may quote hostile input. */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
+}
+
+function fail(json: boolean, code: string, message: string, extra: Record<string, unknown> = {}): number {
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message, ...extra })}\n`);
+  process.stderr.write(`error: ${code}: ${oneLine(message)}\n`);
+  return exitStatusOf(code);
+}
+
+function usage(message: string): AirgrantError {
+  return new AirgrantError("usage", `${message} (see airgrant-signer --help)`);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+function print(ctx: Context, json: Record<string, unknown>, text: string): void {
+  process.stdout.write(ctx.json ? `${JSON.stringify({ ok: true, ...json })}\n` : text);
+}
+
+function required(values: Values, name: keyof Values, command: string): string {
+  const value = values[name];
+  if (typeof value !== "string" || value === "") throw usage(`${command} needs --${name}`);
+  return value;
+}
+
+function duration(text: string, flag: string, max: number): number {
+  const seconds = parseDuration(text, `--${flag}`);
+  if (seconds > max) throw new AirgrantError("bad-input", `--${flag} must be at most ${formatDuration(max)}`);
+  return seconds;
+}
+
+/** Opens the token named by --module/--token with the PIN from --pin-file, AIRGRANT_PIN or a prompt. */
+function withToken<T>(values: Values, run: (session: TokenSession) => T): T {
+  const modulePath = values.module ?? findPkcs11Module();
+  const tokenLabel = values.token ?? (process.env.AIRGRANT_TOKEN || DEFAULT_TOKEN_LABEL);
+  const pin = readPin(values["pin-file"], tokenLabel);
+  const session = openToken({ modulePath, tokenLabel, pin });
+  try {
+    return run(session);
+  } finally {
+    session.close();
+  }
+}
+
+function runInit(ctx: Context): number {
+  const alg = ctx.values.alg;
+  if (alg !== undefined && !isIssuerKeyAlg(alg)) throw usage(`--alg must be ecdsa-p256 or ed25519, not '${alg}'`);
+  const keyLabel = ctx.values["key-label"] ?? DEFAULT_KEY_LABEL;
+  ensurePrivateDirectory(ctx.home.dir);
+  const result = withToken(ctx.values, (session) => initIssuer(ctx.home, session, { keyLabel, alg }));
+  const { issuer } = result;
+  const pem = publicKeyPem(issuer.publicKey);
+  const how = result.recorded
+    ? result.generated
+      ? "generated on the token"
+      : "found on the token"
+    : "already initialised";
+  print(
+    ctx,
+    {
+      keyId: issuer.keyId,
+      alg: issuer.alg,
+      keyLabel: issuer.keyLabel,
+      publicKey: pem,
+      created: issuer.created,
+      generated: result.generated,
+      recorded: result.recorded,
+    },
+    `issuer key ${issuer.keyId} (${issuer.alg}, label "${issuer.keyLabel}"): ${how}\n${pem}`,
+  );
+  return 0;
+}
+
+function runOfficerAdd(ctx: Context): number {
+  const { values } = ctx;
+  const name = required(values, "name", "officer add");
+  checkOfficerName(name);
+  const yubikeyId = normaliseYubikeyId(required(values, "yubikey-id", "officer add"));
+  const privateId = normalisePrivateId(required(values, "private-id", "officer add"));
+  const keyFile = required(values, "aes-key-file", "officer add");
+  const targets = parseTargetList(values.targets ?? "*");
+  const maxTtl = duration(values["max-ttl"] ?? "8h", "max-ttl", MAX_LIFETIME_LIMIT);
+  requireIssuerRecord(ctx.home.issuerPath);
+  const aesKey = readAesKeyFile(keyFile);
+  let result: ReturnType<typeof enrolOfficer>;
+  try {
+    result = withToken(values, (session) =>
+      enrolOfficer(ctx.home, session, { name, yubikeyId, privateId, aesKey, targets, maxTtl }),
+    );
+  } finally {
+    aesKey.fill(0);
+  }
+  const { officer, auditSeq } = result;
+  print(
+    ctx,
+    { officer: { name, yubikeyId, targets, maxTtl, enrolled: officer.enrolled }, auditSeq },
+    `enrolled officer ${name}: YubiKey ${yubikeyId}, targets ${targets.join(",")}, max TTL ${formatDuration(maxTtl)}\n`,
+  );
+  return 0;
+}
+
+function runOfficerList(ctx: Context): number {
+  const policy = readPolicy(ctx.home.policyPath);
+  const officers = policy.officers.map(({ name, yubikeyId, targets, maxTtl, enrolled }) => ({
+    name,
+    yubikeyId,
+    targets,
+    maxTtl,
+    enrolled,
+  }));
+  const lines = officers.map(
+    (o) => `${o.name}\t${o.yubikeyId}\t${o.targets.join(",")}\t${formatDuration(o.maxTtl)}\t${o.enrolled}\n`,
+  );
+  print(ctx, { officers }, officers.length === 0 ? "no officers enrolled\n" : lines.join(""));
+  return 0;
+}
+
+function runOfficerRemove(ctx: Context): number {
+  const name = required(ctx.values, "name", "officer remove");
+  checkOfficerName(name);
+  const policy = readPolicy(ctx.home.policyPath);
+  if (!policy.officers.some((o) => o.name === name)) {
+    throw new AirgrantError(
+      "unknown-officer",
+      `no officer named ${name} is enrolled; see "airgrant-signer officer list"`,
+    );
+  }
+  const { officer, auditSeq } = withToken(ctx.values, (session) => removeOfficer(ctx.home, session, name));
+  print(
+    ctx,
+    { officer: { name: officer.name, yubikeyId: officer.yubikeyId }, auditSeq },
+    `removed officer ${officer.name}; the AES key of YubiKey ${officer.yubikeyId} is deleted from the token and its OTP counters are kept\n`,
+  );
+  return 0;
+}
+
+function parseGrantRequest(values: Values): GrantRequest {
+  const user = required(values, "user", "grant");
+  const host = required(values, "host", "grant");
+  const ttl = duration(required(values, "ttl", "grant"), "ttl", MAX_LIFETIME_LIMIT);
+  const reason = required(values, "reason", "grant");
+  const maxUsesText = values["max-uses"] ?? "1";
+  if (!/^[1-9][0-9]{0,2}$/.test(maxUsesText) || Number(maxUsesText) > 255) {
+    throw new AirgrantError("bad-input", "--max-uses must be a whole number from 1 to 255");
+  }
+  let target: GrantRequest["target"];
+  try {
+    target = parseTarget(host);
+  } catch (err) {
+    throw new AirgrantError("bad-input", `--host: ${(err as Error).message}`);
+  }
+  const request: GrantRequest = { user, target, ttl, reason, maxUses: Number(maxUsesText) };
+  const notBefore = values["not-before"];
+  if (notBefore !== undefined) {
+    const ms = Date.parse(notBefore);
+    if (!/^\d{4}-\d\d-\d\d/.test(notBefore) || Number.isNaN(ms)) {
+      throw new AirgrantError(
+        "bad-input",
+        `--not-before '${notBefore}' is not an ISO 8601 time like 2026-11-25T18:00:00Z`,
+      );
+    }
+    request.notBefore = Math.floor(ms / 1000);
+  }
+  return request;
+}
+
+function runGrant(ctx: Context): number {
+  const request = parseGrantRequest(ctx.values);
+  requireIssuerRecord(ctx.home.issuerPath);
+  return withToken(ctx.values, (session) => {
+    const signer = prepareSigner(ctx.home, session, fileCounterStore(ctx.home.countersPath));
+    checkGrantRequest(signer, request, Math.floor(Date.now() / 1000));
+    const otp = readOtp();
+    const result = mintGrant(signer, otp, request);
+    if (!result.ok) return fail(ctx.json, result.code, result.message, { auditSeq: result.auditSeq });
+    process.stdout.write(ctx.json ? `${JSON.stringify(result)}\n` : `${result.grant}\n`);
+    if (ctx.values.qr) process.stderr.write(grantQrTerminal(result.grant));
+    const png = ctx.values["qr-png"];
+    if (png !== undefined) writeFileAtomic(png, grantQrPng(result.grant));
+    const svg = ctx.values["qr-svg"];
+    if (svg !== undefined) writeFileAtomic(svg, grantQrSvg(result.grant));
+    return 0;
+  });
+}
+
+function runBundle(ctx: Context): number {
+  const { values } = ctx;
+  const out = required(values, "out", "bundle");
+  const maxLifetime =
+    values["max-lifetime"] === undefined
+      ? DEFAULT_MAX_LIFETIME
+      : duration(values["max-lifetime"], "max-lifetime", MAX_LIFETIME_LIMIT);
+  const skewText = values["clock-skew"];
+  const clockSkew =
+    skewText === undefined
+      ? DEFAULT_CLOCK_SKEW
+      : skewText === "0" || skewText === "0s"
+        ? 0
+        : duration(skewText, "clock-skew", MAX_CLOCK_SKEW);
+  const groups: Record<string, string[]> = {};
+  for (const text of values.group ?? []) {
+    const [name, hosts] = parseGroupOption(text);
+    if (Object.hasOwn(groups, name)) throw new AirgrantError("bad-input", `--group ${name} is given twice`);
+    groups[name] = hosts;
+  }
+  const revoked = (values.revoke ?? []).map(parseGrantId);
+  if (revoked.length > MAX_REVOKED_ON_COMMAND_LINE) {
+    throw new AirgrantError("bad-input", `at most ${MAX_REVOKED_ON_COMMAND_LINE} --revoke options`);
+  }
+  const exported = exportBundle(ctx.home, out, { maxLifetime, clockSkew, groups, revokedGrants: revoked });
+  const { bundle } = exported;
+  print(
+    ctx,
+    {
+      bundleId: bundle.bundleId,
+      out,
+      sha256: exported.sha256,
+      issuers: bundle.issuers.map((i) => i.keyId),
+      maxLifetime,
+      clockSkew,
+      auditSeq: exported.auditSeq,
+    },
+    `wrote trust bundle ${bundle.bundleId} to ${out} (sha256 ${exported.sha256})\n` +
+      `issuer ${bundle.issuers[0]?.keyId} valid for ${formatDuration(ISSUER_VALIDITY_SECONDS)}; grants up to ${formatDuration(maxLifetime)}, clock skew ${formatDuration(clockSkew)}\n` +
+      `install it on each host: airgrant-verifier install-bundle ${out}\n`,
+  );
+  return 0;
+}
+
+function runStatus(ctx: Context): number {
+  const issuer = readIssuerRecord(ctx.home.issuerPath);
+  const policy = readPolicy(ctx.home.policyPath);
+  const head = readAuditHead(ctx.home.auditLogPath);
+  print(
+    ctx,
+    {
+      home: ctx.home.dir,
+      issuer:
+        issuer === undefined
+          ? null
+          : { keyId: issuer.keyId, alg: issuer.alg, keyLabel: issuer.keyLabel, created: issuer.created },
+      officers: policy.officers.length,
+      maxLifetime: policy.maxLifetime,
+      logHead: head ?? null,
+    },
+    [
+      `home:            ${ctx.home.dir}`,
+      `issuer key:      ${issuer === undefined ? 'none (run "airgrant-signer init")' : `${issuer.keyId} ${issuer.alg} label "${issuer.keyLabel}" since ${issuer.created}`}`,
+      `officers:        ${policy.officers.length}`,
+      `longest grant:   ${formatDuration(policy.maxLifetime)}`,
+      `audit log head:  ${head === undefined ? "(empty)" : `seq ${head.seq} ${head.hash}`}`,
+      "",
+    ].join("\n"),
+  );
+  return 0;
+}
+
+const COMMANDS: Readonly<Record<string, (ctx: Context) => number>> = {
+  init: runInit,
+  "officer add": runOfficerAdd,
+  "officer list": runOfficerList,
+  "officer remove": runOfficerRemove,
+  grant: runGrant,
+  bundle: runBundle,
+  status: runStatus,
+};
+
+export function main(argv: string[]): number {
+  let json = argv.includes("--json");
+  try {
+    let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>>;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw usage((err as Error).message.split("\n")[0] ?? "bad arguments");
+    }
+    const { values, positionals } = parsed;
+    json = values.json;
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (values.version) {
+      process.stdout.write(`airgrant-signer ${version()}\n`);
+      return 0;
+    }
+    const [first, second, ...rest] = positionals;
+    if (first === undefined) throw usage("no command given");
+    const command = first === "officer" ? `officer ${second ?? ""}`.trim() : first;
+    const extra = first === "officer" ? rest : positionals.slice(1);
+    const run = COMMANDS[command];
+    if (run === undefined) {
+      throw usage(first === "officer" ? "officer takes add, list or remove" : `unknown command '${first}'`);
+    }
+    if (extra.length > 0) throw usage(`${command} takes no argument '${extra[0]}'`);
+    const allowed = new Set([...GLOBAL_OPTIONS, ...(COMMAND_OPTIONS[command] ?? [])]);
+    for (const [name, value] of Object.entries(values)) {
+      if (value !== undefined && value !== false && !allowed.has(name))
+        throw usage(`${command} does not take --${name}`);
+    }
+    const home = signerHome(resolveSignerHome(values.home));
+    return run({ values, home, json });
+  } catch (err) {
+    if (err instanceof AirgrantError) return fail(json, err.code, err.message);
+    if (process.env.AIRGRANT_DEBUG === "1") process.stderr.write(`${(err as Error).stack}\n`);
+    return fail(json, "internal", `unexpected failure: ${(err as Error).message}`);
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));

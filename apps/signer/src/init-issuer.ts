@@ -1,0 +1,64 @@
+import { AirgrantError, appendAuditEntry, keyIdOf, toHex, withFileLock } from "@airgrant/core";
+import type { IssuerKeyAlg } from "./issuer-key-alg.js";
+import { type IssuerRecord, readIssuerRecord, writeIssuerRecord } from "./issuer-record.js";
+import type { SignerHome } from "./signer-home.js";
+import type { TokenSession } from "./token-session.js";
+
+export interface InitResult {
+  issuer: IssuerRecord;
+  /** The key pair was generated on the token by this call. */
+  generated: boolean;
+  /** issuer.json was written by this call (first init in this home). */
+  recorded: boolean;
+}
+
+/**
+ * `airgrant-signer init`: finds the issuer key on the token by label, or
+ * generates it there, and records its public half in issuer.json, under the
+ * home's lock so that two runs at once make one key. Run again, it reports
+ * the key already recorded. `alg` undefined means: the recorded key's, else
+ * ECDSA P-256.
+ */
+export function initIssuer(
+  home: SignerHome,
+  session: TokenSession,
+  request: { keyLabel: string; alg: IssuerKeyAlg | undefined },
+  clock: () => Date = () => new Date(),
+): InitResult {
+  return withFileLock(home.lockPath, () => {
+    const recorded = readIssuerRecord(home.issuerPath);
+    if (recorded !== undefined && recorded.keyLabel !== request.keyLabel) {
+      throw new AirgrantError(
+        "bad-input",
+        `this home already signs with key "${recorded.keyLabel}" (${recorded.keyId}); use --home for another issuer`,
+      );
+    }
+    const alg = request.alg ?? recorded?.alg ?? "ecdsa-p256";
+    const key = session.findOrCreateIssuerKey({ label: request.keyLabel, alg, create: true });
+    const keyId = toHex(keyIdOf(key.publicKeySpki));
+    if (recorded !== undefined) {
+      if (recorded.keyId !== keyId) {
+        throw new AirgrantError(
+          "key-missing",
+          `the key "${request.keyLabel}" on token "${session.tokenLabel}" is ${keyId}, not the issuer ${recorded.keyId} recorded in ${home.issuerPath}; use the token it was made on, or another --home`,
+        );
+      }
+      return { issuer: recorded, generated: key.created, recorded: false };
+    }
+    const issuer: IssuerRecord = {
+      keyLabel: request.keyLabel,
+      alg,
+      publicKey: key.publicKeySpki,
+      keyId,
+      created: clock().toISOString(),
+    };
+    writeIssuerRecord(home.issuerPath, issuer);
+    appendAuditEntry(
+      home.auditLogPath,
+      "issuer-initialised",
+      { keyId, algorithm: alg, keyLabel: request.keyLabel, token: session.tokenLabel, generated: key.created },
+      { clock },
+    );
+    return { issuer, generated: key.created, recorded: true };
+  });
+}

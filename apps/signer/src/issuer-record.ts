@@ -1,0 +1,89 @@
+import {
+  AirgrantError,
+  importPublicKey,
+  keyIdOf,
+  type SignatureAlgorithm,
+  toHex,
+  writeFileAtomic,
+} from "@airgrant/core";
+import { type IssuerKeyAlg, isIssuerKeyAlg } from "./issuer-key-alg.js";
+import { parseStateObject, readStateFile, stateCorrupt } from "./state-file.js";
+
+/** issuer.json in the signer's home: which token key signs, and its public half (docs/signer.md). */
+export interface IssuerRecord {
+  keyLabel: string;
+  alg: IssuerKeyAlg;
+  /** DER SubjectPublicKeyInfo. */
+  publicKey: Uint8Array;
+  /** 16 hex digits: first 8 bytes of SHA-256 of publicKey (docs/grant-format.md). */
+  keyId: string;
+  /** When `init` first recorded the key, ISO 8601 UTC. */
+  created: string;
+}
+
+export const ISSUER_RECORD_FORMAT = "airgrant-signer-issuer-v1";
+
+/** The grant format's name for each issuer key algorithm. */
+export function signatureAlgorithmOf(alg: IssuerKeyAlg): SignatureAlgorithm {
+  return alg === "ecdsa-p256" ? "ecdsa-p256-sha256" : "ed25519";
+}
+
+const KEYS = ["format", "keyLabel", "alg", "publicKey", "keyId", "created"] as const;
+
+export function encodeIssuerRecord(record: IssuerRecord): string {
+  const value = {
+    format: ISSUER_RECORD_FORMAT,
+    keyLabel: record.keyLabel,
+    alg: record.alg,
+    publicKey: Buffer.from(record.publicKey).toString("base64"),
+    keyId: record.keyId,
+    created: record.created,
+  };
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** issuer.json, or undefined when `init` has not been run in this home. */
+export function readIssuerRecord(path: string): IssuerRecord | undefined {
+  const text = readStateFile(path);
+  if (text === undefined) return undefined;
+  const o = parseStateObject(path, text, KEYS);
+  const { format, keyLabel, alg, publicKey, keyId, created } = o;
+  if (format !== ISSUER_RECORD_FORMAT) throw stateCorrupt(path, `format is not ${ISSUER_RECORD_FORMAT}`);
+  if (typeof keyLabel !== "string" || keyLabel === "") throw stateCorrupt(path, "keyLabel");
+  if (typeof alg !== "string" || !isIssuerKeyAlg(alg)) throw stateCorrupt(path, "alg");
+  if (typeof created !== "string" || Number.isNaN(Date.parse(created))) throw stateCorrupt(path, "created");
+  if (typeof publicKey !== "string") throw stateCorrupt(path, "publicKey");
+  const spki = new Uint8Array(Buffer.from(publicKey, "base64"));
+  try {
+    importPublicKey(signatureAlgorithmOf(alg), spki);
+  } catch {
+    throw stateCorrupt(path, `publicKey is not an ${alg} public key`);
+  }
+  if (keyId !== toHex(keyIdOf(spki))) throw stateCorrupt(path, "keyId does not match publicKey");
+  return { keyLabel, alg, publicKey: spki, keyId, created };
+}
+
+/** issuer.json, or `key-missing` telling the user to run init. */
+export function requireIssuerRecord(path: string): IssuerRecord {
+  const record = readIssuerRecord(path);
+  if (record === undefined) {
+    throw new AirgrantError(
+      "key-missing",
+      `no issuer key recorded in ${path}; run "airgrant-signer init" first (with the same --home)`,
+    );
+  }
+  return record;
+}
+
+export function writeIssuerRecord(path: string, record: IssuerRecord): void {
+  writeFileAtomic(path, encodeIssuerRecord(record));
+}
+
+/** PEM "PUBLIC KEY" (RFC 7468 §13) of a DER SubjectPublicKeyInfo. */
+export function publicKeyPem(spki: Uint8Array): string {
+  const lines =
+    Buffer.from(spki)
+      .toString("base64")
+      .match(/.{1,64}/g) ?? [];
+  return `-----BEGIN PUBLIC KEY-----\n${lines.join("\n")}\n-----END PUBLIC KEY-----\n`;
+}

@@ -1,0 +1,241 @@
+import { randomBytes as nodeRandomBytes } from "node:crypto";
+import {
+  AirgrantError,
+  type AuditValue,
+  appendAuditEntry,
+  encodeGrant,
+  encodeGrantBody,
+  encodeGrantText,
+  formatTarget,
+  fromHex,
+  type GrantFields,
+  type GrantTarget,
+  MAX_SINGLE_SIGNATURE_TEXT_LENGTH,
+  readAuditHead,
+  sha256,
+  signedGrantTextLength,
+  toHex,
+  withFileLock,
+} from "@airgrant/core";
+import { type OtpCounterStore, type OtpKey, parseOtp, validateOtp } from "@airgrant/yubikey-otp";
+import { formatDuration } from "./duration.js";
+import { type IssuerRecord, requireIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
+import type { SignerHome } from "./signer-home.js";
+import { type Officer, officerMayApprove, readPolicy } from "./signer-policy.js";
+import type { TokenSession } from "./token-session.js";
+
+/** What an officer asks for (`airgrant-signer grant`). */
+export interface GrantRequest {
+  user: string;
+  target: GrantTarget;
+  /** Seconds from notBefore to notAfter. */
+  ttl: number;
+  reason: string;
+  maxUses: number;
+  /** Seconds since the epoch; default: now. */
+  notBefore?: number;
+}
+
+/** A signer ready to mint: its home, a logged-in token session, the issuer key it signs with. */
+export interface Signer {
+  home: SignerHome;
+  session: TokenSession;
+  issuer: IssuerRecord;
+  counters: OtpCounterStore;
+}
+
+export interface MintOptions {
+  clock?: () => Date;
+  randomBytes?: (length: number) => Uint8Array;
+}
+
+export type MintResult =
+  | {
+      ok: true;
+      /** The grant's text form, AG1-… */
+      grant: string;
+      grantId: string;
+      user: string;
+      target: string;
+      notBefore: number;
+      notAfter: number;
+      maxUses: number;
+      officer: string;
+      auditSeq: number;
+    }
+  | { ok: false; code: string; message: string; auditSeq: number };
+
+/**
+ * Reads issuer.json and checks that the token holds that very key (its public
+ * half must match), so a grant is never signed by a key the bundle lacks.
+ */
+export function prepareSigner(home: SignerHome, session: TokenSession, counters: OtpCounterStore): Signer {
+  const issuer = requireIssuerRecord(home.issuerPath);
+  const onToken = session.findOrCreateIssuerKey({ label: issuer.keyLabel, alg: issuer.alg, create: false });
+  if (Buffer.compare(Buffer.from(onToken.publicKeySpki), Buffer.from(issuer.publicKey)) !== 0) {
+    throw new AirgrantError(
+      "key-missing",
+      `the key "${issuer.keyLabel}" on token "${session.tokenLabel}" is not the issuer key ${issuer.keyId} recorded in ${home.issuerPath}; use the token it was made on, or run init in a new --home`,
+    );
+  }
+  return { home, session, issuer, counters };
+}
+
+function grantFields(signer: Signer, request: GrantRequest, notBefore: number, grantId: Uint8Array): GrantFields {
+  return {
+    grantId,
+    issuerKeyId: fromHex(signer.issuer.keyId, 8, "internal", "issuer key id"),
+    notBefore,
+    notAfter: notBefore + request.ttl,
+    maxUses: request.maxUses,
+    principal: request.user,
+    target: request.target,
+    anchor: { seq: 0, headPrefix: new Uint8Array(8) },
+    reason: request.reason,
+  };
+}
+
+/**
+ * Checks a request's fields before the officer is asked to touch the key:
+ * `invalid-grant-field` for a field a grant cannot hold, `grant-too-long`
+ * when the grant's text would not fit PAM's 512-byte response.
+ */
+export function checkGrantRequest(signer: Signer, request: GrantRequest, now: number): void {
+  const body = encodeGrantBody(grantFields(signer, request, request.notBefore ?? now, new Uint8Array(16)));
+  const length = signedGrantTextLength(body.length, 1);
+  if (length > MAX_SINGLE_SIGNATURE_TEXT_LENGTH) {
+    throw new AirgrantError(
+      "grant-too-long",
+      `the grant would be ${length} characters, more than the ${MAX_SINGLE_SIGNATURE_TEXT_LENGTH} a PAM password prompt takes; shorten --reason, --user or --host`,
+    );
+  }
+}
+
+/** The YubiKey's public id, for the audit log, when the OTP has one. */
+function publicIdOf(otp: string): string | undefined {
+  try {
+    return parseOtp(otp).publicId;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Mints one grant, the whole of `airgrant-signer grant` after the input is
+ * read: validate the OTP offline with the officer's AES key on the token and
+ * the counter store; check the officer's policy; then, under the home's lock,
+ * anchor the grant to the signer log's head, sign it on the token and append
+ * `grant-issued` (durably) before returning it. A refused OTP or policy is a
+ * verdict, recorded as `grant-refused`. Only the environment throws.
+ */
+export function mintGrant(signer: Signer, otp: string, request: GrantRequest, options: MintOptions = {}): MintResult {
+  const clock = options.clock ?? (() => new Date());
+  const random = options.randomBytes ?? ((n: number) => new Uint8Array(nodeRandomBytes(n)));
+  const { home, session, issuer } = signer;
+  const target = formatTarget(request.target);
+  const audit = (type: string, data: Record<string, AuditValue>) =>
+    appendAuditEntry(home.auditLogPath, type, data, { clock }).seq;
+
+  return withFileLock(home.lockPath, (): MintResult => {
+    const policy = readPolicy(home.policyPath);
+    // Set when the OTP's public id names an officer; trusted only once the OTP is accepted.
+    let claimed: Officer | undefined;
+    let officer: Officer | undefined;
+    const refuse = (code: string, message: string): MintResult => {
+      const yubikeyId = claimed?.yubikeyId ?? publicIdOf(otp);
+      const auditSeq = audit("grant-refused", {
+        code,
+        user: request.user,
+        target,
+        ttl: request.ttl,
+        ...(officer === undefined ? {} : { officer: officer.name }),
+        ...(yubikeyId === undefined ? {} : { yubikeyId }),
+      });
+      return { ok: false, code, message, auditSeq };
+    };
+
+    const verdict = validateOtp(
+      otp,
+      (publicId): OtpKey | undefined => {
+        const found = policy.officers.find((o) => o.yubikeyId === publicId);
+        if (found === undefined) return undefined;
+        claimed = found;
+        return {
+          privateId: fromHex(found.privateId, 6, "state-corrupt", "private id"),
+          decryptor: { decryptBlock: (block) => session.aesEcbDecrypt(found.aesKeyLabel, block) },
+        };
+      },
+      signer.counters,
+    );
+    if (!verdict.ok) return refuse(verdict.code, verdict.message);
+    officer = claimed;
+    if (officer === undefined) throw new AirgrantError("internal", "an accepted OTP without its officer");
+    if (!officerMayApprove(officer, request.target)) {
+      return refuse(
+        "officer-not-allowed",
+        `officer ${officer.name} may approve grants for ${officer.targets.join(",")}, not ${target}`,
+      );
+    }
+    if (request.ttl > officer.maxTtl) {
+      return refuse(
+        "ttl-too-long",
+        `officer ${officer.name} may approve grants of at most ${formatDuration(officer.maxTtl)}, not ${formatDuration(request.ttl)}`,
+      );
+    }
+    if (request.ttl > policy.maxLifetime) {
+      return refuse(
+        "ttl-too-long",
+        `hosts accept grants of at most ${formatDuration(policy.maxLifetime)} (the last bundle's --max-lifetime), not ${formatDuration(request.ttl)}`,
+      );
+    }
+
+    const head = readAuditHead(home.auditLogPath);
+    const notBefore = request.notBefore ?? Math.floor(clock().getTime() / 1000);
+    const grantId = random(16);
+    const fields = grantFields(signer, request, notBefore, grantId);
+    fields.anchor = {
+      seq: head?.seq ?? 0,
+      headPrefix:
+        head === undefined ? new Uint8Array(8) : fromHex(head.hash, 32, "internal", "log head").subarray(0, 8),
+    };
+    const body = encodeGrantBody(fields);
+    const length = signedGrantTextLength(body.length, 1);
+    if (length > MAX_SINGLE_SIGNATURE_TEXT_LENGTH) {
+      return refuse(
+        "grant-too-long",
+        `the grant would be ${length} characters, more than ${MAX_SINGLE_SIGNATURE_TEXT_LENGTH}`,
+      );
+    }
+    const signature = session.sign(issuer.keyLabel, body);
+    const bytes = encodeGrant(body, [
+      { keyId: fields.issuerKeyId, algorithm: signatureAlgorithmOf(issuer.alg), signature },
+    ]);
+    const grantIdHex = toHex(grantId);
+    const auditSeq = audit("grant-issued", {
+      grantId: grantIdHex,
+      user: request.user,
+      target,
+      notBefore,
+      notAfter: fields.notAfter,
+      maxUses: request.maxUses,
+      officer: officer.name,
+      yubikeyId: officer.yubikeyId,
+      otpCounter: [verdict.token.usageCounter, verdict.token.sessionCounter],
+      reason: request.reason,
+      issuerKeyId: issuer.keyId,
+      grantSha256: toHex(sha256(bytes)),
+    });
+    return {
+      ok: true,
+      grant: encodeGrantText(bytes),
+      grantId: grantIdHex,
+      user: request.user,
+      target,
+      notBefore,
+      notAfter: fields.notAfter,
+      maxUses: request.maxUses,
+      officer: officer.name,
+      auditSeq,
+    };
+  });
+}

@@ -1,0 +1,103 @@
+import { spawnSync } from "node:child_process";
+import { closeSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { AirgrantError } from "@airgrant/core";
+
+/** The environment variable a PIN may come from (never argv). */
+export const PIN_ENV = "AIRGRANT_PIN";
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * One line from `fd`, without its line end, reading at most `limit` bytes:
+ * stops at the first "\n" or the end of input. Longer input is `bad-input`.
+ */
+export function readLine(fd: number, limit: number, what: string): string {
+  const buffer = Buffer.alloc(limit + 1);
+  let length = 0;
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buffer, length, buffer.length - length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") {
+        Atomics.wait(sleeper, 0, 0, 5);
+        continue;
+      }
+      if (code === "EOF") break;
+      throw new AirgrantError("file-unreadable", `cannot read the ${what}: ${code}`);
+    }
+    if (n === 0) break;
+    const newline = buffer.indexOf(0x0a, length);
+    length += n;
+    if (newline >= 0 && newline < length) {
+      length = newline;
+      break;
+    }
+    if (length > limit) break;
+  }
+  try {
+    if (length > limit) throw new AirgrantError("bad-input", `the ${what} is longer than ${limit} bytes`);
+    return buffer.toString("utf8", 0, length).replace(/\r$/, "");
+  } finally {
+    buffer.fill(0);
+  }
+}
+
+/**
+ * Asks for a secret on the controlling terminal with echo off (stty -echo),
+ * restoring echo even on failure. `pin-required` when there is no terminal.
+ */
+function promptHidden(prompt: string): string {
+  let fd: number;
+  try {
+    fd = openSync("/dev/tty", "r+");
+  } catch {
+    throw new AirgrantError(
+      "pin-required",
+      `no PIN given and no terminal to ask on; set ${PIN_ENV} or pass --pin-file FILE`,
+    );
+  }
+  try {
+    spawnSync("stty", ["-echo"], { stdio: [fd, "ignore", "ignore"] });
+    try {
+      writeSync(fd, prompt);
+      return readLine(fd, 256, "PIN");
+    } finally {
+      spawnSync("stty", ["echo"], { stdio: [fd, "ignore", "ignore"] });
+      writeSync(fd, "\n");
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The token PIN: from --pin-file (its first line), else AIRGRANT_PIN, else a prompt with echo off. */
+export function readPin(pinFile: string | undefined, tokenLabel: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (pinFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(pinFile, "utf8");
+    } catch (err) {
+      throw new AirgrantError(
+        "file-unreadable",
+        `cannot read --pin-file ${pinFile}: ${(err as NodeJS.ErrnoException).code}`,
+      );
+    }
+    const pin = text.split("\n")[0]?.replace(/\r$/, "") ?? "";
+    if (pin === "") throw new AirgrantError("bad-input", `--pin-file ${pinFile} is empty`);
+    return pin;
+  }
+  const fromEnv = env[PIN_ENV];
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  return promptHidden(`PIN for token "${tokenLabel}": `);
+}
+
+/**
+ * The OTP an officer's YubiKey types: prompted for on stderr and read from
+ * the terminal, or read as the first line of stdin when it is a pipe or file.
+ */
+export function readOtp(): string {
+  if (process.stdin.isTTY === true) process.stderr.write("Touch your YubiKey: ");
+  return readLine(0, 256, "OTP").trim();
+}
