@@ -1,22 +1,13 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  appendFileSync,
-  existsSync,
-  lstatSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AirgrantError } from "./airgrant-error.js";
 import { AUDIT_LOG_FORMAT, GENESIS_PREV, MAX_AUDIT_LINE_BYTES } from "./audit-entry.js";
 import { type AuditEntry, appendAuditEntry, readAuditHead } from "./audit-log.js";
+import { codeOf } from "./testing/error-code.js";
 import { verifyAuditLog } from "./verify-audit-log.js";
 
 const distAuditLog = resolve(dirname(fileURLToPath(import.meta.url)), "../dist/audit-log.js");
@@ -40,15 +31,6 @@ afterEach(() => {
 
 function lines(): string[] {
   return readFileSync(log, "utf8").split("\n").slice(0, -1);
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof AirgrantError ? err.code : `not an AirgrantError: ${String(err)}`;
-  }
-  return undefined;
 }
 
 describe("appendAuditEntry", () => {

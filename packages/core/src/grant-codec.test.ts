@@ -1,6 +1,5 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AirgrantError } from "./airgrant-error.js";
 import {
   decodeGrant,
   encodeGrant,
@@ -10,17 +9,8 @@ import {
 } from "./grant-codec.js";
 import { encodeGrantText } from "./grant-text.js";
 import { importPublicKey, verifySignature } from "./signature-algorithm.js";
+import { codeOf } from "./testing/error-code.js";
 import { makeGrantBytes, makeTestIssuer, signWith, testFields } from "./testing/test-issuer.js";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    if (err instanceof AirgrantError) return err.code;
-    throw err;
-  }
-}
 
 const ecdsa = makeTestIssuer("ecdsa-p256-sha256");
 const ed = makeTestIssuer("ed25519");

@@ -1,17 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AirgrantError } from "./airgrant-error.js";
+import type { AirgrantError } from "./airgrant-error.js";
 import { decodeGrantText, encodeGrantText, GRANT_ALPHABET } from "./grant-text.js";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    if (err instanceof AirgrantError) return err.code;
-    throw err;
-  }
-}
+import { codeOf } from "./testing/error-code.js";
 
 const sample = new Uint8Array(Array.from({ length: 182 }, (_, i) => (i * 73 + 11) & 0xff));
 

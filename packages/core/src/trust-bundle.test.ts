@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { AirgrantError } from "./airgrant-error.js";
+import { codeOf } from "./testing/error-code.js";
 import { makeBundle, makeBundleBytes, makeTestIssuer } from "./testing/test-issuer.js";
 import { decodeTrustBundle, encodeTrustBundle } from "./trust-bundle.js";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    if (err instanceof AirgrantError) return err.code;
-    throw err;
-  }
-}
 
 const a = makeTestIssuer("ecdsa-p256-sha256");
 const b = makeTestIssuer("ed25519");

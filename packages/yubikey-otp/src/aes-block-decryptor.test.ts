@@ -1,21 +1,12 @@
 import { createCipheriv } from "node:crypto";
 import { inspect } from "node:util";
-import { AirgrantError } from "@airgrant/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../core/src/testing/error-code.js";
 import { nodeAesDecryptor } from "./aes-block-decryptor.js";
 
 const KEY_HEX = "ecde18dbe76fbd0c33330f1c354871db";
 const key = new Uint8Array(Buffer.from(KEY_HEX, "hex"));
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof AirgrantError ? err.code : `not an AirgrantError: ${String(err)}`;
-  }
-}
 
 describe("nodeAesDecryptor", () => {
   it("inverts AES-128-ECB on any block", () => {

@@ -13,19 +13,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AirgrantError } from "@airgrant/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { codeOf } from "../../core/src/testing/error-code.js";
 import { COUNTER_STORE_FORMAT, fileCounterStore } from "./file-counter-store.js";
 import { generateOtp } from "./generate-otp.js";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof AirgrantError ? err.code : `not an AirgrantError: ${String(err)}`;
-  }
-}
 
 let dir: string;
 beforeEach(() => {

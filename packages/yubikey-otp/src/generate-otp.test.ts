@@ -1,20 +1,11 @@
-import { AirgrantError } from "@airgrant/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../core/src/testing/error-code.js";
 import { nodeAesDecryptor } from "./aes-block-decryptor.js";
 import { hasValidOtpCrc } from "./crc16.js";
 import { generateOtp } from "./generate-otp.js";
 import { decodeOtpToken } from "./otp-token.js";
 import { parseOtp } from "./parse-otp.js";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof AirgrantError ? err.code : `not an AirgrantError: ${String(err)}`;
-  }
-}
 
 const base = {
   aesKey: new Uint8Array(16).fill(7),

@@ -1,16 +1,7 @@
-import { AirgrantError } from "@airgrant/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../core/src/testing/error-code.js";
 import { decodeModhex, encodeModhex, isModhex, MODHEX_ALPHABET } from "./modhex.js";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof AirgrantError ? err.code : `not an AirgrantError: ${String(err)}`;
-  }
-}
 
 describe("modhex", () => {
   it("maps each nibble to its letter", () => {

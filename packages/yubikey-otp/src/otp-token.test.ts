@@ -1,16 +1,7 @@
-import { AirgrantError } from "@airgrant/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../core/src/testing/error-code.js";
 import { decodeOtpToken, encodeOtpToken, MAX_USAGE_COUNTER, type OtpTokenFields } from "./otp-token.js";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof AirgrantError ? err.code : `not an AirgrantError: ${String(err)}`;
-  }
-}
 
 const fields: OtpTokenFields = {
   privateId: new Uint8Array([1, 2, 3, 4, 5, 6]),

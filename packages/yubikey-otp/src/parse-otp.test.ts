@@ -1,19 +1,10 @@
-import { AirgrantError } from "@airgrant/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../core/src/testing/error-code.js";
 import { encodeModhex, MODHEX_ALPHABET } from "./modhex.js";
 import { MAX_OTP_INPUT_LENGTH, parseOtp } from "./parse-otp.js";
 
 const OTP = "cccjgjgkhcbbirdrfdnlnghhfgrtnnlgedjlftrbdeut"; // Yubico, OTPs Explained
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof AirgrantError ? err.code : `not an AirgrantError: ${String(err)}`;
-  }
-}
 
 describe("parseOtp", () => {
   it("splits the public id from the 32-character token", () => {
