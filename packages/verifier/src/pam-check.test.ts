@@ -130,12 +130,12 @@ describe("airgrant-verifier pam", () => {
     expect(checks(dir)[0]).toMatchObject({ oversized: true, presentedBytes: 16 * 1024 });
   });
 
-  it("says when a refused input is exactly PAM's 512-byte password limit", () => {
+  it("says when a refused input is as long as PAM lets a password be", () => {
     const dir = freshState();
-    const cut = grantFor().repeat(2).slice(0, 512);
+    const cut = grantFor().repeat(2).slice(0, 511);
     const r = pam(dir, `${cut}\0`);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("PAM passed exactly 512 bytes");
+    expect(r.stderr).toContain("PAM passed 511 bytes, its limit for a password");
   });
 
   it("acts for the auth type only", () => {
@@ -149,14 +149,20 @@ describe("airgrant-verifier pam", () => {
     expect(checks(dir)).toHaveLength(0);
   });
 
-  it("needs PAM_USER and a NUL-terminated token (expose_authtok)", () => {
+  it("takes the token ended by the pipe's end too, as Linux-PAM 1.5.2 writes it", () => {
+    const dir = freshState();
+    expect(pam(dir, grantFor()).status).toBe(0);
+  });
+
+  it("needs PAM_USER, and hints at expose_authtok when stdin is empty", () => {
     const dir = freshState();
     const noUser = pam(dir, `${grantFor()}\0`, pamEnv({ PAM_USER: undefined }));
     expect(noUser.status).toBe(2);
     expect(noUser.stderr).toMatch(/^error: pam-misconfigured: PAM_USER is not set/);
-    const noNul = pam(dir, "");
-    expect(noNul.status).toBe(2);
-    expect(noNul.stderr).toMatch(/expose_authtok/);
+    const empty = pam(dir, "");
+    expect(empty.status).toBe(1);
+    expect(empty.stderr).toMatch(/^error: malformed-grant: .*no expose_authtok on the pam_exec line/);
+    expect(checks(dir)).toHaveLength(1);
   });
 
   it("rejects --user: the user comes from PAM_USER", () => {

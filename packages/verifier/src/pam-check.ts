@@ -21,11 +21,12 @@ export const PAM_ITEM_MAX_LENGTH = 128;
 const MAX_INPUT_BYTES = 16 * 1024;
 
 /**
- * PAM hands a module at most PAM_MAX_RESP_SIZE (512) bytes of a password:
- * pam_exec cuts a longer one there. A refused grant of exactly this length
- * was probably cut.
+ * PAM keeps at most PAM_MAX_RESP_SIZE (512) bytes of a password, its NUL
+ * included: pam_exec passes a module at most 511 (measured with Linux-PAM
+ * 1.5.2) and cuts a longer one there. A refused input of this length was
+ * probably a grant too long to type at a PAM prompt.
  */
-export const PAM_MAX_RESP_SIZE = 512;
+export const PAM_PASSWORD_LIMIT = 511;
 
 export interface PamCheckInput {
   /** The state directory: from `--state` only, never from the PAM environment. */
@@ -102,9 +103,6 @@ export function runPamCheck(input: PamCheckInput): PamCheckResult {
   const state = hostState(input.stateDir);
   const bundle = loadInstalledBundle(state);
   const token = readPamAuthtok(MAX_INPUT_BYTES, input.fd ?? 0);
-  if (!token.terminated && !token.oversized) {
-    throw misconfigured("no NUL-terminated password on stdin: the pam_exec line needs expose_authtok");
-  }
   const auditContext: Record<string, string> = truncated ? { ...context, pamTruncated: "true" } : context;
   const { verdict, auditSeq } = checkGrant({
     state,
@@ -118,8 +116,14 @@ export function runPamCheck(input: PamCheckInput): PamCheckResult {
     context: auditContext,
   });
   let message = verdict.message;
-  if (!verdict.allowed && verdict.grant === undefined && token.bytes.length === PAM_MAX_RESP_SIZE) {
-    message += `; PAM passed exactly ${PAM_MAX_RESP_SIZE} bytes, its limit for a password: this grant is too long to be typed at a PAM prompt`;
+  if (!verdict.allowed && verdict.grant === undefined) {
+    // An empty password and a pam_exec line without expose_authtok look alike
+    // here (both are an empty stdin): the attempt is logged, with a hint.
+    if (token.bytes.length === 0)
+      message += "; nothing on stdin: an empty password, or no expose_authtok on the pam_exec line";
+    if (token.bytes.length === PAM_PASSWORD_LIMIT || token.bytes.length === PAM_PASSWORD_LIMIT + 1) {
+      message += `; PAM passed ${token.bytes.length} bytes, its limit for a password: a grant this long cannot be entered at a PAM prompt`;
+    }
   }
   const grant = verdict.grant;
   return {

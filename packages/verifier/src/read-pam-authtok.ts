@@ -5,15 +5,16 @@ export interface PamAuthtok {
   bytes: Uint8Array;
   /** The input went on past `limit` bytes without a NUL; the rest was not read. */
   oversized: boolean;
-  /** A NUL ended the token, as `pam_exec expose_authtok` writes it. */
+  /** A NUL ended the token (Linux-PAM 1.5.3 and later write one; 1.5.2 just closes the pipe). */
   terminated: boolean;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * Read the token `pam_exec expose_authtok` writes on stdin: the password
- * followed by one NUL byte. Reading stops at the first NUL, so a caller that
+ * Read the token `pam_exec expose_authtok` writes on stdin: the password,
+ * then a NUL byte (Linux-PAM 1.5.3 and later) or just the end of the pipe
+ * (1.5.2, Debian 12). Reading stops at the first NUL, so a writer that
  * never closes the pipe cannot make us wait, and at `limit` + 1 bytes, so a
  * flood costs nothing. What follows the NUL is never read.
  */
