@@ -1,0 +1,112 @@
+// End-to-end test support: the parts of the host a login test changes (a
+// throwaway account, a PAM service file) and their removal. Everything made
+// here is named with the creating process's pid, so a later run can tell a
+// leftover of a crashed run (pid gone) from a fixture of a run still going.
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const PAM_DIR = "/etc/pam.d";
+const PAM_PREFIX = "airgrant-e2e-";
+/** GECOS of every throwaway account; the pid follows. */
+const USER_MARK = "airgrant e2e test pid ";
+
+/** Fail (never skip) when the test cannot run here: CI runs it as root. */
+export function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error(`${what} needs root (it writes ${PAM_DIR} and adds users); CI runs it as root`);
+  }
+}
+
+/** Fail with what to install when a command is missing. */
+export function requireCommand(command: string, debianPackage: string): void {
+  const found = spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" });
+  if (found.status !== 0) {
+    throw new Error(`${command} is not installed: apt-get install -y ${debianPackage} (.ci/run does)`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export interface Removable {
+  name: string;
+  remove(): void;
+}
+
+/** A local account with no home, no password and no login shell, for PAM_USER or an ssh principal. */
+export function createThrowawayUser(prefix = "ag"): Removable {
+  const name = `${prefix}${randomBytes(4).toString("hex")}`;
+  execFileSync(
+    "useradd",
+    [
+      "--no-create-home",
+      "--no-user-group",
+      "--shell",
+      "/usr/sbin/nologin",
+      "--comment",
+      `${USER_MARK}${process.pid}`,
+      name,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  return { name, remove: () => removeUser(name) };
+}
+
+function removeUser(name: string): void {
+  const r = spawnSync("userdel", [name], { encoding: "utf8" });
+  // 6: no such user, already gone.
+  if (r.status !== 0 && r.status !== 6) throw new Error(`userdel ${name} failed: ${r.stderr.trim()}`);
+}
+
+/** A PAM service file `/etc/pam.d/airgrant-e2e-<pid>-<random>` with these lines. */
+export function writePamService(lines: string[]): Removable {
+  const name = `${PAM_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`;
+  const path = join(PAM_DIR, name);
+  writeFileSync(path, `# written by an airgrant end-to-end test; safe to delete\n${lines.join("\n")}\n`, {
+    mode: 0o644,
+    flag: "wx",
+  });
+  return { name, remove: () => rmSync(path, { force: true }) };
+}
+
+/** Remove the PAM files and accounts of earlier runs whose process is gone; returns what was removed. */
+export function removeStaleFixtures(): string[] {
+  const removed: string[] = [];
+  for (const file of readdirSync(PAM_DIR)) {
+    const match = new RegExp(`^${PAM_PREFIX}(\\d+)-[0-9a-f]+$`).exec(file);
+    if (match && !alive(Number(match[1]))) {
+      rmSync(join(PAM_DIR, file), { force: true });
+      removed.push(join(PAM_DIR, file));
+    }
+  }
+  for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+    const [name, , , , gecos] = line.split(":");
+    if (name === undefined || gecos === undefined || !gecos.startsWith(USER_MARK)) continue;
+    if (!alive(Number(gecos.slice(USER_MARK.length)))) {
+      removeUser(name);
+      removed.push(`user ${name}`);
+    }
+  }
+  return removed;
+}
+
+/** Run every cleanup, even when one throws; rethrow the first failure afterwards. */
+export function cleanUp(steps: Array<(() => void) | undefined>): void {
+  let first: unknown;
+  for (const step of steps) {
+    try {
+      step?.();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
