@@ -1,0 +1,217 @@
+// End to end through the real PAM stack: a service file in /etc/pam.d that
+// runs `airgrant-verifier pam` through pam_exec.so expose_authtok, pamtester
+// as the application, a throwaway account, and grants signed on a real
+// SoftHSM2 token. Needs root and pamtester (CI has both, see .ci/run): it
+// fails, never skips, without them.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { verifyAuditLog } from "@airgrant/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  cleanUp,
+  createThrowawayUser,
+  type Removable,
+  removeStaleFixtures,
+  requireCommand,
+  requireRoot,
+  writePamService,
+} from "./support/system-fixtures.js";
+import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "./support/token-issuer.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const CLI = join(ROOT, "packages/verifier/dist/cli.js");
+const HOST = "pam-e2e.example";
+const RHOST = "192.0.2.44";
+const TTY = "pts/7";
+
+/** The pam_exec line of docs/pam.md, pointed at this checkout and a scratch state directory. */
+function pamExecLine(control: string, stateDir: string, logFile: string): string {
+  return `auth ${control} pam_exec.so expose_authtok quiet log=${logFile} ${process.execPath} ${CLI} pam --state ${stateDir} --host ${HOST}`;
+}
+
+interface PamResult {
+  status: number | null;
+  output: string;
+  ms: number;
+}
+
+const timings: number[] = [];
+
+/** pamtester reads the password with one read() from a non-terminal stdin and drops a final newline. */
+function pamtester(service: string, user: string, password: string): PamResult {
+  const started = performance.now();
+  const r = spawnSync("pamtester", ["-I", `rhost=${RHOST}`, "-I", `tty=${TTY}`, service, user, "authenticate"], {
+    input: `${password}\n`,
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  const ms = performance.now() - started;
+  timings.push(ms);
+  return { status: r.status, output: `${r.stdout}${r.stderr}`, ms };
+}
+
+let work: string;
+let token: SoftHsmIssuers | undefined;
+let issuer: TokenIssuer;
+let coSigner: TokenIssuer;
+let stateDir: string;
+let pamLog: string;
+const fixtures: Removable[] = [];
+let service: Removable;
+let user: Removable;
+
+function lastLogLine(): string {
+  return readFileSync(pamLog, "utf8").trimEnd().split("\n").at(-1) ?? "";
+}
+
+function installBundle(dir: string): void {
+  const bundleFile = join(work, "bundle.json");
+  writeFileSync(bundleFile, trustBundleFor([issuer, coSigner]));
+  const r = spawnSync(process.execPath, [CLI, "install-bundle", bundleFile, "--state", dir], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`install-bundle failed: ${r.stderr}`);
+}
+
+beforeAll(() => {
+  requireRoot("test/pam.test.ts");
+  requireCommand("pamtester", "pamtester");
+  removeStaleFixtures();
+  work = mkdtempSync(join(tmpdir(), "airgrant-e2e-pam-"));
+  token = openSoftHsmIssuers(["ecdsa-p256", "ed25519"]);
+  [issuer, coSigner] = token.issuers as [TokenIssuer, TokenIssuer];
+  stateDir = join(work, "state");
+  pamLog = join(work, "pam.log");
+  installBundle(stateDir);
+  user = createThrowawayUser("agpam");
+  fixtures.push(user);
+  service = writePamService([pamExecLine("required", stateDir, pamLog), "account required pam_permit.so"]);
+  fixtures.push(service);
+});
+
+afterAll(() => {
+  if (timings.length > 0) {
+    const sorted = [...timings].sort((a, b) => a - b);
+    console.info(
+      `pamtester logins: ${timings.length}, median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`,
+    );
+  }
+  cleanUp([
+    ...fixtures.reverse().map((f) => f.remove),
+    () => token?.close(),
+    () => work && rmSync(work, { recursive: true, force: true }),
+  ]);
+});
+
+describe("PAM: pam_exec.so expose_authtok running airgrant-verifier pam", () => {
+  let firstGrant: string;
+
+  it("lets the user in once with a grant", () => {
+    firstGrant = issuer.mint({ principal: user.name, target: { kind: "host", name: HOST } }).text;
+    const r = pamtester(service.name, user.name, firstGrant);
+    expect(r.output).toContain("successfully authenticated");
+    expect(r.status).toBe(0);
+    expect(lastLogLine()).toMatch(new RegExp(`^allowed: grant [0-9a-f]{32} lets '${user.name}' in on '${HOST}'`));
+  });
+
+  it("refuses the same grant again", () => {
+    const r = pamtester(service.name, user.name, firstGrant);
+    expect(r.status).not.toBe(0);
+    expect(r.output).not.toContain("successfully authenticated");
+    expect(lastLogLine()).toMatch(/^error: grant-replayed: /);
+  });
+
+  it("refuses another user's grant", () => {
+    const other = issuer.mint({ principal: "someone-else", target: { kind: "host", name: HOST } }).text;
+    const r = pamtester(service.name, user.name, other);
+    expect(r.status).not.toBe(0);
+    expect(lastLogLine()).toMatch(/^error: wrong-user: /);
+  });
+
+  it("refuses an expired grant", () => {
+    const now = Math.floor(Date.now() / 1000);
+    const expired = issuer.mint(
+      { principal: user.name, target: { kind: "host", name: HOST }, notBefore: now - 7200, notAfter: now - 3600 },
+      now,
+    ).text;
+    const r = pamtester(service.name, user.name, expired);
+    expect(r.status).not.toBe(0);
+    expect(lastLogLine()).toMatch(/^error: grant-expired: /);
+  });
+
+  it("refuses garbage", () => {
+    const r = pamtester(service.name, user.name, "correct horse battery staple");
+    expect(r.status).not.toBe(0);
+    expect(lastLogLine()).toMatch(/^error: malformed-grant: /);
+  });
+
+  it("lets a grant typed in lower case with dashes in", () => {
+    const grant = coSigner.mint({ principal: user.name, target: { kind: "host", name: HOST } }).text;
+    expect(grant).toMatch(/^AG1-[0-9A-Z]+(-[0-9A-Z]+)+$/);
+    const r = pamtester(service.name, user.name, grant.toLowerCase());
+    expect(r.status).toBe(0);
+    expect(r.output).toContain("successfully authenticated");
+  });
+
+  it("refuses a grant longer than PAM lets a password be, and says so", () => {
+    // Two officers' signatures and a long force-command: over PAM's 511 bytes.
+    const long = issuer.mintCoSigned(
+      { principal: user.name, target: { kind: "host", name: HOST }, forceCommand: "/usr/bin/true ".repeat(9) },
+      [coSigner],
+    ).text;
+    expect(long.length).toBeGreaterThan(511);
+    const r = pamtester(service.name, user.name, long);
+    expect(r.status).not.toBe(0);
+    expect(lastLogLine()).toContain("PAM passed 511 bytes, its limit for a password");
+  });
+
+  it("records every attempt in the host audit log with the PAM service, remote host and tty", () => {
+    const log = join(stateDir, "audit.log");
+    expect(verifyAuditLog(log)).toMatchObject({ ok: true });
+    const checks = readFileSync(log, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line))
+      .filter((entry) => entry.type === "grant-check")
+      .map((entry) => entry.data);
+    const verdicts = checks.map((d) => d.verdict);
+    expect(verdicts.slice(0, 6)).toEqual([
+      "allowed",
+      "grant-replayed",
+      "wrong-user",
+      "grant-expired",
+      "malformed-grant",
+      "allowed",
+    ]);
+    // Where the cut falls decides which: mid-group is a checksum error, between groups a bad length.
+    expect(["bad-checksum", "malformed-grant"]).toContain(verdicts[6]);
+    expect(verdicts).toHaveLength(7);
+    for (const data of checks) {
+      expect(data).toMatchObject({
+        user: user.name,
+        host: HOST,
+        pamService: service.name,
+        pamRhost: RHOST,
+        pamTty: TTY,
+        remoteAddress: RHOST,
+      });
+    }
+  });
+
+  it("fails closed with one clear line when the state directory is missing", () => {
+    const missing = join(work, "no-state");
+    const log = join(work, "missing.log");
+    const broken = writePamService([pamExecLine("required", missing, log), "account required pam_permit.so"]);
+    fixtures.push(broken);
+    const r = pamtester(
+      broken.name,
+      user.name,
+      issuer.mint({ principal: user.name, target: { kind: "host", name: HOST } }).text,
+    );
+    expect(r.status).not.toBe(0);
+    const lines = readFileSync(log, "utf8").trimEnd().split("\n");
+    expect(lines).toHaveLength(2); // pam_exec's "*** <date>" and ours
+    expect(lines[1]).toMatch(/^error: no-bundle: no trust bundle installed in \S*no-state/);
+  });
+});
