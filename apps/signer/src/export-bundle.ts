@@ -82,6 +82,7 @@ export function exportBundle(
 ): ExportedBundle {
   const clock = options.clock ?? (() => new Date());
   const random = options.randomBytes ?? ((n: number) => new Uint8Array(nodeRandomBytes(n)));
+  requireIssuerRecord(home.issuerPath);
   return withFileLock(home.lockPath, () => {
     const issuer = requireIssuerRecord(home.issuerPath);
     const now = Math.floor(clock().getTime() / 1000);

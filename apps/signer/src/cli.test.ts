@@ -1,0 +1,561 @@
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { decodeGrant, decodeGrantText, verifyAuditLog } from "@airgrant/core";
+import { generateOtp } from "@airgrant/yubikey-otp/generate";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSoftHsmToken } from "./softhsm-token.js";
+import { p1363ToDer, TEST_PIN, TEST_SO_PIN } from "./test-token.fixture.js";
+
+/**
+ * airgrant-signer end to end: the built CLI in child processes, on a SoftHSM2
+ * token made in a temporary directory, checked by the built airgrant-verifier
+ * and by openssl.
+ */
+const SIGNER = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const VERIFIER = fileURLToPath(new URL("../../../packages/verifier/dist/cli.js", import.meta.url));
+const TOKEN_LABEL = "airgrant-cli-test";
+
+/** A demo YubiKey: its secrets as an officer's enrolment sheet would give them. */
+interface TestYubikey {
+  publicId: string;
+  privateId: string;
+  aesKeyHex: string;
+  usage: number;
+  session: number;
+}
+
+function newYubikey(publicId: string, aesKeyHex: string): TestYubikey {
+  return { publicId, privateId: "8792ebfe26cc", aesKeyHex, usage: 1, session: 0 };
+}
+
+/** The next OTP the YubiKey would type: session counter up by one each touch. */
+function touch(key: TestYubikey): string {
+  const otp = generateOtp({
+    aesKey: Buffer.from(key.aesKeyHex, "hex"),
+    publicId: key.publicId,
+    privateId: Buffer.from(key.privateId, "hex"),
+    usageCounter: key.usage,
+    sessionCounter: key.session,
+    timestamp: 0x10000 + key.session,
+    random: 0x1234,
+  });
+  key.session += 1;
+  return otp;
+}
+
+let work: string;
+let confPath: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "airgrant-signer-cli-"));
+  confPath = createSoftHsmToken({
+    dir: join(work, "hsm"),
+    tokenLabel: TOKEN_LABEL,
+    soPin: TEST_SO_PIN,
+    pin: TEST_PIN,
+  }).confPath;
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function childEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    SOFTHSM2_CONF: confPath,
+    AIRGRANT_PIN: TEST_PIN,
+    AIRGRANT_HOME: home,
+    AIRGRANT_TOKEN: TOKEN_LABEL,
+    AIRGRANT_PKCS11_MODULE: "",
+    AIRGRANT_DEBUG: "",
+    ...extra,
+  };
+}
+
+function signer(home: string, args: string[], input = "", extra: Record<string, string> = {}): Run {
+  const r = spawnSync(process.execPath, [SIGNER, ...args], { input, encoding: "utf8", env: childEnv(home, extra) });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function verifier(args: string[], input = ""): Run {
+  const r = spawnSync(process.execPath, [VERIFIER, ...args], {
+    input,
+    encoding: "utf8",
+    env: { ...process.env, AIRGRANT_DEBUG: "" },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function expectError(r: Run, status: number, code: string): void {
+  expect(r.status, r.stderr).toBe(status);
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]?.startsWith(`error: ${code}: `), r.stderr).toBe(true);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+function auditEntries(home: string): { seq: number; type: string; data: Record<string, unknown> }[] {
+  return readFileSync(join(home, "audit.log"), "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line));
+}
+
+let homes = 0;
+function newHome(): string {
+  homes += 1;
+  return join(work, `home-${homes}`);
+}
+
+let yubikeys = 0;
+/** Enrols a new demo YubiKey (unique public id and AES key) for officer `name`. */
+function enrol(home: string, name: string, targets: string, maxTtl: string): TestYubikey {
+  yubikeys += 1;
+  const id = yubikeys.toString(16).padStart(4, "0");
+  const key = newYubikey(
+    `cccccccc${[...id].map((c) => "cbdefghijklnrtuv"[Number.parseInt(c, 16)]).join("")}`,
+    `${id}112233445566778899aabbccddee`,
+  );
+  const keyFile = join(work, `aes-${yubikeys}`);
+  writeFileSync(keyFile, `${key.aesKeyHex}\n`, { mode: 0o600 });
+  const add = signer(home, [
+    "officer",
+    "add",
+    "--name",
+    name,
+    "--yubikey-id",
+    key.publicId,
+    "--private-id",
+    key.privateId,
+    "--aes-key-file",
+    keyFile,
+    "--targets",
+    targets,
+    "--max-ttl",
+    maxTtl,
+  ]);
+  expect(add.status, add.stderr).toBe(0);
+  return key;
+}
+
+/** A home with an issuer key (label unique to the home) and one officer, alice, who may approve anything for 2h. */
+function readyHome(options: { alg?: string; targets?: string; maxTtl?: string } = {}): {
+  home: string;
+  key: TestYubikey;
+} {
+  const home = newHome();
+  const args = ["init", "--key-label", `issuer-${homes}`];
+  if (options.alg !== undefined) args.push("--alg", options.alg);
+  expect(signer(home, args).status).toBe(0);
+  return { home, key: enrol(home, "alice", options.targets ?? "*", options.maxTtl ?? "2h") };
+}
+
+function mint(home: string, key: TestYubikey, args: string[] = []): Run {
+  return signer(
+    home,
+    ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "30m", "--reason", "patch CVE-2026-1", ...args],
+    `${touch(key)}\n`,
+  );
+}
+
+function openssl(args: string[]): void {
+  execFileSync("openssl", args, { stdio: "pipe" });
+}
+
+describe("airgrant-signer init", () => {
+  it("generates an ECDSA P-256 key once and reports the same key when run again", () => {
+    const home = newHome();
+    const first = signer(home, ["init", "--json"]);
+    expect(first.status, first.stderr).toBe(0);
+    const one = JSON.parse(first.stdout);
+    expect(one).toMatchObject({
+      ok: true,
+      alg: "ecdsa-p256",
+      keyLabel: "airgrant-issuer",
+      generated: true,
+      recorded: true,
+    });
+    expect(one.keyId).toMatch(/^[0-9a-f]{16}$/);
+    const again = JSON.parse(signer(home, ["init", "--json"]).stdout);
+    expect(again).toMatchObject({ keyId: one.keyId, generated: false, recorded: false });
+    expect(statSync(home).mode & 0o777).toBe(0o700);
+    for (const file of ["issuer.json", "audit.log"]) expect(statSync(join(home, file)).mode & 0o777).toBe(0o600);
+    const text = signer(home, ["init"]);
+    expect(text.stdout).toContain(`issuer key ${one.keyId} (ecdsa-p256`);
+    expect(text.stdout).toContain("-----BEGIN PUBLIC KEY-----");
+    // Exactly one issuer-initialised entry: the second run changed nothing.
+    expect(auditEntries(home).filter((e) => e.type === "issuer-initialised")).toHaveLength(1);
+  });
+
+  it("generates an Ed25519 key with --alg ed25519", () => {
+    const home = newHome();
+    const r = signer(home, ["init", "--alg", "ed25519", "--key-label", "issuer-ed", "--json"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ alg: "ed25519", generated: true });
+    expect(JSON.parse(signer(home, ["init", "--key-label", "issuer-ed", "--json"]).stdout)).toMatchObject({
+      alg: "ed25519",
+      generated: false,
+    });
+  });
+
+  it("refuses a wrong PIN, an unknown token and an unknown algorithm", () => {
+    expectError(signer(newHome(), ["init"], "", { AIRGRANT_PIN: "not-the-pin" }), 3, "wrong-pin");
+    expectError(signer(newHome(), ["init", "--token", "no-such-token"]), 3, "token-not-found");
+    expectError(signer(newHome(), ["init", "--module", join(work, "missing.so")]), 3, "module-not-found");
+    expectError(signer(newHome(), ["init", "--alg", "rsa"]), 2, "usage");
+  });
+});
+
+describe("airgrant-signer officer", () => {
+  it("adds, lists and removes officers; a removed YubiKey's old OTPs stay refused", () => {
+    const { home, key } = readyHome({ targets: "group:dbs,db1.example", maxTtl: "1h30m" });
+    const list = JSON.parse(signer(home, ["officer", "list", "--json"]).stdout);
+    expect(list.officers).toEqual([
+      expect.objectContaining({
+        name: "alice",
+        yubikeyId: key.publicId,
+        targets: ["db1.example", "group:dbs"],
+        maxTtl: 5400,
+      }),
+    ]);
+    expect(JSON.stringify(list)).not.toContain(key.privateId);
+    const policy = readFileSync(join(home, "policy.json"), "utf8");
+    expect(policy).not.toContain(key.aesKeyHex);
+    expect(statSync(join(home, "policy.json")).mode & 0o777).toBe(0o600);
+
+    const keyFile = join(work, "dup-key");
+    writeFileSync(keyFile, key.aesKeyHex);
+    const dup = ["officer", "add", "--name", "alice", "--yubikey-id", "cbcbcbcbcbcb", "--private-id", key.privateId];
+    expectError(signer(home, [...dup, "--aes-key-file", keyFile]), 1, "officer-exists");
+
+    const oldOtp = touch(key);
+    expect(mint(home, key).status).toBe(0);
+    const removed = signer(home, ["officer", "remove", "--name", "alice"]);
+    expect(removed.status, removed.stderr).toBe(0);
+    expect(signer(home, ["officer", "list"]).stdout).toBe("no officers enrolled\n");
+    expectError(mint(home, key), 1, "otp-unknown-key");
+    expectError(signer(home, ["officer", "remove", "--name", "alice"]), 1, "unknown-officer");
+
+    // Enrolled again, the same YubiKey's earlier OTP is still a replay.
+    const again = ["officer", "add", "--name", "alice", "--yubikey-id", key.publicId, "--private-id", key.privateId];
+    expect(signer(home, [...again, "--aes-key-file", keyFile]).status).toBe(0);
+    const replay = signer(
+      home,
+      ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x"],
+      oldOtp,
+    );
+    expectError(replay, 1, "otp-replayed");
+    expect(mint(home, key).status).toBe(0);
+    expect(auditEntries(home).map((e) => e.type)).toContain("officer-removed");
+  });
+
+  it("refuses a malformed AES key file and enrolment details", () => {
+    const home = newHome();
+    expect(signer(home, ["init"]).status).toBe(0);
+    const bad = join(work, "bad-key");
+    writeFileSync(bad, "00112233");
+    const args = ["officer", "add", "--name", "carol", "--yubikey-id", "vvvvvvvvvvvv", "--private-id", "8792ebfe26cc"];
+    expectError(signer(home, [...args, "--aes-key-file", bad]), 2, "bad-input");
+    expectError(signer(home, [...args, "--aes-key-file", join(work, "nope")]), 2, "file-unreadable");
+    writeFileSync(bad, "00112233445566778899aabbccddeeff\n");
+    expectError(
+      signer(home, [...args.slice(0, 5), "xyz", "--private-id", "8792ebfe26cc", "--aes-key-file", bad]),
+      2,
+      "bad-input",
+    );
+    expectError(signer(home, [...args, "--aes-key-file", bad, "--max-ttl", "10"]), 2, "bad-input");
+    expectError(signer(home, [...args, "--aes-key-file", bad, "--targets", "Bad Host!"]), 2, "bad-input");
+  });
+});
+
+describe("airgrant-signer grant", () => {
+  it("mints a grant that the verifier allows once, and that openssl verifies (ECDSA P-256 and Ed25519)", () => {
+    for (const alg of ["ecdsa-p256", "ed25519"]) {
+      const { home, key } = readyHome({ alg });
+      const bundleFile = join(home, "..", `bundle-${alg}.json`);
+      expect(signer(home, ["bundle", "--out", bundleFile]).status).toBe(0);
+      const state = join(work, `host-${alg}`);
+      expect(verifier(["install-bundle", bundleFile, "--state", state]).status).toBe(0);
+
+      const r = mint(home, key);
+      expect(r.status, r.stderr).toBe(0);
+      const grantText = r.stdout.trimEnd();
+      expect(r.stdout).toMatch(/^AG1-[0-9A-Z-]+\n$/);
+      const allowed = verifier(["check", "--user", "bob", "--host", "db1.example", "--state", state], r.stdout);
+      expect(allowed.status, allowed.stderr).toBe(0);
+      expectError(
+        verifier(["check", "--user", "bob", "--host", "db1.example", "--state", state], r.stdout),
+        1,
+        "grant-replayed",
+      );
+
+      // openssl, from the public key init printed, over the signed bytes.
+      const grant = decodeGrant(decodeGrantText(grantText));
+      const pem = JSON.parse(signer(home, ["init", "--key-label", `issuer-${homes}`, "--json"]).stdout).publicKey;
+      const files = {
+        pem: join(work, `pub-${alg}.pem`),
+        body: join(work, `body-${alg}`),
+        sig: join(work, `sig-${alg}`),
+      };
+      writeFileSync(files.pem, pem);
+      writeFileSync(files.body, grant.signedBytes);
+      const signature = grant.signatures[0]?.signature ?? new Uint8Array();
+      if (alg === "ecdsa-p256") {
+        writeFileSync(files.sig, p1363ToDer(signature));
+        openssl(["dgst", "-sha256", "-verify", files.pem, "-signature", files.sig, files.body]);
+      } else {
+        writeFileSync(files.sig, signature);
+        openssl([
+          "pkeyutl",
+          "-verify",
+          "-pubin",
+          "-inkey",
+          files.pem,
+          "-rawin",
+          "-in",
+          files.body,
+          "-sigfile",
+          files.sig,
+        ]);
+      }
+
+      const issued = auditEntries(home).find((e) => e.type === "grant-issued");
+      expect(issued?.data).toMatchObject({
+        user: "bob",
+        target: "db1.example",
+        officer: "alice",
+        maxUses: 1,
+        reason: "patch CVE-2026-1",
+      });
+      expect(issued?.data.grantSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(readFileSync(join(home, "audit.log"), "utf8")).not.toContain(grantText);
+      // The grant is anchored to the log head just before its own entry.
+      expect(grant.anchor.seq).toBe((issued?.seq ?? 0) - 1);
+      expect(verifyAuditLog(join(home, "audit.log")).ok).toBe(true);
+    }
+  });
+
+  it("prints the grant and its fields with --json, and QR codes on request", () => {
+    const { home, key } = readyHome();
+    const png = join(work, "grant.png");
+    const svg = join(work, "grant.svg");
+    const r = mint(home, key, [
+      "--json",
+      "--max-uses",
+      "3",
+      "--qr",
+      "--qr-png",
+      png,
+      "--qr-svg",
+      svg,
+      "--host",
+      "group:dbs",
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ ok: true, user: "bob", target: "group:dbs", maxUses: 3, officer: "alice" });
+    expect(out.grant).toMatch(/^AG1-/);
+    expect(out.grantId).toMatch(/^[0-9a-f]{32}$/);
+    expect(out.notAfter - out.notBefore).toBe(1800);
+    expect(out.auditSeq).toBe(auditEntries(home).at(-1)?.seq);
+    expect(r.stderr).toContain("█");
+    expect(readFileSync(png).subarray(1, 4).toString()).toBe("PNG");
+    expect(readFileSync(svg, "utf8")).toContain("<svg");
+  });
+
+  it("refuses a replayed OTP, an unknown YubiKey and requests outside the officer's policy, and logs each", () => {
+    const { home, key } = readyHome({ targets: "db1.example,group:dbs", maxTtl: "1h" });
+    const otp = touch(key);
+    const grant = ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "30m", "--reason", "x"];
+    expect(signer(home, grant, otp).status).toBe(0);
+    const replay = signer(home, [...grant, "--json"], otp);
+    expectError(replay, 1, "otp-replayed");
+    expect(JSON.parse(replay.stdout)).toMatchObject({ ok: false, code: "otp-replayed" });
+
+    const stranger = newYubikey("vvvvvvvvvvvv", "ffeeddccbbaa99887766554433221100");
+    expectError(signer(home, grant, touch(stranger)), 1, "otp-unknown-key");
+    const forged = { ...key, aesKeyHex: "ffeeddccbbaa99887766554433221100" };
+    expectError(signer(home, grant, touch(forged)), 1, "otp-bad-crc");
+    expectError(signer(home, grant, "not an otp"), 1, "otp-malformed");
+    expectError(mint(home, key, ["--host", "db2.example"]), 1, "officer-not-allowed");
+    expectError(mint(home, key, ["--ttl", "2h"]), 1, "ttl-too-long");
+
+    const refused = auditEntries(home).filter((e) => e.type === "grant-refused");
+    expect(refused.map((e) => e.data.code)).toEqual([
+      "otp-replayed",
+      "otp-unknown-key",
+      "otp-bad-crc",
+      "otp-malformed",
+      "officer-not-allowed",
+      "ttl-too-long",
+    ]);
+    expect(refused[0]?.data).toMatchObject({ user: "bob", target: "db1.example", yubikeyId: key.publicId });
+    expect(refused[0]?.data.officer).toBeUndefined();
+    expect(refused[4]?.data).toMatchObject({ officer: "alice", target: "db2.example" });
+    const log = readFileSync(join(home, "audit.log"), "utf8");
+    expect(log).not.toContain(otp);
+    expect(verifyAuditLog(join(home, "audit.log")).ok).toBe(true);
+  });
+
+  it("refuses a grant longer than the hosts' maximum lifetime from the last bundle", () => {
+    const { home, key } = readyHome({ maxTtl: "8h" });
+    expect(signer(home, ["bundle", "--out", join(work, "short.json"), "--max-lifetime", "1h"]).status).toBe(0);
+    expectError(mint(home, key, ["--ttl", "2h"]), 1, "ttl-too-long");
+    expect(mint(home, key, ["--ttl", "1h"]).status).toBe(0);
+  });
+
+  it("says to run init when there is no issuer key, before asking for a PIN or OTP", () => {
+    const home = newHome();
+    const r = signer(home, ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x"], "", {
+      AIRGRANT_PIN: "",
+    });
+    expectError(r, 3, "key-missing");
+    expect(r.stderr).toContain("airgrant-signer init");
+  });
+
+  it("refuses a wrong PIN with exit 3 and nothing logged", () => {
+    const { home, key } = readyHome();
+    const before = auditEntries(home).length;
+    const r = signer(
+      home,
+      ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x"],
+      touch(key),
+      {
+        AIRGRANT_PIN: "0000",
+      },
+    );
+    expectError(r, 3, "wrong-pin");
+    expect(auditEntries(home)).toHaveLength(before);
+    const pinFile = join(work, "pin");
+    writeFileSync(pinFile, `${TEST_PIN}\n`);
+    expect(
+      signer(
+        home,
+        ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x", "--pin-file", pinFile],
+        touch(key),
+        {
+          AIRGRANT_PIN: "0000",
+        },
+      ).status,
+    ).toBe(0);
+  });
+
+  it("mints from two signer processes at once (two officers, distinct OTPs): both succeed, the log stays intact", async () => {
+    const { home, key } = readyHome();
+    const carol = enrol(home, "carol", "*", "2h");
+    const spawnGrant = (otp: string) =>
+      new Promise<Run>((resolve) => {
+        const args = ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x", "--json"];
+        const child = spawn(process.execPath, [SIGNER, ...args], { env: childEnv(home) });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => {
+          stdout += d;
+        });
+        child.stderr.on("data", (d) => {
+          stderr += d;
+        });
+        child.on("close", (status) => resolve({ status, stdout, stderr }));
+        child.stdin.end(`${otp}\n`);
+      });
+    const minted: { grantId: string; grant: string }[] = [];
+    for (let round = 0; round < 3; round++) {
+      const runs = await Promise.all([spawnGrant(touch(key)), spawnGrant(touch(carol))]);
+      for (const r of runs) {
+        expect(r.status, r.stderr).toBe(0);
+        minted.push(JSON.parse(r.stdout));
+      }
+    }
+    const issued = auditEntries(home).filter((e) => e.type === "grant-issued");
+    expect(issued.map((e) => e.data.grantId).sort()).toEqual(minted.map((o) => o.grantId).sort());
+    const anchors = minted.map((o) => decodeGrant(decodeGrantText(o.grant)).anchor.seq);
+    expect(new Set(anchors).size).toBe(anchors.length);
+    const report = verifyAuditLog(join(home, "audit.log"));
+    expect(report.ok).toBe(true);
+  });
+
+  it("refuses bad flags with exit 2 before reading an OTP", () => {
+    const { home } = readyHome();
+    const base = ["grant", "--user", "bob", "--host", "db1.example", "--reason", "x"];
+    expectError(signer(home, [...base]), 2, "usage");
+    expectError(signer(home, [...base, "--ttl", "30"]), 2, "bad-input");
+    expectError(signer(home, [...base, "--ttl", "8d"]), 2, "bad-input");
+    expectError(signer(home, [...base, "--ttl", "5m", "--max-uses", "0"]), 2, "bad-input");
+    expectError(signer(home, [...base, "--ttl", "5m", "--not-before", "tomorrow"]), 2, "bad-input");
+    expectError(signer(home, [...base, "--ttl", "5m", "--frobnicate"]), 2, "usage");
+    expectError(signer(home, [...base, "--ttl", "5m", "--out", "x"]), 2, "usage");
+    expectError(
+      signer(home, ["grant", "--user", "Bob!", "--host", "db1.example", "--ttl", "5m", "--reason", "x"]),
+      1,
+      "invalid-grant-field",
+    );
+    expectError(signer(home, []), 2, "usage");
+    expectError(signer(home, ["officer"]), 2, "usage");
+    expectError(signer(home, ["status", "extra"]), 2, "usage");
+  });
+});
+
+describe("airgrant-signer bundle and status", () => {
+  it("writes a bundle the verifier installs, with groups and revocations, and logs its hash", () => {
+    const { home, key } = readyHome();
+    const first = JSON.parse(mint(home, key, ["--json", "--host", "group:dbs"]).stdout);
+    const out = join(work, "bundle-groups.json");
+    const r = signer(home, [
+      "bundle",
+      "--out",
+      out,
+      "--group",
+      "dbs=db1.example,db2.example",
+      "--revoke",
+      first.grantId,
+      "--clock-skew",
+      "1m",
+      "--json",
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ ok: true, clockSkew: 60, maxLifetime: 28800 });
+    const bundle = JSON.parse(readFileSync(out, "utf8"));
+    expect(bundle).toMatchObject({ groups: { dbs: ["db1.example", "db2.example"] }, revokedGrants: [first.grantId] });
+    expect(bundle.issuers[0].targets).toEqual(["*"]);
+    const exported = auditEntries(home).at(-1);
+    expect(exported).toMatchObject({
+      type: "bundle-exported",
+      data: { sha256: result.sha256, bundleId: bundle.bundleId },
+    });
+
+    const state = join(work, "host-groups");
+    expect(verifier(["install-bundle", out, "--state", state]).status).toBe(0);
+    expectError(
+      verifier(["check", "--user", "bob", "--host", "db2.example", "--state", state], first.grant),
+      1,
+      "grant-revoked",
+    );
+    const second = mint(home, key, ["--host", "group:dbs"]);
+    expect(verifier(["check", "--user", "bob", "--host", "db2.example", "--state", state], second.stdout).status).toBe(
+      0,
+    );
+
+    expectError(signer(home, ["bundle", "--out", out, "--group", "dbs"]), 2, "bad-input");
+    expectError(signer(home, ["bundle", "--out", out, "--revoke", "xyz"]), 2, "bad-input");
+    expectError(signer(home, ["bundle"]), 2, "usage");
+    expectError(signer(newHome(), ["bundle", "--out", out]), 3, "key-missing");
+  });
+
+  it("reports status, help and version", () => {
+    const { home } = readyHome();
+    const status = JSON.parse(signer(home, ["status", "--json"]).stdout);
+    expect(status).toMatchObject({ ok: true, officers: 1, issuer: { alg: "ecdsa-p256" }, maxLifetime: 28800 });
+    expect(status.logHead.seq).toBe(auditEntries(home).length);
+    expect(signer(newHome(), ["status"]).stdout).toContain('run "airgrant-signer init"');
+    expect(signer(home, ["--help"]).stdout).toContain("usage: airgrant-signer");
+    expect(signer(home, ["--version"]).stdout).toMatch(/^airgrant-signer \d+\.\d+\.\d+\n$/);
+  });
+});
