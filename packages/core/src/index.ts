@@ -10,6 +10,14 @@ export {
 } from "./audit-log.js";
 export { encodeCanonicalJson, type JsonValue, parseCanonicalJson } from "./canonical-json.js";
 export {
+  type CommandLine,
+  type ParsedArgs,
+  printableLine,
+  reportError,
+  runCommandLine,
+  usageError,
+} from "./cli-support.js";
+export {
   createExclusiveRecord,
   ensurePrivateDirectory,
   fsyncDirectory,

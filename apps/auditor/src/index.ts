@@ -1,0 +1,1 @@
+export { describeLogVerdict, type LogVerdict, verifyLogs } from "./verify-logs.js";

@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { AirgrantError, exitStatusOf } from "./airgrant-error.js";
+
+/**
+ * What the three airgrant commands share (PRODUCT.md, command-line
+ * contract): option parsing that turns every mistake into a `usage` error,
+ * `--help` and `--version`, and one place that turns an error into
+ * `error: <code>: <message>` on stderr (plus a JSON object on stdout with
+ * `--json`) and the exit status for its code.
+ */
+
+/** One line, printable: messages may quote hostile input. */
+export function printableLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
+}
+
+/** Print an error the way every command does and return its exit status. */
+export function reportError(json: boolean, code: string, message: string): number {
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message })}\n`);
+  process.stderr.write(`error: ${code}: ${printableLine(message)}\n`);
+  return exitStatusOf(code);
+}
+
+export interface CommandLine {
+  /** The command's name, as in `airgrant-verifier`. */
+  name: string;
+  usage: string;
+  /** Where the command's package.json is, for --version: `new URL("../package.json", import.meta.url)`. */
+  packageJson: URL;
+}
+
+const COMMON_OPTIONS = {
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+  version: { type: "boolean", default: false },
+} satisfies ParseArgsConfig["options"];
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+export type ParsedArgs<O extends Options> = ReturnType<
+  typeof parseArgs<{ options: O & typeof COMMON_OPTIONS; allowPositionals: true; args: string[]; strict: true }>
+>;
+
+/** A usage error that points at --help. */
+export function usageError(cli: CommandLine, message: string): AirgrantError {
+  return new AirgrantError("usage", `${message} (see ${cli.name} --help)`);
+}
+
+/**
+ * Parse `argv` with `options` plus --json, --help and --version, answer
+ * --help and --version, run `body`, and map whatever it throws to the
+ * contract's error line and exit status. Returns the exit status.
+ */
+export function runCommandLine<O extends Options>(
+  cli: CommandLine,
+  argv: string[],
+  options: O,
+  body: (args: ParsedArgs<O>) => number,
+): number {
+  let json = argv.includes("--json");
+  try {
+    let args: ParsedArgs<O>;
+    try {
+      args = parseArgs({
+        args: argv,
+        options: { ...options, ...COMMON_OPTIONS },
+        allowPositionals: true,
+        strict: true,
+      }) as ParsedArgs<O>;
+    } catch (err) {
+      throw usageError(cli, (err as Error).message.split("\n")[0] ?? "bad arguments");
+    }
+    const common = args.values as { json?: boolean; help?: boolean; version?: boolean };
+    json = common.json === true;
+    if (common.help) {
+      process.stdout.write(`${cli.usage}\n`);
+      return 0;
+    }
+    if (common.version) {
+      const pkg = JSON.parse(readFileSync(cli.packageJson, "utf8")) as { version: string };
+      process.stdout.write(`${cli.name} ${pkg.version}\n`);
+      return 0;
+    }
+    return body(args);
+  } catch (err) {
+    if (err instanceof AirgrantError) return reportError(json, err.code, err.message);
+    if (process.env.AIRGRANT_DEBUG === "1") process.stderr.write(`${(err as Error).stack}\n`);
+    return reportError(json, "internal", `unexpected failure: ${(err as Error).message}`);
+  }
+}
