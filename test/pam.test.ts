@@ -3,7 +3,8 @@
 // as the application, a throwaway account, and grants signed on a real
 // SoftHSM2 token. Needs root and pamtester (CI has both, see .ci/run): it
 // fails, never skips, without them.
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -213,5 +214,66 @@ describe("PAM: pam_exec.so expose_authtok running airgrant-verifier pam", () => 
     const lines = readFileSync(log, "utf8").trimEnd().split("\n");
     expect(lines).toHaveLength(2); // pam_exec's "*** <date>" and ours
     expect(lines[1]).toMatch(/^error: no-bundle: no trust bundle installed in \S*no-state/);
+  });
+});
+
+/** The sshd lines of docs/pam.md, with this checkout's paths and a scratch state directory, log and break-glass account. */
+function documentedSshdLines(stateDir: string, logFile: string, breakGlassUser: string): string[] {
+  const doc = readFileSync(join(ROOT, "docs/pam.md"), "utf8");
+  const block = /### \/etc\/pam\.d\/sshd\n\n```\n([^`]*)```/.exec(doc)?.[1];
+  if (block === undefined) throw new Error("docs/pam.md has no /etc/pam.d/sshd block");
+  return block
+    .trimEnd()
+    .split("\n")
+    .map((line) =>
+      line
+        .replace("user ingroup airgrant-breakglass", `user in ${breakGlassUser}`)
+        .replace("/usr/bin/node", process.execPath)
+        .replace("/usr/lib/airgrant/verifier/dist/cli.js", CLI)
+        .replace("log=/var/log/airgrant-pam.log", `log=${logFile}`)
+        .replace("--state /var/lib/airgrant", `--state ${stateDir} --host ${HOST}`),
+    );
+}
+
+describe("PAM: the sshd lines of docs/pam.md, with a break-glass account", () => {
+  let docState: string;
+  let docService: Removable;
+  let breakGlass: Removable;
+  const breakGlassPassword = randomBytes(12).toString("base64url");
+
+  function grantChecks(): number {
+    return readFileSync(join(docState, "audit.log"), "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"grant-check"')).length;
+  }
+
+  beforeAll(() => {
+    docState = join(work, "doc-state");
+    installBundle(docState);
+    breakGlass = createThrowawayUser("agbg");
+    fixtures.push(breakGlass);
+    execFileSync("chpasswd", { input: `${breakGlass.name}:${breakGlassPassword}\n` });
+    docService = writePamService([
+      ...documentedSshdLines(docState, join(work, "doc-pam.log"), breakGlass.name),
+      "account required pam_permit.so",
+    ]);
+    fixtures.push(docService);
+  });
+
+  it("lets the break-glass account in with its password, which never reaches airgrant", () => {
+    const r = pamtester(docService.name, breakGlass.name, breakGlassPassword);
+    expect(r.output).toContain("successfully authenticated");
+    expect(r.status).toBe(0);
+    expect(grantChecks()).toBe(0);
+  });
+
+  it("lets a grant in and refuses a password for an account outside the break-glass list", () => {
+    const grant = issuer.mint({ principal: user.name, target: { kind: "host", name: HOST } }).text;
+    expect(pamtester(docService.name, user.name, grant).status).toBe(0);
+    execFileSync("chpasswd", { input: `${user.name}:${breakGlassPassword}\n` });
+    const r = pamtester(docService.name, user.name, breakGlassPassword);
+    expect(r.status).not.toBe(0);
+    expect(r.output).not.toContain("successfully authenticated");
+    expect(grantChecks()).toBe(2);
   });
 });
