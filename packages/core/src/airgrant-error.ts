@@ -30,6 +30,7 @@ const NON_VERDICT_CODES: Readonly<Record<string, Exclude<ExitClass, "verdict">>>
   usage: "usage",
   "bad-input": "usage",
   "malformed-bundle": "usage",
+  "malformed-ssh-key": "usage",
   "file-unreadable": "usage",
   "pam-misconfigured": "usage",
   "no-bundle": "environment",

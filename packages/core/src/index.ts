@@ -71,6 +71,19 @@ export {
   verifySignature,
 } from "./signature-algorithm.js";
 export {
+  decodeSshCertificate,
+  encodeSshCertificate,
+  encodeSshCertificateBody,
+  parseSshPublicKeyLine,
+  type SshCertificate,
+  type SshCertificateFields,
+  sshCertificateLine,
+  sshIssuerKeyBlob,
+  sshIssuerKeyLine,
+  sshSignatureBlob,
+  verifySshCertificate,
+} from "./ssh-certificate.js";
+export {
   decodeTrustBundle,
   encodeTrustBundle,
   issuerPublicKey,
