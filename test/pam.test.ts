@@ -3,9 +3,9 @@
 // as the application, a throwaway account, and grants signed on a real
 // SoftHSM2 token. Needs root and pamtester (CI has both, see .ci/run): it
 // fails, never skips, without them.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,6 +52,19 @@ function pamtester(service: string, user: string, password: string): PamResult {
   const ms = performance.now() - started;
   timings.push(ms);
   return { status: r.status, output: `${r.stdout}${r.stderr}`, ms };
+}
+
+/** The same, without waiting: for logins at the same moment. */
+function pamtesterAsync(service: string, user: string, password: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("pamtester", ["-I", `rhost=${RHOST}`, "-I", `tty=${TTY}`, service, user, "authenticate"], {
+      stdio: ["pipe", "ignore", "ignore"],
+      timeout: 20_000,
+    });
+    child.on("error", reject);
+    child.on("close", resolve);
+    child.stdin.end(`${password}\n`);
+  });
 }
 
 let work: string;
@@ -200,6 +213,32 @@ describe("PAM: pam_exec.so expose_authtok running airgrant-verifier pam", () => 
     }
   });
 
+  it("lets exactly one of eight simultaneous logins with one grant in", async () => {
+    const grant = issuer.mint({ principal: user.name, target: { kind: "host", name: HOST } }).text;
+    const statuses = await Promise.all(Array.from({ length: 8 }, () => pamtesterAsync(service.name, user.name, grant)));
+    expect(statuses.filter((s) => s === 0)).toHaveLength(1);
+    const tail = readFileSync(join(stateDir, "audit.log"), "utf8").trimEnd().split("\n").slice(-8);
+    const verdicts = tail.map((line) => JSON.parse(line).data.verdict).sort();
+    expect(verdicts).toEqual(["allowed", ...Array(7).fill("grant-replayed")]);
+  });
+
+  it("fails closed with one clear line when the audit log cannot be written", () => {
+    const dir = join(work, "unwritable-state");
+    installBundle(dir);
+    // Root writes through permissions: a directory where the log should be makes every append fail.
+    rmSync(join(dir, "audit.log"));
+    mkdirSync(join(dir, "audit.log"));
+    const log = join(work, "unwritable.log");
+    const broken = writePamService([pamExecLine("required", dir, log), "account required pam_permit.so"]);
+    fixtures.push(broken);
+    const grant = issuer.mint({ principal: user.name, target: { kind: "host", name: HOST } }).text;
+    const r = pamtester(broken.name, user.name, grant);
+    expect(r.status).not.toBe(0);
+    const lines = readFileSync(log, "utf8").trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^error: audit-unwritable: /);
+  });
+
   it("fails closed with one clear line when the state directory is missing", () => {
     const missing = join(work, "no-state");
     const log = join(work, "missing.log");
@@ -217,11 +256,11 @@ describe("PAM: pam_exec.so expose_authtok running airgrant-verifier pam", () => 
   });
 });
 
-/** The sshd lines of docs/pam.md, with this checkout's paths and a scratch state directory, log and break-glass account. */
-function documentedSshdLines(stateDir: string, logFile: string, breakGlassUser: string): string[] {
+/** The lines docs/pam.md gives for /etc/pam.d/<file>, with this checkout's paths, a scratch state directory and log, and a listed break-glass account. */
+function documentedLines(file: string, stateDir: string, logFile: string, breakGlassUser: string): string[] {
   const doc = readFileSync(join(ROOT, "docs/pam.md"), "utf8");
-  const block = /### \/etc\/pam\.d\/sshd\n\n```\n([^`]*)```/.exec(doc)?.[1];
-  if (block === undefined) throw new Error("docs/pam.md has no /etc/pam.d/sshd block");
+  const block = new RegExp(`### /etc/pam\\.d/${file}\\n\\n\`\`\`\\n([^\`]*)\`\`\``).exec(doc)?.[1];
+  if (block === undefined) throw new Error(`docs/pam.md has no /etc/pam.d/${file} block`);
   return block
     .trimEnd()
     .split("\n")
@@ -235,45 +274,48 @@ function documentedSshdLines(stateDir: string, logFile: string, breakGlassUser: 
     );
 }
 
-describe("PAM: the sshd lines of docs/pam.md, with a break-glass account", () => {
-  let docState: string;
-  let docService: Removable;
-  let breakGlass: Removable;
-  const breakGlassPassword = randomBytes(12).toString("base64url");
+describe.each(["sshd", "login", "sudo"])(
+  "PAM: the /etc/pam.d/%s lines of docs/pam.md, with a break-glass account",
+  (file) => {
+    let docState: string;
+    let docService: Removable;
+    let breakGlass: Removable;
+    const breakGlassPassword = randomBytes(12).toString("base64url");
 
-  function grantChecks(): number {
-    return readFileSync(join(docState, "audit.log"), "utf8")
-      .split("\n")
-      .filter((l) => l.includes('"grant-check"')).length;
-  }
+    function grantChecks(): number {
+      return readFileSync(join(docState, "audit.log"), "utf8")
+        .split("\n")
+        .filter((l) => l.includes('"grant-check"')).length;
+    }
 
-  beforeAll(() => {
-    docState = join(work, "doc-state");
-    installBundle(docState);
-    breakGlass = createThrowawayUser("agbg");
-    fixtures.push(breakGlass);
-    execFileSync("chpasswd", { input: `${breakGlass.name}:${breakGlassPassword}\n` });
-    docService = writePamService([
-      ...documentedSshdLines(docState, join(work, "doc-pam.log"), breakGlass.name),
-      "account required pam_permit.so",
-    ]);
-    fixtures.push(docService);
-  });
+    beforeAll(() => {
+      docState = join(work, `doc-state-${file}`);
+      installBundle(docState);
+      breakGlass = createThrowawayUser("agbg");
+      fixtures.push(breakGlass);
+      execFileSync("chpasswd", { input: `${breakGlass.name}:${breakGlassPassword}\n` });
+      docService = writePamService([
+        ...documentedLines(file, docState, join(work, `doc-${file}.log`), breakGlass.name),
+        "account required pam_permit.so",
+      ]);
+      fixtures.push(docService);
+    });
 
-  it("lets the break-glass account in with its password, which never reaches airgrant", () => {
-    const r = pamtester(docService.name, breakGlass.name, breakGlassPassword);
-    expect(r.output).toContain("successfully authenticated");
-    expect(r.status).toBe(0);
-    expect(grantChecks()).toBe(0);
-  });
+    it("lets the break-glass account in with its password, which never reaches airgrant", () => {
+      const r = pamtester(docService.name, breakGlass.name, breakGlassPassword);
+      expect(r.output).toContain("successfully authenticated");
+      expect(r.status).toBe(0);
+      expect(grantChecks()).toBe(0);
+    });
 
-  it("lets a grant in and refuses a password for an account outside the break-glass list", () => {
-    const grant = issuer.mint({ principal: user.name, target: { kind: "host", name: HOST } }).text;
-    expect(pamtester(docService.name, user.name, grant).status).toBe(0);
-    execFileSync("chpasswd", { input: `${user.name}:${breakGlassPassword}\n` });
-    const r = pamtester(docService.name, user.name, breakGlassPassword);
-    expect(r.status).not.toBe(0);
-    expect(r.output).not.toContain("successfully authenticated");
-    expect(grantChecks()).toBe(2);
-  });
-});
+    it("lets a grant in and refuses a password for an account outside the break-glass list", () => {
+      const grant = issuer.mint({ principal: user.name, target: { kind: "host", name: HOST } }).text;
+      expect(pamtester(docService.name, user.name, grant).status).toBe(0);
+      execFileSync("chpasswd", { input: `${user.name}:${breakGlassPassword}\n` });
+      const r = pamtester(docService.name, user.name, breakGlassPassword);
+      expect(r.status).not.toBe(0);
+      expect(r.output).not.toContain("successfully authenticated");
+      expect(grantChecks()).toBe(2);
+    });
+  },
+);
