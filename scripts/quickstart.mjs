@@ -9,7 +9,8 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const DEMO = join(ROOT, ".demo");
+// AIRGRANT_DEMO_DIR lets the test suite run the quickstart without touching .demo/.
+const DEMO = process.env.AIRGRANT_DEMO_DIR || join(ROOT, ".demo");
 const SOFTHSM_PATHS = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"];
 const TOKEN = "airgrant-demo";
 const USER = "demo";
