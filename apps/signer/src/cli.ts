@@ -1,22 +1,14 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import {
-  AirgrantError,
-  ensurePrivateDirectory,
-  exitStatusOf,
-  parseTarget,
-  readAuditHead,
-  writeFileAtomic,
-} from "@airgrant/core";
+import { AirgrantError, exitStatusOf, parseTarget, readAuditHead, writeFileAtomic } from "@airgrant/core";
 import { grantQrPng, grantQrSvg, grantQrTerminal } from "@airgrant/core/qr";
-import { fileCounterStore } from "@airgrant/yubikey-otp";
 import { formatDuration, parseDuration } from "./duration.js";
 import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGrantId, parseGroupOption } from "./export-bundle.js";
 import { initIssuer } from "./init-issuer.js";
 import { isIssuerKeyAlg } from "./issuer-key-alg.js";
 import { publicKeyPem, readIssuerRecord, requireIssuerRecord } from "./issuer-record.js";
-import { checkGrantRequest, type GrantRequest, mintGrant, prepareSigner } from "./mint-grant.js";
+import { checkGrantRequest, type GrantRequest, mintGrant, prepareSigner, saveCounters } from "./mint-grant.js";
 import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
 import { resolveSignerHome, type SignerHome, signerHome } from "./signer-home.js";
@@ -179,7 +171,6 @@ function runInit(ctx: Context): number {
   const alg = ctx.values.alg;
   if (alg !== undefined && !isIssuerKeyAlg(alg)) throw usage(`--alg must be ecdsa-p256 or ed25519, not '${alg}'`);
   const keyLabel = ctx.values["key-label"] ?? DEFAULT_KEY_LABEL;
-  ensurePrivateDirectory(ctx.home.dir);
   const result = withToken(ctx.values, (session) => initIssuer(ctx.home, session, { keyLabel, alg }));
   const { issuer } = result;
   const pem = publicKeyPem(issuer.publicKey);
@@ -301,10 +292,11 @@ function runGrant(ctx: Context): number {
   const request = parseGrantRequest(ctx.values);
   requireIssuerRecord(ctx.home.issuerPath);
   return withToken(ctx.values, (session) => {
-    const signer = prepareSigner(ctx.home, session, fileCounterStore(ctx.home.countersPath));
+    const signer = prepareSigner(ctx.home, session);
     checkGrantRequest(signer, request, Math.floor(Date.now() / 1000));
     const otp = readOtp();
     const result = mintGrant(signer, otp, request);
+    saveCounters(signer);
     if (!result.ok) return fail(ctx.json, result.code, result.message, { auditSeq: result.auditSeq });
     process.stdout.write(ctx.json ? `${JSON.stringify(result)}\n` : `${result.grant}\n`);
     if (ctx.values.qr) process.stderr.write(grantQrTerminal(result.grant));

@@ -11,6 +11,7 @@ export {
   mintGrant,
   prepareSigner,
   type Signer,
+  saveCounters,
 } from "./mint-grant.js";
 export { enrolOfficer, type OfficerEnrolment, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
 export { findPkcs11Module, PKCS11_MODULE_ENV, SOFTHSM2_MODULE_PATHS } from "./pkcs11-module-path.js";

@@ -1,4 +1,4 @@
-import { AirgrantError, appendAuditEntry, keyIdOf, toHex, withFileLock } from "@airgrant/core";
+import { AirgrantError, appendAuditEntry, ensurePrivateDirectory, keyIdOf, toHex, withFileLock } from "@airgrant/core";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { type IssuerRecord, readIssuerRecord, writeIssuerRecord } from "./issuer-record.js";
 import type { SignerHome } from "./signer-home.js";
@@ -25,6 +25,7 @@ export function initIssuer(
   request: { keyLabel: string; alg: IssuerKeyAlg | undefined },
   clock: () => Date = () => new Date(),
 ): InitResult {
+  ensurePrivateDirectory(home.dir);
   return withFileLock(home.lockPath, () => {
     const recorded = readIssuerRecord(home.issuerPath);
     if (recorded !== undefined && recorded.keyLabel !== request.keyLabel) {

@@ -17,9 +17,10 @@ import {
   toHex,
   withFileLock,
 } from "@airgrant/core";
-import { type OtpCounterStore, type OtpKey, parseOtp, validateOtp } from "@airgrant/yubikey-otp";
+import { type OtpKey, parseOtp, validateOtp } from "@airgrant/yubikey-otp";
 import { formatDuration } from "./duration.js";
 import { type IssuerRecord, requireIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
+import { LogBackedCounters } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
 import { type Officer, officerMayApprove, readPolicy } from "./signer-policy.js";
 import type { TokenSession } from "./token-session.js";
@@ -41,7 +42,8 @@ export interface Signer {
   home: SignerHome;
   session: TokenSession;
   issuer: IssuerRecord;
-  counters: OtpCounterStore;
+  /** The OTP counters as of the last mint in this process; see saveCounters. */
+  counters?: LogBackedCounters;
 }
 
 export interface MintOptions {
@@ -69,7 +71,7 @@ export type MintResult =
  * Reads issuer.json and checks that the token holds that very key (its public
  * half must match), so a grant is never signed by a key the bundle lacks.
  */
-export function prepareSigner(home: SignerHome, session: TokenSession, counters: OtpCounterStore): Signer {
+export function prepareSigner(home: SignerHome, session: TokenSession): Signer {
   const issuer = requireIssuerRecord(home.issuerPath);
   const onToken = session.findOrCreateIssuerKey({ label: issuer.keyLabel, alg: issuer.alg, create: false });
   if (Buffer.compare(Buffer.from(onToken.publicKeySpki), Buffer.from(issuer.publicKey)) !== 0) {
@@ -78,7 +80,7 @@ export function prepareSigner(home: SignerHome, session: TokenSession, counters:
       `the key "${issuer.keyLabel}" on token "${session.tokenLabel}" is not the issuer key ${issuer.keyId} recorded in ${home.issuerPath}; use the token it was made on, or run init in a new --home`,
     );
   }
-  return { home, session, issuer, counters };
+  return { home, session, issuer };
 }
 
 function grantFields(signer: Signer, request: GrantRequest, notBefore: number, grantId: Uint8Array): GrantFields {
@@ -111,6 +113,18 @@ export function checkGrantRequest(signer: Signer, request: GrantRequest, now: nu
   }
 }
 
+/**
+ * Writes the OTP counter cache (otp-counters.json) as of this process's last
+ * mint, under the home's lock. The CLI calls it after minting; a long-lived
+ * caller may call it when idle. Skipping it costs the next process a rebuild
+ * of the counters from the log, never a replay.
+ */
+export function saveCounters(signer: Signer): void {
+  const counters = signer.counters;
+  if (counters === undefined) return;
+  withFileLock(signer.home.lockPath, () => counters.save());
+}
+
 /** The YubiKey's public id, for the audit log, when the OTP has one. */
 function publicIdOf(otp: string): string | undefined {
   try {
@@ -123,7 +137,7 @@ function publicIdOf(otp: string): string | undefined {
 /**
  * Mints one grant, the whole of `airgrant-signer grant` after the input is
  * read: validate the OTP offline with the officer's AES key on the token and
- * the counter store; check the officer's policy; then, under the home's lock,
+ * the counters recorded in the signer log; check the officer's policy; then, under the home's lock,
  * anchor the grant to the signer log's head, sign it on the token and append
  * `grant-issued` (durably) before returning it. A refused OTP or policy is a
  * verdict, recorded as `grant-refused`. Only the environment throws.
@@ -133,11 +147,23 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
   const random = options.randomBytes ?? ((n: number) => new Uint8Array(nodeRandomBytes(n)));
   const { home, session, issuer } = signer;
   const target = formatTarget(request.target);
-  const audit = (type: string, data: Record<string, AuditValue>) =>
-    appendAuditEntry(home.auditLogPath, type, data, { clock }).seq;
-
   return withFileLock(home.lockPath, (): MintResult => {
     const policy = readPolicy(home.policyPath);
+    const head = readAuditHead(home.auditLogPath);
+    const counters = LogBackedCounters.load(home.countersPath, home.auditLogPath, head, signer.counters);
+    signer.counters = counters;
+    // The entry that ends the mint also makes its OTP counter durable (docs/signer.md, "OTP counters").
+    const audit = (type: string, data: Record<string, AuditValue>): number => {
+      const otpCounter = counters.pendingCounter();
+      const entry = appendAuditEntry(
+        home.auditLogPath,
+        type,
+        otpCounter === undefined ? data : { ...data, otpCounter },
+        { clock },
+      );
+      counters.commit(entry);
+      return entry.seq;
+    };
     // Set when the OTP's public id names an officer; trusted only once the OTP is accepted.
     let claimed: Officer | undefined;
     let officer: Officer | undefined;
@@ -165,7 +191,7 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
           decryptor: { decryptBlock: (block) => session.aesEcbDecrypt(found.aesKeyLabel, block) },
         };
       },
-      signer.counters,
+      counters,
     );
     if (!verdict.ok) return refuse(verdict.code, verdict.message);
     officer = claimed;
@@ -189,7 +215,6 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
       );
     }
 
-    const head = readAuditHead(home.auditLogPath);
     const notBefore = request.notBefore ?? Math.floor(clock().getTime() / 1000);
     const grantId = random(16);
     const fields = grantFields(signer, request, notBefore, grantId);
@@ -220,7 +245,6 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
       maxUses: request.maxUses,
       officer: officer.name,
       yubikeyId: officer.yubikeyId,
-      otpCounter: [verdict.token.usageCounter, verdict.token.sessionCounter],
       reason: request.reason,
       issuerKeyId: issuer.keyId,
       grantSha256: toHex(sha256(bytes)),
