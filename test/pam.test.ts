@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { verifyAuditLog } from "@airgrant/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { documentedPamLines } from "./support/documented-pam-lines.js";
 import {
   cleanUp,
   createThrowawayUser,
@@ -256,25 +257,7 @@ describe("PAM: pam_exec.so expose_authtok running airgrant-verifier pam", () => 
   });
 });
 
-/** The lines docs/pam.md gives for /etc/pam.d/<file>, with this checkout's paths, a scratch state directory and log, and a listed break-glass account. */
-function documentedLines(file: string, stateDir: string, logFile: string, breakGlassUser: string): string[] {
-  const doc = readFileSync(join(ROOT, "docs/pam.md"), "utf8");
-  const block = new RegExp(`### /etc/pam\\.d/${file}\\n\\n\`\`\`\\n([^\`]*)\`\`\``).exec(doc)?.[1];
-  if (block === undefined) throw new Error(`docs/pam.md has no /etc/pam.d/${file} block`);
-  return block
-    .trimEnd()
-    .split("\n")
-    .map((line) =>
-      line
-        .replace("user ingroup airgrant-breakglass", `user in ${breakGlassUser}`)
-        .replace("/usr/bin/node", process.execPath)
-        .replace("/usr/lib/airgrant/verifier/dist/cli.js", CLI)
-        .replace("log=/var/log/airgrant-pam.log", `log=${logFile}`)
-        .replace("--state /var/lib/airgrant", `--state ${stateDir} --host ${HOST}`),
-    );
-}
-
-describe.each(["sshd", "login", "sudo"])(
+describe.each(["sshd", "login", "sudo"] as const)(
   "PAM: the /etc/pam.d/%s lines of docs/pam.md, with a break-glass account",
   (file) => {
     let docState: string;
@@ -295,7 +278,12 @@ describe.each(["sshd", "login", "sudo"])(
       fixtures.push(breakGlass);
       execFileSync("chpasswd", { input: `${breakGlass.name}:${breakGlassPassword}\n` });
       docService = writePamService([
-        ...documentedLines(file, docState, join(work, `doc-${file}.log`), breakGlass.name),
+        ...documentedPamLines(file, {
+          stateDir: docState,
+          logFile: join(work, `doc-${file}.log`),
+          breakGlassUser: breakGlass.name,
+          host: HOST,
+        }),
         "account required pam_permit.so",
       ]);
       fixtures.push(docService);

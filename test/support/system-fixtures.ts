@@ -41,20 +41,15 @@ export interface Removable {
   remove(): void;
 }
 
-/** A local account with no home, no password and no login shell, for PAM_USER or an ssh principal. */
-export function createThrowawayUser(prefix = "ag"): Removable {
+/**
+ * A local account with no home and a locked password, for PAM_USER or an ssh
+ * principal; its shell is nologin unless a test needs it to run a command.
+ */
+export function createThrowawayUser(prefix = "ag", shell = "/usr/sbin/nologin"): Removable {
   const name = `${prefix}${randomBytes(4).toString("hex")}`;
   execFileSync(
     "useradd",
-    [
-      "--no-create-home",
-      "--no-user-group",
-      "--shell",
-      "/usr/sbin/nologin",
-      "--comment",
-      `${USER_MARK}${process.pid}`,
-      name,
-    ],
+    ["--no-create-home", "--no-user-group", "--shell", shell, "--comment", `${USER_MARK}${process.pid}`, name],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   return { name, remove: () => removeUser(name) };
@@ -77,9 +72,31 @@ export function writePamService(lines: string[]): Removable {
   return { name, remove: () => rmSync(path, { force: true }) };
 }
 
-/** Remove the PAM files and accounts of earlier runs whose process is gone; returns what was removed. */
+/**
+ * Remove the PAM files, accounts and test daemons (started as a link named
+ * like a PAM file, see sshd-server.ts) of earlier runs whose process is
+ * gone; returns what was removed.
+ */
 export function removeStaleFixtures(): string[] {
   const removed: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv0: string;
+    try {
+      argv0 = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0] ?? "";
+    } catch {
+      continue;
+    }
+    const match = new RegExp(`/${PAM_PREFIX}(\\d+)-[0-9a-f]+$`).exec(argv0);
+    if (match && !alive(Number(match[1]))) {
+      try {
+        process.kill(Number(entry), "SIGTERM");
+        removed.push(`process ${entry} ${argv0}`);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
   for (const file of readdirSync(PAM_DIR)) {
     const match = new RegExp(`^${PAM_PREFIX}(\\d+)-[0-9a-f]+$`).exec(file);
     if (match && !alive(Number(match[1]))) {

@@ -1,0 +1,148 @@
+// The grant typed at a real sshd's password prompt: sshd on 127.0.0.1 with
+// the sshd_config and /etc/pam.d/sshd lines of docs/pam.md (read from the
+// document), the real ssh client answering the keyboard-interactive prompt,
+// grants signed on a SoftHSM2 token. Needs root and openssh-server (CI has
+// both): fails, never skips, without them.
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { verifyAuditLog } from "@airgrant/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { documentedPamLines, documentedSshdConfig, VERIFIER_CLI } from "./support/documented-pam-lines.js";
+import { type SshdServer, sshKeyboardInteractive, startSshd } from "./support/sshd-server.js";
+import {
+  cleanUp,
+  createThrowawayUser,
+  type Removable,
+  removeStaleFixtures,
+  requireCommand,
+  requireRoot,
+  writePamService,
+} from "./support/system-fixtures.js";
+import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "./support/token-issuer.js";
+
+const HOST = "pam-sshd-e2e.example";
+
+let work: string;
+let token: SoftHsmIssuers | undefined;
+let issuer: TokenIssuer;
+let stateDir: string;
+let sshd: SshdServer | undefined;
+let service: Removable;
+let engineer: Removable;
+let breakGlass: Removable;
+const fixtures: Removable[] = [];
+const breakGlassPassword = randomBytes(12).toString("base64url");
+
+function login(user: string, answer: string) {
+  if (sshd === undefined) throw new Error("sshd is not running");
+  return sshKeyboardInteractive({ dir: work, port: sshd.port, user, answer, command: "echo in-as-$(id -un)" });
+}
+
+function grantChecks(): Record<string, unknown>[] {
+  return readFileSync(join(stateDir, "audit.log"), "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line))
+    .filter((entry) => entry.type === "grant-check")
+    .map((entry) => entry.data);
+}
+
+beforeAll(async () => {
+  requireRoot("test/pam-sshd.test.ts");
+  requireCommand("sshd", "openssh-server");
+  requireCommand("ssh", "openssh-client");
+  removeStaleFixtures();
+  work = mkdtempSync(join(tmpdir(), "airgrant-e2e-pam-sshd-"));
+  token = openSoftHsmIssuers(["ecdsa-p256"]);
+  [issuer] = token.issuers as [TokenIssuer];
+  stateDir = join(work, "state");
+  const bundleFile = join(work, "bundle.json");
+  writeFileSync(bundleFile, trustBundleFor([issuer]));
+  const installed = spawnSync(process.execPath, [VERIFIER_CLI, "install-bundle", bundleFile, "--state", stateDir], {
+    encoding: "utf8",
+  });
+  if (installed.status !== 0) throw new Error(`install-bundle failed: ${installed.stderr}`);
+  // Both need a shell to run the test's command; the engineer's password stays locked.
+  engineer = createThrowawayUser("agssh", "/bin/sh");
+  fixtures.push(engineer);
+  breakGlass = createThrowawayUser("agbg", "/bin/sh");
+  fixtures.push(breakGlass);
+  execFileSync("chpasswd", { input: `${breakGlass.name}:${breakGlassPassword}\n` });
+  service = writePamService([
+    ...documentedPamLines("sshd", {
+      stateDir,
+      logFile: join(work, "pam.log"),
+      breakGlassUser: breakGlass.name,
+      host: HOST,
+    }),
+    "@include common-account",
+    "session required pam_permit.so",
+  ]);
+  fixtures.push(service);
+  sshd = await startSshd({
+    dir: join(work, "sshd"),
+    pamService: service.name,
+    config: [...documentedSshdConfig(), "PasswordAuthentication no", "PubkeyAuthentication no"],
+  });
+});
+
+afterAll(async () => {
+  try {
+    await sshd?.stop();
+  } finally {
+    cleanUp([
+      ...fixtures.reverse().map((f) => f.remove),
+      () => token?.close(),
+      () => work && rmSync(work, { recursive: true, force: true }),
+    ]);
+  }
+});
+
+describe("PAM under a real sshd, configured as docs/pam.md says", () => {
+  let grant: string;
+
+  it("logs the engineer in with a grant typed at the password prompt and runs the command", () => {
+    grant = issuer.mint({ principal: engineer.name, target: { kind: "host", name: HOST } }).text;
+    const r = login(engineer.name, grant);
+    expect(r.stderr).not.toMatch(/Permission denied/);
+    expect(r.stdout.trim()).toBe(`in-as-${engineer.name}`);
+    expect(r.status).toBe(0);
+  });
+
+  it("refuses the same grant again", () => {
+    const r = login(engineer.name, grant);
+    expect(r.status).toBe(255);
+    expect(r.stderr).toMatch(/Permission denied/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("refuses the engineer's grant typed in as the break-glass account, and a password as the engineer", () => {
+    const other = issuer.mint({ principal: engineer.name, target: { kind: "host", name: HOST } }).text;
+    expect(login(breakGlass.name, other).status).toBe(255);
+    expect(login(engineer.name, breakGlassPassword).status).toBe(255);
+  });
+
+  it("lets the break-glass account in with its password", () => {
+    const r = login(breakGlass.name, breakGlassPassword);
+    expect(r.stdout.trim()).toBe(`in-as-${breakGlass.name}`);
+    expect(r.status).toBe(0);
+  });
+
+  it("records the engineer's attempts, and none of the break-glass account's, with sshd's PAM items", () => {
+    expect(verifyAuditLog(join(stateDir, "audit.log"))).toMatchObject({ ok: true });
+    const checks = grantChecks();
+    expect(checks.map((d) => d.verdict)).toEqual(["allowed", "grant-replayed", "malformed-grant"]);
+    for (const data of checks) {
+      expect(data).toMatchObject({
+        user: engineer.name,
+        pamService: service.name,
+        pamRhost: "127.0.0.1",
+        pamTty: "ssh",
+        remoteAddress: "127.0.0.1",
+      });
+    }
+  });
+});

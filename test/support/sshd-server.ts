@@ -1,0 +1,163 @@
+// End-to-end test support: a real sshd on 127.0.0.1 and a free port, run in
+// the foreground (-D) as a child of the test so that stopping it is killing
+// that one process, and the real ssh client.
+//
+// OpenSSH (portable) starts PAM with its program name as the service name
+// (pam_start(__progname, …)). Started through a link named like a PAM file
+// of writePamService, sshd uses that file instead of /etc/pam.d/sshd, so a
+// test never touches the host's own sshd configuration.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { join } from "node:path";
+
+const SSHD = "/usr/sbin/sshd";
+
+export interface SshdServer {
+  port: number;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+export interface SshdOptions {
+  /** A scratch directory for the host key, configuration and log. */
+  dir: string;
+  /** The PAM service (a file in /etc/pam.d) sshd should use. */
+  pamService: string;
+  /** sshd_config lines after Port, ListenAddress, HostKey and PidFile. */
+  config: string[];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.on("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
+}
+
+/** Start sshd and wait until it accepts connections. */
+export async function startSshd(options: SshdOptions): Promise<SshdServer> {
+  const { dir } = options;
+  mkdirSync(join(dir, "bin"), { recursive: true });
+  const hostKey = join(dir, "ssh_host_ed25519_key");
+  const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey], { encoding: "utf8" });
+  if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
+  // sshd's privilege separation directory; the openssh-server package's tmpfiles make it at boot.
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  const program = join(dir, "bin", options.pamService);
+  symlinkSync(SSHD, program);
+  const port = await freePort();
+  const configFile = join(dir, "sshd_config");
+  const logFile = join(dir, "sshd.log");
+  writeFileSync(
+    configFile,
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, "sshd.pid")}`,
+      ...options.config,
+      "",
+    ].join("\n"),
+  );
+  const check = spawnSync(program, ["-t", "-f", configFile], { encoding: "utf8" });
+  if (check.status !== 0) throw new Error(`sshd -t refused the configuration: ${check.stderr}`);
+  // sshd re-executes itself for each connection, so it must be started by an absolute path.
+  const child = spawn(program, ["-D", "-f", configFile, "-E", logFile], { stdio: "ignore" });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited(child);
+  };
+  for (let waited = 0; !(await accepting(port)); waited += 50) {
+    if (child.exitCode !== null || waited > 10_000) {
+      await stop();
+      throw new Error(`sshd did not start on port ${port}; see ${logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port, logFile, stop };
+}
+
+export interface SshResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Log in with the real ssh client by keyboard-interactive, answering every
+ * prompt with `answer` through SSH_ASKPASS (the client has no terminal), and
+ * run `command`.
+ */
+export function sshKeyboardInteractive(options: {
+  dir: string;
+  port: number;
+  user: string;
+  answer: string;
+  command: string;
+}): SshResult {
+  const answerFile = join(options.dir, `answer-${process.hrtime.bigint()}`);
+  writeFileSync(answerFile, options.answer, { mode: 0o600 });
+  const askpass = join(options.dir, "askpass");
+  writeFileSync(askpass, '#!/bin/sh\nexec cat "$AIRGRANT_TEST_ANSWER"\n');
+  chmodSync(askpass, 0o700);
+  const r = spawnSync(
+    "ssh",
+    [
+      "-F",
+      "/dev/null",
+      "-p",
+      String(options.port),
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "PreferredAuthentications=keyboard-interactive",
+      "-o",
+      "NumberOfPasswordPrompts=1",
+      "-o",
+      "ConnectTimeout=10",
+      "-o",
+      "LogLevel=ERROR",
+      `${options.user}@127.0.0.1`,
+      options.command,
+    ],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 30_000,
+      env: {
+        ...process.env,
+        SSH_ASKPASS: askpass,
+        SSH_ASKPASS_REQUIRE: "force",
+        AIRGRANT_TEST_ANSWER: answerFile,
+      },
+    },
+  );
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
