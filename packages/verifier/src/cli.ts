@@ -7,6 +7,7 @@ import { checkGrant } from "./check-grant.js";
 import { DEFAULT_STATE_DIR, hostState, installBundle, loadInstalledBundle, resolveStateDir } from "./host-state.js";
 import { runPamCheck, sanitizePamItem } from "./pam-check.js";
 import { readBoundedStdin } from "./read-input.js";
+import { printSshCaKeys, runSshPrincipalsCommand, runSshSessionCommand } from "./ssh-cli.js";
 import { countConsumedUses } from "./use-store.js";
 
 const USAGE = `usage: airgrant-verifier <command> [options]
@@ -19,6 +20,12 @@ commands:
   status                       show the bundle in use, its issuers, uses recorded, log head
   pam [--host H]               for pam_exec.so expose_authtok: check the grant on stdin for
                                $PAM_USER (auth only); exit 0 if allowed (docs/pam.md)
+  ssh-ca-keys                  print the bundle's issuer keys for sshd's TrustedUserCAKeys
+  ssh-principals --user U --type T --cert B64
+                               sshd's AuthorizedPrincipalsCommand (%u %t %k): print U if the
+                               certificate may log in, takes no use (docs/openssh.md)
+  ssh-session [--host H]       for pam_exec.so type=open_session in sshd's session stack: take
+                               the use of the certificate in $SSH_AUTH_INFO_0 (docs/openssh.md)
 
 options:
   --state DIR   state directory (default: $AIRGRANT_STATE, else /var/lib/airgrant;
@@ -29,6 +36,12 @@ options:
 
 exit status: 0 allowed/ok, 1 denied, 2 usage or input error, 3 environment error`;
 
+/**
+ * Commands run by sshd or PAM at login: their state directory comes from the
+ * configured command line only, never from an environment users can influence.
+ */
+const LOGIN_COMMANDS = new Set(["pam", "ssh-principals", "ssh-session"]);
+
 /** Presented input beyond this is not a grant: the longest four-signature grant is under 2 KiB. */
 const MAX_INPUT_BYTES = 16 * 1024;
 
@@ -36,6 +49,8 @@ const OPTIONS = {
   state: { type: "string" },
   user: { type: "string" },
   host: { type: "string" },
+  type: { type: "string" },
+  cert: { type: "string" },
   json: { type: "boolean", default: false },
   help: { type: "boolean", default: false },
   version: { type: "boolean", default: false },
@@ -217,7 +232,9 @@ export function main(argv: string[]): number {
     // pam_exec runs the command with the PAM environment, which users can
     // influence (pam_env user_readenv): the state directory of a login check
     // comes from the PAM configuration line only.
-    const stateDir = command === "pam" ? (values.state ?? DEFAULT_STATE_DIR) : resolveStateDir(values.state);
+    const stateDir = LOGIN_COMMANDS.has(command ?? "")
+      ? (values.state ?? DEFAULT_STATE_DIR)
+      : resolveStateDir(values.state);
     switch (command) {
       case "install-bundle":
         return runInstallBundle(rest, stateDir, out);
@@ -230,6 +247,22 @@ export function main(argv: string[]): number {
         if (rest.length > 0) throw usage("pam takes no arguments; the grant is read from stdin");
         if (values.user !== undefined) throw usage("pam takes the user from PAM_USER, not --user");
         return runPam(values, stateDir, out);
+      case "ssh-ca-keys":
+        if (rest.length > 0) throw usage("ssh-ca-keys takes no arguments");
+        return printSshCaKeys(stateDir, out);
+      case "ssh-principals":
+        if (rest.length > 0) throw usage("ssh-principals takes no arguments");
+        if (values.user === undefined || values.type === undefined || values.cert === undefined) {
+          throw usage("ssh-principals needs --user %u --type %t --cert %k");
+        }
+        return runSshPrincipalsCommand(
+          { ...values, user: values.user, type: values.type, cert: values.cert },
+          stateDir,
+          out,
+        );
+      case "ssh-session":
+        if (rest.length > 0 || values.user !== undefined) throw usage("ssh-session takes the user from PAM_USER");
+        return runSshSessionCommand(values, stateDir, out);
       case undefined:
         throw usage("no command given");
       default:

@@ -1,0 +1,91 @@
+import { hostname } from "node:os";
+import { printableLine, sshIssuerKeyLine } from "@airgrant/core";
+import { hostState, loadInstalledBundle } from "./host-state.js";
+import { runSshPrincipals } from "./ssh-principals.js";
+import { runSshSession } from "./ssh-session.js";
+
+/**
+ * The OpenSSH subcommands of airgrant-verifier (docs/openssh.md); cli.ts
+ * parses the arguments and maps thrown errors to exit codes.
+ */
+
+interface Output {
+  json: boolean;
+}
+
+/** One TrustedUserCAKeys line per bundle issuer, its comment naming the key id. */
+export function printSshCaKeys(stateDir: string, out: Output): number {
+  const bundle = loadInstalledBundle(hostState(stateDir));
+  const lines = bundle.issuers.map((issuer) =>
+    sshIssuerKeyLine(issuer.algorithm, issuer.publicKey, `airgrant-issuer-${issuer.keyId}`),
+  );
+  if (out.json)
+    process.stdout.write(`${JSON.stringify({ ok: true, code: "ssh-ca-keys", bundleId: bundle.bundleId, lines })}\n`);
+  else process.stdout.write(lines.map((line) => `${line}\n`).join(""));
+  return 0;
+}
+
+/**
+ * sshd reads the principals from stdout: the user's name when allowed,
+ * nothing otherwise. With --json the verdict goes to stderr instead, so that
+ * stdout stays what sshd expects.
+ */
+export function runSshPrincipalsCommand(
+  values: { user: string; type: string; cert: string; host?: string },
+  stateDir: string,
+  out: Output,
+): number {
+  const { verdict, auditSeq } = runSshPrincipals({
+    stateDir,
+    host: values.host ?? hostname(),
+    user: values.user,
+    type: values.type,
+    certificate: values.cert,
+    clock: () => new Date(),
+  });
+  if (out.json) {
+    const grantId = verdict.facts?.grantId;
+    const json = {
+      ok: verdict.allowed,
+      code: verdict.code,
+      message: verdict.message,
+      auditSeq,
+      ...(grantId === undefined ? {} : { grantId }),
+    };
+    process.stderr.write(`${JSON.stringify(json)}\n`);
+  }
+  if (!verdict.allowed) {
+    process.stderr.write(`error: ${verdict.code}: ${printableLine(verdict.message)}\n`);
+    return 1;
+  }
+  process.stdout.write(`${values.user}\n`);
+  return 0;
+}
+
+export function runSshSessionCommand(values: { host?: string }, stateDir: string, out: Output): number {
+  const result = runSshSession({
+    stateDir,
+    host: values.host ?? hostname(),
+    env: process.env,
+    clock: () => new Date(),
+  });
+  const who = [`user ${result.user}`, ...Object.entries(result.context).map(([k, v]) => `${k} ${v}`)].join(", ");
+  const line = printableLine(`${result.message} (${who})`);
+  if (out.json) {
+    const checks = result.checks.map(({ verdict, auditSeq, use }) => ({
+      code: verdict.code,
+      auditSeq,
+      ...(verdict.facts === undefined ? {} : { grantId: verdict.facts.grantId }),
+      ...(use === undefined ? {} : { use }),
+    }));
+    process.stdout.write(
+      `${JSON.stringify({ ok: result.allowed, code: result.code, message: result.message, checks })}\n`,
+    );
+  }
+  if (!result.allowed) {
+    process.stderr.write(`error: ${result.code}: ${line}\n`);
+    return 1;
+  }
+  if (!out.json) process.stdout.write(`${result.code === "allowed" ? "allowed" : "not-airgrant"}: ${line}\n`);
+  return 0;
+}
