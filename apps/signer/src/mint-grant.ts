@@ -1,4 +1,5 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
+import { statSync } from "node:fs";
 import {
   AirgrantError,
   type AuditValue,
@@ -22,7 +23,7 @@ import { formatDuration } from "./duration.js";
 import { type IssuerRecord, requireIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
 import { LogBackedCounters } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
-import { type Officer, officerMayApprove, readPolicy } from "./signer-policy.js";
+import { type Officer, officerMayApprove, readPolicy, type SignerPolicy } from "./signer-policy.js";
 import type { TokenSession } from "./token-session.js";
 
 /** What an officer asks for (`airgrant-signer grant`). */
@@ -44,6 +45,8 @@ export interface Signer {
   issuer: IssuerRecord;
   /** The OTP counters as of the last mint in this process; see saveCounters. */
   counters?: LogBackedCounters;
+  /** policy.json as last read, with the file identity it was read from. */
+  policy?: { identity: string; policy: SignerPolicy };
 }
 
 export interface MintOptions {
@@ -114,6 +117,24 @@ export function checkGrantRequest(signer: Signer, request: GrantRequest, now: nu
 }
 
 /**
+ * policy.json, parsed again only when it changed: it is replaced by rename,
+ * so a new version has a new inode (and a new mtime).
+ */
+function currentPolicy(signer: Signer): SignerPolicy {
+  let identity: string;
+  try {
+    const st = statSync(signer.home.policyPath, { bigint: true });
+    identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+  } catch {
+    identity = "absent";
+  }
+  if (signer.policy?.identity === identity) return signer.policy.policy;
+  const policy = readPolicy(signer.home.policyPath);
+  signer.policy = { identity, policy };
+  return policy;
+}
+
+/**
  * Writes the OTP counter cache (otp-counters.json) as of this process's last
  * mint, under the home's lock. The CLI calls it after minting; a long-lived
  * caller may call it when idle. Skipping it costs the next process a rebuild
@@ -148,7 +169,7 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
   const { home, session, issuer } = signer;
   const target = formatTarget(request.target);
   return withFileLock(home.lockPath, (): MintResult => {
-    const policy = readPolicy(home.policyPath);
+    const policy = currentPolicy(signer);
     const head = readAuditHead(home.auditLogPath);
     const counters = LogBackedCounters.load(home.countersPath, home.auditLogPath, head, signer.counters);
     signer.counters = counters;
