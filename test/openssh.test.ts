@@ -1,0 +1,382 @@
+// End to end with a real sshd and the real ssh client: OpenSSH user
+// certificates for grants, signed on a real SoftHSM2 token, checked by
+// `airgrant-verifier ssh-principals` (AuthorizedPrincipalsCommand, takes no
+// use) and used up by `airgrant-verifier ssh-session` (pam_exec in sshd's
+// session stack), with the sshd_config and PAM lines of docs/openssh.md.
+// Needs root, sshd and ssh (CI has them, see .ci/run): it fails, never
+// skips, without them.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sshIssuerKeyLine, verifyAuditLog } from "@airgrant/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type MintedSshCertificate,
+  mintSshCertificate,
+  type SshCertificateRequest,
+} from "./support/ssh-certificates.js";
+import { type SshdServer, startSshd } from "./support/sshd-server.js";
+import { stopStaleSshd } from "./support/stale-sshd.js";
+import {
+  cleanUp,
+  createThrowawayUser,
+  type Removable,
+  removeStaleFixtures,
+  requireCommand,
+  requireRoot,
+  writePamService,
+} from "./support/system-fixtures.js";
+import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "./support/token-issuer.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const CLI = join(ROOT, "packages/verifier/dist/cli.js");
+const HOST = "ssh-e2e.example";
+const WORK_PREFIX = "airgrant-e2e-ssh-";
+
+let work: string;
+let token: SoftHsmIssuers | undefined;
+let issuer: TokenIssuer;
+let edIssuer: TokenIssuer;
+/** Its key is in TrustedUserCAKeys (a stale line) but not in the bundle. */
+let staleIssuer: TokenIssuer;
+/** Trusted by nobody. */
+let strangerIssuer: TokenIssuer;
+let stateDir: string;
+let sessionLog: string;
+let sshd: SshdServer | undefined;
+let user: Removable;
+let publicKeyLine: string;
+let clientKey: string;
+const fixtures: Removable[] = [];
+const timings: number[] = [];
+
+interface SshResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function sshArgs(certFile: string, login: string, command: string): string[] {
+  return [
+    "-F",
+    "/dev/null",
+    "-p",
+    String(sshd?.port),
+    "-i",
+    clientKey,
+    "-o",
+    `CertificateFile=${certFile}`,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "LogLevel=ERROR",
+    `${login}@127.0.0.1`,
+    command,
+  ];
+}
+
+let certCount = 0;
+function writeCert(cert: MintedSshCertificate): string {
+  const file = join(work, `cert-${++certCount}.pub`);
+  writeFileSync(file, `${cert.line}\n`);
+  return file;
+}
+
+function ssh(cert: MintedSshCertificate, login = user.name, command = "echo hello"): SshResult {
+  const started = performance.now();
+  const r = spawnSync("ssh", sshArgs(writeCert(cert), login, command), {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 30_000,
+  });
+  const ms = performance.now() - started;
+  timings.push(ms);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms };
+}
+
+function sshAsync(certFile: string): Promise<{ status: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("ssh", sshArgs(certFile, user.name, "echo hello"), {
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 30_000,
+    });
+    let stdout = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout }));
+  });
+}
+
+function mint(request: Partial<SshCertificateRequest> = {}, by: TokenIssuer = issuer): MintedSshCertificate {
+  return mintSshCertificate(by, { publicKeyLine, principals: [user.name], ...request });
+}
+
+interface Entry {
+  seq: number;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+function auditEntries(): Entry[] {
+  return readFileSync(join(stateDir, "audit.log"), "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Entry);
+}
+
+function entriesFor(grantId: string, type?: string): Entry[] {
+  return auditEntries().filter((e) => e.data.grantId === grantId && (type === undefined || e.type === type));
+}
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+}
+
+/** Work directories of crashed earlier runs (named with their pid). */
+function removeStaleWorkDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const match = new RegExp(`^${WORK_PREFIX}(\\d+)-`).exec(name);
+    if (match === null) continue;
+    let alive = true;
+    try {
+      process.kill(Number(match[1]), 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+    if (!alive) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+beforeAll(async () => {
+  requireRoot("test/openssh.test.ts");
+  if (!existsSync("/usr/sbin/sshd")) {
+    throw new Error("/usr/sbin/sshd is not installed: apt-get install -y openssh-server (.ci/run does)");
+  }
+  requireCommand("ssh", "openssh-client");
+  requireCommand("ssh-keygen", "openssh-client");
+  stopStaleSshd();
+  removeStaleFixtures();
+  removeStaleWorkDirs();
+  work = mkdtempSync(join(tmpdir(), `${WORK_PREFIX}${process.pid}-`));
+  token = openSoftHsmIssuers(["ecdsa-p256", "ed25519", "ecdsa-p256", "ed25519"]);
+  [issuer, edIssuer, staleIssuer, strangerIssuer] = token.issuers as [
+    TokenIssuer,
+    TokenIssuer,
+    TokenIssuer,
+    TokenIssuer,
+  ];
+  stateDir = join(work, "state");
+  sessionLog = join(work, "airgrant-ssh.log");
+  const bundleFile = join(work, "bundle.json");
+  writeFileSync(bundleFile, trustBundleFor([issuer, edIssuer]));
+  const installed = cli(["install-bundle", bundleFile, "--state", stateDir]);
+  if (installed.status !== 0) throw new Error(`install-bundle failed: ${installed.stderr}`);
+
+  const caKeys = cli(["ssh-ca-keys", "--state", stateDir]);
+  if (caKeys.status !== 0) throw new Error(`ssh-ca-keys failed: ${caKeys.stderr}`);
+  // What `airgrant-verifier ssh-ca-keys` printed, plus one key the bundle no
+  // longer trusts, as a TrustedUserCAKeys file not updated after a bundle
+  // change would hold: the principals command must refuse it on its own.
+  writeFileSync(
+    join(work, "airgrant_ca_keys"),
+    `${caKeys.stdout}${sshIssuerKeyLine(staleIssuer.algorithm, staleIssuer.spki, "stale-issuer")}\n`,
+  );
+
+  clientKey = join(work, "id_ed25519");
+  const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", clientKey], { encoding: "utf8" });
+  if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
+  publicKeyLine = readFileSync(`${clientKey}.pub`, "utf8");
+
+  user = createThrowawayUser("agssh", "/bin/sh");
+  fixtures.push(user);
+  const service = writePamService([
+    "auth required pam_deny.so",
+    "account required pam_permit.so",
+    // docs/openssh.md: first in the session section, before anything that may change the PAM environment.
+    `session requisite pam_exec.so quiet type=open_session log=${sessionLog} ${process.execPath} ${CLI} ssh-session --state ${stateDir} --host ${HOST}`,
+    "session required pam_permit.so",
+  ]);
+  fixtures.push(service);
+  sshd = await startSshd({
+    dir: join(work, "sshd"),
+    pamService: service.name,
+    config: [
+      "UsePAM yes",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "PubkeyAuthentication yes",
+      "AuthorizedKeysFile none",
+      `TrustedUserCAKeys ${join(work, "airgrant_ca_keys")}`,
+      `AuthorizedPrincipalsCommand ${process.execPath} ${CLI} ssh-principals --state ${stateDir} --host ${HOST} --user %u --type %t --cert %k`,
+      "AuthorizedPrincipalsCommandUser root",
+      "PermitTunnel no",
+      // Scratch directories under /tmp are not root-only all the way up.
+      "StrictModes no",
+      "LogLevel VERBOSE",
+      "MaxStartups 40:30:100",
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  if (timings.length > 0) {
+    const sorted = [...timings].sort((a, b) => a - b);
+    console.info(
+      `ssh logins: ${timings.length}, median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`,
+    );
+  }
+  try {
+    await sshd?.stop();
+  } finally {
+    cleanUp([
+      ...fixtures.reverse().map((f) => f.remove),
+      () => token?.close(),
+      () => work && rmSync(work, { recursive: true, force: true }),
+    ]);
+  }
+}, 30_000);
+
+describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use", () => {
+  it("prints one TrustedUserCAKeys line per bundle issuer, naming its key id", () => {
+    const r = cli(["ssh-ca-keys", "--state", stateDir]);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^ecdsa-sha2-nistp256 AAAA\S+ airgrant-issuer-[0-9a-f]{16}$/);
+    expect(lines[1]).toMatch(/^ssh-ed25519 AAAA\S+ airgrant-issuer-[0-9a-f]{16}$/);
+  });
+
+  let first: MintedSshCertificate;
+
+  it("lets the user in once: the first login runs its command", () => {
+    first = mint();
+    const r = ssh(first);
+    expect(r.stderr).not.toContain("Permission denied");
+    expect(r.stdout).toBe("hello\n");
+    expect(r.status).toBe(0);
+    const principals = entriesFor(first.grantId, "ssh-principals");
+    // sshd 9.2 asks twice for one login: the key query, then the signed attempt.
+    expect(principals.length).toBeGreaterThanOrEqual(1);
+    expect(principals.every((e) => e.data.verdict === "allowed")).toBe(true);
+    const uses = entriesFor(first.grantId, "grant-check");
+    expect(uses).toHaveLength(1);
+    expect(uses[0]?.data).toMatchObject({
+      verdict: "allowed",
+      via: "ssh-certificate",
+      use: 1,
+      user: user.name,
+      host: HOST,
+      sshSerial: first.serial.toString(),
+      pamRhost: "127.0.0.1",
+    });
+    expect(readFileSync(sessionLog, "utf8")).toMatch(new RegExp(`allowed: certificate for grant ${first.grantId}`));
+  });
+
+  it("refuses a second login with the same certificate", () => {
+    const r = ssh(first);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("Permission denied");
+    const last = entriesFor(first.grantId, "ssh-principals").at(-1);
+    expect(last?.data.verdict).toBe("grant-replayed");
+    expect(entriesFor(first.grantId, "grant-check")).toHaveLength(1);
+  });
+
+  it("lets exactly one of several simultaneous logins with one certificate in, every time", async () => {
+    for (let round = 0; round < 4; round++) {
+      const cert = mint({}, round % 2 === 0 ? issuer : edIssuer);
+      const file = writeCert(cert);
+      const results = await Promise.all(Array.from({ length: 6 }, () => sshAsync(file)));
+      const inside = results.filter((r) => r.status === 0 && r.stdout === "hello\n");
+      expect(inside, `round ${round}: ${JSON.stringify(results)}`).toHaveLength(1);
+      // Nobody else ran the command: refused at authentication (255) or
+      // when the session would not open (254: sshd runs nothing).
+      expect(results.filter((r) => r.stdout !== "")).toHaveLength(1);
+      const uses = entriesFor(cert.grantId, "grant-check");
+      expect(uses.filter((e) => e.data.verdict === "allowed")).toHaveLength(1);
+      expect(uses.filter((e) => e.data.verdict !== "allowed").every((e) => e.data.verdict === "grant-replayed")).toBe(
+        true,
+      );
+    }
+  }, 120_000);
+
+  it("lets a grant for two uses in twice, and not a third time", () => {
+    const cert = mint({ maxUses: 2 });
+    expect(ssh(cert).stdout).toBe("hello\n");
+    expect(ssh(cert).stdout).toBe("hello\n");
+    const third = ssh(cert);
+    expect(third.status).not.toBe(0);
+    expect(third.stdout).toBe("");
+    expect(entriesFor(cert.grantId, "grant-check").map((e) => e.data.use)).toEqual([1, 2]);
+  });
+
+  it("refuses an expired certificate", () => {
+    const now = Math.floor(Date.now() / 1000);
+    const cert = mint({ validAfter: now - 7200, validBefore: now - 3600 });
+    const r = ssh(cert);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(entriesFor(cert.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("grant-expired");
+    expect(entriesFor(cert.grantId, "grant-check")).toHaveLength(0);
+  });
+
+  it("refuses a certificate for another user", () => {
+    const cert = mint({ principals: ["someone-else"] });
+    const r = ssh(cert);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(entriesFor(cert.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("wrong-user");
+  });
+
+  it("refuses a certificate from a CA nobody trusts (sshd refuses it before asking)", () => {
+    const cert = mint({}, strangerIssuer);
+    const r = ssh(cert);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("Permission denied");
+  });
+
+  it("refuses a certificate from a CA left in TrustedUserCAKeys but not in the bundle", () => {
+    const cert = mint({}, staleIssuer);
+    const r = ssh(cert);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    const last = auditEntries()
+      .filter((e) => e.type === "ssh-principals")
+      .at(-1);
+    expect(last?.data).toMatchObject({ verdict: "unknown-issuer", user: user.name });
+  });
+
+  it("refuses a revoked grant after the new bundle is installed", () => {
+    const cert = mint();
+    const bundleFile = join(work, "bundle-revoking.json");
+    writeFileSync(bundleFile, trustBundleFor([issuer, edIssuer], undefined, { revokedGrants: [cert.grantId] }));
+    expect(cli(["install-bundle", bundleFile, "--state", stateDir]).status).toBe(0);
+    const r = ssh(cert);
+    expect(r.status).not.toBe(0);
+    expect(entriesFor(cert.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("grant-revoked");
+  });
+
+  it("logs every attempt, never the certificate, and the host log verifies", () => {
+    const text = readFileSync(join(stateDir, "audit.log"), "utf8");
+    expect(text).not.toContain(Buffer.from(first.blob).toString("base64").slice(0, 60));
+    expect(verifyAuditLog(join(stateDir, "audit.log"))).toMatchObject({ ok: true });
+    const types = new Set(auditEntries().map((e) => e.type));
+    expect(types).toContain("ssh-principals");
+    expect(types).toContain("grant-check");
+    expect(readFileSync(sshd?.logFile ?? "", "utf8")).toContain("Accepted publickey");
+  });
+});

@@ -1,0 +1,61 @@
+// End-to-end test support: OpenSSH user certificates for grants, signed on
+// the real SoftHSM2 token by a TokenIssuer, following docs/openssh.md ("The
+// certificate"): key id = grant id (with /N for N uses), principal = user,
+// validity = the grant window, a random serial.
+import { randomBytes } from "node:crypto";
+import {
+  encodeSshCertificate,
+  encodeSshCertificateBody,
+  parseSshPublicKeyLine,
+  sshCertificateLine,
+  sshSignatureBlob,
+  toHex,
+} from "@airgrant/core";
+import type { TokenIssuer } from "./token-issuer.js";
+
+export interface SshCertificateRequest {
+  /** The engineer's public key line (id_ed25519.pub). */
+  publicKeyLine: string;
+  principals: string[];
+  /** Defaults: a fresh grant id, one use, from a minute ago for an hour. */
+  grantId?: string;
+  maxUses?: number;
+  validAfter?: number;
+  validBefore?: number;
+  criticalOptions?: Record<string, string>;
+  extensions?: string[];
+}
+
+export interface MintedSshCertificate {
+  grantId: string;
+  serial: bigint;
+  /** The certificate blob. */
+  blob: Uint8Array;
+  /** `<type> <base64> <comment>`, the content of an id_*-cert.pub file. */
+  line: string;
+}
+
+/** Mint a user certificate signed by the issuer's key on the token. */
+export function mintSshCertificate(issuer: TokenIssuer, request: SshCertificateRequest): MintedSshCertificate {
+  const now = Math.floor(Date.now() / 1000);
+  const grantId = request.grantId ?? toHex(randomBytes(16));
+  const maxUses = request.maxUses ?? 1;
+  const serial = randomBytes(8).readBigUInt64BE();
+  const body = encodeSshCertificateBody(
+    {
+      subjectKey: parseSshPublicKeyLine(request.publicKeyLine).blob,
+      nonce: new Uint8Array(randomBytes(32)),
+      serial,
+      keyId: maxUses === 1 ? grantId : `${grantId}/${maxUses}`,
+      principals: request.principals,
+      validAfter: BigInt(request.validAfter ?? now - 60),
+      validBefore: BigInt(request.validBefore ?? now + 3600),
+      criticalOptions: request.criticalOptions ?? {},
+      extensions: request.extensions ?? ["permit-pty"],
+    },
+    issuer.algorithm,
+    issuer.spki,
+  );
+  const blob = encodeSshCertificate(body, sshSignatureBlob(issuer.algorithm, issuer.sign(body)));
+  return { grantId, serial, blob, line: sshCertificateLine(blob, `grant-${grantId}`) };
+}
