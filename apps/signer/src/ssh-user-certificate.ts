@@ -1,0 +1,79 @@
+import {
+  encodeSshCertificate,
+  encodeSshCertificateBody,
+  parseSshPublicKeyLine,
+  sha256,
+  sshCertificateLine,
+  sshSignatureBlob,
+  toHex,
+} from "@airgrant/core";
+import { signatureAlgorithmOf } from "./issuer-record.js";
+import type { Signer } from "./mint-grant.js";
+
+/** What a certificate repeats of its grant (docs/openssh.md, "Certificates"). */
+export interface CertifiedGrant {
+  grantId: string;
+  user: string;
+  notBefore: number;
+  notAfter: number;
+  maxUses: number;
+  sourceAddress?: string;
+  forceCommand?: string;
+}
+
+export interface SshUserCertificate {
+  /** The id_*-cert.pub line. */
+  line: string;
+  serial: string;
+  keyId: string;
+  /** SHA-256 (hex) of the certified key's blob, for the audit log. */
+  subjectKeySha256: string;
+}
+
+/**
+ * An OpenSSH user certificate for the engineer's own key, signed by the
+ * issuer key on the token: principal = user, validity = the grant's window,
+ * key id = the grant id (with `/N` when it allows N uses, so the host counts
+ * certificate logins and text logins of one grant against one limit), a
+ * random serial, and only the pty extension; the grant's constraints become
+ * critical options.
+ */
+export function signSshUserCertificate(
+  signer: Signer,
+  grant: CertifiedGrant,
+  subjectPublicKeyLine: string,
+  random: (length: number) => Uint8Array,
+): SshUserCertificate {
+  const subject = parseSshPublicKeyLine(subjectPublicKeyLine);
+  const algorithm = signatureAlgorithmOf(signer.issuer.alg);
+  const serial = Buffer.from(random(8)).readBigUInt64BE(0);
+  const keyId = grant.maxUses === 1 ? grant.grantId : `${grant.grantId}/${grant.maxUses}`;
+  const criticalOptions: Record<string, string> = {};
+  if (grant.forceCommand !== undefined) criticalOptions["force-command"] = grant.forceCommand;
+  if (grant.sourceAddress !== undefined) criticalOptions["source-address"] = grant.sourceAddress;
+  const body = encodeSshCertificateBody(
+    {
+      subjectKey: subject.blob,
+      nonce: random(32),
+      serial,
+      keyId,
+      principals: [grant.user],
+      validAfter: BigInt(grant.notBefore),
+      validBefore: BigInt(grant.notAfter),
+      criticalOptions,
+      extensions: ["permit-pty"],
+    },
+    algorithm,
+    signer.issuer.publicKey,
+  );
+  // The token signs SHA-256 of the body for ECDSA (ecdsa-sha2-nistp256 uses
+  // SHA-256, RFC 5656 6.2.1) and the body itself for Ed25519 (RFC 8709).
+  const signature = signer.session.sign(signer.issuer.keyLabel, body);
+  const certificate = encodeSshCertificate(body, sshSignatureBlob(algorithm, signature));
+  return {
+    line: sshCertificateLine(certificate, `airgrant grant ${grant.grantId}`),
+    serial: serial.toString(),
+    keyId,
+    subjectKeySha256: toHex(sha256(subject.blob)),
+  };
+}
