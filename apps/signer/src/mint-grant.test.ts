@@ -157,4 +157,18 @@ describe("mintGrant", () => {
       data: { code: "ttl-too-long", officer: "alice", otpCounter: [1, touches] },
     });
   });
+
+  it("records the OTP's counter and the failure when the token fails after the OTP was accepted", () => {
+    const home = newHome();
+    const signer = prepareSigner(home, session);
+    const used = otp();
+    session.deleteObjects(signer.issuer.keyLabel);
+    expect(() => mintGrant(signer, used, request)).toThrow(expect.objectContaining({ code: "key-missing" }));
+    const entry = JSON.parse(readFileSync(home.auditLogPath, "utf8").trimEnd().split("\n").at(-1) ?? "");
+    expect(entry).toMatchObject({ type: "grant-refused", data: { code: "key-missing", otpCounter: [1, touches] } });
+    rmSync(home.countersPath, { force: true });
+    // A fresh process (no counters in memory, no cache) still refuses the OTP: the log has its counter.
+    const fresh = { home, session, issuer: signer.issuer };
+    expect(mintGrant(fresh, used, request)).toMatchObject({ ok: false, code: "otp-replayed" });
+  });
 });

@@ -7,6 +7,7 @@ import {
   encodeGrant,
   encodeGrantBody,
   encodeGrantText,
+  exitClassOf,
   formatTarget,
   fromHex,
   type GrantFields,
@@ -217,70 +218,85 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
     if (!verdict.ok) return refuse(verdict.code, verdict.message);
     officer = claimed;
     if (officer === undefined) throw new AirgrantError("internal", "an accepted OTP without its officer");
-    if (!officerMayApprove(officer, request.target)) {
-      return refuse(
-        "officer-not-allowed",
-        `officer ${officer.name} may approve grants for ${officer.targets.join(",")}, not ${target}`,
-      );
-    }
-    if (request.ttl > officer.maxTtl) {
-      return refuse(
-        "ttl-too-long",
-        `officer ${officer.name} may approve grants of at most ${formatDuration(officer.maxTtl)}, not ${formatDuration(request.ttl)}`,
-      );
-    }
-    if (request.ttl > policy.maxLifetime) {
-      return refuse(
-        "ttl-too-long",
-        `hosts accept grants of at most ${formatDuration(policy.maxLifetime)} (the last bundle's --max-lifetime), not ${formatDuration(request.ttl)}`,
-      );
-    }
+    const approver = officer;
+    try {
+      if (!officerMayApprove(approver, request.target)) {
+        return refuse(
+          "officer-not-allowed",
+          `officer ${approver.name} may approve grants for ${approver.targets.join(",")}, not ${target}`,
+        );
+      }
+      if (request.ttl > approver.maxTtl) {
+        return refuse(
+          "ttl-too-long",
+          `officer ${approver.name} may approve grants of at most ${formatDuration(approver.maxTtl)}, not ${formatDuration(request.ttl)}`,
+        );
+      }
+      if (request.ttl > policy.maxLifetime) {
+        return refuse(
+          "ttl-too-long",
+          `hosts accept grants of at most ${formatDuration(policy.maxLifetime)} (the last bundle's --max-lifetime), not ${formatDuration(request.ttl)}`,
+        );
+      }
 
-    const notBefore = request.notBefore ?? Math.floor(clock().getTime() / 1000);
-    const grantId = random(16);
-    const fields = grantFields(signer, request, notBefore, grantId);
-    fields.anchor = {
-      seq: head?.seq ?? 0,
-      headPrefix:
-        head === undefined ? new Uint8Array(8) : fromHex(head.hash, 32, "internal", "log head").subarray(0, 8),
-    };
-    const body = encodeGrantBody(fields);
-    const length = signedGrantTextLength(body.length, 1);
-    if (length > MAX_SINGLE_SIGNATURE_TEXT_LENGTH) {
-      return refuse(
-        "grant-too-long",
-        `the grant would be ${length} characters, more than ${MAX_SINGLE_SIGNATURE_TEXT_LENGTH}`,
-      );
+      const notBefore = request.notBefore ?? Math.floor(clock().getTime() / 1000);
+      const grantId = random(16);
+      const fields = grantFields(signer, request, notBefore, grantId);
+      fields.anchor = {
+        seq: head?.seq ?? 0,
+        headPrefix:
+          head === undefined ? new Uint8Array(8) : fromHex(head.hash, 32, "internal", "log head").subarray(0, 8),
+      };
+      const body = encodeGrantBody(fields);
+      const length = signedGrantTextLength(body.length, 1);
+      if (length > MAX_SINGLE_SIGNATURE_TEXT_LENGTH) {
+        return refuse(
+          "grant-too-long",
+          `the grant would be ${length} characters, more than ${MAX_SINGLE_SIGNATURE_TEXT_LENGTH}`,
+        );
+      }
+      const signature = session.sign(issuer.keyLabel, body);
+      const bytes = encodeGrant(body, [
+        { keyId: fields.issuerKeyId, algorithm: signatureAlgorithmOf(issuer.alg), signature },
+      ]);
+      const grantIdHex = toHex(grantId);
+      const auditSeq = audit("grant-issued", {
+        grantId: grantIdHex,
+        user: request.user,
+        target,
+        notBefore,
+        notAfter: fields.notAfter,
+        maxUses: request.maxUses,
+        officer: approver.name,
+        yubikeyId: approver.yubikeyId,
+        reason: request.reason,
+        issuerKeyId: issuer.keyId,
+        grantSha256: toHex(sha256(bytes)),
+      });
+      return {
+        ok: true,
+        grant: encodeGrantText(bytes),
+        grantId: grantIdHex,
+        user: request.user,
+        target,
+        notBefore,
+        notAfter: fields.notAfter,
+        maxUses: request.maxUses,
+        officer: approver.name,
+        auditSeq,
+      };
+    } catch (err) {
+      // The OTP was accepted: its counter must reach the log even though no
+      // grant came of it, and the failure is part of the record.
+      const code = err instanceof AirgrantError ? err.code : "internal";
+      const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof AirgrantError && exitClassOf(code) === "verdict") return refuse(code, message);
+      try {
+        refuse(code, message);
+      } catch {
+        // The log itself failing; the original error is the one to report.
+      }
+      throw err;
     }
-    const signature = session.sign(issuer.keyLabel, body);
-    const bytes = encodeGrant(body, [
-      { keyId: fields.issuerKeyId, algorithm: signatureAlgorithmOf(issuer.alg), signature },
-    ]);
-    const grantIdHex = toHex(grantId);
-    const auditSeq = audit("grant-issued", {
-      grantId: grantIdHex,
-      user: request.user,
-      target,
-      notBefore,
-      notAfter: fields.notAfter,
-      maxUses: request.maxUses,
-      officer: officer.name,
-      yubikeyId: officer.yubikeyId,
-      reason: request.reason,
-      issuerKeyId: issuer.keyId,
-      grantSha256: toHex(sha256(bytes)),
-    });
-    return {
-      ok: true,
-      grant: encodeGrantText(bytes),
-      grantId: grantIdHex,
-      user: request.user,
-      target,
-      notBefore,
-      notAfter: fields.notAfter,
-      maxUses: request.maxUses,
-      officer: officer.name,
-      auditSeq,
-    };
   });
 }
