@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { verifyAuditLog } from "@airgrant/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { documentedPamLines, documentedSshdConfig, VERIFIER_CLI } from "./support/documented-pam-lines.js";
-import { type SshdServer, sshKeyboardInteractive, startSshd } from "./support/sshd-server.js";
+import { sshWithPromptAnswer } from "./support/ssh-keyboard-interactive.js";
+import { type SshdServer, startSshd } from "./support/sshd-server.js";
 import {
   cleanUp,
   createThrowawayUser,
@@ -36,9 +37,10 @@ let breakGlass: Removable;
 const fixtures: Removable[] = [];
 const breakGlassPassword = randomBytes(12).toString("base64url");
 
-function login(user: string, answer: string) {
+function login(user: string, answer: string, method?: "password") {
   if (sshd === undefined) throw new Error("sshd is not running");
-  return sshKeyboardInteractive({ dir: work, port: sshd.port, user, answer, command: "echo in-as-$(id -un)" });
+  const command = "echo in-as-$(id -un)";
+  return sshWithPromptAnswer({ dir: work, port: sshd.port, user, answer, command, ...(method ? { method } : {}) });
 }
 
 function grantChecks(): Record<string, unknown>[] {
@@ -85,7 +87,7 @@ beforeAll(async () => {
   sshd = await startSshd({
     dir: join(work, "sshd"),
     pamService: service.name,
-    config: [...documentedSshdConfig(), "PasswordAuthentication no", "PubkeyAuthentication no"],
+    config: [...documentedSshdConfig(), "PasswordAuthentication yes", "PubkeyAuthentication no"],
   });
 });
 
@@ -125,6 +127,13 @@ describe("PAM under a real sshd, configured as docs/pam.md says", () => {
     expect(login(engineer.name, breakGlassPassword).status).toBe(255);
   });
 
+  it("takes the grant by password authentication too", () => {
+    const byPassword = issuer.mint({ principal: engineer.name, target: { kind: "host", name: HOST } }).text;
+    const r = login(engineer.name, byPassword, "password");
+    expect(r.stdout.trim()).toBe(`in-as-${engineer.name}`);
+    expect(r.status).toBe(0);
+  });
+
   it("lets the break-glass account in with its password", () => {
     const r = login(breakGlass.name, breakGlassPassword);
     expect(r.stdout.trim()).toBe(`in-as-${breakGlass.name}`);
@@ -134,7 +143,7 @@ describe("PAM under a real sshd, configured as docs/pam.md says", () => {
   it("records the engineer's attempts, and none of the break-glass account's, with sshd's PAM items", () => {
     expect(verifyAuditLog(join(stateDir, "audit.log"))).toMatchObject({ ok: true });
     const checks = grantChecks();
-    expect(checks.map((d) => d.verdict)).toEqual(["allowed", "grant-replayed", "malformed-grant"]);
+    expect(checks.map((d) => d.verdict)).toEqual(["allowed", "grant-replayed", "malformed-grant", "allowed"]);
     for (const data of checks) {
       expect(data).toMatchObject({
         user: engineer.name,

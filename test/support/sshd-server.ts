@@ -1,13 +1,13 @@
 // End-to-end test support: a real sshd on 127.0.0.1 and a free port, run in
 // the foreground (-D) as a child of the test so that stopping it is killing
-// that one process, and the real ssh client.
+// that one process.
 //
 // OpenSSH (portable) starts PAM with its program name as the service name
 // (pam_start(__progname, …)). Started through a link named like a PAM file
 // of writePamService, sshd uses that file instead of /etc/pam.d/sshd, so a
 // test never touches the host's own sshd configuration.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 
@@ -100,64 +100,4 @@ export async function startSshd(options: SshdOptions): Promise<SshdServer> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return { port, logFile, stop };
-}
-
-export interface SshResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Log in with the real ssh client by keyboard-interactive, answering every
- * prompt with `answer` through SSH_ASKPASS (the client has no terminal), and
- * run `command`.
- */
-export function sshKeyboardInteractive(options: {
-  dir: string;
-  port: number;
-  user: string;
-  answer: string;
-  command: string;
-}): SshResult {
-  const answerFile = join(options.dir, `answer-${process.hrtime.bigint()}`);
-  writeFileSync(answerFile, options.answer, { mode: 0o600 });
-  const askpass = join(options.dir, "askpass");
-  writeFileSync(askpass, '#!/bin/sh\nexec cat "$AIRGRANT_TEST_ANSWER"\n');
-  chmodSync(askpass, 0o700);
-  const r = spawnSync(
-    "ssh",
-    [
-      "-F",
-      "/dev/null",
-      "-p",
-      String(options.port),
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "PreferredAuthentications=keyboard-interactive",
-      "-o",
-      "NumberOfPasswordPrompts=1",
-      "-o",
-      "ConnectTimeout=10",
-      "-o",
-      "LogLevel=ERROR",
-      `${options.user}@127.0.0.1`,
-      options.command,
-    ],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 30_000,
-      env: {
-        ...process.env,
-        SSH_ASKPASS: askpass,
-        SSH_ASKPASS_REQUIRE: "force",
-        AIRGRANT_TEST_ANSWER: answerFile,
-      },
-    },
-  );
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -4,7 +4,7 @@
 // leftover of a crashed run (pid gone) from a fixture of a run still going.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const PAM_DIR = "/etc/pam.d";
@@ -73,25 +73,29 @@ export function writePamService(lines: string[]): Removable {
 }
 
 /**
- * Remove the PAM files, accounts and test daemons (started as a link named
- * like a PAM file, see sshd-server.ts) of earlier runs whose process is
- * gone; returns what was removed.
+ * Remove the PAM files, accounts and sshd listeners (started through a link
+ * named like the PAM file, see sshd-server.ts) of earlier runs whose process
+ * is gone; returns what was removed.
  */
 export function removeStaleFixtures(): string[] {
   const removed: string[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    let argv0: string;
+    let exe: string;
+    let title: string;
     try {
-      argv0 = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0] ?? "";
+      exe = readlinkSync(`/proc/${entry}/exe`);
+      // sshd rewrites its command line into a title: "<name>: <path> -D … [listener] …".
+      title = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
     } catch {
       continue;
     }
-    const match = new RegExp(`/${PAM_PREFIX}(\\d+)-[0-9a-f]+$`).exec(argv0);
+    if (exe !== "/usr/sbin/sshd") continue;
+    const match = new RegExp(`(?:^|/)${PAM_PREFIX}(\\d+)-[0-9a-f]+[: ]`).exec(title);
     if (match && !alive(Number(match[1]))) {
       try {
         process.kill(Number(entry), "SIGTERM");
-        removed.push(`process ${entry} ${argv0}`);
+        removed.push(`sshd ${entry}`);
       } catch {
         // gone meanwhile
       }
