@@ -161,12 +161,19 @@ describe("PAM: pam_exec.so expose_authtok running airgrant-verifier pam", () => 
     expect(lastLogLine()).toMatch(/^error: malformed-grant: /);
   });
 
-  it("lets a grant typed in lower case with dashes in", () => {
+  it("lets a grant typed in lower case, with its dashes or others, in", () => {
     const grant = coSigner.mint({ principal: user.name, target: { kind: "host", name: HOST } }).text;
     expect(grant).toMatch(/^AG1-[0-9A-Z]+(-[0-9A-Z]+)+$/);
     const r = pamtester(service.name, user.name, grant.toLowerCase());
     expect(r.status).toBe(0);
     expect(r.output).toContain("successfully authenticated");
+    // Dashes where a person put them, not where the signer did.
+    const regrouped = issuer
+      .mint({ principal: user.name, target: { kind: "host", name: HOST } })
+      .text.replaceAll("-", "")
+      .toLowerCase()
+      .replace(/(.{5})/g, "$1-");
+    expect(pamtester(service.name, user.name, regrouped).status).toBe(0);
   });
 
   it("refuses a grant longer than PAM lets a password be, and says so", () => {
@@ -191,17 +198,18 @@ describe("PAM: pam_exec.so expose_authtok running airgrant-verifier pam", () => 
       .filter((entry) => entry.type === "grant-check")
       .map((entry) => entry.data);
     const verdicts = checks.map((d) => d.verdict);
-    expect(verdicts.slice(0, 6)).toEqual([
+    expect(verdicts.slice(0, 7)).toEqual([
       "allowed",
       "grant-replayed",
       "wrong-user",
       "grant-expired",
       "malformed-grant",
       "allowed",
+      "allowed",
     ]);
     // Where the cut falls decides which: mid-group is a checksum error, between groups a bad length.
-    expect(["bad-checksum", "malformed-grant"]).toContain(verdicts[6]);
-    expect(verdicts).toHaveLength(7);
+    expect(["bad-checksum", "malformed-grant"]).toContain(verdicts[7]);
+    expect(verdicts).toHaveLength(8);
     for (const data of checks) {
       expect(data).toMatchObject({
         user: user.name,
