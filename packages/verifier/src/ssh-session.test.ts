@@ -1,0 +1,210 @@
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  encodeSshCertificate,
+  encodeSshCertificateBody,
+  sshCertificateLine,
+  sshSignatureBlob,
+  toHex,
+  verifyAuditLog,
+} from "@airgrant/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  makeBundleBytes,
+  makeGrantText,
+  makeTestIssuer,
+  signWith,
+  type TestIssuer,
+  testFields,
+} from "../../core/src/testing/test-issuer.js";
+import { checkGrant } from "./check-grant.js";
+import { hostState, installBundle, loadInstalledBundle } from "./host-state.js";
+import { runSshPrincipals } from "./ssh-principals.js";
+import { certificatesInAuthInfo, runSshSession } from "./ssh-session.js";
+
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const issuer = makeTestIssuer("ed25519");
+const stranger = makeTestIssuer("ed25519");
+const subject = makeTestIssuer("ed25519");
+const HOST = "db1.example";
+const now = Math.floor(Date.now() / 1000);
+const clock = () => new Date(now * 1000);
+
+function subjectKeyBlob(key: TestIssuer): Uint8Array {
+  const type = Buffer.from("ssh-ed25519");
+  const out = Buffer.alloc(4 + type.length + 4 + 32);
+  out.writeUInt32BE(type.length, 0);
+  type.copy(out, 4);
+  out.writeUInt32BE(32, 4 + type.length);
+  Buffer.from(key.spki.subarray(key.spki.length - 32)).copy(out, 8 + type.length);
+  return new Uint8Array(out);
+}
+
+function certificate(keyId: string, by: TestIssuer = issuer, principals = ["alice"]): Uint8Array {
+  const body = encodeSshCertificateBody(
+    {
+      subjectKey: subjectKeyBlob(subject),
+      nonce: new Uint8Array(randomBytes(32)),
+      serial: 7n,
+      keyId,
+      principals,
+      validAfter: BigInt(now - 60),
+      validBefore: BigInt(now + 3600),
+      criticalOptions: {},
+      extensions: ["permit-pty"],
+    },
+    by.algorithm,
+    by.spki,
+  );
+  return encodeSshCertificate(body, sshSignatureBlob(by.algorithm, signWith(by, body)));
+}
+
+/** SSH_AUTH_INFO_0 as sshd 9.2 sets it for a certificate login. */
+function authInfo(blob: Uint8Array): string {
+  return `publickey ${sshCertificateLine(blob)}\n`;
+}
+
+let work: string;
+let stateDir: string;
+
+beforeEach(() => {
+  work = mkdtempSync(join(tmpdir(), "airgrant-verifier-ssh-"));
+  stateDir = join(work, "state");
+  installBundle(hostState(stateDir), makeBundleBytes([issuer], { created: now - 100 }), clock);
+});
+afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+function session(info: string | undefined, over: Record<string, string> = {}) {
+  const env: NodeJS.ProcessEnv = {
+    PAM_TYPE: "open_session",
+    PAM_USER: "alice",
+    PAM_SERVICE: "sshd",
+    PAM_RHOST: "192.0.2.9",
+    PAM_TTY: "ssh",
+    ...over,
+  };
+  if (info !== undefined) env.SSH_AUTH_INFO_0 = info;
+  return runSshSession({ stateDir, host: HOST, env, clock });
+}
+
+function principals(blob: Uint8Array, user = "alice") {
+  return runSshPrincipals({
+    stateDir,
+    host: HOST,
+    user,
+    type: "ssh-ed25519-cert-v01@openssh.com",
+    certificate: Buffer.from(blob).toString("base64"),
+    clock,
+  });
+}
+
+describe("ssh-principals and ssh-session", () => {
+  it("checks without taking a use however often sshd asks, then the session takes the one use", () => {
+    const grantId = toHex(randomBytes(16));
+    const blob = certificate(grantId);
+    for (let i = 0; i < 3; i++) expect(principals(blob).verdict.code).toBe("allowed");
+    const first = session(authInfo(blob));
+    expect(first).toMatchObject({ allowed: true, code: "allowed" });
+    expect(first.checks[0]?.use).toBe(1);
+    expect(session(authInfo(blob))).toMatchObject({ allowed: false, code: "grant-replayed" });
+    expect(principals(blob).verdict.code).toBe("grant-replayed");
+    expect(verifyAuditLog(hostState(stateDir).auditLogPath)).toMatchObject({ ok: true });
+  });
+
+  it("shares the one-time store with grants typed at a prompt", () => {
+    const fields = testFields(issuer, {
+      principal: "alice",
+      target: { kind: "host", name: HOST },
+      notBefore: now - 60,
+      notAfter: now + 3600,
+    });
+    const state = hostState(stateDir);
+    const typed = checkGrant({
+      state,
+      bundle: loadInstalledBundle(state),
+      presented: new TextEncoder().encode(makeGrantText(fields, [issuer])),
+      user: "alice",
+      host: HOST,
+      clock,
+    });
+    expect(typed.verdict.allowed).toBe(true);
+    const blob = certificate(toHex(fields.grantId));
+    expect(principals(blob).verdict.code).toBe("grant-replayed");
+    expect(session(authInfo(blob)).code).toBe("grant-replayed");
+  });
+
+  it("leaves logins by anything but an airgrant certificate to the rest of the stack, unlogged", () => {
+    const before = verifyAuditLog(hostState(stateDir).auditLogPath);
+    for (const info of [
+      "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOz1\n",
+      "keyboard-interactive/pam\n",
+      authInfo(certificate(toHex(randomBytes(16)), stranger)),
+    ]) {
+      expect(session(info)).toMatchObject({ allowed: true, code: "not-airgrant", checks: [] });
+    }
+    expect(verifyAuditLog(hostState(stateDir).auditLogPath)).toEqual(before);
+  });
+
+  it("refuses to run anywhere but an open_session with SSH_AUTH_INFO_0 set", () => {
+    const blob = certificate(toHex(randomBytes(16)));
+    expect(() => session(authInfo(blob), { PAM_TYPE: "account" })).toThrow(/type=open_session/);
+    expect(() => session(authInfo(blob), { PAM_TYPE: "close_session" })).toThrow(/session section/);
+    expect(() => session("")).toThrow(/SSH_AUTH_INFO_0 is empty/);
+    expect(() => session(undefined)).toThrow(/SSH_AUTH_INFO_0 is empty/);
+  });
+
+  it("refuses a certificate for another account at the session too", () => {
+    const blob = certificate(toHex(randomBytes(16)), issuer, ["bob"]);
+    expect(session(authInfo(blob))).toMatchObject({ allowed: false, code: "wrong-user" });
+  });
+
+  it("finds each certificate line in SSH_AUTH_INFO_0 and ignores the rest", () => {
+    const blob = certificate(toHex(randomBytes(16)));
+    const found = certificatesInAuthInfo(`password\n${authInfo(blob)}publickey ssh-ed25519 AAAA\n`);
+    expect(found).toEqual([blob]);
+    expect(certificatesInAuthInfo("publickey ssh-ed25519-cert-v01@openssh.com !!!\n")).toEqual([]);
+  });
+});
+
+describe("airgrant-verifier ssh-principals and ssh-ca-keys (whole process)", () => {
+  it("prints the user on stdout for sshd, nothing when refused", () => {
+    const blob = certificate(toHex(randomBytes(16)));
+    const args = (user: string, cert: string) => [
+      CLI,
+      "ssh-principals",
+      "--state",
+      stateDir,
+      "--host",
+      HOST,
+      "--user",
+      user,
+      "--type",
+      "ssh-ed25519-cert-v01@openssh.com",
+      "--cert",
+      cert,
+    ];
+    const ok = spawnSync(process.execPath, args("alice", Buffer.from(blob).toString("base64")), { encoding: "utf8" });
+    expect(ok).toMatchObject({ status: 0, stdout: "alice\n" });
+    const other = spawnSync(process.execPath, args("bob", Buffer.from(blob).toString("base64")), { encoding: "utf8" });
+    expect(other).toMatchObject({ status: 1, stdout: "" });
+    expect(other.stderr).toMatch(/^error: wrong-user: /);
+    const junk = spawnSync(process.execPath, args("alice", "%%%\u0007"), { encoding: "utf8" });
+    expect(junk).toMatchObject({ status: 1, stdout: "" });
+    expect(junk.stderr).toMatch(/^error: malformed-certificate: /);
+    const missing = spawnSync(process.execPath, [CLI, "ssh-principals", "--state", stateDir], { encoding: "utf8" });
+    expect(missing.status).toBe(2);
+  });
+
+  it("prints a TrustedUserCAKeys line per issuer", () => {
+    const r = spawnSync(process.execPath, [CLI, "ssh-ca-keys", "--state", stateDir], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^ssh-ed25519 AAAA\\S+ airgrant-issuer-${toHex(issuer.keyId)}\\n$`));
+    writeFileSync(join(work, "ca"), r.stdout);
+    const keygen = spawnSync("ssh-keygen", ["-l", "-f", join(work, "ca")], { encoding: "utf8" });
+    if (keygen.error === undefined) expect(keygen.status).toBe(0);
+  });
+});
