@@ -1,7 +1,17 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
-import { type ParseArgsConfig, parseArgs } from "node:util";
-import { AirgrantError, exitStatusOf, parseTarget, readAuditHead, writeFileAtomic } from "@airgrant/core";
+import type { ParseArgsConfig } from "node:util";
+import {
+  AirgrantError,
+  type CommandLine,
+  exitStatusOf,
+  type ParsedArgs,
+  parseTarget,
+  printableLine,
+  readAuditHead,
+  runCommandLine,
+  usageError,
+  writeFileAtomic,
+} from "@airgrant/core";
 import { grantQrPng, grantQrSvg, grantQrTerminal } from "@airgrant/core/qr";
 import { formatDuration, parseDuration } from "./duration.js";
 import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGrantId, parseGroupOption } from "./export-bundle.js";
@@ -24,7 +34,10 @@ import {
 import { readOtp, readPin } from "./terminal-input.js";
 import { openToken, type TokenSession } from "./token-session.js";
 
-const USAGE = `usage: airgrant-signer <command> [options]
+const CLI: CommandLine = {
+  name: "airgrant-signer",
+  packageJson: new URL("../package.json", import.meta.url),
+  usage: `usage: airgrant-signer <command> [options]
 
 Mint airgrant access grants on a PKCS#11 token, approved by an officer's YubiKey.
 
@@ -56,16 +69,14 @@ options:
   --version         show the version
 
 durations: 90s, 30m, 2h, 1h30m, 1d
-exit status: 0 ok, 1 refused (OTP or policy), 2 usage or input error, 3 environment error`;
+exit status: 0 ok, 1 refused (OTP or policy), 2 usage or input error, 3 environment error`,
+};
 
 const OPTIONS = {
   home: { type: "string" },
   module: { type: "string" },
   token: { type: "string" },
   "pin-file": { type: "string" },
-  json: { type: "boolean", default: false },
-  help: { type: "boolean", default: false },
-  version: { type: "boolean", default: false },
   alg: { type: "string" },
   "key-label": { type: "string" },
   name: { type: "string" },
@@ -90,7 +101,7 @@ const OPTIONS = {
   revoke: { type: "string", multiple: true },
 } satisfies ParseArgsConfig["options"];
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+type Values = ParsedArgs<typeof OPTIONS>["values"];
 
 const GLOBAL_OPTIONS = ["home", "module", "token", "pin-file", "json", "help", "version"];
 
@@ -117,25 +128,15 @@ interface Context {
   json: boolean;
 }
 
-/** One line, printable: messages may quote hostile input. */
-function oneLine(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
-}
-
-function fail(json: boolean, code: string, message: string, extra: Record<string, unknown> = {}): number {
-  if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message, ...extra })}\n`);
-  process.stderr.write(`error: ${code}: ${oneLine(message)}\n`);
+/** A refusal: the error line, and with --json the verdict object carrying the same code. */
+function refuse(json: boolean, code: string, message: string, auditSeq: number): number {
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message, auditSeq })}\n`);
+  process.stderr.write(`error: ${code}: ${printableLine(message)}\n`);
   return exitStatusOf(code);
 }
 
 function usage(message: string): AirgrantError {
-  return new AirgrantError("usage", `${message} (see airgrant-signer --help)`);
-}
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
+  return usageError(CLI, message);
 }
 
 function print(ctx: Context, json: Record<string, unknown>, text: string): void {
@@ -297,7 +298,7 @@ function runGrant(ctx: Context): number {
     const otp = readOtp();
     const result = mintGrant(signer, otp, request);
     saveCounters(signer);
-    if (!result.ok) return fail(ctx.json, result.code, result.message, { auditSeq: result.auditSeq });
+    if (!result.ok) return refuse(ctx.json, result.code, result.message, result.auditSeq);
     process.stdout.write(ctx.json ? `${JSON.stringify(result)}\n` : `${result.grant}\n`);
     if (ctx.values.qr) process.stderr.write(grantQrTerminal(result.grant));
     const png = ctx.values["qr-png"];
@@ -390,46 +391,20 @@ const COMMANDS: Readonly<Record<string, (ctx: Context) => number>> = {
   status: runStatus,
 };
 
-export function main(argv: string[]): number {
-  let json = argv.includes("--json");
-  try {
-    let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>>;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw usage((err as Error).message.split("\n")[0] ?? "bad arguments");
-    }
-    const { values, positionals } = parsed;
-    json = values.json;
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    if (values.version) {
-      process.stdout.write(`airgrant-signer ${version()}\n`);
-      return 0;
-    }
-    const [first, second, ...rest] = positionals;
-    if (first === undefined) throw usage("no command given");
-    const command = first === "officer" ? `officer ${second ?? ""}`.trim() : first;
-    const extra = first === "officer" ? rest : positionals.slice(1);
-    const run = COMMANDS[command];
-    if (run === undefined) {
-      throw usage(first === "officer" ? "officer takes add, list or remove" : `unknown command '${first}'`);
-    }
-    if (extra.length > 0) throw usage(`${command} takes no argument '${extra[0]}'`);
-    const allowed = new Set([...GLOBAL_OPTIONS, ...(COMMAND_OPTIONS[command] ?? [])]);
-    for (const [name, value] of Object.entries(values)) {
-      if (value !== undefined && value !== false && !allowed.has(name))
-        throw usage(`${command} does not take --${name}`);
-    }
-    const home = signerHome(resolveSignerHome(values.home));
-    return run({ values, home, json });
-  } catch (err) {
-    if (err instanceof AirgrantError) return fail(json, err.code, err.message);
-    if (process.env.AIRGRANT_DEBUG === "1") process.stderr.write(`${(err as Error).stack}\n`);
-    return fail(json, "internal", `unexpected failure: ${(err as Error).message}`);
+process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ values, positionals }) => {
+  const [first, second, ...rest] = positionals;
+  if (first === undefined) throw usage("no command given");
+  const command = first === "officer" ? `officer ${second ?? ""}`.trim() : first;
+  const extra = first === "officer" ? rest : positionals.slice(1);
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    throw usage(first === "officer" ? "officer takes add, list or remove" : `unknown command '${first}'`);
   }
-}
-
-process.exitCode = main(process.argv.slice(2));
+  if (extra.length > 0) throw usage(`${command} takes no argument '${extra[0]}'`);
+  const allowed = new Set([...GLOBAL_OPTIONS, ...(COMMAND_OPTIONS[command] ?? [])]);
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined && value !== false && !allowed.has(name)) throw usage(`${command} does not take --${name}`);
+  }
+  const home = signerHome(resolveSignerHome(values.home));
+  return run({ values, home, json: values.json === true });
+});
