@@ -26,6 +26,11 @@ export interface CheckResult {
 }
 
 const LOGGED_USER_LENGTH = 64;
+
+/** At most `max` code points: a cut never leaves half a surrogate pair, which the log refuses. */
+function cutForLog(text: string, max: number): string {
+  return Array.from(text).slice(0, max).join("");
+}
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function decodePresented(input: CheckGrantInput): string | Verdict {
@@ -82,12 +87,12 @@ export function checkGrant(input: CheckGrantInput): CheckResult {
   }
   const data: Record<string, AuditValue> = {
     verdict: verdict.code,
-    user: input.user.slice(0, LOGGED_USER_LENGTH),
-    host: input.host.slice(0, LOGGED_USER_LENGTH),
+    user: cutForLog(input.user, LOGGED_USER_LENGTH),
+    host: cutForLog(input.host, LOGGED_USER_LENGTH),
     presented: toHex(sha256(input.presented)),
     presentedBytes: input.presented.length,
   };
-  if (input.user.length > LOGGED_USER_LENGTH) data.userTruncated = true;
+  if (data.user !== input.user) data.userTruncated = true;
   if (input.oversized) data.oversized = true;
   const grant = verdict.grant;
   if (grant !== undefined) {

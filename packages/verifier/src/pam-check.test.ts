@@ -221,6 +221,14 @@ describe("airgrant-verifier pam", () => {
     expect(data?.remoteAddress).toBeUndefined();
   });
 
+  it("logs a refusal for a hostile PAM_USER that is cut inside a surrogate pair", () => {
+    const dir = freshState();
+    const r = pam(dir, "junk\0", pamEnv({ PAM_USER: `${"a".repeat(63)}😀😀` }));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: invalid-user: /);
+    expect(checks(dir)[0]).toMatchObject({ user: `${"a".repeat(63)}😀`, userTruncated: true });
+  });
+
   it("never cuts a PAM item inside a surrogate pair", () => {
     const item = sanitizePamItem(`${"a".repeat(PAM_ITEM_MAX_LENGTH - 1)}😀😀`);
     expect(item).toEqual({ value: `${"a".repeat(PAM_ITEM_MAX_LENGTH - 1)}😀`, truncated: true });
