@@ -1,18 +1,14 @@
 // Audit chain benchmark (issue 2; the target ratio comes with issue 4):
 // - verifyAuditLog on a 1,000,000-entry log against `sha256sum` of the same
 //   file, in one run, with the verifier's peak resident memory;
-// - SHA-256 of one entry through @noble/hashes against node:crypto, to see
-//   what swapping core's sha256() would buy;
 // - fsynced appendAuditEntry against the floor: a bare O_APPEND write of a
 //   line of the same size plus fsync.
 // Needs a build (`npx tsc -b packages/core`). Works in bench/.work/ and deletes
 // the big file afterwards.
 import { spawnSync } from "node:child_process";
-import { createHash, hash } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "../packages/core/dist");
@@ -186,24 +182,3 @@ console.log(
   `verifier peak RSS         ${fmt(peakRssMb, 1)} MB   (an empty node process: ${fmt(baselineRssKb() / 1024, 1)} MB)`,
 );
 rmSync(bigLog, { force: true });
-
-// 3. What one entry's SHA-256 costs in each implementation.
-{
-  const sample = Buffer.from(
-    encodeAuditEntry(2, new Date().toISOString(), "grant-checked", dataOf(2), GENESIS_PREV).line,
-  );
-  const n = 200_000;
-  for (const [name, fn] of [
-    ["@noble/hashes sha256", (b) => nobleSha256(b)],
-    ["node:crypto createHash", (b) => createHash("sha256").update(b).digest()],
-    ["node:crypto hash", (b) => hash("sha256", b, "buffer")],
-  ]) {
-    for (let i = 0; i < 20_000; i++) fn(sample);
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) fn(sample);
-    const t = ms(t0);
-    console.log(
-      `${name.padEnd(26)}${fmt((t * 1e6) / n)} ns per ${sample.length}-byte entry (${fmt((t * ENTRIES) / n)} ms per ${fmt(ENTRIES)})`,
-    );
-  }
-}
