@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sshIssuerKeyLine, verifyAuditLog } from "@airgrant/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { documentedOpenSshConfig, documentedOpenSshSessionLine } from "./support/documented-openssh-lines.js";
 import {
   type MintedSshCertificate,
   mintSshCertificate,
@@ -205,11 +206,12 @@ beforeAll(async () => {
 
   user = createThrowawayUser("agssh", "/bin/sh");
   fixtures.push(user);
+  const documented = { stateDir, caKeysFile: join(work, "airgrant_ca_keys"), logFile: sessionLog, host: HOST };
   const service = writePamService([
     "auth required pam_deny.so",
     "account required pam_permit.so",
-    // docs/openssh.md: first in the session section, before anything that may change the PAM environment.
-    `session requisite pam_exec.so quiet type=open_session log=${sessionLog} ${process.execPath} ${CLI} ssh-session --state ${stateDir} --host ${HOST}`,
+    // First in the session section, before anything that may change the PAM environment.
+    documentedOpenSshSessionLine(documented),
     "session required pam_permit.so",
   ]);
   fixtures.push(service);
@@ -217,15 +219,10 @@ beforeAll(async () => {
     dir: join(work, "sshd"),
     pamService: service.name,
     config: [
-      "UsePAM yes",
+      ...documentedOpenSshConfig(documented),
       "PasswordAuthentication no",
       "KbdInteractiveAuthentication no",
-      "PubkeyAuthentication yes",
       "AuthorizedKeysFile none",
-      `TrustedUserCAKeys ${join(work, "airgrant_ca_keys")}`,
-      `AuthorizedPrincipalsCommand ${process.execPath} ${CLI} ssh-principals --state ${stateDir} --host ${HOST} --user %u --type %t --cert %k`,
-      "AuthorizedPrincipalsCommandUser root",
-      "PermitTunnel no",
       "LogLevel VERBOSE",
       "MaxStartups 40:30:100",
     ],

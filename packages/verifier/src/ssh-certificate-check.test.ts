@@ -80,7 +80,7 @@ describe("checkSshCertificate", () => {
   it("refuses a CA that is not a bundle issuer, and a signature that does not verify", () => {
     expect(check(certificate({}, stranger)).code).toBe("unknown-issuer");
     const blob = certificate();
-    blob[blob.length - 5] ^= 1;
+    blob[blob.length - 5] = (blob[blob.length - 5] as number) ^ 1;
     expect(check(blob).code).toBe("bad-signature");
   });
 
@@ -118,7 +118,7 @@ describe("checkSshCertificate", () => {
     fc.assert(
       fc.property(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 }), (at, xor) => {
         const blob = good.slice();
-        blob[at] ^= xor;
+        blob[at] = (blob[at] as number) ^ xor;
         expect(typeof check(blob).code).toBe("string");
       }),
     );
