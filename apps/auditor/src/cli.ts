@@ -1,5 +1,18 @@
 #!/usr/bin/env node
-import { type CommandLine, printableLine, runCommandLine, usageError } from "@airgrant/core";
+import { readFileSync } from "node:fs";
+import {
+  AirgrantError,
+  type CommandLine,
+  decodeTrustBundle,
+  printableLine,
+  runCommandLine,
+  type TrustBundle,
+  usageError,
+  writeFileAtomic,
+} from "@airgrant/core";
+import { reconciliationCode, reconciliationJson, reconciliationText } from "./format-reconciliation.js";
+import { type Reconciliation, reconcileLogs } from "./reconcile-logs.js";
+import { renderReport } from "./render-report.js";
 import { describeLogVerdict, verifyLogs } from "./verify-logs.js";
 
 const CLI: CommandLine = {
@@ -11,13 +24,24 @@ Verify airgrant audit logs carried out from the signer and the hosts.
 
 commands:
   verify LOG...   check each log's hash chain; exit 0 if every chain is intact, 1 if any is broken
+  reconcile --signer LOG --host LOG... [--bundle FILE]
+                  verify every chain and match each use on a host to a grant the
+                  signer issued; exit 0 if nothing is found, 1 on any finding
+  report --signer LOG --host LOG... [--bundle FILE] --out FILE
+                  reconcile, and write the result as one self-contained HTML file;
+                  exit as reconcile does
 
 options:
+  --signer LOG    the signer's audit log
+  --host LOG      a host's audit log; repeat it, or list more logs after the command
+  --bundle FILE   the trust bundle the hosts were given: its groups and clock skew
+  --out FILE      where report writes the HTML file
   --json      print the result as one JSON object on stdout
   --help      show this help
   --version   show the version
 
-exit status: 0 intact, 1 broken, 2 usage or unreadable file, 3 environment error`,
+exit status: 0 intact (and nothing found), 1 broken or a finding, 2 usage or unreadable file,
+3 environment error`,
 };
 
 function runVerify(paths: string[], json: boolean): number {
@@ -37,11 +61,84 @@ function runVerify(paths: string[], json: boolean): number {
   return intact ? 0 : 1;
 }
 
-process.exitCode = runCommandLine(CLI, process.argv.slice(2), {}, ({ positionals, values }) => {
+interface ReconcileOptions {
+  signer?: string | undefined;
+  host?: string[] | undefined;
+  bundle?: string | undefined;
+}
+
+function readBundle(path: string): TrustBundle {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new AirgrantError("file-unreadable", `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  return decodeTrustBundle(bytes);
+}
+
+function reconcileFromOptions(command: string, rest: string[], values: ReconcileOptions): Reconciliation {
+  if (values.signer === undefined) throw usageError(CLI, `${command} needs --signer LOG`);
+  const hostLogs = [...(values.host ?? []), ...rest];
+  if (hostLogs.length === 0) throw usageError(CLI, `${command} needs at least one --host LOG`);
+  const bundle = values.bundle === undefined ? undefined : readBundle(values.bundle);
+  return reconcileLogs({ signerLog: values.signer, hostLogs, ...(bundle === undefined ? {} : { bundle }) });
+}
+
+function finish(r: Reconciliation): number {
+  if (!r.ok) {
+    process.stderr.write(`error: ${reconciliationCode(r)}: ${r.findingsTotal} finding(s)\n`);
+    return 1;
+  }
+  return 0;
+}
+
+function runReconcile(rest: string[], values: ReconcileOptions, json: boolean): number {
+  const r = reconcileFromOptions("reconcile", rest, values);
+  process.stdout.write(json ? `${JSON.stringify(reconciliationJson(r))}\n` : reconciliationText(r));
+  return finish(r);
+}
+
+function runReport(rest: string[], values: ReconcileOptions & { out?: string | undefined }, json: boolean): number {
+  if (values.out === undefined) throw usageError(CLI, "report needs --out FILE");
+  const out = values.out;
+  const r = reconcileFromOptions("report", rest, values);
+  // Whole or not at all, mode 0600: the report quotes the logs.
+  writeFileAtomic(out, renderReport(r, new Date()));
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ ok: r.ok, code: reconciliationCode(r), out, findingsTotal: r.findingsTotal })}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `${printableLine(`${out}: ${r.findingsTotal} finding(s), ${r.grantsIssued} grant(s), ${r.uses} use(s)`)}\n`,
+    );
+  }
+  return finish(r);
+}
+
+const OPTIONS = {
+  signer: { type: "string" },
+  host: { type: "string", multiple: true },
+  bundle: { type: "string" },
+  out: { type: "string" },
+} as const;
+
+process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ positionals, values }) => {
   const [command, ...rest] = positionals;
+  const json = values.json === true;
+  if (command !== "reconcile" && command !== "report") {
+    const stray = (["signer", "host", "bundle", "out"] as const).find((o) => values[o] !== undefined);
+    if (stray !== undefined) throw usageError(CLI, `--${stray} goes with reconcile or report`);
+  }
   switch (command) {
     case "verify":
-      return runVerify(rest, values.json === true);
+      return runVerify(rest, json);
+    case "reconcile":
+      if (values.out !== undefined) throw usageError(CLI, "--out goes with report");
+      return runReconcile(rest, values, json);
+    case "report":
+      return runReport(rest, values, json);
     case undefined:
       throw usageError(CLI, "no command given");
     default:

@@ -1,0 +1,177 @@
+import { printableLine } from "@airgrant/core";
+import { isoSeconds } from "./host-use-check.js";
+import type { Reconciliation } from "./reconcile-logs.js";
+import type { IssuedGrant } from "./signer-ledger.js";
+import type { LogSummary } from "./stream-log.js";
+
+/** The verdict code of a reconciliation (docs/errors.md, "auditor"). */
+export function reconciliationCode(r: Reconciliation): "reconciled" | "reconcile-findings" {
+  return r.ok ? "reconciled" : "reconcile-findings";
+}
+
+export function describeLog(log: LogSummary): string {
+  const id = log.logId === undefined ? "" : `, log ${log.logId}`;
+  const recovered = log.recoveries > 0 ? `, ${log.recoveries} torn tail(s) recovered` : "";
+  if (log.broken === undefined) return `intact, ${log.entries} entries${id}${recovered}`;
+  const b = log.broken;
+  return `BROKEN at entry ${b.seq} (line ${b.line}): ${b.code}; ${log.entries} entries before it verified${id}`;
+}
+
+export function describeSkew(r: Reconciliation): string {
+  const source = {
+    bundle: "from --bundle",
+    "signer-log": "the largest in the signer log's bundle exports",
+    none: "no bundle given and none exported in the signer log",
+  }[r.clockSkew.source];
+  return `clock skew ${r.clockSkew.seconds} s (${source})`;
+}
+
+/** Notes on what the reconciliation could not check; they are not findings. */
+export function reconciliationNotes(r: Reconciliation): string[] {
+  const notes: string[] = [];
+  if (r.unresolvedGroupUses > 0) {
+    notes.push(
+      `${r.unresolvedGroupUses} use(s) of group grants matched by group name only: give --bundle to check each host is in its group`,
+    );
+  }
+  const omitted = Object.entries(r.findingsOmitted);
+  if (omitted.length > 0) {
+    notes.push(
+      `only the first ${r.findings.length} findings are listed; not listed: ${omitted.map(([c, n]) => `${n} ${c}`).join(", ")}`,
+    );
+  }
+  return notes;
+}
+
+function grantJson(g: IssuedGrant) {
+  return {
+    grantId: g.grantId,
+    seq: g.seq,
+    issued: new Date(g.time).toISOString(),
+    user: g.user,
+    target: g.target,
+    notBefore: g.notBefore,
+    notAfter: g.notAfter,
+    maxUses: g.maxUses,
+    officer: g.officer,
+    uses: g.uses.length,
+  };
+}
+
+/** The --json object: the same content as the text tables. */
+export function reconciliationJson(r: Reconciliation): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    code: reconciliationCode(r),
+    logs: r.logs,
+    clockSkew: r.clockSkew,
+    groupsResolved: r.groupsResolved,
+    unresolvedGroupUses: r.unresolvedGroupUses,
+    grantsIssued: r.grantsIssued,
+    grantsUsed: r.grantsUsed,
+    uses: r.uses,
+    findingsTotal: r.findingsTotal,
+    findingsOmitted: r.findingsOmitted,
+    findings: r.findings,
+    notes: reconciliationNotes(r),
+    neverUsed: r.neverUsed.map(grantJson),
+    hosts: r.hosts.map((h) => ({
+      host: h.host,
+      checks: h.checks,
+      uses: h.uses,
+      refusals: Object.fromEntries(h.refusals),
+      logs: [...h.logs].map((i) => r.logs[i + 1]?.path),
+    })),
+    officers: r.officers,
+  };
+}
+
+/** Columns padded to their widest cell (cut at `max`), the last column left free. */
+function table(header: string[], rows: string[][], max = 40): string[] {
+  const widths = header.map((h, i) =>
+    i === header.length - 1 ? 0 : Math.min(max, Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length))),
+  );
+  const cell = (text: string, i: number) => {
+    const w = widths[i] ?? 0;
+    if (w === 0) return text;
+    return (text.length > w ? `${text.slice(0, w - 1)}…` : text).padEnd(w);
+  };
+  return [header, ...rows].map((row) => `  ${row.map(cell).join("  ")}`.trimEnd());
+}
+
+/** The text tables of `airgrant-auditor reconcile`, each line printable. */
+export function reconciliationText(r: Reconciliation): string {
+  const out: string[] = ["logs:"];
+  out.push(
+    ...table(
+      ["ROLE", "LOG", "CHAIN"],
+      r.logs.map((l) => [l.role, l.path, describeLog(l)]),
+      60,
+    ),
+  );
+  out.push(
+    "",
+    `grants issued ${r.grantsIssued}, used ${r.grantsUsed}, never used ${r.neverUsed.length}; ${r.uses} use(s) on ${r.hosts.length} host(s); ${describeSkew(r)}`,
+  );
+  for (const note of reconciliationNotes(r)) out.push(`note: ${note}`);
+  out.push("", `findings: ${r.findingsTotal}`);
+  if (r.findings.length > 0) {
+    out.push(
+      ...table(
+        ["CODE", "GRANT", "LOG", "ENTRY", "HOST", "USER", "DETAIL"],
+        r.findings.map((f) => [
+          f.code,
+          f.grantId ?? "-",
+          f.log,
+          f.seq === undefined ? "-" : String(f.seq),
+          f.host ?? "-",
+          f.user ?? "-",
+          f.message,
+        ]),
+      ),
+    );
+  }
+  out.push("", "hosts:");
+  out.push(
+    ...table(
+      ["HOST", "CHECKS", "USES", "REFUSED"],
+      r.hosts.map((h) => [
+        h.host || "(none)",
+        String(h.checks),
+        String(h.uses),
+        [...h.refusals].map(([code, n]) => `${n} ${code}`).join(", ") || "0",
+      ]),
+    ),
+  );
+  out.push("", "officers:");
+  out.push(
+    ...table(
+      ["OFFICER", "ISSUED", "USED", "NEVER-USED", "USES", "REFUSALS", "FINDINGS"],
+      r.officers.map((o) => [
+        o.officer || "(before an officer was known)",
+        String(o.issued),
+        String(o.used),
+        String(o.neverUsed),
+        String(o.uses),
+        String(o.refusals),
+        String(o.findings),
+      ]),
+    ),
+  );
+  out.push("", `never used (informational, not findings): ${r.neverUsed.length}`);
+  if (r.neverUsed.length > 0) {
+    out.push(
+      ...table(
+        ["GRANT", "USER", "TARGET", "OFFICER", "WINDOW"],
+        r.neverUsed.map((g) => [
+          g.grantId,
+          g.user,
+          g.target,
+          g.officer,
+          `${isoSeconds(g.notBefore)} to ${isoSeconds(g.notAfter)}`,
+        ]),
+      ),
+    );
+  }
+  return `${out.map(printableLine).join("\n")}\n`;
+}

@@ -1,0 +1,222 @@
+import type { AuditEntry, AuditValue } from "@airgrant/core";
+import { type Finding, type FindingList, keptString } from "./finding.js";
+import type { IssuedGrant, SignerLedger } from "./signer-ledger.js";
+import type { EntryCheck } from "./stream-log.js";
+
+/** What one host (by the name its entries give) did, for the per-host table. */
+export interface HostTally {
+  host: string;
+  /** grant-check entries: every login attempt with a grant. */
+  checks: number;
+  /** Allowed checks: uses of a grant. */
+  uses: number;
+  /** Refused checks, by verdict code. */
+  refusals: Map<string, number>;
+  /** Indexes of the host logs that named this host. */
+  logs: Set<number>;
+}
+
+/** What the host-log checks share: the signer's ledger, the bundle's groups and skew, the findings. */
+export interface HostCheckContext {
+  ledger: SignerLedger;
+  /** Host groups from --bundle; undefined when no bundle was given. */
+  groups: Readonly<Record<string, readonly string[]>> | undefined;
+  /** Seconds of clock skew a host allows either side of a grant's window. */
+  clockSkew: number;
+  findings: FindingList;
+  hosts: Map<string, HostTally>;
+  /** Uses of group grants whose host could not be checked against the group (no --bundle). */
+  unresolvedGroupUses: number;
+}
+
+const GRANT_ID_PATTERN = /^[0-9a-f]{32}$/;
+const ANCHOR_HEAD_PATTERN = /^[0-9a-f]{16}$/;
+const GROUP_PREFIX = "group:";
+
+/**
+ * A use of a grant on a host is a `grant-check` entry with verdict `allowed`
+ * (docs/verifier.md, "Audit entries"): written by `airgrant-verifier check`,
+ * by the PAM entry point (which adds pamService, pamRhost, pamTty) and by
+ * `ssh-session` when sshd opens a session with a grant's certificate (`via`
+ * `ssh-certificate`; it has no target or anchor). `ssh-principals` entries
+ * take no use and are not uses.
+ */
+export class HostUseCheck implements EntryCheck {
+  constructor(
+    private readonly context: HostCheckContext,
+    private readonly path: string,
+    private readonly logIndex: number,
+  ) {}
+
+  onEntry(entry: AuditEntry): undefined {
+    if (entry.type !== "grant-check") return undefined;
+    const d = entry.data;
+    const host = keptString(d.host)?.toLowerCase();
+    const tally = this.tally(host ?? "");
+    tally.checks++;
+    if (d.verdict !== "allowed") {
+      const code = keptString(d.verdict) ?? "(none)";
+      tally.refusals.set(code, (tally.refusals.get(code) ?? 0) + 1);
+      return undefined;
+    }
+    tally.uses++;
+    const grantId = typeof d.grantId === "string" && GRANT_ID_PATTERN.test(d.grantId) ? d.grantId : undefined;
+    const user = keptString(d.user);
+    const time = Date.parse(entry.time);
+    if (grantId === undefined || user === undefined || host === undefined) {
+      const missing = [grantId === undefined && "grantId", user === undefined && "user", host === undefined && "host"];
+      this.add({
+        code: "malformed-record",
+        log: this.path,
+        seq: entry.seq,
+        time: entry.time,
+        message: `allowed grant-check lacks or has a bad ${missing.filter(Boolean).join(", ")}`,
+      });
+      return undefined;
+    }
+    const at = { log: this.path, seq: entry.seq, grantId, host, user, time: entry.time };
+    const grant = this.context.ledger.grants.get(grantId);
+    if (d.anchor !== undefined) this.checkAnchor(d.anchor, grant, at);
+    if (grant === undefined) {
+      this.add({ code: "unknown-grant", ...at, message: `used on ${host} by ${user}; the signer log never issued it` });
+      return undefined;
+    }
+    grant.uses.push({ log: this.logIndex, seq: entry.seq, time, host, user });
+    if (user !== grant.user) {
+      this.add({ code: "user-mismatch", ...at, message: `${user} logged in with a grant issued for ${grant.user}` });
+    }
+    this.checkTarget(grant, at);
+    this.checkGrantFacts(d, grant, at);
+    this.checkWindow(time, grant, at);
+    return undefined;
+  }
+
+  private add(finding: Finding): void {
+    this.context.findings.add(finding);
+  }
+
+  private tally(host: string): HostTally {
+    let tally = this.context.hosts.get(host);
+    if (tally === undefined) {
+      tally = { host, checks: 0, uses: 0, refusals: new Map(), logs: new Set() };
+      this.context.hosts.set(host, tally);
+    }
+    tally.logs.add(this.logIndex);
+    return tally;
+  }
+
+  /**
+   * The grant's anchor (docs/grant-format.md) is the signer log's head when
+   * the grant was minted. It must be an entry of the signer log as carried
+   * out, with the same hash prefix, and before the grant's own grant-issued
+   * entry; otherwise the signer log was cut short, rewritten, or is not the
+   * log that issued the grant.
+   */
+  private checkAnchor(anchor: AuditValue, grant: IssuedGrant | undefined, at: Omit<Finding, "code" | "message">): void {
+    const chain = this.context.ledger.chain;
+    const seq = typeof anchor === "object" && anchor !== null && !Array.isArray(anchor) ? anchor.seq : undefined;
+    const head = typeof anchor === "object" && anchor !== null && !Array.isArray(anchor) ? anchor.head : undefined;
+    let problem: string | undefined;
+    if (
+      typeof seq !== "number" ||
+      !Number.isSafeInteger(seq) ||
+      typeof head !== "string" ||
+      !ANCHOR_HEAD_PATTERN.test(head)
+    ) {
+      problem = "the anchor is not {seq, head: 16 hex}";
+    } else {
+      const prefix = chain.prefixAt(seq);
+      if (prefix === undefined) {
+        problem = `anchor ${seq}/${head} is beyond the signer log, which has ${chain.head} verified entries (cut short, or another signer's log)`;
+      } else if (prefix !== head) {
+        problem = `anchor ${seq}/${head}, but signer log entry ${seq} has hash ${prefix}… (rewritten, or another signer's log)`;
+      } else if (grant !== undefined && seq >= grant.seq) {
+        problem = `anchor ${seq} is not before the grant's grant-issued entry ${grant.seq}`;
+      }
+    }
+    if (problem !== undefined) this.add({ code: "anchor-not-on-chain", ...at, message: problem });
+  }
+
+  private checkTarget(grant: IssuedGrant, at: Omit<Finding, "code" | "message"> & { host: string }): void {
+    const host = at.host;
+    if (!grant.target.startsWith(GROUP_PREFIX)) {
+      if (host !== grant.target.toLowerCase()) {
+        this.add({ code: "target-mismatch", ...at, message: `used on ${host}; the grant is for ${grant.target}` });
+      }
+      return;
+    }
+    const groups = this.context.groups;
+    if (groups === undefined) {
+      this.context.unresolvedGroupUses++;
+      return;
+    }
+    const name = grant.target.slice(GROUP_PREFIX.length);
+    const members = Object.hasOwn(groups, name) ? groups[name] : undefined;
+    if (members === undefined) {
+      this.add({
+        code: "target-mismatch",
+        ...at,
+        message: `used on ${host}; the grant is for ${grant.target}, a group the bundle does not have`,
+      });
+    } else if (!members.includes(host)) {
+      this.add({
+        code: "target-mismatch",
+        ...at,
+        message: `used on ${host}; the grant is for ${grant.target}, which the bundle says does not hold ${host}`,
+      });
+    }
+  }
+
+  /**
+   * What the host read from the grant it accepted must be what the signer
+   * issued under that id: a difference means a grant the signer log does not
+   * describe (forged with the issuer key, or the signer log rewritten).
+   */
+  private checkGrantFacts(
+    d: Record<string, AuditValue>,
+    grant: IssuedGrant,
+    at: Omit<Finding, "code" | "message">,
+  ): void {
+    const expected: Array<[string, AuditValue | undefined, string | number]> = [
+      ["principal", d.principal, grant.user],
+      ["target", d.target, grant.target],
+      ["issuer", d.issuer, grant.issuerKeyId],
+      ["notBefore", d.notBefore, grant.notBefore],
+      ["notAfter", d.notAfter, grant.notAfter],
+      ["maxUses", d.maxUses, grant.maxUses],
+    ];
+    const differences = expected
+      .filter(([, seen, issued]) => seen !== undefined && seen !== issued)
+      .map(
+        ([name, seen, issued]) =>
+          `${name} ${JSON.stringify(keptString(seen) ?? seen)} (issued: ${JSON.stringify(issued)})`,
+      );
+    if (differences.length > 0) {
+      this.add({ code: "grant-mismatch", ...at, message: `the host saw ${differences.join(", ")}` });
+    }
+  }
+
+  /**
+   * docs/verifier.md: a host accepts a grant from notBefore − skew until
+   * before notAfter + skew, in whole seconds. The entry's time is stamped
+   * when the check is recorded, right after the decision.
+   */
+  private checkWindow(time: number, grant: IssuedGrant, at: Omit<Finding, "code" | "message">): void {
+    const now = Math.floor(time / 1000);
+    const skew = this.context.clockSkew;
+    if (now + skew < grant.notBefore || now - skew >= grant.notAfter) {
+      const window = `${isoSeconds(grant.notBefore)} to ${isoSeconds(grant.notAfter)}`;
+      this.add({
+        code: "use-outside-window",
+        ...at,
+        message: `used at ${at.time}; the grant's window is ${window} (clock skew ${skew} s)`,
+      });
+    }
+  }
+}
+
+/** A grant time for a message; times beyond what Date holds are printed as numbers. */
+export function isoSeconds(seconds: number): string {
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? `${seconds} s` : date.toISOString().replace(".000Z", "Z");
+}

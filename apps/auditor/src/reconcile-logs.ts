@@ -1,0 +1,200 @@
+import { AirgrantError, type TrustBundle } from "@airgrant/core";
+import { FINDING_CODES, type Finding, type FindingCode, FindingList } from "./finding.js";
+import { type HostCheckContext, type HostTally, HostUseCheck, isoSeconds } from "./host-use-check.js";
+import { type IssuedGrant, SignerLedger } from "./signer-ledger.js";
+import { type EntryCheck, type LogSummary, streamLog } from "./stream-log.js";
+
+export interface ReconcileInput {
+  signerLog: string;
+  hostLogs: readonly string[];
+  /** The trust bundle the hosts were given: its groups and clock skew. */
+  bundle?: TrustBundle;
+  /** Findings kept in full; the rest are counted by code (default 100,000). */
+  findingLimit?: number;
+  /**
+   * More checks per log in the same pass (issue 4: checkpoint signatures on
+   * the signer log, seals on host logs with their install receipts). Each
+   * gets the log's role and path and returns its checks.
+   */
+  extraChecks?: (role: LogSummary["role"], path: string) => EntryCheck[];
+}
+
+export interface OfficerTally {
+  officer: string;
+  issued: number;
+  used: number;
+  neverUsed: number;
+  uses: number;
+  refusals: number;
+  findings: number;
+}
+
+export interface Reconciliation {
+  /** No findings at all. */
+  ok: boolean;
+  logs: LogSummary[];
+  clockSkew: { seconds: number; source: "bundle" | "signer-log" | "none" };
+  /** Whether group targets were checked against the bundle's groups. */
+  groupsResolved: boolean;
+  /** Uses of group grants matched by group name only (no --bundle). */
+  unresolvedGroupUses: number;
+  grantsIssued: number;
+  grantsUsed: number;
+  uses: number;
+  /** Findings, chain-broken first, then by code, log and entry. */
+  findings: Finding[];
+  /** Findings beyond the limit, counted by code. */
+  findingsOmitted: Partial<Record<FindingCode, number>>;
+  findingsTotal: number;
+  /** Grants issued and never used, in issue order (informational, not a finding). */
+  neverUsed: IssuedGrant[];
+  /** Every grant the signer log issued, in issue order, with its uses. */
+  grants: IssuedGrant[];
+  hosts: HostTally[];
+  officers: OfficerTally[];
+}
+
+const DEFAULT_FINDING_LIMIT = 100_000;
+/** Uses named in one grant-overused message. */
+const USES_LISTED = 10;
+
+function chainFinding(summary: LogSummary): Finding | undefined {
+  const broken = summary.broken;
+  if (broken === undefined) return undefined;
+  return {
+    code: "chain-broken",
+    log: summary.path,
+    seq: broken.seq,
+    reason: broken.code,
+    message: `${summary.role} log broken at entry ${broken.seq} (line ${broken.line}): ${broken.code}: ${broken.message}; entries after it are not reconciled`,
+  };
+}
+
+/**
+ * Reconcile a signer log with host logs (docs/auditor.md): one streaming,
+ * verifying pass over each log, the signer's first, keeping per-grant
+ * records only. Throws `file-unreadable` for a log that cannot be read and
+ * `bad-input` for the same log given twice.
+ */
+export function reconcileLogs(input: ReconcileInput): Reconciliation {
+  const paths = [input.signerLog, ...input.hostLogs];
+  const repeated = paths.find((p, i) => paths.indexOf(p) !== i);
+  if (repeated !== undefined) throw new AirgrantError("bad-input", `${repeated} is given twice`);
+  const findings = new FindingList(input.findingLimit ?? DEFAULT_FINDING_LIMIT);
+  const extra = input.extraChecks ?? (() => []);
+
+  const ledger = new SignerLedger(input.signerLog, findings);
+  const logs: LogSummary[] = [streamLog(input.signerLog, "signer", [ledger, ...extra("signer", input.signerLog)])];
+
+  const clockSkew: Reconciliation["clockSkew"] =
+    input.bundle !== undefined
+      ? { seconds: input.bundle.clockSkew, source: "bundle" }
+      : ledger.largestExportedSkew !== undefined
+        ? { seconds: ledger.largestExportedSkew, source: "signer-log" }
+        : { seconds: 0, source: "none" };
+  const context: HostCheckContext = {
+    ledger,
+    groups: input.bundle?.groups,
+    clockSkew: clockSkew.seconds,
+    findings,
+    hosts: new Map(),
+    unresolvedGroupUses: 0,
+  };
+  input.hostLogs.forEach((path, index) => {
+    logs.push(streamLog(path, "host", [new HostUseCheck(context, path, index), ...extra("host", path)]));
+  });
+  rejectSameLogTwice(logs);
+  for (const summary of logs) {
+    const finding = chainFinding(summary);
+    if (finding !== undefined) findings.add(finding);
+  }
+
+  const grants = [...ledger.grants.values()];
+  let uses = 0;
+  for (const grant of grants) {
+    uses += grant.uses.length;
+    if (grant.uses.length > grant.maxUses) findings.add(overuseFinding(input.signerLog, grant, input.hostLogs));
+  }
+
+  const order = new Map(FINDING_CODES.map((code, i) => [code, i]));
+  const sorted = findings.kept
+    .map((finding, i) => ({ finding, i }))
+    .sort((a, b) => (order.get(a.finding.code) ?? 0) - (order.get(b.finding.code) ?? 0) || a.i - b.i)
+    .map(({ finding }) => finding);
+
+  return {
+    ok: findings.total === 0,
+    logs,
+    clockSkew,
+    groupsResolved: input.bundle !== undefined,
+    unresolvedGroupUses: context.unresolvedGroupUses,
+    grantsIssued: grants.length,
+    grantsUsed: grants.filter((g) => g.uses.length > 0).length,
+    uses,
+    findings: sorted,
+    findingsOmitted: Object.fromEntries(findings.omitted),
+    findingsTotal: findings.total,
+    neverUsed: grants.filter((g) => g.uses.length === 0),
+    grants,
+    hosts: [...context.hosts.values()].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)),
+    officers: tallyOfficers(grants, ledger, sorted),
+  };
+}
+
+/** Two logs with one log id are one chain given twice: its uses would count double. */
+function rejectSameLogTwice(logs: readonly LogSummary[]): void {
+  const seen = new Map<string, string>();
+  for (const log of logs) {
+    if (log.logId === undefined) continue;
+    const earlier = seen.get(log.logId);
+    if (earlier !== undefined) {
+      throw new AirgrantError("bad-input", `${earlier} and ${log.path} are the same log (log id ${log.logId})`);
+    }
+    seen.set(log.logId, log.path);
+  }
+}
+
+function overuseFinding(signerLog: string, grant: IssuedGrant, hostLogs: readonly string[]): Finding {
+  const listed = grant.uses
+    .slice(0, USES_LISTED)
+    .map((u) => `${u.host} at ${new Date(u.time).toISOString()} (${hostLogs[u.log]} entry ${u.seq})`);
+  const more = grant.uses.length > USES_LISTED ? `, and ${grant.uses.length - USES_LISTED} more` : "";
+  const hosts = new Set(grant.uses.map((u) => u.host)).size;
+  return {
+    code: "grant-overused",
+    log: signerLog,
+    seq: grant.seq,
+    grantId: grant.grantId,
+    user: grant.user,
+    message: `used ${grant.uses.length} times on ${hosts} host(s), at most ${grant.maxUses} allowed (window ${isoSeconds(grant.notBefore)} to ${isoSeconds(grant.notAfter)}): ${listed.join("; ")}${more}`,
+  };
+}
+
+function tallyOfficers(
+  grants: readonly IssuedGrant[],
+  ledger: SignerLedger,
+  findings: readonly Finding[],
+): OfficerTally[] {
+  const tallies = new Map<string, OfficerTally>();
+  const tally = (officer: string): OfficerTally => {
+    let t = tallies.get(officer);
+    if (t === undefined) {
+      t = { officer, issued: 0, used: 0, neverUsed: 0, uses: 0, refusals: 0, findings: 0 };
+      tallies.set(officer, t);
+    }
+    return t;
+  };
+  for (const grant of grants) {
+    const t = tally(grant.officer);
+    t.issued++;
+    t.uses += grant.uses.length;
+    if (grant.uses.length > 0) t.used++;
+    else t.neverUsed++;
+  }
+  for (const [officer, count] of ledger.refusalsByOfficer) tally(officer).refusals += count;
+  for (const finding of findings) {
+    const grant = finding.grantId === undefined ? undefined : ledger.grants.get(finding.grantId);
+    if (grant !== undefined) tally(grant.officer).findings++;
+  }
+  return [...tallies.values()].sort((a, b) => (a.officer < b.officer ? -1 : a.officer > b.officer ? 1 : 0));
+}

@@ -1,0 +1,68 @@
+import { type AuditChainReport, type AuditEntry, verifyAuditLog } from "@airgrant/core";
+
+/**
+ * One check run on each verified entry of a log, in the chain verifier's
+ * single streaming pass. Reconciliation is one; issue 4's checkpoint
+ * signatures (signer log) and forward-secure seals (host logs, with the
+ * install receipt's key) plug in the same way. Returning a string rejects
+ * the entry: the chain is then reported broken there with code
+ * `rejected-entry` and that message.
+ */
+export interface EntryCheck {
+  onEntry(entry: AuditEntry, line: number): string | undefined;
+}
+
+/** What reconciliation says about one log it read. */
+export interface LogSummary {
+  role: "signer" | "host";
+  path: string;
+  /** True when the whole chain verified. */
+  intact: boolean;
+  /** Entries verified (all of them when intact; those before the break otherwise). */
+  entries: number;
+  logId?: string;
+  head?: { seq: number; hash: string };
+  /** log-recovered entries: torn tails set aside after a crash (docs/audit-log.md, section 6). */
+  recoveries: number;
+  /** Where and why the chain broke. */
+  broken?: { code: string; seq: number; line: number; message: string };
+}
+
+/**
+ * Verify the chain of the log at `path`, streaming, and hand each verified
+ * entry to every check in turn. Throws `file-unreadable` if the file cannot
+ * be read; a broken chain is a value.
+ */
+export function streamLog(path: string, role: LogSummary["role"], checks: readonly EntryCheck[]): LogSummary {
+  const report: AuditChainReport = verifyAuditLog(path, {
+    onEntry(entry, line) {
+      for (const check of checks) {
+        const rejection = check.onEntry(entry, line);
+        if (rejection !== undefined) return rejection;
+      }
+      return undefined;
+    },
+  });
+  if (report.ok) {
+    return {
+      role,
+      path,
+      intact: true,
+      entries: report.entries,
+      logId: report.logId,
+      head: report.head,
+      recoveries: report.recoveries,
+    };
+  }
+  const summary: LogSummary = {
+    role,
+    path,
+    intact: false,
+    entries: report.entriesVerified,
+    recoveries: 0,
+    broken: { code: report.code, seq: report.seq, line: report.line, message: report.message },
+  };
+  if (report.logId !== undefined) summary.logId = report.logId;
+  if (report.head !== undefined) summary.head = report.head;
+  return summary;
+}
