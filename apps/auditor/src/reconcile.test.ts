@@ -1,0 +1,338 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { decodeTrustBundle } from "@airgrant/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { AuditScenario, T0 } from "./audit-logs.fixture.js";
+import type { FindingCode } from "./finding.js";
+import { type Reconciliation, reconcileLogs } from "./reconcile-logs.js";
+
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const work = mkdtempSync(join(tmpdir(), "airgrant-reconcile-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+let scenarios = 0;
+function scenario(): AuditScenario {
+  const dir = join(work, `s${++scenarios}`);
+  return new AuditScenario(mkdtempSync(`${dir}-`));
+}
+
+function run(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function reconcile(s: AuditScenario, hosts: string[], bundle?: string): Reconciliation {
+  return reconcileLogs({
+    signerLog: s.signerLog,
+    hostLogs: hosts.map((h) => s.hostLog(h)),
+    ...(bundle === undefined ? {} : { bundle: decodeTrustBundle(readFileSync(bundle)) }),
+  });
+}
+
+function codes(r: Reconciliation): Array<[FindingCode, string | undefined]> {
+  return r.findings.map((f) => [f.code, f.grantId]);
+}
+
+describe("airgrant-auditor reconcile", () => {
+  it("finds nothing in a clean set of logs, lists the grants never used, and exits 0", () => {
+    const s = scenario();
+    s.signerEntry("bundle-exported", { clockSkew: 120, groups: ["dbs"] });
+    const once = s.issue();
+    const twice = s.issue({ target: "group:dbs", maxUses: 2, user: "bob", officer: "oscar" });
+    const never = s.issue({ user: "carol" });
+    s.signerEntry("grant-refused", { code: "officer-not-allowed", officer: "oscar", user: "eve", target: "db9" });
+    s.use("db1.example", once);
+    s.use("db1.example", once, { verdict: "grant-replayed", at: T0 + 700 });
+    s.use("db2.example", twice, { at: T0 + 100 });
+    s.use("db3.example", twice, { at: T0 + 3600 + 100 }); // after notAfter, within the exported skew
+    const bundle = s.bundle({ dbs: ["db2.example", "db3.example"] }, 120);
+
+    const r = run([
+      "reconcile",
+      "--signer",
+      s.signerLog,
+      "--host",
+      s.hostLog("db1.example"),
+      s.hostLog("db2.example"),
+      s.hostLog("db3.example"),
+      "--bundle",
+      bundle,
+      "--json",
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({
+      ok: true,
+      code: "reconciled",
+      grantsIssued: 3,
+      grantsUsed: 2,
+      uses: 3,
+      findings: [],
+      clockSkew: { seconds: 120, source: "bundle" },
+    });
+    expect(out.neverUsed.map((g: { grantId: string }) => g.grantId)).toEqual([never.grantId]);
+    expect(out.hosts.find((h: { host: string }) => h.host === "db1.example")).toMatchObject({
+      checks: 2,
+      uses: 1,
+      refusals: { "grant-replayed": 1 },
+    });
+    expect(out.officers).toEqual([
+      { officer: "olivia", issued: 2, used: 1, neverUsed: 1, uses: 1, refusals: 0, findings: 0 },
+      { officer: "oscar", issued: 1, used: 1, neverUsed: 0, uses: 2, refusals: 1, findings: 0 },
+    ]);
+
+    const text = run(["reconcile", "--signer", s.signerLog, "--host", s.hostLog("db1.example")]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain("findings: 0\n");
+    expect(text.stdout).toMatch(/never used \(informational, not findings\): 2\n/);
+    expect(text.stdout).toContain(never.grantId);
+    expect(text.stdout).toContain("clock skew 120 s (the largest in the signer log's bundle exports)");
+  });
+
+  it("matches group uses by group name only without --bundle, and says so", () => {
+    const s = scenario();
+    const g = s.issue({ target: "group:dbs" });
+    s.use("anything.example", g);
+    const r = reconcile(s, ["anything.example"]);
+    expect(r.ok).toBe(true);
+    expect(r.unresolvedGroupUses).toBe(1);
+    const text = run(["reconcile", "--signer", s.signerLog, "--host", s.hostLog("anything.example")]);
+    expect(text.stdout).toContain("note: 1 use(s) of group grants matched by group name only: give --bundle");
+  });
+
+  it("flags a use of a grant the signer never issued", () => {
+    const s = scenario();
+    const real = s.issue();
+    const forged = { ...real, grantId: "00112233445566778899aabbccddeeff" };
+    s.use("db1.example", real);
+    s.use("db1.example", forged);
+    const r = reconcile(s, ["db1.example"]);
+    expect(codes(r)).toEqual([["unknown-grant", forged.grantId]]);
+    expect(r.findings[0]).toMatchObject({ log: s.hostLog("db1.example"), seq: 3, host: "db1.example", user: "alice" });
+    const cli = run(["reconcile", "--signer", s.signerLog, "--host", s.hostLog("db1.example")]);
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toBe("error: reconcile-findings: 1 finding(s)\n");
+    expect(cli.stdout).toMatch(/unknown-grant +00112233445566778899aabbccddeeff/);
+  });
+
+  it("flags a grant used more often than it allows, on one host and summed across hosts", () => {
+    const s = scenario();
+    const acrossHosts = s.issue({ maxUses: 1 });
+    const oneHost = s.issue({ maxUses: 2 });
+    const fine = s.issue({ maxUses: 2 });
+    s.use("db1.example", acrossHosts);
+    s.use("db1.example", acrossHosts, { host: "db1.example", at: T0 + 900 });
+    s.use("db1.example", oneHost);
+    s.use("db1.example", oneHost);
+    s.use("db1.example", oneHost);
+    s.use("db1.example", fine);
+    s.use("db1.example", fine);
+    const r1 = reconcile(s, ["db1.example"]);
+    expect(codes(r1)).toEqual([
+      ["grant-overused", acrossHosts.grantId],
+      ["grant-overused", oneHost.grantId],
+    ]);
+    expect(r1.findings[1]?.message).toMatch(/^used 3 times on 1 host\(s\), at most 2 allowed/);
+
+    // Once on each of two hosts: each host's store let it in once, the sum is two.
+    const s2 = scenario();
+    const g = s2.issue({ target: "db1.example", maxUses: 1 });
+    s2.use("a", g, { host: "db1.example" });
+    s2.use("b", g, { host: "db1.example" });
+    const r2 = reconcile(s2, ["a", "b"]);
+    expect(codes(r2)).toEqual([["grant-overused", g.grantId]]);
+    expect(r2.findings[0]?.message).toContain(`${s2.hostLog("a")} entry 2`);
+    expect(r2.findings[0]?.message).toContain(`${s2.hostLog("b")} entry 2`);
+  });
+
+  it("flags uses outside the window, allowing the clock skew", () => {
+    const s = scenario();
+    const g = s.issue({ maxUses: 5 });
+    s.use("db1.example", g, { at: g.notBefore - 301 }); // too early, beyond 300 s skew
+    s.use("db1.example", g, { at: g.notBefore - 300 }); // within skew
+    s.use("db1.example", g, { at: g.notAfter + 299 }); // within skew
+    s.use("db1.example", g, { at: g.notAfter + 300 }); // too late
+    const withSkew = reconcileLogs({
+      signerLog: s.signerLog,
+      hostLogs: [s.hostLog("db1.example")],
+      bundle: decodeTrustBundle(readFileSync(s.bundle({}, 300))),
+    });
+    expect(codes(withSkew)).toEqual([
+      ["use-outside-window", g.grantId],
+      ["use-outside-window", g.grantId],
+    ]);
+    expect(withSkew.findings.map((f) => f.seq)).toEqual([2, 5]);
+    // No bundle and no bundle export in the signer log: no skew at all.
+    const noSkew = reconcile(s, ["db1.example"]);
+    expect(noSkew.clockSkew).toEqual({ seconds: 0, source: "none" });
+    expect(noSkew.findings).toHaveLength(4);
+  });
+
+  it("flags a use by another user than the grant's, and on a host outside its target or group", () => {
+    const s = scenario();
+    const forAlice = s.issue({ user: "alice" });
+    const forDb1 = s.issue({ target: "db1.example" });
+    const forGroup = s.issue({ target: "group:dbs" });
+    const forMissingGroup = s.issue({ target: "group:gone" });
+    s.use("db1.example", forAlice, { user: "mallory" });
+    s.use("db2.example", forDb1);
+    s.use("web1.example", forGroup);
+    s.use("db2.example", forMissingGroup);
+    const r = reconcile(s, ["db1.example", "db2.example", "web1.example"], s.bundle({ dbs: ["db2.example"] }));
+    expect(codes(r)).toEqual([
+      ["user-mismatch", forAlice.grantId],
+      ["target-mismatch", forDb1.grantId],
+      ["target-mismatch", forMissingGroup.grantId],
+      ["target-mismatch", forGroup.grantId],
+    ]);
+    expect(r.findings[0]?.message).toBe("mallory logged in with a grant issued for alice");
+    expect(r.findings[3]?.message).toContain("which the bundle says does not hold web1.example");
+  });
+
+  it("flags a host that accepted a grant whose contents differ from what the signer issued", () => {
+    const s = scenario();
+    const g = s.issue();
+    s.use("db1.example", g, { data: { notAfter: g.notAfter + 86_400, issuer: "0000000000000000" } });
+    const r = reconcile(s, ["db1.example"]);
+    expect(codes(r)).toEqual([["grant-mismatch", g.grantId]]);
+    expect(r.findings[0]?.message).toContain(`notAfter ${g.notAfter + 86_400} (issued: ${g.notAfter})`);
+    expect(r.findings[0]?.message).toContain('issuer "0000000000000000"');
+  });
+
+  it("flags anchors that are not on the signer chain: rewritten, beyond its end, or after the grant", () => {
+    const s = scenario();
+    const a = s.issue();
+    const b = s.issue();
+    const c = s.issue();
+    s.use("db1.example", a, { data: { anchor: { seq: a.anchor.seq, head: "0123456789abcdef" } } });
+    s.use("db1.example", b, { data: { anchor: { seq: 99, head: b.anchor.head } } });
+    s.use("db1.example", c, { data: { anchor: { seq: c.seq, head: c.anchor.head } } });
+    const r = reconcile(s, ["db1.example"]);
+    expect(codes(r)).toEqual([
+      ["anchor-not-on-chain", a.grantId],
+      ["anchor-not-on-chain", b.grantId],
+      ["anchor-not-on-chain", c.grantId],
+    ]);
+    expect(r.findings[0]?.message).toContain("(rewritten, or another signer's log)");
+    expect(r.findings[1]?.message).toContain("beyond the signer log, which has 5 verified entries");
+  });
+
+  it("catches a signer log cut short after the fact: the anchors of later grants are beyond its end", () => {
+    const s = scenario();
+    const kept = s.issue();
+    const first = s.issue();
+    const second = s.issue();
+    s.use("db1.example", kept);
+    s.use("db1.example", second);
+    // Cut the signer log after `kept`'s entry, at a line boundary: the rest still verifies.
+    const lines = readFileSync(s.signerLog, "utf8").split("\n");
+    writeFileSync(s.signerLog, `${lines.slice(0, kept.seq).join("\n")}\n`);
+    const r = reconcile(s, ["db1.example"]);
+    expect(r.logs[0]?.intact).toBe(true);
+    expect(codes(r)).toEqual([
+      ["anchor-not-on-chain", second.grantId],
+      ["unknown-grant", second.grantId],
+    ]);
+    expect(first.seq).toBe(kept.seq + 1);
+  });
+
+  it("reports broken chains as findings, with the verifier's reason and entry", () => {
+    const s = scenario();
+    const g = s.issue();
+    const h = s.issue();
+    s.use("db1.example", g);
+    s.use("db1.example", h);
+    s.use("db2.example", g, { host: "db1.example", at: T0 + 1000 });
+    const host = s.hostLog("db1.example");
+    const hostLines = readFileSync(host, "utf8").split("\n");
+    hostLines[2] = (hostLines[2] as string).replace('"user":"alice"', '"user":"alicf"');
+    writeFileSync(host, hostLines.join("\n"));
+    const signerLines = readFileSync(s.signerLog, "utf8").split("\n");
+    signerLines.splice(1, 1); // delete entry 2
+    writeFileSync(s.signerLog, signerLines.join("\n"));
+    const r = reconcile(s, ["db1.example", "db2.example"]);
+    const broken = r.findings.filter((f) => f.code === "chain-broken");
+    expect(broken).toEqual([
+      expect.objectContaining({ log: s.signerLog, seq: 2, reason: "sequence-gap" }),
+      expect.objectContaining({ log: host, seq: 3, reason: "hash-mismatch" }),
+    ]);
+    // Only entry 1 of the signer log verified: both verified uses are of a grant it cannot show.
+    expect(codes(r).slice(2)).toEqual([
+      ["anchor-not-on-chain", g.grantId],
+      ["anchor-not-on-chain", g.grantId],
+      ["unknown-grant", g.grantId],
+      ["unknown-grant", g.grantId],
+    ]);
+    const cli = run(["reconcile", "--signer", s.signerLog, "--host", host, "--json"]);
+    expect(cli.status).toBe(1);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ ok: false, code: "reconcile-findings" });
+  });
+
+  it("flags a torn tail on a host log", () => {
+    const s = scenario();
+    const g = s.issue();
+    s.use("db1.example", g);
+    writeFileSync(s.hostLog("db1.example"), `${readFileSync(s.hostLog("db1.example"), "utf8")}{"seq":3,"ti`);
+    const r = reconcile(s, ["db1.example"]);
+    expect(r.findings).toEqual([expect.objectContaining({ code: "chain-broken", reason: "torn-tail", seq: 3 })]);
+  });
+
+  it("flags a grant id issued twice and records missing members", () => {
+    const s = scenario();
+    const g = s.issue();
+    s.issue({ grantId: g.grantId });
+    s.signerEntry("grant-issued", { grantId: "ab".repeat(16), user: "x", target: "y" });
+    s.use("db1.example", g, { data: { grantId: undefined } });
+    const r = reconcile(s, ["db1.example"]);
+    expect(codes(r)).toEqual([
+      ["duplicate-grant", g.grantId],
+      ["malformed-record", "ab".repeat(16)],
+      ["malformed-record", undefined],
+    ]);
+    expect(r.findings[1]?.message).toBe(
+      "grant-issued entry lacks or has a bad notBefore, notAfter, maxUses, officer, issuerKeyId",
+    );
+  });
+
+  it("reads PAM and OpenSSH certificate uses alike", () => {
+    const s = scenario();
+    const pam = s.issue();
+    const ssh = s.issue({ maxUses: 2 });
+    s.use("db1.example", pam, { data: { pamService: "sshd", pamRhost: "10.0.0.9" } });
+    s.use("db1.example", ssh, {
+      data: { anchor: undefined, target: undefined, via: "ssh-certificate", sshSerial: "1", maxUses: 2 },
+    });
+    s.use("db1.example", ssh, { data: { anchor: undefined, target: undefined, via: "ssh-certificate", maxUses: 3 } });
+    const r = reconcile(s, ["db1.example"]);
+    expect(r.uses).toBe(3);
+    expect(codes(r)).toEqual([["grant-mismatch", ssh.grantId]]);
+  });
+
+  it("gives usage errors, unreadable files and one log given twice exit 2", () => {
+    const s = scenario();
+    s.issue();
+    expect(run(["reconcile", "--host", s.signerLog]).status).toBe(2);
+    expect(run(["reconcile", "--signer", s.signerLog]).stderr).toMatch(
+      /^error: usage: reconcile needs at least one --host/,
+    );
+    expect(run(["verify", "--signer", s.signerLog, s.signerLog]).status).toBe(2);
+    const missing = run(["reconcile", "--signer", s.signerLog, "--host", join(work, "nope.log")]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^error: file-unreadable: /);
+    const twice = run(["reconcile", "--signer", s.signerLog, "--host", s.signerLog]);
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toMatch(/^error: bad-input: .* is given twice/);
+    const copy = join(s.dir, "copy.log");
+    writeFileSync(copy, readFileSync(s.signerLog));
+    const sameId = run(["reconcile", "--signer", s.signerLog, "--host", copy, "--json"]);
+    expect(sameId.status).toBe(2);
+    expect(JSON.parse(sameId.stdout)).toMatchObject({ ok: false, code: "bad-input" });
+    const badBundle = join(s.dir, "bad-bundle.json");
+    writeFileSync(badBundle, "{}");
+    expect(run(["reconcile", "--signer", s.signerLog, "--host", copy, "--bundle", badBundle]).status).toBe(2);
+  });
+});
