@@ -6,7 +6,7 @@
 // Needs root, sshd and ssh (CI has them, see .ci/run): it fails, never
 // skips, without them.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +50,8 @@ let sshd: SshdServer | undefined;
 let user: Removable;
 let publicKeyLine: string;
 let clientKey: string;
+/** In the test's authorized_keys: a login that is not made with an airgrant certificate. */
+let plainKey: string;
 const fixtures: Removable[] = [];
 const timings: number[] = [];
 /** How the losers of the simultaneous logins were stopped: ssh exit status → count. */
@@ -62,16 +64,16 @@ interface SshResult {
   ms: number;
 }
 
-function sshArgs(certFile: string, login: string, command: string): string[] {
+/** With a certificate for the airgrant key, or (certFile undefined) with the plain key alone. */
+function sshArgs(certFile: string | undefined, login: string, command: string): string[] {
   return [
     "-F",
     "/dev/null",
     "-p",
     String(sshd?.port),
     "-i",
-    clientKey,
-    "-o",
-    `CertificateFile=${certFile}`,
+    certFile === undefined ? plainKey : clientKey,
+    ...(certFile === undefined ? [] : ["-o", `CertificateFile=${certFile}`]),
     "-o",
     "BatchMode=yes",
     "-o",
@@ -203,6 +205,12 @@ beforeAll(async () => {
   const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", clientKey], { encoding: "utf8" });
   if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
   publicKeyLine = readFileSync(`${clientKey}.pub`, "utf8");
+  plainKey = join(work, "id_plain");
+  const plainKeygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", plainKey], { encoding: "utf8" });
+  if (plainKeygen.status !== 0) throw new Error(`ssh-keygen failed: ${plainKeygen.stderr}`);
+  writeFileSync(join(work, "authorized_keys"), readFileSync(`${plainKey}.pub`));
+  // sshd reads authorized_keys as the user: let it through the scratch directory (not list it).
+  chmodSync(work, 0o711);
 
   user = createThrowawayUser("agssh", "/bin/sh");
   fixtures.push(user);
@@ -222,7 +230,10 @@ beforeAll(async () => {
       ...documentedOpenSshConfig(documented),
       "PasswordAuthentication no",
       "KbdInteractiveAuthentication no",
-      "AuthorizedKeysFile none",
+      // A plain key for the login that is not airgrant's business; StrictModes
+      // no only because that file lives under /tmp, which is not root-only.
+      `AuthorizedKeysFile ${join(work, "authorized_keys")}`,
+      "StrictModes no",
       "LogLevel VERBOSE",
       "MaxStartups 40:30:100",
     ],
@@ -371,6 +382,19 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     const r = ssh(cert);
     expect(r.status).not.toBe(0);
     expect(entriesFor(cert.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("grant-revoked");
+  });
+
+  it("leaves a login with a plain authorized key to the rest of the stack, and logs nothing for it", () => {
+    const before = auditEntries().length;
+    const r = spawnSync("ssh", sshArgs(undefined, user.name, "echo plain"), {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 30_000,
+    });
+    expect(r.stdout, r.stderr).toBe("plain\n");
+    expect(r.status).toBe(0);
+    expect(auditEntries()).toHaveLength(before);
+    expect(readFileSync(sessionLog, "utf8")).toMatch(/not-airgrant: not a login with an airgrant certificate/);
   });
 
   it("logs every attempt, never the certificate, and the host log verifies", () => {
