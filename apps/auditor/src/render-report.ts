@@ -136,11 +136,11 @@ const STYLE = `
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5rem;color:#1b1f24;background:#fff}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:1.75rem 0 .5rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem}
 table{border-collapse:collapse;width:100%;margin:.25rem 0}th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f6f8fa}tbody tr:nth-child(even){background:#fbfcfd}
+th{background:#f6f8fa;white-space:nowrap}tbody tr:nth-child(even){background:#fbfcfd}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
 .verdict{display:inline-block;padding:.35rem .8rem;border-radius:4px;font-weight:600;font-size:1.05rem}
 .verdict.bad{background:#ffebe9;color:#a40e26;border:1px solid #ff8182}.verdict.good{background:#dafbe1;color:#116329;border:1px solid #4ac26b}
-#findings .code{color:#a40e26;font-weight:600}tr.flagged td{background:#fff5f5}
+#findings .code{color:#a40e26;font-weight:600;white-space:nowrap}tr.flagged td{background:#fff5f5}
 .histogram{width:100%;max-width:960px;height:120px;border:1px solid #d0d7de;background:#fbfcfd}
 .histogram .issued,.key.issued{fill:#0969da;background:#0969da}.histogram .used,.key.used{fill:#bf8700;background:#bf8700}
 .key{display:inline-block;width:.8em;height:.8em;vertical-align:middle}
