@@ -101,6 +101,50 @@ function expectError(r: Run, status: number, code: string): void {
   expect(r.stderr).not.toMatch(/\n\s+at /);
 }
 
+interface ErrorCase {
+  args: string[];
+  status: number;
+  code: string;
+  home?: string;
+  input?: string;
+  env?: Record<string, string>;
+}
+
+/** Runs independent failing commands side by side (each a node process) and checks each one's error line. */
+async function expectErrors(home: string, cases: ErrorCase[]): Promise<void> {
+  const runs = await Promise.all(
+    cases.map(
+      (c) =>
+        new Promise<Run>((resolve, reject) => {
+          const child = spawn(process.execPath, [SIGNER, ...c.args], { env: childEnv(c.home ?? home, c.env) });
+          let stdout = "";
+          let stderr = "";
+          child.stdout.setEncoding("utf8").on("data", (d: string) => {
+            stdout += d;
+          });
+          child.stderr.setEncoding("utf8").on("data", (d: string) => {
+            stderr += d;
+          });
+          child.on("error", reject);
+          child.on("close", (status) => resolve({ status, stdout, stderr }));
+          child.stdin.on("error", () => {
+            // It may exit before reading its input.
+          });
+          child.stdin.end(c.input ?? "");
+        }),
+    ),
+  );
+  runs.forEach((r, i) => {
+    const c = cases[i] as ErrorCase;
+    expect({ args: c.args, status: r.status, line: r.stderr.split("\n")[0]?.split(": ")[1] }).toEqual({
+      args: c.args,
+      status: c.status,
+      line: c.code,
+    });
+    expectError(r, c.status, c.code);
+  });
+}
+
 function auditEntries(home: string): { seq: number; type: string; data: Record<string, unknown> }[] {
   return readFileSync(join(home, "audit.log"), "utf8")
     .trimEnd()
@@ -205,11 +249,13 @@ describe("airgrant-signer init", () => {
     });
   });
 
-  it("refuses a wrong PIN, an unknown token and an unknown algorithm", () => {
-    expectError(signer(newHome(), ["init"], "", { AIRGRANT_PIN: "not-the-pin" }), 3, "wrong-pin");
-    expectError(signer(newHome(), ["init", "--token", "no-such-token"]), 3, "token-not-found");
-    expectError(signer(newHome(), ["init", "--module", join(work, "missing.so")]), 3, "module-not-found");
-    expectError(signer(newHome(), ["init", "--alg", "rsa"]), 2, "usage");
+  it("refuses a wrong PIN, an unknown token and an unknown algorithm", async () => {
+    await expectErrors(newHome(), [
+      { args: ["init"], env: { AIRGRANT_PIN: "not-the-pin" }, status: 3, code: "wrong-pin" },
+      { args: ["init", "--token", "no-such-token"], status: 3, code: "token-not-found" },
+      { args: ["init", "--module", join(work, "missing.so")], status: 3, code: "module-not-found" },
+      { args: ["init", "--alg", "rsa"], status: 2, code: "usage" },
+    ]);
   });
 });
 
@@ -256,22 +302,26 @@ describe("airgrant-signer officer", () => {
     expect(auditEntries(home).map((e) => e.type)).toContain("officer-removed");
   });
 
-  it("refuses a malformed AES key file and enrolment details", () => {
+  it("refuses a malformed AES key file and enrolment details", async () => {
     const home = newHome();
     expect(signer(home, ["init"]).status).toBe(0);
-    const bad = join(work, "bad-key");
-    writeFileSync(bad, "00112233");
+    const short = join(work, "short-key");
+    writeFileSync(short, "00112233");
+    const good = join(work, "good-key");
+    writeFileSync(good, "00112233445566778899aabbccddeeff\n");
     const args = ["officer", "add", "--name", "carol", "--yubikey-id", "vvvvvvvvvvvv", "--private-id", "8792ebfe26cc"];
-    expectError(signer(home, [...args, "--aes-key-file", bad]), 2, "bad-input");
-    expectError(signer(home, [...args, "--aes-key-file", join(work, "nope")]), 2, "file-unreadable");
-    writeFileSync(bad, "00112233445566778899aabbccddeeff\n");
-    expectError(
-      signer(home, [...args.slice(0, 5), "xyz", "--private-id", "8792ebfe26cc", "--aes-key-file", bad]),
-      2,
-      "bad-input",
-    );
-    expectError(signer(home, [...args, "--aes-key-file", bad, "--max-ttl", "10"]), 2, "bad-input");
-    expectError(signer(home, [...args, "--aes-key-file", bad, "--targets", "Bad Host!"]), 2, "bad-input");
+    await expectErrors(home, [
+      { args: [...args, "--aes-key-file", short], status: 2, code: "bad-input" },
+      { args: [...args, "--aes-key-file", join(work, "nope")], status: 2, code: "file-unreadable" },
+      {
+        args: [...args.slice(0, 5), "xyz", "--private-id", "8792ebfe26cc", "--aes-key-file", good],
+        status: 2,
+        code: "bad-input",
+      },
+      { args: [...args, "--aes-key-file", good, "--private-id", "123"], status: 2, code: "bad-input" },
+      { args: [...args, "--aes-key-file", good, "--max-ttl", "10"], status: 2, code: "bad-input" },
+      { args: [...args, "--aes-key-file", good, "--targets", "Bad Host!"], status: 2, code: "bad-input" },
+    ]);
   });
 });
 
@@ -481,29 +531,33 @@ describe("airgrant-signer grant", () => {
     expect(report.ok).toBe(true);
   });
 
-  it("refuses bad flags with exit 2 before reading an OTP", () => {
+  it("refuses bad flags with exit 2 before reading an OTP", async () => {
     const { home } = readyHome();
     const base = ["grant", "--user", "bob", "--host", "db1.example", "--reason", "x"];
-    expectError(signer(home, [...base]), 2, "usage");
-    expectError(signer(home, [...base, "--ttl", "30"]), 2, "bad-input");
-    expectError(signer(home, [...base, "--ttl", "8d"]), 2, "bad-input");
-    expectError(signer(home, [...base, "--ttl", "5m", "--max-uses", "0"]), 2, "bad-input");
-    expectError(signer(home, [...base, "--ttl", "5m", "--not-before", "tomorrow"]), 2, "bad-input");
-    expectError(signer(home, [...base, "--ttl", "5m", "--frobnicate"]), 2, "usage");
-    expectError(signer(home, [...base, "--ttl", "5m", "--out", "x"]), 2, "usage");
-    expectError(
-      signer(home, ["grant", "--user", "Bob!", "--host", "db1.example", "--ttl", "5m", "--reason", "x"]),
-      1,
-      "invalid-grant-field",
-    );
-    expectError(signer(home, []), 2, "usage");
-    expectError(signer(home, ["officer"]), 2, "usage");
-    expectError(signer(home, ["status", "extra"]), 2, "usage");
+    await expectErrors(home, [
+      { args: base, status: 2, code: "usage" },
+      { args: [...base, "--ttl", "30"], status: 2, code: "bad-input" },
+      { args: [...base, "--ttl", "8d"], status: 2, code: "bad-input" },
+      { args: [...base, "--ttl", "5m", "--max-uses", "0"], status: 2, code: "bad-input" },
+      { args: [...base, "--ttl", "5m", "--not-before", "tomorrow"], status: 2, code: "bad-input" },
+      { args: [...base, "--ttl", "5m", "--frobnicate"], status: 2, code: "usage" },
+      { args: [...base, "--ttl", "5m", "--out", "x"], status: 2, code: "usage" },
+      { args: [...base, "--ttl", "5m", "--host", "group:"], status: 2, code: "bad-input" },
+      {
+        args: ["grant", "--user", "Bob!", "--host", "db1.example", "--ttl", "5m", "--reason", "x"],
+        status: 1,
+        code: "invalid-grant-field",
+      },
+      { args: [], status: 2, code: "usage" },
+      { args: ["officer"], status: 2, code: "usage" },
+      { args: ["officer", "add", "extra"], status: 2, code: "usage" },
+      { args: ["status", "extra"], status: 2, code: "usage" },
+    ]);
   });
 });
 
 describe("airgrant-signer bundle and status", () => {
-  it("writes a bundle the verifier installs, with groups and revocations, and logs its hash", () => {
+  it("writes a bundle the verifier installs, with groups and revocations, and logs its hash", async () => {
     const { home, key } = readyHome();
     const first = JSON.parse(mint(home, key, ["--json", "--host", "group:dbs"]).stdout);
     const out = join(work, "bundle-groups.json");
@@ -543,10 +597,13 @@ describe("airgrant-signer bundle and status", () => {
       0,
     );
 
-    expectError(signer(home, ["bundle", "--out", out, "--group", "dbs"]), 2, "bad-input");
-    expectError(signer(home, ["bundle", "--out", out, "--revoke", "xyz"]), 2, "bad-input");
-    expectError(signer(home, ["bundle"]), 2, "usage");
-    expectError(signer(newHome(), ["bundle", "--out", out]), 3, "key-missing");
+    await expectErrors(home, [
+      { args: ["bundle", "--out", out, "--group", "dbs"], status: 2, code: "bad-input" },
+      { args: ["bundle", "--out", out, "--revoke", "xyz"], status: 2, code: "bad-input" },
+      { args: ["bundle", "--out", out, "--max-lifetime", "8d"], status: 2, code: "bad-input" },
+      { args: ["bundle"], status: 2, code: "usage" },
+      { args: ["bundle", "--out", out], home: newHome(), status: 3, code: "key-missing" },
+    ]);
   });
 
   it("reports status, help and version", () => {

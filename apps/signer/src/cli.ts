@@ -13,6 +13,7 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { grantQrPng, grantQrSvg, grantQrTerminal } from "@airgrant/core/qr";
+import pkcs11js from "pkcs11js";
 import { formatDuration, parseDuration } from "./duration.js";
 import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGrantId, parseGroupOption } from "./export-bundle.js";
 import { initIssuer } from "./init-issuer.js";
@@ -20,6 +21,7 @@ import { isIssuerKeyAlg } from "./issuer-key-alg.js";
 import { publicKeyPem, readIssuerRecord, requireIssuerRecord } from "./issuer-record.js";
 import { checkGrantRequest, type GrantRequest, mintGrant, prepareSigner, saveCounters } from "./mint-grant.js";
 import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
+import { pkcs11ReturnValue } from "./pkcs11-error.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
 import { resolveSignerHome, type SignerHome, signerHome } from "./signer-home.js";
 import {
@@ -32,7 +34,7 @@ import {
   readPolicy,
 } from "./signer-policy.js";
 import { readOtp, readPin } from "./terminal-input.js";
-import { openToken, type TokenSession } from "./token-session.js";
+import { type OpenTokenOptions, openToken, type TokenSession } from "./token-session.js";
 
 const CLI: CommandLine = {
   name: "airgrant-signer",
@@ -155,12 +157,33 @@ function duration(text: string, flag: string, max: number): number {
   return seconds;
 }
 
+const OPEN_ATTEMPTS = 5;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * openToken, tried again a few times on CKR_GENERAL_ERROR: SoftHSM2's file
+ * object store can fail to read the token while another process rewrites
+ * it ("Token integrity check failed", softhsm/SoftHSMv2#757), which two
+ * signer processes starting at once can hit. Anything else fails at once.
+ */
+function openTokenRetrying(options: OpenTokenOptions): TokenSession {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return openToken(options);
+    } catch (err) {
+      const cause = err instanceof AirgrantError ? err.cause : undefined;
+      if (attempt >= OPEN_ATTEMPTS || pkcs11ReturnValue(cause) !== pkcs11js.CKR_GENERAL_ERROR) throw err;
+      Atomics.wait(sleeper, 0, 0, 20 * attempt + Math.floor(Math.random() * 20));
+    }
+  }
+}
+
 /** Opens the token named by --module/--token with the PIN from --pin-file, AIRGRANT_PIN or a prompt. */
 function withToken<T>(values: Values, run: (session: TokenSession) => T): T {
   const modulePath = values.module ?? findPkcs11Module();
   const tokenLabel = values.token ?? (process.env.AIRGRANT_TOKEN || DEFAULT_TOKEN_LABEL);
   const pin = readPin(values["pin-file"], tokenLabel);
-  const session = openToken({ modulePath, tokenLabel, pin });
+  const session = openTokenRetrying({ modulePath, tokenLabel, pin });
   try {
     return run(session);
   } finally {
