@@ -337,6 +337,18 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     expect(entriesFor(cert.grantId, "grant-check").map((e) => e.data.use)).toEqual([1, 2]);
   });
 
+  it("lets sshd enforce the certificate's force-command and source-address; a refused address takes no use", () => {
+    const forced = mint({ criticalOptions: { "force-command": "echo forced" } });
+    expect(ssh(forced, user.name, "echo asked").stdout).toBe("forced\n");
+    const elsewhere = mint({ criticalOptions: { "source-address": "192.0.2.0/24" } });
+    const r = ssh(elsewhere);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    // The principals command said yes (it does not see the address); sshd refused afterwards.
+    expect(entriesFor(elsewhere.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("allowed");
+    expect(entriesFor(elsewhere.grantId, "grant-check")).toHaveLength(0);
+  });
+
   it("refuses an expired certificate", () => {
     const now = Math.floor(Date.now() / 1000);
     const cert = mint({ validAfter: now - 7200, validBefore: now - 3600 });
