@@ -93,6 +93,12 @@ function verifier(args: string[], input = ""): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Exit 0, or the failure's stderr in the assertion message. */
+function expectOk(r: Run): Run {
+  expect(r.status, r.stderr).toBe(0);
+  return r;
+}
+
 function expectError(r: Run, status: number, code: string): void {
   expect(r.status, r.stderr).toBe(status);
   const lines = r.stderr.trimEnd().split("\n");
@@ -197,7 +203,7 @@ function readyHome(options: { alg?: string; targets?: string; maxTtl?: string } 
   const home = newHome();
   const args = ["init", "--key-label", `issuer-${homes}`];
   if (options.alg !== undefined) args.push("--alg", options.alg);
-  expect(signer(home, args).status).toBe(0);
+  expectOk(signer(home, args));
   return { home, key: enrol(home, "alice", options.targets ?? "*", options.maxTtl ?? "2h") };
 }
 
@@ -282,7 +288,7 @@ describe("airgrant-signer officer", () => {
     expectError(signer(home, [...dup, "--aes-key-file", keyFile]), 1, "officer-exists");
 
     const oldOtp = touch(key);
-    expect(mint(home, key).status).toBe(0);
+    expectOk(mint(home, key));
     const removed = signer(home, ["officer", "remove", "--name", "alice"]);
     expect(removed.status, removed.stderr).toBe(0);
     expect(signer(home, ["officer", "list"]).stdout).toBe("no officers enrolled\n");
@@ -291,20 +297,20 @@ describe("airgrant-signer officer", () => {
 
     // Enrolled again, the same YubiKey's earlier OTP is still a replay.
     const again = ["officer", "add", "--name", "alice", "--yubikey-id", key.publicId, "--private-id", key.privateId];
-    expect(signer(home, [...again, "--aes-key-file", keyFile]).status).toBe(0);
+    expectOk(signer(home, [...again, "--aes-key-file", keyFile]));
     const replay = signer(
       home,
       ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x"],
       oldOtp,
     );
     expectError(replay, 1, "otp-replayed");
-    expect(mint(home, key).status).toBe(0);
+    expectOk(mint(home, key));
     expect(auditEntries(home).map((e) => e.type)).toContain("officer-removed");
   });
 
   it("refuses a malformed AES key file and enrolment details", async () => {
     const home = newHome();
-    expect(signer(home, ["init"]).status).toBe(0);
+    expectOk(signer(home, ["init"]));
     const short = join(work, "short-key");
     writeFileSync(short, "00112233");
     const good = join(work, "good-key");
@@ -330,9 +336,9 @@ describe("airgrant-signer grant", () => {
     for (const alg of ["ecdsa-p256", "ed25519"]) {
       const { home, key } = readyHome({ alg });
       const bundleFile = join(home, "..", `bundle-${alg}.json`);
-      expect(signer(home, ["bundle", "--out", bundleFile]).status).toBe(0);
+      expectOk(signer(home, ["bundle", "--out", bundleFile]));
       const state = join(work, `host-${alg}`);
-      expect(verifier(["install-bundle", bundleFile, "--state", state]).status).toBe(0);
+      expectOk(verifier(["install-bundle", bundleFile, "--state", state]));
 
       const r = mint(home, key);
       expect(r.status, r.stderr).toBe(0);
@@ -424,7 +430,7 @@ describe("airgrant-signer grant", () => {
     const { home, key } = readyHome({ targets: "db1.example,group:dbs", maxTtl: "1h" });
     const otp = touch(key);
     const grant = ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "30m", "--reason", "x"];
-    expect(signer(home, grant, otp).status).toBe(0);
+    expectOk(signer(home, grant, otp));
     const replay = signer(home, [...grant, "--json"], otp);
     expectError(replay, 1, "otp-replayed");
     expect(JSON.parse(replay.stdout)).toMatchObject({ ok: false, code: "otp-replayed" });
@@ -456,9 +462,9 @@ describe("airgrant-signer grant", () => {
 
   it("refuses a grant longer than the hosts' maximum lifetime from the last bundle", () => {
     const { home, key } = readyHome({ maxTtl: "8h" });
-    expect(signer(home, ["bundle", "--out", join(work, "short.json"), "--max-lifetime", "1h"]).status).toBe(0);
+    expectOk(signer(home, ["bundle", "--out", join(work, "short.json"), "--max-lifetime", "1h"]));
     expectError(mint(home, key, ["--ttl", "2h"]), 1, "ttl-too-long");
-    expect(mint(home, key, ["--ttl", "1h"]).status).toBe(0);
+    expectOk(mint(home, key, ["--ttl", "1h"]));
   });
 
   it("says to run init when there is no issuer key, before asking for a PIN or OTP", () => {
@@ -586,7 +592,7 @@ describe("airgrant-signer bundle and status", () => {
     });
 
     const state = join(work, "host-groups");
-    expect(verifier(["install-bundle", out, "--state", state]).status).toBe(0);
+    expectOk(verifier(["install-bundle", out, "--state", state]));
     expectError(
       verifier(["check", "--user", "bob", "--host", "db2.example", "--state", state], first.grant),
       1,
