@@ -1,6 +1,8 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AirgrantError } from "@airgrant/core";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   encodePolicy,
@@ -89,5 +91,33 @@ describe("signer policy", () => {
     for (const bad of ["", "c", "ccccccccccca", "c".repeat(18)]) {
       expect(() => normaliseYubikeyId(bad), bad).toThrow(expect.objectContaining({ code: "bad-input" }));
     }
+  });
+
+  it("reads any file either as a valid policy or as state-corrupt, never anything else", () => {
+    const good = encodePolicy({ maxLifetime: 3600, officers: [alice] });
+    const path = join(work, "fuzz.json");
+    const text = fc.oneof(
+      fc.string(),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      // The good file with one character changed or cut short.
+      fc
+        .tuple(fc.nat(good.length - 1), fc.string({ minLength: 1, maxLength: 1 }))
+        .map(([at, c]) => good.slice(0, at) + c + good.slice(at + 1)),
+      fc.nat(good.length).map((n) => good.slice(0, n)),
+    );
+    fc.assert(
+      fc.property(text, (content) => {
+        writeFileSync(path, content);
+        try {
+          const policy = readPolicy(path);
+          // Whatever parses is a policy this module would write the same way.
+          expect(readPolicy(policyFile(encodePolicy(policy)))).toEqual(policy);
+        } catch (err) {
+          expect(err).toBeInstanceOf(AirgrantError);
+          expect((err as AirgrantError).code).toBe("state-corrupt");
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
