@@ -173,3 +173,4 @@ console.log(
 console.log(
   `sha256sum of the same files: ${fmt(shaMs / 1000)} s; ratio reconcile/sha256sum ${fmt(reconcileMs / shaMs, 1)}`,
 );
+console.log(`of which chain verification ('airgrant-auditor verify' of the same files): ${fmt(verifyMs / 1000)} s`);
