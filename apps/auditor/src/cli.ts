@@ -3,9 +3,11 @@ import { readFileSync } from "node:fs";
 import {
   AirgrantError,
   type CommandLine,
+  decodeSealReceipt,
   decodeTrustBundle,
   printableLine,
   runCommandLine,
+  type SealReceipt,
   type TrustBundle,
   usageError,
   writeFileAtomic,
@@ -23,7 +25,9 @@ const CLI: CommandLine = {
 Verify airgrant audit logs carried out from the signer and the hosts.
 
 commands:
-  verify LOG...   check each log's hash chain; exit 0 if every chain is intact, 1 if any is broken
+  verify LOG... [--key RECEIPT]...
+                  check each log's hash chain, and the seals of each host log whose
+                  install receipt is given; exit 0 if all is intact, 1 if anything is broken
   reconcile --signer LOG --host LOG... [--bundle FILE]
                   verify every chain and match each use on a host to a grant the
                   signer issued; exit 0 if nothing is found, 1 on any finding
@@ -44,12 +48,33 @@ exit status: 0 intact (and nothing found), 1 broken or a finding, 2 usage or unr
 3 environment error`,
 };
 
-function runVerify(paths: string[], json: boolean): number {
+function readReceipt(path: string): SealReceipt {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new AirgrantError("file-unreadable", `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  return decodeSealReceipt(text);
+}
+
+function runVerify(paths: string[], keys: string[], json: boolean): number {
   if (paths.length === 0) throw usageError(CLI, "verify needs at least one LOG");
-  const verdicts = verifyLogs(paths);
-  const intact = verdicts.every((v) => v.report.ok);
+  const receipts = keys.map(readReceipt);
+  const verdicts = verifyLogs(paths, receipts);
+  const unmatched = receipts.filter((r) => !verdicts.some((v) => v.report.ok && v.report.logId === r.logId));
+  for (const r of unmatched) {
+    process.stderr.write(
+      `error: receipt-unmatched: no intact log given has id ${r.logId} (host ${printableLine(r.host)})\n`,
+    );
+  }
+  const intact = verdicts.every((v) => v.report.ok) && unmatched.length === 0;
   if (json) {
-    const logs = verdicts.map(({ path, report }) => ({ path, ...report }));
+    const logs = verdicts.map(({ path, report, seals }) => ({
+      path,
+      ...report,
+      ...(seals === undefined ? {} : { seals }),
+    }));
     process.stdout.write(`${JSON.stringify({ ok: intact, code: intact ? "chain-intact" : "chain-broken", logs })}\n`);
   } else {
     for (const v of verdicts) process.stdout.write(`${printableLine(describeLogVerdict(v))}\n`);
@@ -118,6 +143,7 @@ function runReport(rest: string[], values: ReconcileOptions & { out?: string | u
 }
 
 const OPTIONS = {
+  key: { type: "string", multiple: true },
   signer: { type: "string" },
   host: { type: "string", multiple: true },
   bundle: { type: "string" },
@@ -133,7 +159,7 @@ process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ positi
   }
   switch (command) {
     case "verify":
-      return runVerify(rest, json);
+      return runVerify(rest, values.key ?? [], json);
     case "reconcile":
       if (values.out !== undefined) throw usageError(CLI, "--out goes with report");
       return runReconcile(rest, values, json);

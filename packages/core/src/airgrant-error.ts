@@ -31,6 +31,7 @@ const NON_VERDICT_CODES: Readonly<Record<string, Exclude<ExitClass, "verdict">>>
   "bad-input": "usage",
   "malformed-bundle": "usage",
   "malformed-ssh-key": "usage",
+  "malformed-receipt": "usage",
   "file-unreadable": "usage",
   "pam-misconfigured": "usage",
   "no-bundle": "environment",

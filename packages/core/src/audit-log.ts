@@ -25,6 +25,12 @@ export interface AppendAuditEntryOptions {
   randomBytes?: (length: number) => Uint8Array;
   /** How long to wait for other appenders (default 10 s). */
   lockTimeoutMs?: number;
+  /**
+   * Members to add to the entry's data that depend on where it lands: called
+   * under the log's lock with the entry as it would be without them, so that
+   * a seal over it (docs/audit-log.md, "Sealing") cannot race another appender.
+   */
+  seal?: (unsealed: AuditEntry) => Record<string, AuditValue>;
 }
 
 /** The type of every log's first entry, carrying the log id. */
@@ -229,7 +235,15 @@ export function appendAuditEntry(
         const tail = readTail(fd, logPath);
         let head = tail.head;
         if (tail.goodEnd < tail.size) head = recoverTornTail(logPath, tail, stampTime(clock));
-        const { entry, line } = encodeAuditEntry(head.seq + 1, stampTime(clock), type, data, head.hash);
+        const time = stampTime(clock);
+        const seal = options.seal?.(encodeAuditEntry(head.seq + 1, time, type, data, head.hash).entry);
+        const { entry, line } = encodeAuditEntry(
+          head.seq + 1,
+          time,
+          type,
+          seal === undefined ? data : { ...data, ...seal },
+          head.hash,
+        );
         // One write on an O_APPEND descriptor: a crash leaves at most this
         // line torn, which the next append recovers.
         writeAllAt(fd, Buffer.concat([line, Buffer.from("\n")]), null);

@@ -1,4 +1,5 @@
 export { AirgrantError, EXIT_STATUS, type ExitClass, exitClassOf, exitStatusOf } from "./airgrant-error.js";
+export { MAX_AUDIT_LINE_BYTES } from "./audit-entry.js";
 export {
   type AppendAuditEntryOptions,
   type AuditEntry,
@@ -8,6 +9,18 @@ export {
   LOG_RECOVERED_TYPE,
   readAuditHead,
 } from "./audit-log.js";
+export {
+  DEFAULT_SEAL_EPOCH_SECONDS,
+  decodeSealReceipt,
+  encodeSealReceipt,
+  evolveSealKey,
+  SEAL_RECEIPT_FORMAT,
+  SealChecker,
+  type SealReceipt,
+  sealEpochAt,
+  sealMember,
+  sealTag,
+} from "./audit-seal.js";
 export { encodeCanonicalJson, type JsonValue, parseCanonicalJson } from "./canonical-json.js";
 export {
   type CommandLine,

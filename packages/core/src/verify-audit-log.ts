@@ -19,7 +19,8 @@ export type AuditChainCode =
   | "prev-mismatch"
   | "bad-first-entry"
   | "misplaced-log-opened"
-  | "rejected-entry";
+  | "rejected-entry"
+  | "bad-seal";
 
 export interface AuditChainHead {
   seq: number;
@@ -57,9 +58,10 @@ export interface VerifyAuditLogOptions {
    * Called with each entry once it is verified, in order, so that a caller
    * (the auditor's reconciliation, checkpoint and seal checks) can look at
    * every entry in the same streaming pass. Returning a string stops the
-   * verification and reports it as the message of a `rejected-entry`.
+   * verification and reports it as the message of a `rejected-entry`;
+   * returning a code and message (`bad-seal`) reports that instead.
    */
-  onEntry?: (entry: AuditEntry, line: number) => string | undefined;
+  onEntry?: (entry: AuditEntry, line: number) => string | { code: AuditChainCode; message: string } | undefined;
 }
 
 /** Bytes read per read(2); memory use is this plus one line, whatever the log size. */
@@ -106,7 +108,8 @@ class ChainState {
     const problem = expected === 1 ? this.checkFirstEntry(entry) : this.checkLaterEntry(entry);
     if (problem !== undefined) return problem;
     const rejection = this.onEntry?.(entry, expected);
-    if (rejection !== undefined) return this.broken("rejected-entry", rejection);
+    if (typeof rejection === "string") return this.broken("rejected-entry", rejection);
+    if (rejection !== undefined) return this.broken(rejection.code, rejection.message);
     this.entries = expected;
     this.head = { seq: entry.seq, hash: entry.hash };
     return undefined;

@@ -1,4 +1,5 @@
-import { type AuditValue, appendAuditEntry, formatTarget, sha256, type TrustBundle, toHex } from "@airgrant/core";
+import { type AuditValue, formatTarget, sha256, type TrustBundle, toHex } from "@airgrant/core";
+import { appendHostEntry } from "./host-log.js";
 import type { HostState } from "./host-state.js";
 import { consumeGrantUse, flushUseStore, pruneExpiredUsesOccasionally } from "./use-store.js";
 import { type Verdict, verifyGrant } from "./verify-grant.js";
@@ -107,7 +108,7 @@ export function checkGrant(input: CheckGrantInput): CheckResult {
   if (use !== undefined) data.use = use;
   if (input.remoteAddress !== undefined) data.remoteAddress = input.remoteAddress;
   if (input.context !== undefined) Object.assign(data, input.context);
-  const entry = appendAuditEntry(input.state.auditLogPath, "grant-check", data, { clock: input.clock });
+  const entry = appendHostEntry(input.state, "grant-check", data, input.clock);
   if (use !== undefined) {
     // The use becomes durable only now, after the log entry that records it:
     // nobody is let in before both are on disk, and the two flushes share a

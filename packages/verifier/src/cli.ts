@@ -15,7 +15,9 @@ const USAGE = `usage: airgrant-verifier <command> [options]
 Verify airgrant access grants offline on this host.
 
 commands:
-  install-bundle FILE          validate and install the trust bundle
+  install-bundle FILE [--receipt OUT]
+                               validate and install the trust bundle; the first install
+                               starts sealing the host log and writes the auditor's receipt
   check --user U [--host H]    read a grant on stdin; exit 0 if allowed (and use it), 1 if not
   status                       show the bundle in use, its issuers, uses recorded, log head
   pam [--host H]               for pam_exec.so expose_authtok: check the grant on stdin for
@@ -47,6 +49,7 @@ const MAX_INPUT_BYTES = 16 * 1024;
 
 const OPTIONS = {
   state: { type: "string" },
+  receipt: { type: "string" },
   user: { type: "string" },
   host: { type: "string" },
   type: { type: "string" },
@@ -81,7 +84,7 @@ function version(): string {
   return pkg.version;
 }
 
-function runInstallBundle(positionals: string[], stateDir: string, out: Output): number {
+function runInstallBundle(positionals: string[], values: { receipt?: string }, stateDir: string, out: Output): number {
   const [file, ...rest] = positionals;
   if (file === undefined || rest.length > 0) throw usage("install-bundle takes one FILE");
   let bytes: Buffer;
@@ -90,13 +93,30 @@ function runInstallBundle(positionals: string[], stateDir: string, out: Output):
   } catch (err) {
     throw new AirgrantError("file-unreadable", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`);
   }
-  const bundle = installBundle(hostState(stateDir), bytes, () => new Date());
-  const result = { ok: true, code: "bundle-installed", bundleId: bundle.bundleId, issuers: bundle.issuers.length };
+  const { bundle, receiptPath } = installBundle(
+    hostState(stateDir),
+    bytes,
+    () => new Date(),
+    values.receipt === undefined ? {} : { receiptPath: values.receipt },
+  );
+  const result = {
+    ok: true,
+    code: "bundle-installed",
+    bundleId: bundle.bundleId,
+    issuers: bundle.issuers.length,
+    ...(receiptPath === undefined ? {} : { sealReceipt: receiptPath }),
+  };
   if (out.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else
+  else {
     process.stdout.write(
       `installed trust bundle ${bundle.bundleId} (${bundle.issuers.length} issuer(s)) in ${stateDir}\n`,
     );
+    if (receiptPath !== undefined) {
+      process.stdout.write(
+        `the host log is now sealed; give ${receiptPath} to the auditor and delete it from this host (airgrant-auditor verify --key)\n`,
+      );
+    }
+  }
   return 0;
 }
 
@@ -237,7 +257,7 @@ export function main(argv: string[]): number {
       : resolveStateDir(values.state);
     switch (command) {
       case "install-bundle":
-        return runInstallBundle(rest, stateDir, out);
+        return runInstallBundle(rest, values, stateDir, out);
       case "check":
         if (rest.length > 0) throw usage("check takes no arguments; the grant is read from stdin");
         return runCheck(values, stateDir, out);

@@ -1,15 +1,17 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   AirgrantError,
-  appendAuditEntry,
   decodeTrustBundle,
+  encodeSealReceipt,
   ensurePrivateDirectory,
   sha256,
   type TrustBundle,
   toHex,
   writeFileAtomic,
 } from "@airgrant/core";
+import { appendHostEntry, hostLogId, startSealing } from "./host-log.js";
 
 /** Where a host keeps its airgrant state (docs/verifier.md, "State directory"). */
 export interface HostState {
@@ -61,24 +63,45 @@ export function loadInstalledBundle(state: HostState): TrustBundle {
   }
 }
 
+export interface InstallResult {
+  bundle: TrustBundle;
+  /** Where the seal receipt was written, when this install started sealing. */
+  receiptPath?: string;
+}
+
 /**
  * Validate a bundle and make it the one this host trusts: written
- * atomically, recorded in the host log with its hash.
+ * atomically, recorded in the host log with its hash. The first install
+ * also starts sealing the host log and writes the receipt the auditor must
+ * keep (docs/audit-log.md, "Sealing") to `receiptPath`, by default
+ * `seal-receipt.json` in the state directory, to be carried off the host.
  */
-export function installBundle(state: HostState, bytes: Uint8Array, clock: () => Date): TrustBundle {
+export function installBundle(
+  state: HostState,
+  bytes: Uint8Array,
+  clock: () => Date,
+  options: { receiptPath?: string } = {},
+): InstallResult {
   const bundle = decodeTrustBundle(bytes);
   ensurePrivateDirectory(state.dir);
   ensurePrivateDirectory(state.usedDir);
   writeFileAtomic(state.bundlePath, bytes);
-  appendAuditEntry(
-    state.auditLogPath,
+  const sealing = startSealing(state, clock);
+  const entry = appendHostEntry(
+    state,
     "bundle-installed",
     {
       bundleId: bundle.bundleId,
       sha256: toHex(sha256(bytes)),
       issuers: bundle.issuers.map((i) => i.keyId),
     },
-    { clock },
+    clock,
   );
-  return bundle;
+  if (sealing === undefined) return { bundle };
+  const receiptPath = options.receiptPath ?? join(state.dir, "seal-receipt.json");
+  writeFileAtomic(
+    receiptPath,
+    encodeSealReceipt({ ...sealing, logId: hostLogId(state), host: hostname(), firstSealedSeq: entry.seq }),
+  );
+  return { bundle, receiptPath };
 }

@@ -1,6 +1,6 @@
 import { lstatSync } from "node:fs";
 import { join } from "node:path";
-import { appendAuditEntry } from "@airgrant/core";
+import { appendHostEntry } from "./host-log.js";
 import { hostState, loadInstalledBundle } from "./host-state.js";
 import { sshAuditData } from "./ssh-audit-data.js";
 import { checkSshCertificate, type SshVerdict } from "./ssh-certificate-check.js";
@@ -85,13 +85,11 @@ export function runSshPrincipals(input: SshPrincipalsInput): SshPrincipalsResult
       facts: verdict.facts,
     };
   }
-  const entry = appendAuditEntry(
-    state.auditLogPath,
+  const entry = appendHostEntry(
+    state,
     "ssh-principals",
     sshAuditData(verdict, presented, input.user, host),
-    {
-      clock: input.clock,
-    },
+    input.clock,
   );
   return { verdict, auditSeq: entry.seq };
 }

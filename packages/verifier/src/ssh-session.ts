@@ -1,4 +1,5 @@
-import { AirgrantError, type AuditValue, appendAuditEntry } from "@airgrant/core";
+import { AirgrantError, type AuditValue } from "@airgrant/core";
+import { appendHostEntry } from "./host-log.js";
 import { hostState, loadInstalledBundle } from "./host-state.js";
 import { sanitizePamItem } from "./pam-check.js";
 import { sshAuditData } from "./ssh-audit-data.js";
@@ -143,7 +144,7 @@ export function runSshSession(input: SshSessionInput): SshSessionResult {
     const data: Record<string, AuditValue> = { ...sshAuditData(verdict, blob, user, host), via: "ssh-certificate" };
     if (use !== undefined) data.use = use;
     Object.assign(data, context);
-    const entry = appendAuditEntry(state.auditLogPath, "grant-check", data, { clock: input.clock });
+    const entry = appendHostEntry(state, "grant-check", data, input.clock);
     if (use !== undefined) {
       // As in checkGrant: the use is durable only after the entry recording it.
       flushUseStore(state.usedDir);

@@ -1,0 +1,149 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { type AuditEntry, type AuditValue, encodeAuditEntry } from "./audit-entry.js";
+import { appendAuditEntry } from "./audit-log.js";
+import {
+  decodeSealReceipt,
+  encodeSealReceipt,
+  evolveSealKey,
+  SealChecker,
+  sealEpochAt,
+  sealMember,
+} from "./audit-seal.js";
+import { verifyAuditLog } from "./verify-audit-log.js";
+
+const dir = mkdtempSync(join(tmpdir(), "airgrant-seal-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const START = 1_800_000_000;
+const EPOCH = 900;
+const KEY0 = new Uint8Array(32).fill(0x42);
+
+/** A host log of `n` entries, one a minute, sealed as appendHostEntry seals: the key moved to each entry's epoch. */
+function sealedLog(name: string, n: number): { path: string; logId: string; keys: Uint8Array[] } {
+  const path = join(dir, name);
+  const keys = [KEY0];
+  let now = START;
+  for (let i = 0; i < n; i++) {
+    now += 60;
+    const clock = () => new Date(now * 1000);
+    const epoch = sealEpochAt(START, EPOCH, now);
+    while (keys.length <= epoch) keys.push(evolveSealKey(keys[keys.length - 1] as Uint8Array));
+    appendAuditEntry(
+      path,
+      "grant-check",
+      { verdict: "allowed", n: i },
+      {
+        clock,
+        seal: (unsealed) => sealMember(keys[epoch] as Uint8Array, epoch, unsealed),
+      },
+    );
+  }
+  const logId = JSON.parse(readFileSync(path, "utf8").split("\n")[0] as string).data.logId as string;
+  return { path, logId, keys };
+}
+
+function verifyWith(path: string, logId: string) {
+  const checker = new SealChecker({
+    logId,
+    host: "h",
+    start: START,
+    epochSeconds: EPOCH,
+    key: KEY0,
+    firstSealedSeq: 2,
+  });
+  return { report: verifyAuditLog(path, { onEntry: (e) => checker.check(e) }), checker };
+}
+
+/** Rewrite entry `seq`'s data and re-chain everything after it, re-sealing with `key` in `epoch` where given. */
+function forge(path: string, seq: number, reseal?: { key: Uint8Array; epoch: number }): void {
+  const lines = readFileSync(path, "utf8").trimEnd().split("\n");
+  let prev = "";
+  const out: string[] = [];
+  for (const [i, text] of lines.entries()) {
+    const e = JSON.parse(text) as AuditEntry;
+    if (i + 1 < seq) {
+      out.push(text);
+      prev = e.hash;
+      continue;
+    }
+    const { seal: _, ...data } = e.data as Record<string, AuditValue>;
+    if (i + 1 === seq) data.verdict = "grant-replayed";
+    const unsealed = encodeAuditEntry(e.seq, e.time, e.type, data, prev).entry;
+    const sealed =
+      reseal === undefined
+        ? e.data.seal === undefined
+          ? {}
+          : { seal: e.data.seal }
+        : sealMember(reseal.key, reseal.epoch, unsealed);
+    const { entry, line } = encodeAuditEntry(e.seq, e.time, e.type, { ...data, ...sealed }, prev);
+    out.push(line.toString());
+    prev = entry.hash;
+  }
+  writeFileSync(path, `${out.join("\n")}\n`);
+}
+
+describe("forward-secure sealing", () => {
+  it("verifies every seal across epochs with the first key alone", () => {
+    const { path, logId, keys } = sealedLog("good.log", 60);
+    expect(keys.length).toBe(5);
+    const { report, checker } = verifyWith(path, logId);
+    expect(report).toMatchObject({ ok: true, entries: 61 });
+    expect(checker.lastSealedSeq).toBe(61);
+    expect(checker.epoch).toBe(4);
+  });
+
+  it("catches an earlier entry rewritten and re-sealed with the host's current key", () => {
+    const { path, logId, keys } = sealedLog("forged.log", 60);
+    // Root on the host in epoch 4 has key 4 only; it rewrites entry 10 (epoch 0) and re-chains.
+    forge(path, 10, { key: keys[4] as Uint8Array, epoch: 4 });
+    expect(verifyAuditLog(path)).toMatchObject({ ok: true });
+    expect(verifyWith(path, logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 10 });
+  });
+
+  it("catches a rewrite that keeps the old seals", () => {
+    const { path, logId } = sealedLog("kept.log", 20);
+    forge(path, 5);
+    expect(verifyWith(path, logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 5 });
+  });
+
+  it("cannot protect the current epoch from its own key: the documented limit", () => {
+    const { path, logId, keys } = sealedLog("current.log", 60);
+    const lastEpochStart = verifyWith(path, logId).checker.epochStartSeq;
+    forge(path, lastEpochStart + 1, { key: keys[4] as Uint8Array, epoch: 4 });
+    expect(verifyWith(path, logId).report).toMatchObject({ ok: true });
+  });
+
+  it("refuses unsealed entries, keys going back, and a receipt of another log", () => {
+    const { path, logId } = sealedLog("mixed.log", 20);
+    appendAuditEntry(path, "grant-check", { verdict: "allowed" }, { clock: () => new Date((START + 5000) * 1000) });
+    expect(verifyWith(path, logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 22 });
+    const back = sealedLog("back.log", 20);
+    appendAuditEntry(
+      back.path,
+      "grant-check",
+      { verdict: "allowed" },
+      {
+        clock: () => new Date((START + 5000) * 1000),
+        seal: (u) => sealMember(KEY0, 0, u),
+      },
+    );
+    expect(verifyWith(back.path, back.logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 22 });
+    const { path: other } = sealedLog("other.log", 3);
+    expect(verifyWith(other, logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 1 });
+  });
+
+  it("round-trips a receipt", () => {
+    const receipt = {
+      logId: "ab".repeat(16),
+      host: "db1",
+      start: START,
+      epochSeconds: EPOCH,
+      key: KEY0,
+      firstSealedSeq: 2,
+    };
+    expect(decodeSealReceipt(encodeSealReceipt(receipt))).toEqual(receipt);
+  });
+});

@@ -1,0 +1,148 @@
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { join } from "node:path";
+import {
+  AirgrantError,
+  type AuditEntry,
+  type AuditValue,
+  appendAuditEntry,
+  DEFAULT_SEAL_EPOCH_SECONDS,
+  evolveSealKey,
+  fromHex,
+  MAX_AUDIT_LINE_BYTES,
+  type SealReceipt,
+  sealEpochAt,
+  sealMember,
+  toHex,
+  writeFileAtomic,
+} from "@airgrant/core";
+import type { HostState } from "./host-state.js";
+
+/**
+ * The host's audit log, sealed (docs/audit-log.md, "Sealing"): every entry
+ * the verifier writes goes through appendHostEntry, which seals it with the
+ * current epoch's key from `seal.key` and moves that key forward, erasing
+ * the old one, when an epoch has passed.
+ */
+
+const SEAL_STATE_FORMAT = "airgrant-seal-key-v1";
+
+interface SealState {
+  start: number;
+  epochSeconds: number;
+  epoch: number;
+  key: Uint8Array;
+}
+
+function sealStatePath(state: HostState): string {
+  return join(state.dir, "seal.key");
+}
+
+function writeSealState(state: HostState, seal: SealState): void {
+  const text = JSON.stringify({
+    format: SEAL_STATE_FORMAT,
+    start: seal.start,
+    epochSeconds: seal.epochSeconds,
+    epoch: seal.epoch,
+    key: toHex(seal.key),
+  });
+  writeFileAtomic(sealStatePath(state), `${text}\n`);
+}
+
+function readSealState(state: HostState): SealState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(sealStatePath(state), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new AirgrantError("state-unreadable", `cannot read ${sealStatePath(state)}`);
+  }
+  const corrupt = () =>
+    new AirgrantError("state-corrupt", `${sealStatePath(state)} is damaged; the log can no longer be sealed`);
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw corrupt();
+  }
+  const { format, start, epochSeconds, epoch, key } = o;
+  if (
+    format !== SEAL_STATE_FORMAT ||
+    !Number.isSafeInteger(start) ||
+    !Number.isSafeInteger(epochSeconds) ||
+    (epochSeconds as number) < 1 ||
+    !Number.isSafeInteger(epoch) ||
+    typeof key !== "string"
+  ) {
+    throw corrupt();
+  }
+  return {
+    start: start as number,
+    epochSeconds: epochSeconds as number,
+    epoch: epoch as number,
+    key: fromHex(key, 32, "state-corrupt", "seal key"),
+  };
+}
+
+/**
+ * The seal for an entry, called under the log's lock: the key moves forward
+ * to the current epoch first (never back, whatever the clock says), and the
+ * old key is gone from disk before the entry is written.
+ */
+function sealer(state: HostState, clock: () => Date): (unsealed: AuditEntry) => Record<string, AuditValue> {
+  return (unsealed) => {
+    const seal = readSealState(state);
+    if (seal === undefined) return {};
+    const now = Math.floor(clock().getTime() / 1000);
+    const epoch = Math.max(seal.epoch, sealEpochAt(seal.start, seal.epochSeconds, now));
+    if (epoch > seal.epoch) {
+      let key = seal.key;
+      for (let e = seal.epoch; e < epoch; e++) key = evolveSealKey(key);
+      writeSealState(state, { ...seal, epoch, key });
+      return sealMember(key, epoch, unsealed);
+    }
+    return sealMember(seal.key, seal.epoch, unsealed);
+  };
+}
+
+/** Append an entry to the host log, sealed when sealing has started. */
+export function appendHostEntry(
+  state: HostState,
+  type: string,
+  data: Record<string, AuditValue>,
+  clock: () => Date,
+): AuditEntry {
+  return appendAuditEntry(state.auditLogPath, type, data, { clock, seal: sealer(state, clock) });
+}
+
+/**
+ * Start sealing with a fresh first key, unless it has started already.
+ * Returns what the receipt needs, or undefined when sealing was running.
+ */
+export function startSealing(
+  state: HostState,
+  clock: () => Date,
+  epochSeconds = DEFAULT_SEAL_EPOCH_SECONDS,
+): Pick<SealReceipt, "start" | "epochSeconds" | "key"> | undefined {
+  if (readSealState(state) !== undefined) return undefined;
+  const key = new Uint8Array(randomBytes(32));
+  const start = Math.floor(clock().getTime() / 1000);
+  writeSealState(state, { start, epochSeconds, epoch: 0, key });
+  return { start, epochSeconds, key };
+}
+
+/** The log id from the host log's first entry, reading no more than that line. */
+export function hostLogId(state: HostState): string {
+  const fd = openSync(state.auditLogPath, "r");
+  const head = Buffer.alloc(MAX_AUDIT_LINE_BYTES + 1);
+  let length: number;
+  try {
+    length = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const first = head.subarray(0, length).toString("utf8").split("\n", 1)[0] ?? "";
+  const logId = (JSON.parse(first) as { data?: { logId?: unknown } }).data?.logId;
+  if (typeof logId !== "string") throw new AirgrantError("audit-log-corrupt", "the host log has no log-opened entry");
+  return logId;
+}
