@@ -24,7 +24,7 @@ const KEY0 = new Uint8Array(32).fill(0x42);
 /** A host log of `n` entries, one a minute, sealed as appendHostEntry seals: the key moved to each entry's epoch. */
 function sealedLog(name: string, n: number): { path: string; logId: string; keys: Uint8Array[] } {
   const path = join(dir, name);
-  const keys = [KEY0];
+  const keys: Uint8Array[] = [KEY0];
   let now = START;
   for (let i = 0; i < n; i++) {
     now += 60;
