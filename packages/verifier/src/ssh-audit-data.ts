@@ -3,6 +3,11 @@ import type { SshVerdict } from "./ssh-certificate-check.js";
 
 const LOGGED_USER_LENGTH = 64;
 
+/** At most `max` code points: a cut never leaves half a surrogate pair, which the log refuses. */
+function cutForLog(text: string, max: number): string {
+  return Array.from(text).slice(0, max).join("");
+}
+
 /**
  * The audit data members every certificate check records (docs/openssh.md,
  * "What is logged"): the verdict, who and where, the SHA-256 of the
@@ -17,19 +22,19 @@ export function sshAuditData(
 ): Record<string, AuditValue> {
   const data: Record<string, AuditValue> = {
     verdict: verdict.code,
-    user: user.slice(0, LOGGED_USER_LENGTH),
-    host: host.slice(0, LOGGED_USER_LENGTH),
+    user: cutForLog(user, LOGGED_USER_LENGTH),
+    host: cutForLog(host, LOGGED_USER_LENGTH),
     presented: toHex(sha256(presented)),
     presentedBytes: presented.length,
   };
-  if (user.length > LOGGED_USER_LENGTH) data.userTruncated = true;
+  if (data.user !== user) data.userTruncated = true;
   const facts = verdict.facts;
   if (facts !== undefined) {
     data.grantId = facts.grantId;
     data.issuer = facts.issuer;
     data.sshSerial = facts.serial;
     data.maxUses = facts.maxUses;
-    data.principal = (facts.principals[0] ?? "").slice(0, LOGGED_USER_LENGTH);
+    data.principal = cutForLog(facts.principals[0] ?? "", LOGGED_USER_LENGTH);
     if (facts.validAfter !== undefined) data.notBefore = facts.validAfter;
     if (facts.validBefore !== undefined) data.notAfter = facts.validBefore;
   }

@@ -17,6 +17,7 @@ import {
   type TestIssuer,
   trustedIssuer,
 } from "../../core/src/testing/test-issuer.js";
+import { sshAuditData } from "./ssh-audit-data.js";
 import { checkSshCertificate } from "./ssh-certificate-check.js";
 
 const issuer = makeTestIssuer("ecdsa-p256-sha256");
@@ -122,5 +123,16 @@ describe("checkSshCertificate", () => {
         expect(typeof check(blob).code).toBe("string");
       }),
     );
+  });
+});
+
+describe("sshAuditData", () => {
+  it("cuts names by code points, so that a certificate's principal cannot leave the check unlogged", () => {
+    const verdict = check(certificate({ principals: [`a${"\u{1F600}".repeat(70)}`] }));
+    const data = sshAuditData(verdict, new Uint8Array(1), `a${"\u{1F600}".repeat(70)}`, HOST);
+    expect(data.userTruncated).toBe(true);
+    expect(Array.from(data.user as string)).toHaveLength(64);
+    expect(Array.from(data.principal as string)).toHaveLength(64);
+    expect(JSON.stringify(data)).not.toMatch(/\\ud83d"/);
   });
 });
