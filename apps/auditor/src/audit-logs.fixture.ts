@@ -48,7 +48,7 @@ export class AuditScenario {
   }
 
   /** A grant-issued entry as the signer writes it, anchored at the signer log's head. */
-  issue(fields: Partial<Omit<IssuedFixture, "anchor" | "seq">> = {}): IssuedFixture {
+  issue(fields: Partial<Omit<IssuedFixture, "anchor" | "seq">> & { issuerKeyId?: string } = {}): IssuedFixture {
     const notBefore = fields.notBefore ?? T0;
     const head = readAuditHead(this.signerLog) ?? this.openSignerLog(notBefore);
     const grant = {
@@ -66,7 +66,7 @@ export class AuditScenario {
       {
         ...grant,
         grantSha256: toHex(randomBytes(32)),
-        issuerKeyId: ISSUER_KEY_ID,
+        issuerKeyId: fields.issuerKeyId ?? ISSUER_KEY_ID,
         otpCounter: [1, 0],
         reason: "change 42",
         yubikeyId: "cccccccccccb",
