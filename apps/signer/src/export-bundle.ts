@@ -1,7 +1,6 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import {
   AirgrantError,
-  appendAuditEntry,
   checkTarget,
   encodeTrustBundle,
   fromHex,
@@ -12,6 +11,7 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { requireIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
+import { appendWithoutCounters } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
 import { readPolicy, writePolicy } from "./signer-policy.js";
 
@@ -113,7 +113,8 @@ export function exportBundle(
       writePolicy(home.policyPath, { ...policy, maxLifetime: request.maxLifetime });
     }
     const digest = toHex(sha256(bytes));
-    const entry = appendAuditEntry(
+    const entry = appendWithoutCounters(
+      home.countersPath,
       home.auditLogPath,
       "bundle-exported",
       {
@@ -125,7 +126,7 @@ export function exportBundle(
         groups: Object.keys(bundle.groups).sort(),
         revokedGrants: bundle.revokedGrants,
       },
-      { clock },
+      clock,
     );
     return { bytes, bundle, sha256: digest, auditSeq: entry.seq };
   });

@@ -1,6 +1,7 @@
-import { AirgrantError, appendAuditEntry, ensurePrivateDirectory, keyIdOf, toHex, withFileLock } from "@airgrant/core";
+import { AirgrantError, ensurePrivateDirectory, keyIdOf, toHex, withFileLock } from "@airgrant/core";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { type IssuerRecord, readIssuerRecord, writeIssuerRecord } from "./issuer-record.js";
+import { appendWithoutCounters } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
 import type { TokenSession } from "./token-session.js";
 
@@ -54,11 +55,12 @@ export function initIssuer(
       created: clock().toISOString(),
     };
     writeIssuerRecord(home.issuerPath, issuer);
-    appendAuditEntry(
+    appendWithoutCounters(
+      home.countersPath,
       home.auditLogPath,
       "issuer-initialised",
       { keyId, algorithm: alg, keyLabel: request.keyLabel, token: session.tokenLabel, generated: key.created },
-      { clock },
+      clock,
     );
     return { issuer, generated: key.created, recorded: true };
   });

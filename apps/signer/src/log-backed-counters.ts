@@ -1,5 +1,14 @@
 import { closeSync, constants, ftruncateSync, openSync, writeSync } from "node:fs";
-import { AirgrantError, type AuditEntry, sha256, toHex, verifyAuditLog } from "@airgrant/core";
+import {
+  AirgrantError,
+  type AuditEntry,
+  type AuditValue,
+  appendAuditEntry,
+  readAuditHead,
+  sha256,
+  toHex,
+  verifyAuditLog,
+} from "@airgrant/core";
 import { type CounterAdvance, compareOtpCounters, type OtpCounter, type OtpCounterStore } from "@airgrant/yubikey-otp";
 import { readStateFile } from "./state-file.js";
 
@@ -124,27 +133,57 @@ export class LogBackedCounters implements OtpCounterStore {
     const head = this.#head;
     if (!this.#unsaved || head === undefined) return;
     this.#unsaved = false;
-    const keys: Record<string, [number, number]> = {};
-    for (const publicId of [...this.#counters.keys()].sort()) {
-      const c = this.#counters.get(publicId) as OtpCounter;
-      keys[publicId] = [c.usageCounter, c.sessionCounter];
-    }
-    const body = cacheBody(head.seq, head.hash, keys);
-    const bytes = Buffer.from(`${body.slice(0, -1)},"sha256":"${toHex(sha256(Buffer.from(body)))}"}\n`);
-    let fd: number | undefined;
-    try {
-      fd = openSync(this.#cachePath, constants.O_RDWR | constants.O_CREAT, 0o600);
-      let offset = 0;
-      while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset, offset);
-      ftruncateSync(fd, bytes.length);
-    } catch (err) {
-      throw new AirgrantError(
-        "state-unwritable",
-        `cannot write ${this.#cachePath}: ${(err as NodeJS.ErrnoException).code}`,
-      );
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
+    writeCache(this.#cachePath, head, this.#counters);
+  }
+}
+
+/**
+ * Appends an entry that records no OTP counter (configuration changes,
+ * bundle exports) and, if the counter cache was current before it, moves the
+ * cache forward to the new entry, so the next grant need not read the log.
+ * Call under the home's lock.
+ */
+export function appendWithoutCounters(
+  cachePath: string,
+  logPath: string,
+  type: string,
+  data: Record<string, AuditValue>,
+  clock: () => Date,
+): AuditEntry {
+  const before = readAuditHead(logPath);
+  const entry = appendAuditEntry(logPath, type, data, { clock });
+  const cached = before === undefined ? undefined : readCache(cachePath);
+  if (
+    before !== undefined &&
+    cached !== undefined &&
+    cached.logSeq === before.seq &&
+    cached.logHash === before.hash &&
+    entry.seq === before.seq + 1
+  ) {
+    writeCache(cachePath, entry, cached.keys);
+  }
+  return entry;
+}
+
+/** Rewrites the cache in place (no rename, no fsync: see LogBackedCounters). */
+function writeCache(path: string, head: LogHead, counters: Map<string, OtpCounter>): void {
+  const keys: Record<string, [number, number]> = {};
+  for (const publicId of [...counters.keys()].sort()) {
+    const c = counters.get(publicId) as OtpCounter;
+    keys[publicId] = [c.usageCounter, c.sessionCounter];
+  }
+  const body = cacheBody(head.seq, head.hash, keys);
+  const bytes = Buffer.from(`${body.slice(0, -1)},"sha256":"${toHex(sha256(Buffer.from(body)))}"}\n`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    let offset = 0;
+    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset, offset);
+    ftruncateSync(fd, bytes.length);
+  } catch (err) {
+    throw new AirgrantError("state-unwritable", `cannot write ${path}: ${(err as NodeJS.ErrnoException).code}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

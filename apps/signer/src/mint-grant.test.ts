@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { decodeGrant, decodeGrantText, importPublicKey, toHex, verifyAuditLog, verifySignature } from "@airgrant/core";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exportBundle } from "./export-bundle.js";
 import { initIssuer } from "./init-issuer.js";
 import { type GrantRequest, mintGrant, prepareSigner, saveCounters } from "./mint-grant.js";
 import { enrolOfficer } from "./officer-enrolment.js";
@@ -170,5 +171,21 @@ describe("mintGrant", () => {
     // A fresh process (no counters in memory, no cache) still refuses the OTP: the log has its counter.
     const fresh = { home, session, issuer: signer.issuer };
     expect(mintGrant(fresh, used, request)).toMatchObject({ ok: false, code: "otp-replayed" });
+  });
+
+  it("keeps the counter cache current across configuration changes, so the next grant need not read the log", () => {
+    const home = newHome();
+    const signer = prepareSigner(home, session);
+    expect(mintGrant(signer, otp(), request).ok).toBe(true);
+    saveCounters(signer);
+    exportBundle(home, join(work, `bundle-${homes}.json`), {
+      maxLifetime: 3600,
+      clockSkew: 60,
+      groups: {},
+      revokedGrants: [],
+    });
+    const last = JSON.parse(readFileSync(home.auditLogPath, "utf8").trimEnd().split("\n").at(-1) ?? "");
+    expect(last.type).toBe("bundle-exported");
+    expect(JSON.parse(readFileSync(home.countersPath, "utf8"))).toMatchObject({ logSeq: last.seq, logHash: last.hash });
   });
 });

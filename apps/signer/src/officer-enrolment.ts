@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { AirgrantError, appendAuditEntry, withFileLock } from "@airgrant/core";
+import { AirgrantError, withFileLock } from "@airgrant/core";
+import { appendWithoutCounters } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
 import { aesKeyLabelOf, type Officer, readPolicy, writePolicy } from "./signer-policy.js";
 import type { TokenSession } from "./token-session.js";
@@ -87,7 +88,8 @@ export function enrolOfficer(
       session.deleteObjects(officer.aesKeyLabel);
       session.importAesSecret(officer.aesKeyLabel, enrolment.aesKey);
       writePolicy(home.policyPath, { ...policy, officers: [...policy.officers, officer] });
-      const entry = appendAuditEntry(
+      const entry = appendWithoutCounters(
+        home.countersPath,
         home.auditLogPath,
         "officer-added",
         {
@@ -97,7 +99,7 @@ export function enrolOfficer(
           targets: officer.targets,
           maxTtl: officer.maxTtl,
         },
-        { clock },
+        clock,
       );
       return { officer, auditSeq: entry.seq };
     });
@@ -130,11 +132,12 @@ export function removeOfficer(
     // (replaced at the next enrolment), never an officer without a key.
     writePolicy(home.policyPath, { ...policy, officers: policy.officers.filter((o) => o !== officer) });
     const deleted = session.deleteObjects(officer.aesKeyLabel);
-    const entry = appendAuditEntry(
+    const entry = appendWithoutCounters(
+      home.countersPath,
       home.auditLogPath,
       "officer-removed",
       { officer: officer.name, yubikeyId: officer.yubikeyId, tokenObjectsDeleted: deleted },
-      { clock },
+      clock,
     );
     return { officer, auditSeq: entry.seq };
   });
