@@ -115,7 +115,7 @@ describe("airgrant-auditor report", () => {
       expect(text).toContain(HOSTILE_USER);
       expect(text).toContain(HOSTILE_HOST);
       expect((await page.locator("#officers").textContent()) ?? "").toContain(HOSTILE_OFFICER);
-      expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+      expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
       expect(await page.locator("img, iframe, script").count()).toBe(0);
       expect(await page.locator("#timeline tbody tr").count()).toBe(7);
       expect(dialogs).toEqual([]);
