@@ -426,6 +426,26 @@ describe("airgrant-signer grant", () => {
     expect(readFileSync(svg, "utf8")).toContain("<svg");
   });
 
+  it("also mints an OpenSSH certificate for the engineer's key that ssh-keygen reads as intended", () => {
+    const { home, key } = readyHome({ alg: "ed25519" });
+    const pub = join(home, "id_ecdsa");
+    execFileSync("ssh-keygen", ["-q", "-t", "ecdsa", "-N", "", "-C", "bob@laptop", "-f", pub]);
+    const r = expectOk(mint(home, key, ["--ssh-pubkey", `${pub}.pub`, "--max-uses", "2", "--json"]));
+    const out = JSON.parse(r.stdout);
+    expect(out.certificateFile).toBe(`${pub}-cert.pub`);
+    const listed = execFileSync("ssh-keygen", ["-L", "-f", `${pub}-cert.pub`], { encoding: "utf8" });
+    expect(listed).toContain("Type: ecdsa-sha2-nistp256-cert-v01@openssh.com user certificate");
+    expect(listed).toContain("Signing CA: ED25519 SHA256:");
+    expect(listed).toContain(`Key ID: "${out.grantId}/2"`);
+    expect(listed).toMatch(/Principals: \n\s+bob\n/);
+    expect(listed).toMatch(/Valid: from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d to /);
+    const issued = auditEntries(home).find((e) => e.type === "grant-issued");
+    expect(issued?.data.sshCertificate).toMatchObject({ keyId: `${out.grantId}/2` });
+    expectError(mint(home, key, ["--ssh-pubkey", join(home, "missing.pub")]), 2, "file-unreadable");
+    writeFileSync(join(home, "bad.pub"), "ssh-dss AAAA\n");
+    expectError(mint(home, key, ["--ssh-pubkey", join(home, "bad.pub")]), 2, "malformed-ssh-key");
+  });
+
   it("refuses a replayed OTP, an unknown YubiKey and requests outside the officer's policy, and logs each", () => {
     const { home, key } = readyHome({ targets: "db1.example,group:dbs", maxTtl: "1h" });
     const otp = touch(key);

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import type { ParseArgsConfig } from "node:util";
 import {
   AirgrantError,
   type CommandLine,
   exitStatusOf,
   type ParsedArgs,
+  parseSshPublicKeyLine,
   parseTarget,
   printableLine,
   readAuditHead,
@@ -53,6 +55,7 @@ commands:
   officer remove --name NAME
   grant --user U --host H|group:NAME --ttl DURATION --reason TEXT [--max-uses N]
         [--not-before ISO] [--qr] [--qr-png FILE] [--qr-svg FILE]
+        [--ssh-pubkey FILE [--cert-out FILE]]
         read the officer's YubiKey OTP (terminal or stdin), check the policy,
         sign on the token, log it, print the grant on stdout
   bundle --out FILE [--max-lifetime DURATION] [--clock-skew DURATION]
@@ -95,6 +98,8 @@ const OPTIONS = {
   "not-before": { type: "string" },
   qr: { type: "boolean", default: false },
   "qr-png": { type: "string" },
+  "ssh-pubkey": { type: "string" },
+  "cert-out": { type: "string" },
   "qr-svg": { type: "string" },
   out: { type: "string" },
   "max-lifetime": { type: "string" },
@@ -113,7 +118,19 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   "officer add": ["name", "yubikey-id", "private-id", "aes-key-file", "targets", "max-ttl"],
   "officer list": [],
   "officer remove": ["name"],
-  grant: ["user", "host", "ttl", "reason", "max-uses", "not-before", "qr", "qr-png", "qr-svg"],
+  grant: [
+    "user",
+    "host",
+    "ttl",
+    "reason",
+    "max-uses",
+    "not-before",
+    "qr",
+    "qr-png",
+    "qr-svg",
+    "ssh-pubkey",
+    "cert-out",
+  ],
   bundle: ["out", "max-lifetime", "clock-skew", "group", "revoke"],
   status: [],
 };
@@ -309,7 +326,27 @@ function parseGrantRequest(values: Values): GrantRequest {
     }
     request.notBefore = Math.floor(ms / 1000);
   }
+  const pubkeyFile = values["ssh-pubkey"];
+  if (pubkeyFile !== undefined) {
+    let line: string;
+    try {
+      line = readFileSync(pubkeyFile, "utf8");
+    } catch (err) {
+      throw new AirgrantError("file-unreadable", `cannot read ${pubkeyFile}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+    parseSshPublicKeyLine(line);
+    request.sshPublicKey = line;
+  } else if (values["cert-out"] !== undefined) {
+    throw new AirgrantError("usage", "--cert-out goes with --ssh-pubkey");
+  }
   return request;
+}
+
+/** Where the certificate goes: --cert-out, else beside the key as ssh-keygen puts it (id_x.pub → id_x-cert.pub). */
+function certificatePath(values: Values): string | undefined {
+  const pubkey = values["ssh-pubkey"];
+  if (pubkey === undefined) return undefined;
+  return values["cert-out"] ?? `${pubkey.replace(/\.pub$/, "")}-cert.pub`;
 }
 
 function runGrant(ctx: Context): number {
@@ -322,7 +359,17 @@ function runGrant(ctx: Context): number {
     const result = mintGrant(signer, otp, request);
     saveCounters(signer);
     if (!result.ok) return refuse(ctx.json, result.code, result.message, result.auditSeq);
-    process.stdout.write(ctx.json ? `${JSON.stringify(result)}\n` : `${result.grant}\n`);
+    const certPath = certificatePath(ctx.values);
+    if (certPath !== undefined && result.sshCertificate !== undefined) {
+      // Public, like the key it certifies: ssh reads it beside the private key.
+      writeFileAtomic(certPath, `${result.sshCertificate}\n`, 0o644);
+      process.stderr.write(`OpenSSH certificate written to ${certPath}\n`);
+    }
+    process.stdout.write(
+      ctx.json
+        ? `${JSON.stringify({ ...result, ...(certPath === undefined ? {} : { certificateFile: certPath }) })}\n`
+        : `${result.grant}\n`,
+    );
     if (ctx.values.qr) process.stderr.write(grantQrTerminal(result.grant));
     const png = ctx.values["qr-png"];
     if (png !== undefined) writeFileAtomic(png, grantQrPng(result.grant));

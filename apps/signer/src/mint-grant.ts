@@ -25,6 +25,7 @@ import { type IssuerRecord, requireIssuerRecord, signatureAlgorithmOf } from "./
 import { LogBackedCounters } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
 import { type Officer, officerMayApprove, readPolicy, type SignerPolicy } from "./signer-policy.js";
+import { signSshUserCertificate } from "./ssh-user-certificate.js";
 import type { TokenSession } from "./token-session.js";
 
 /** What an officer asks for (`airgrant-signer grant`). */
@@ -37,6 +38,8 @@ export interface GrantRequest {
   maxUses: number;
   /** Seconds since the epoch; default: now. */
   notBefore?: number;
+  /** The engineer's OpenSSH public key line: also mint a certificate for it (docs/openssh.md). */
+  sshPublicKey?: string;
 }
 
 /** A signer ready to mint: its home, a logged-in token session, the issuer key it signs with. */
@@ -68,6 +71,8 @@ export type MintResult =
       maxUses: number;
       officer: string;
       auditSeq: number;
+      /** The id_*-cert.pub line, when an OpenSSH public key was given. */
+      sshCertificate?: string;
     }
   | { ok: false; code: string; message: string; auditSeq: number };
 
@@ -260,6 +265,21 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
         { keyId: fields.issuerKeyId, algorithm: signatureAlgorithmOf(issuer.alg), signature },
       ]);
       const grantIdHex = toHex(grantId);
+      const certificate =
+        request.sshPublicKey === undefined
+          ? undefined
+          : signSshUserCertificate(
+              signer,
+              {
+                grantId: grantIdHex,
+                user: request.user,
+                notBefore,
+                notAfter: fields.notAfter,
+                maxUses: request.maxUses,
+              },
+              request.sshPublicKey,
+              random,
+            );
       const auditSeq = audit("grant-issued", {
         grantId: grantIdHex,
         user: request.user,
@@ -272,6 +292,15 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
         reason: request.reason,
         issuerKeyId: issuer.keyId,
         grantSha256: toHex(sha256(bytes)),
+        ...(certificate === undefined
+          ? {}
+          : {
+              sshCertificate: {
+                serial: certificate.serial,
+                keyId: certificate.keyId,
+                subjectKeySha256: certificate.subjectKeySha256,
+              },
+            }),
       });
       return {
         ok: true,
@@ -284,6 +313,7 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
         maxUses: request.maxUses,
         officer: approver.name,
         auditSeq,
+        ...(certificate === undefined ? {} : { sshCertificate: certificate.line }),
       };
     } catch (err) {
       // The OTP was accepted: its counter must reach the log even though no
