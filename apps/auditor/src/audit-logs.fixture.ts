@@ -87,6 +87,11 @@ export class AuditScenario {
     appendAuditEntry(this.signerLog, type, data, { clock: at(time) });
   }
 
+  /** Any other host entry (bundle-installed, …). */
+  hostEntry(hostName: string, type: string, data: Record<string, AuditValue>, time = T0): void {
+    appendAuditEntry(this.hostLog(hostName), type, data, { clock: at(time) });
+  }
+
   /** A grant-check entry as `airgrant-verifier check` writes it on host `hostName`. */
   use(hostName: string, grant: IssuedFixture, options: UseOptions = {}): void {
     const verdict = options.verdict ?? "allowed";

@@ -12,6 +12,8 @@ export type FindingCode =
   | "target-mismatch"
   | "grant-mismatch"
   | "anchor-not-on-chain"
+  | "revoked-grant-used"
+  | "bundle-not-exported"
   | "duplicate-grant"
   | "malformed-record";
 
@@ -25,6 +27,8 @@ export const FINDING_CODES: readonly FindingCode[] = [
   "user-mismatch",
   "target-mismatch",
   "grant-mismatch",
+  "revoked-grant-used",
+  "bundle-not-exported",
   "duplicate-grant",
   "malformed-record",
 ];

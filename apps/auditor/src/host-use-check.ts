@@ -42,6 +42,9 @@ const GROUP_PREFIX = "group:";
  * take no use and are not uses.
  */
 export class HostUseCheck implements EntryCheck {
+  /** The bundle this host had installed last (its bundle-installed entry), when the signer exported it. */
+  private installed: { bundleId: string; seq: number; revoked: ReadonlySet<string> } | undefined;
+
   constructor(
     private readonly context: HostCheckContext,
     private readonly path: string,
@@ -49,6 +52,7 @@ export class HostUseCheck implements EntryCheck {
   ) {}
 
   onEntry(entry: AuditEntry): undefined {
+    if (entry.type === "bundle-installed") this.recordBundle(entry);
     if (entry.type !== "grant-check") return undefined;
     const d = entry.data;
     const host = keptString(d.host)?.toLowerCase();
@@ -88,7 +92,37 @@ export class HostUseCheck implements EntryCheck {
     this.checkTarget(grant, at);
     this.checkGrantFacts(d, grant, at);
     this.checkWindow(time, grant, at);
+    if (this.installed?.revoked.has(grantId)) {
+      const { bundleId, seq } = this.installed;
+      this.add({
+        code: "revoked-grant-used",
+        ...at,
+        message: `the grant is revoked in bundle ${bundleId}, which this host installed at entry ${seq}`,
+      });
+    }
     return undefined;
+  }
+
+  /**
+   * docs/verifier.md: install-bundle logs the bundle's id. A host must only
+   * trust bundles the signer exported: one the signer log does not record
+   * may carry issuer keys that are not the signer's.
+   */
+  private recordBundle(entry: AuditEntry): void {
+    const bundleId = keptString(entry.data.bundleId);
+    const exported = bundleId === undefined ? undefined : this.context.ledger.bundles.get(bundleId);
+    if (bundleId === undefined || exported === undefined) {
+      this.installed = undefined;
+      this.add({
+        code: "bundle-not-exported",
+        log: this.path,
+        seq: entry.seq,
+        time: entry.time,
+        message: `the host installed bundle ${bundleId ?? "(no id)"}, which the signer log never exported`,
+      });
+      return;
+    }
+    this.installed = { bundleId, seq: entry.seq, revoked: exported.revoked };
   }
 
   private add(finding: Finding): void {

@@ -33,7 +33,11 @@ describe("reconcile on logs written by airgrant-verifier", () => {
     const issuer = makeTestIssuer();
     const s = new AuditScenario(work);
     const now = Math.floor(Date.now() / 1000);
-    s.signerEntry("bundle-exported", { clockSkew: 300 }, now - 120);
+    s.signerEntry(
+      "bundle-exported",
+      { bundleId: "00112233445566778899aabbccddeeff", clockSkew: 300, revokedGrants: [] },
+      now - 120,
+    );
     const head = readAuditHead(s.signerLog) as { seq: number; hash: string };
     const fields = testFields(issuer, {
       notBefore: now - 60,

@@ -281,6 +281,40 @@ describe("airgrant-auditor reconcile", () => {
     expect(r.findings).toEqual([expect.objectContaining({ code: "chain-broken", reason: "torn-tail", seq: 3 })]);
   });
 
+  it("flags a host that installed a bundle the signer never exported, and a use of a grant its bundle revokes", () => {
+    const s = scenario();
+    const g = s.issue({ maxUses: 3 });
+    const exported = "11111111111111111111111111111111";
+    const revoking = "22222222222222222222222222222222";
+    const foreign = "33333333333333333333333333333333";
+    s.signerEntry("bundle-exported", { bundleId: exported, clockSkew: 300, revokedGrants: [] });
+    s.signerEntry("bundle-exported", { bundleId: revoking, clockSkew: 300, revokedGrants: [g.grantId] });
+    s.hostEntry("db1.example", "bundle-installed", { bundleId: exported, issuers: [], sha256: "0".repeat(64) });
+    s.use("db1.example", g, { at: T0 + 60 });
+    s.hostEntry(
+      "db1.example",
+      "bundle-installed",
+      { bundleId: revoking, issuers: [], sha256: "0".repeat(64) },
+      T0 + 90,
+    );
+    s.use("db1.example", g, { at: T0 + 120 });
+    s.hostEntry(
+      "db1.example",
+      "bundle-installed",
+      { bundleId: foreign, issuers: [], sha256: "0".repeat(64) },
+      T0 + 150,
+    );
+    s.use("db1.example", g, { at: T0 + 180 });
+    const r = reconcile(s, ["db1.example"]);
+    expect(r.findings.map((f) => [f.code, f.seq])).toEqual([
+      ["revoked-grant-used", 5],
+      ["bundle-not-exported", 6],
+    ]);
+    expect(r.findings[0]?.message).toBe(
+      `the grant is revoked in bundle ${revoking}, which this host installed at entry 4`,
+    );
+  });
+
   it("flags a grant id issued twice and records missing members", () => {
     const s = scenario();
     const g = s.issue();

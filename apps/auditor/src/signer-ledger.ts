@@ -34,6 +34,13 @@ export interface IssuedGrant {
 
 const GRANT_ID_PATTERN = /^[0-9a-f]{32}$/;
 
+/** A bundle the signer exported (a bundle-exported entry): what hosts may have installed. */
+export interface ExportedBundle {
+  seq: number;
+  /** The grant ids it revokes. */
+  revoked: ReadonlySet<string>;
+}
+
 function isCount(value: AuditValue | undefined, min: number): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= min;
 }
@@ -49,6 +56,8 @@ export class SignerLedger implements EntryCheck {
   readonly chain = new SignerChainIndex();
   /** grant-refused entries per officer (refusals before an officer is known count under ""). */
   readonly refusalsByOfficer = new Map<string, number>();
+  /** Bundles exported, by bundle id. */
+  readonly bundles = new Map<string, ExportedBundle>();
   /** The largest clockSkew among bundle-exported entries, seconds; undefined when none. */
   largestExportedSkew: number | undefined;
 
@@ -64,8 +73,14 @@ export class SignerLedger implements EntryCheck {
       const officer = keptString(entry.data.officer) ?? "";
       this.refusalsByOfficer.set(officer, (this.refusalsByOfficer.get(officer) ?? 0) + 1);
     } else if (entry.type === "bundle-exported") {
-      const skew = entry.data.clockSkew;
-      if (isCount(skew, 0)) this.largestExportedSkew = Math.max(this.largestExportedSkew ?? 0, skew);
+      const { bundleId, clockSkew, revokedGrants } = entry.data;
+      if (isCount(clockSkew, 0)) this.largestExportedSkew = Math.max(this.largestExportedSkew ?? 0, clockSkew);
+      if (typeof bundleId === "string") {
+        const revoked = Array.isArray(revokedGrants)
+          ? revokedGrants.filter((id): id is string => typeof id === "string" && GRANT_ID_PATTERN.test(id))
+          : [];
+        this.bundles.set(bundleId, { seq: entry.seq, revoked: new Set(revoked) });
+      }
     }
     return undefined;
   }
