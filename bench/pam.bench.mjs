@@ -11,7 +11,7 @@ const issuer = benchIssuer();
 const state = hostState(join(workDir("pam"), "state"));
 installBundle(state, benchBundle(issuer, now), () => new Date());
 
-const cli = join(ROOT, "packages/verifier/dist/cli.js");
+const cli = join(ROOT, "packages/verifier/dist/airgrant-verifier.cjs");
 // What pam_exec passes: the PAM environment (here none) and the PAM items, nothing else.
 const env = {
   PAM_TYPE: "auth",

@@ -44,7 +44,7 @@ function run(label, args, { input, env = {}, expect = 0 } = {}) {
 const indent = (text) => text.replace(/^/gm, "    ").replace(/ +$/, "");
 const bins = {
   "airgrant-signer": "apps/signer/dist/cli.js",
-  "airgrant-verifier": "packages/verifier/dist/cli.js",
+  "airgrant-verifier": "packages/verifier/dist/airgrant-verifier.cjs",
   "airgrant-auditor": "apps/auditor/dist/cli.js",
 };
 

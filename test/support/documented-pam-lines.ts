@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const VERIFIER_CLI = join(ROOT, "packages/verifier/dist/cli.js");
+export const VERIFIER_CLI = join(ROOT, "packages/verifier/dist/airgrant-verifier.cjs");
 
 export interface DocumentedLinesOptions {
   stateDir: string;
@@ -32,7 +32,7 @@ export function documentedPamLines(file: "sshd" | "login" | "sudo", options: Doc
       line
         .replace("user ingroup airgrant-breakglass", `user in ${options.breakGlassUser}`)
         .replace("/usr/bin/node", process.execPath)
-        .replace("/usr/lib/airgrant/verifier/dist/cli.js", VERIFIER_CLI)
+        .replace("/usr/lib/airgrant/verifier/dist/airgrant-verifier.cjs", VERIFIER_CLI)
         .replace("log=/var/log/airgrant-pam.log", `log=${options.logFile}`)
         .replace("--state /var/lib/airgrant", `--state ${options.stateDir} --host ${options.host}`),
     );
