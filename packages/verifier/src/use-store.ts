@@ -105,7 +105,15 @@ export function pruneExpiredUses(dir: string, now: number, maxLifetime: number):
   let removed = 0;
   for (const name of listEntries(dir)) {
     const path = join(dir, name);
-    if (expiryOf(path, maxLifetime) >= now) continue;
+    let expires: number;
+    try {
+      expires = expiryOf(path, maxLifetime);
+    } catch (err) {
+      // Another check pruning at the same moment removed it first.
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw err;
+    }
+    if (expires >= now) continue;
     try {
       unlinkSync(path);
       removed++;
