@@ -63,10 +63,11 @@ let t = performance.now();
 const issuerKeyId = hex(8);
 const signer = new BulkLog(join(dir, "signer.log"), T0 - 60_000);
 signer.append(T0 - 30_000, "issuer-initialised", { keyId: issuerKeyId, algorithm: "ecdsa-p256" });
-signer.append(T0 - 20_000, "bundle-exported", { bundleId: hex(16), clockSkew: 300, groups: [] });
+const bundleId = hex(16);
+signer.append(T0 - 20_000, "bundle-exported", { bundleId, clockSkew: 300, groups: [], revokedGrants: [hex(16)] });
 const hosts = Array.from({ length: HOSTS }, (_, h) => {
   const log = new BulkLog(join(dir, `host-${h}.log`), T0 - 10_000);
-  log.append(T0 - 5_000, "bundle-installed", { bundleId: hex(16), issuers: [issuerKeyId], sha256: hex(32) });
+  log.append(T0 - 5_000, "bundle-installed", { bundleId, issuers: [issuerKeyId], sha256: hex(32) });
   return log;
 });
 // Grants every 20 s (about 23 days of them), each used a minute after issue
