@@ -27,7 +27,9 @@ describe("airgrant-auditor verify", () => {
     const b = makeLog("b.log", 5);
     const r = run(["verify", a, b]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^${a}: intact, 4 entries, not sealed or no receipt given, log [0-9a-f]{32}, head 4 [0-9a-f]{64}\\n`));
+    expect(r.stdout).toMatch(
+      new RegExp(`^${a}: intact, 4 entries, not sealed or no receipt given, log [0-9a-f]{32}, head 4 [0-9a-f]{64}\\n`),
+    );
     expect(r.stdout).toContain(`${b}: intact, 6 entries`);
   });
 
