@@ -151,7 +151,8 @@ export function appendWithoutCounters(
   clock: () => Date,
 ): AuditEntry {
   const before = readAuditHead(logPath);
-  const entry = appendAuditEntry(logPath, type, data, { clock });
+  // Under the home's lock, which every append to the signer log takes.
+  const entry = appendAuditEntry(logPath, type, data, { clock, callerHoldsLock: true });
   const cached = before === undefined ? undefined : readCache(cachePath);
   if (
     before !== undefined &&

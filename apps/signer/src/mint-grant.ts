@@ -181,12 +181,13 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
     signer.counters = counters;
     // The entry that ends the mint also makes its OTP counter durable (docs/signer.md, "OTP counters").
     const audit = (type: string, data: Record<string, AuditValue>): number => {
+      // Under the home's lock taken above, which every append to the signer log takes.
       const otpCounter = counters.pendingCounter();
       const entry = appendAuditEntry(
         home.auditLogPath,
         type,
         otpCounter === undefined ? data : { ...data, otpCounter },
-        { clock },
+        { clock, callerHoldsLock: true },
       );
       counters.commit(entry);
       return entry.seq;

@@ -26,6 +26,13 @@ export interface AppendAuditEntryOptions {
   /** How long to wait for other appenders (default 10 s). */
   lockTimeoutMs?: number;
   /**
+   * The caller already holds a lock that every appender of this log takes
+   * (the signer's home lock): skip the log's own lock. Wrong use of this
+   * breaks the chain under concurrency, so only a component that owns the
+   * log outright passes it.
+   */
+  callerHoldsLock?: boolean;
+  /**
    * Members to add to the entry's data that depend on where it lands: called
    * under the log's lock with the entry as it would be without them, so that
    * a seal over it (docs/audit-log.md, "Sealing") cannot race another appender.
@@ -222,41 +229,38 @@ export function appendAuditEntry(
     throw new AirgrantError("bad-input", `${type} entries are written by the log itself`);
   }
   const lockOptions = options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs };
-  return withFileLock(
-    `${logPath}.lock`,
-    () => {
-      let fd = openForAppend(logPath);
-      if (fd === undefined) {
-        createLog(logPath, stampTime(clock), random);
-        fd = openForAppend(logPath);
-        if (fd === undefined) throw unwritable(logPath, undefined);
-      }
-      try {
-        const tail = readTail(fd, logPath);
-        let head = tail.head;
-        if (tail.goodEnd < tail.size) head = recoverTornTail(logPath, tail, stampTime(clock));
-        const time = stampTime(clock);
-        const seal = options.seal?.(encodeAuditEntry(head.seq + 1, time, type, data, head.hash).entry);
-        const { entry, line } = encodeAuditEntry(
-          head.seq + 1,
-          time,
-          type,
-          seal === undefined ? data : { ...data, ...seal },
-          head.hash,
-        );
-        // One write on an O_APPEND descriptor: a crash leaves at most this
-        // line torn, which the next append recovers.
-        writeAllAt(fd, Buffer.concat([line, Buffer.from("\n")]), null);
-        fsyncSync(fd);
-        return entry;
-      } catch (err) {
-        throw unwritable(logPath, err);
-      } finally {
-        closeSync(fd);
-      }
-    },
-    lockOptions,
-  );
+  const append = (): AuditEntry => {
+    let fd = openForAppend(logPath);
+    if (fd === undefined) {
+      createLog(logPath, stampTime(clock), random);
+      fd = openForAppend(logPath);
+      if (fd === undefined) throw unwritable(logPath, undefined);
+    }
+    try {
+      const tail = readTail(fd, logPath);
+      let head = tail.head;
+      if (tail.goodEnd < tail.size) head = recoverTornTail(logPath, tail, stampTime(clock));
+      const time = stampTime(clock);
+      const seal = options.seal?.(encodeAuditEntry(head.seq + 1, time, type, data, head.hash).entry);
+      const { entry, line } = encodeAuditEntry(
+        head.seq + 1,
+        time,
+        type,
+        seal === undefined ? data : { ...data, ...seal },
+        head.hash,
+      );
+      // One write on an O_APPEND descriptor: a crash leaves at most this
+      // line torn, which the next append recovers.
+      writeAllAt(fd, Buffer.concat([line, Buffer.from("\n")]), null);
+      fsyncSync(fd);
+      return entry;
+    } catch (err) {
+      throw unwritable(logPath, err);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  return options.callerHoldsLock ? append() : withFileLock(`${logPath}.lock`, append, lockOptions);
 }
 
 /**
