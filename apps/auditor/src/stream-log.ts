@@ -1,4 +1,4 @@
-import { type AuditChainReport, type AuditEntry, verifyAuditLog } from "@airgrant/core";
+import { type AuditChainReport, type AuditEntry, LOG_RECOVERED_TYPE, verifyAuditLog } from "@airgrant/core";
 
 /**
  * One check run on each verified entry of a log, in the chain verifier's
@@ -34,8 +34,11 @@ export interface LogSummary {
  * be read; a broken chain is a value.
  */
 export function streamLog(path: string, role: LogSummary["role"], checks: readonly EntryCheck[]): LogSummary {
+  // Counted here too: the verifier reports recoveries only for an intact chain.
+  let recoveries = 0;
   const report: AuditChainReport = verifyAuditLog(path, {
     onEntry(entry, line) {
+      if (entry.type === LOG_RECOVERED_TYPE) recoveries++;
       for (const check of checks) {
         const rejection = check.onEntry(entry, line);
         if (rejection !== undefined) return rejection;
@@ -59,7 +62,7 @@ export function streamLog(path: string, role: LogSummary["role"], checks: readon
     path,
     intact: false,
     entries: report.entriesVerified,
-    recoveries: 0,
+    recoveries,
     broken: { code: report.code, seq: report.seq, line: report.line, message: report.message },
   };
   if (report.logId !== undefined) summary.logId = report.logId;
