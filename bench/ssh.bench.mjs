@@ -209,7 +209,12 @@ try {
     const started = performance.now();
     const r = spawnSync("ssh", args, { encoding: "utf8", timeout: 30_000 });
     const ms = performance.now() - started;
-    if (r.status !== 0) throw new Error(`ssh login failed (${r.status}): ${r.stderr}`);
+    if (r.status !== 0) {
+      const log = readFileSync(join(work, port === airgrantPort ? "airgrant" : "plain", "sshd.log"), "utf8");
+      throw new Error(
+        `ssh login failed (${r.status}): ${r.stderr}\nsshd: ${log.trimEnd().split("\n").slice(-6).join("\n")}`,
+      );
+    }
     return ms;
   }
 
