@@ -26,7 +26,7 @@ if (process.getuid?.() !== 0 || !existsSync("/usr/sbin/sshd")) {
 }
 
 const HOST = "bench.example";
-const CLI = join(ROOT, "packages/verifier/dist/cli.js");
+const CLI = join(ROOT, "packages/verifier/dist/airgrant-verifier.cjs");
 const now = Math.floor(Date.now() / 1000);
 const work = workDir("ssh");
 const issuer = benchIssuer();

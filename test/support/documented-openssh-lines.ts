@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const VERIFIER_CLI = join(ROOT, "packages/verifier/dist/cli.js");
+const VERIFIER_CLI = join(ROOT, "packages/verifier/dist/airgrant-verifier.cjs");
 
 export interface DocumentedOpenSshOptions {
   stateDir: string;
@@ -34,7 +34,7 @@ function block(heading: string): string[] {
 function localise(line: string, options: DocumentedOpenSshOptions): string {
   return line
     .replace("/usr/bin/node", process.execPath)
-    .replace("/usr/lib/airgrant/verifier/dist/cli.js", VERIFIER_CLI)
+    .replace("/usr/lib/airgrant/verifier/dist/airgrant-verifier.cjs", VERIFIER_CLI)
     .replace("/etc/ssh/airgrant_ca_keys", options.caKeysFile)
     .replace("log=/var/log/airgrant-ssh.log", `log=${options.logFile}`)
     .replace("--state /var/lib/airgrant", `--state ${options.stateDir} --host ${options.host}`);

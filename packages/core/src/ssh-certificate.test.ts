@@ -93,6 +93,9 @@ describe("OpenSSH user certificates", () => {
     tampered[at] = "b".charCodeAt(0);
     expect(keygenList(tampered).status).not.toBe(0);
     expect(verifySshCertificate(decodeSshCertificate(tampered), "ed25519", ca.spki)).toBe(false);
+    const decoded = decodeSshCertificate(cert);
+    const garbled = { ...decoded, signature: new Uint8Array([0, 0, 0, 99, 1]) };
+    expect(verifySshCertificate(garbled, "ed25519", ca.spki)).toBe(false);
   });
 
   it("verifies a certificate that ssh-keygen -s signed with the same CA key", () => {

@@ -221,22 +221,41 @@ function p1363FromMpints(blob: Uint8Array): Uint8Array | undefined {
   return out;
 }
 
-/**
- * Whether `certificate` is signed by the issuer key given: its CA key must be
- * that key's SSH blob and its signature must verify over the signed bytes.
- */
-export function verifySshCertificate(
+function signatureVerifies(
   certificate: SshCertificate,
   algorithm: SignatureAlgorithm,
   spki: Uint8Array,
-  key: KeyObject = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }),
+  key: KeyObject | undefined,
 ): boolean {
   if (!sameBytes(certificate.caKey, sshIssuerKeyBlob(algorithm, spki))) return false;
   const sig = new SshReader(certificate.signature, "signature");
   if (sig.text() !== SSH_KEY_TYPE[algorithm]) return false;
   const body = sig.string();
   if (sig.remaining !== 0) return false;
-  if (algorithm === "ed25519") return body.length === 64 && verify(null, certificate.signedBytes, key, body);
+  const publicKey = key ?? createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+  if (algorithm === "ed25519") return body.length === 64 && verify(null, certificate.signedBytes, publicKey, body);
   const raw = p1363FromMpints(body);
-  return raw !== undefined && verify("sha256", certificate.signedBytes, { key, dsaEncoding: "ieee-p1363" }, raw);
+  return (
+    raw !== undefined && verify("sha256", certificate.signedBytes, { key: publicKey, dsaEncoding: "ieee-p1363" }, raw)
+  );
+}
+
+/**
+ * Whether `certificate` is signed by the issuer key given: its CA key must be
+ * that key's SSH blob and its signature must verify over the signed bytes.
+ * A malformed signature field is a "no", never an exception: it came from
+ * whoever presented the certificate.
+ */
+export function verifySshCertificate(
+  certificate: SshCertificate,
+  algorithm: SignatureAlgorithm,
+  spki: Uint8Array,
+  key?: KeyObject,
+): boolean {
+  try {
+    return signatureVerifies(certificate, algorithm, spki, key);
+  } catch (err) {
+    if (err instanceof AirgrantError && err.code === "malformed-ssh-key") return false;
+    throw err;
+  }
 }

@@ -108,16 +108,6 @@ export function decodeCertificateVerdict(
   }
 }
 
-/** verifySshCertificate throws (malformed-ssh-key) on a signature field it cannot parse: that is a bad signature too. */
-function signatureVerifies(certificate: SshCertificate, issuer: TrustedIssuer): boolean {
-  try {
-    return verifySshCertificate(certificate, issuer.algorithm, issuer.publicKey, issuerPublicKey(issuer));
-  } catch (err) {
-    if (err instanceof AirgrantError) return false;
-    throw err;
-  }
-}
-
 /**
  * Decide whether a certificate lets `user` in on `host` now, before the
  * one-time store is asked. Authenticity is settled first (a bundle issuer's
@@ -145,7 +135,7 @@ export function checkSshCertificate(input: CheckSshCertificateInput): SshVerdict
       message: "the certificate is signed by a CA key that is not an issuer of the installed bundle",
     };
   }
-  if (!signatureVerifies(certificate, issuer)) {
+  if (!verifySshCertificate(certificate, issuer.algorithm, issuer.publicKey, issuerPublicKey(issuer))) {
     return { allowed: false, code: "bad-signature", message: `signature by key ${issuer.keyId} does not verify` };
   }
   const keyId = KEY_ID_PATTERN.exec(certificate.keyId);

@@ -1,9 +1,8 @@
-import { lstatSync } from "node:fs";
-import { join } from "node:path";
 import { appendHostEntry } from "./host-log.js";
 import { hostState, loadInstalledBundle } from "./host-state.js";
 import { sshAuditData } from "./ssh-audit-data.js";
 import { checkSshCertificate, type SshVerdict } from "./ssh-certificate-check.js";
+import { hasUseLeft } from "./use-store.js";
 
 /** A certificate's base64 beyond this is not one of ours (an RSA-8192 subject key is under 2 KiB). */
 export const MAX_CERTIFICATE_BASE64 = 16 * 1024;
@@ -23,22 +22,6 @@ export interface SshPrincipalsInput {
 export interface SshPrincipalsResult {
   verdict: SshVerdict;
   auditSeq: number;
-}
-
-/**
- * Whether any of the grant's uses is still free. The store names use n of a
- * grant `<grant id>.<n>` (use-store.ts); this only looks, it takes nothing.
- */
-export function hasUseLeft(usedDir: string, grantId: string, maxUses: number): boolean {
-  for (let use = 1; use <= maxUses; use++) {
-    try {
-      lstatSync(join(usedDir, `${grantId}.${use}`));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
-      throw err;
-    }
-  }
-  return false;
 }
 
 /** Strict base64 as sshd writes `%k`: anything else is not a certificate. */

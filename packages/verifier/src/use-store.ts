@@ -43,7 +43,7 @@ export function consumeGrantUse(
 ): ConsumeResult {
   const content = JSON.stringify(record);
   for (let use = 1; use <= maxUses; use++) {
-    if (createRecord(dir, join(dir, `${grantIdHex}.${use}`), content)) {
+    if (createRecord(dir, useRecordPath(dir, grantIdHex, use), content)) {
       if (options.flush !== false) flushUseStore(dir);
       return { consumed: true, use };
     }
@@ -79,6 +79,23 @@ function listEntries(dir: string): string[] {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
   }
+}
+
+/** Whether a grant still has a use to take, without taking it (the OpenSSH principals check). */
+export function hasUseLeft(dir: string, grantIdHex: string, maxUses: number): boolean {
+  for (let use = 1; use <= maxUses; use++) {
+    try {
+      lstatSync(useRecordPath(dir, grantIdHex, use));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
+      throw err;
+    }
+  }
+  return false;
+}
+
+function useRecordPath(dir: string, grantIdHex: string, use: number): string {
+  return join(dir, `${grantIdHex}.${use}`);
 }
 
 /** How many uses are recorded, over all grants. */
