@@ -170,7 +170,10 @@ const grant = minted.stdout.trim();
 step("Export the trust bundle and install it on the demo host");
 const bundleFile = join(DEMO, "bundle.json");
 run("airgrant-signer", ["bundle", "--out", bundleFile]);
-run("airgrant-verifier", ["install-bundle", bundleFile]);
+// The first install starts sealing the host log; its receipt is the auditor's to keep.
+const receipt = join(DEMO, "auditor", "seal-receipt.json");
+mkdirSync(dirname(receipt), { recursive: true, mode: 0o700 });
+run("airgrant-verifier", ["install-bundle", bundleFile, "--receipt", receipt]);
 
 // --- 8. the engineer logs in
 step("The host checks the grant: allowed, and used up");
@@ -179,8 +182,10 @@ step("The same grant again: refused as replayed");
 run("airgrant-verifier", ["check", "--user", USER, "--host", HOST], { input: `${grant}\n`, expect: 1 });
 
 // --- 9. the auditor's view
-step("The auditor verifies both hash-chained audit logs");
-run("airgrant-auditor", ["verify", rel(join(signerHome, "audit.log")), rel(join(hostState, "audit.log"))]);
+step("The auditor verifies both logs (chains, and the host log's seals) and reconciles uses with grants");
+const logs = [rel(join(signerHome, "audit.log")), rel(join(hostState, "audit.log"))];
+run("airgrant-auditor", ["verify", ...logs, "--key", rel(receipt)]);
+run("airgrant-auditor", ["reconcile", "--signer", logs[0], "--host", logs[1]]);
 run("airgrant-verifier", ["status"]);
 console.log(
   `\n${bold("Done.")} Everything above lives in ${rel(DEMO)}/; run 'npm run quickstart' again to mint another grant.`,
