@@ -53,8 +53,8 @@ export const LOG_RECOVERED_TYPE = "log-recovered";
  */
 const ENTRY_OVERHEAD_BYTES = '{"seq":,"time":"","type":"","data":,"prev":"","hash":""}'.length + 1 + 24 + 64 + 64;
 
-/** The first read of the tail; enough for a few typical entries. */
-const FIRST_TAIL_WINDOW = 16 * 1024;
+/** The first read of the tail; enough for several typical entries (about 400 bytes each). */
+const FIRST_TAIL_WINDOW = 4 * 1024;
 
 /**
  * The most bytes that can follow the last good entry and still be taken for

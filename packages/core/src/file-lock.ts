@@ -11,6 +11,10 @@ export interface FileLockOptions {
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+/** Tells this process's locks apart from a dead process's that had the same pid; drawn once. */
+const ownerPrefix = randomBytes(8).toString("hex");
+let lockCount = 0;
+
 function sleepMs(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
@@ -113,7 +117,7 @@ function tryAcquire(lockPath: string, owner: string): boolean {
 export function withFileLock<T>(lockPath: string, fn: () => T, options: FileLockOptions = {}): T {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const staleMs = options.staleMs ?? 30_000;
-  const owner = `${process.pid} ${randomBytes(8).toString("hex")}`;
+  const owner = `${process.pid} ${ownerPrefix} ${++lockCount}`;
   const deadline = Date.now() + timeoutMs;
   let backoff = 1;
   while (!tryAcquire(lockPath, owner)) {
