@@ -1,46 +1,26 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
-import { AirgrantError } from "@airgrant/core";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { AirgrantError, type BoundedRead, readBounded } from "@airgrant/core";
 
 /** The environment variable a PIN may come from (never argv). */
 export const PIN_ENV = "AIRGRANT_PIN";
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * One line from `fd`, without its line end, reading at most `limit` bytes:
  * stops at the first "\n" or the end of input. Longer input is `bad-input`.
  */
 export function readLine(fd: number, limit: number, what: string): string {
-  const buffer = Buffer.alloc(limit + 1);
-  let length = 0;
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buffer, length, buffer.length - length, null);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EAGAIN") {
-        Atomics.wait(sleeper, 0, 0, 5);
-        continue;
-      }
-      if (code === "EOF") break;
-      throw new AirgrantError("file-unreadable", `cannot read the ${what}: ${code}`);
-    }
-    if (n === 0) break;
-    const newline = buffer.indexOf(0x0a, length);
-    length += n;
-    if (newline >= 0 && newline < length) {
-      length = newline;
-      break;
-    }
-    if (length > limit) break;
+  let read: BoundedRead;
+  try {
+    read = readBounded(fd, limit, 0x0a);
+  } catch (err) {
+    throw new AirgrantError("file-unreadable", `cannot read the ${what}: ${(err as NodeJS.ErrnoException).code}`);
   }
   try {
-    if (length > limit) throw new AirgrantError("bad-input", `the ${what} is longer than ${limit} bytes`);
-    return buffer.toString("utf8", 0, length).replace(/\r$/, "");
+    if (read.oversized) throw new AirgrantError("bad-input", `the ${what} is longer than ${limit} bytes`);
+    return Buffer.from(read.bytes).toString("utf8").replace(/\r$/, "");
   } finally {
-    buffer.fill(0);
+    read.buffer.fill(0);
   }
 }
 

@@ -21,6 +21,7 @@ export {
   sealMember,
   sealTag,
 } from "./audit-seal.js";
+export { type BoundedRead, readBounded } from "./bounded-read.js";
 export { encodeCanonicalJson, type JsonValue, parseCanonicalJson } from "./canonical-json.js";
 export {
   type CommandLine,

@@ -2,11 +2,10 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { AirgrantError, exitStatusOf, readAuditHead, toHex } from "@airgrant/core";
+import { AirgrantError, exitStatusOf, readAuditHead, readBounded, toHex } from "@airgrant/core";
 import { checkGrant } from "./check-grant.js";
 import { DEFAULT_STATE_DIR, hostState, installBundle, loadInstalledBundle, resolveStateDir } from "./host-state.js";
 import { runPamCheck, sanitizePamItem } from "./pam-check.js";
-import { readBoundedStdin } from "./read-input.js";
 import { printSshCaKeys, runSshPrincipalsCommand, runSshSessionCommand } from "./ssh-cli.js";
 import { countConsumedUses } from "./use-store.js";
 
@@ -124,7 +123,8 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
   if (values.user === undefined) throw usage("check needs --user");
   const state = hostState(stateDir);
   const bundle = loadInstalledBundle(state);
-  const input = readBoundedStdin(MAX_INPUT_BYTES, 0, process.stdin.isTTY === true);
+  // From a terminal, Enter ends the grant; from a pipe, the end of input.
+  const input = readBounded(0, MAX_INPUT_BYTES, process.stdin.isTTY === true ? 0x0a : undefined);
   const { verdict, auditSeq } = checkGrant({
     state,
     bundle,

@@ -1,8 +1,7 @@
 import { isIP } from "node:net";
-import { AirgrantError, toHex } from "@airgrant/core";
+import { AirgrantError, readBounded, toHex } from "@airgrant/core";
 import { checkGrant } from "./check-grant.js";
 import { hostState, loadInstalledBundle } from "./host-state.js";
-import { readPamAuthtok } from "./read-pam-authtok.js";
 
 /** The PAM items pam_exec exports (pam_exec(8)) that go into the audit entry, and their audit keys. */
 const PAM_ITEMS = [
@@ -102,7 +101,9 @@ export function runPamCheck(input: PamCheckInput): PamCheckResult {
 
   const state = hostState(input.stateDir);
   const bundle = loadInstalledBundle(state);
-  const token = readPamAuthtok(MAX_INPUT_BYTES, input.fd ?? 0);
+  // pam_exec expose_authtok writes the token then a NUL (Linux-PAM 1.5.3 and
+  // later) or just closes the pipe (1.5.2): stop at either.
+  const token = readBounded(input.fd ?? 0, MAX_INPUT_BYTES, 0x00);
   const auditContext: Record<string, string> = truncated ? { ...context, pamTruncated: "true" } : context;
   const { verdict, auditSeq } = checkGrant({
     state,
