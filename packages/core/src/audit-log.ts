@@ -109,8 +109,44 @@ function writeAllAt(fd: number, data: Uint8Array, position: number | null): void
  * of the file. Whatever follows it is a torn tail, provided it is no longer
  * than one append could have written (docs/audit-log.md, section 6).
  */
+/**
+ * The tail this process last read or wrote, per log: while the file has the
+ * same inode, size and change time, nobody has written to it since, and the
+ * head need not be read and re-checked again. A long-lived caller (the
+ * signer minting, a verifier daemon) saves a read and a decode per append;
+ * a one-shot command never hits it.
+ */
+interface KnownTail {
+  ino: number;
+  size: number;
+  ctimeMs: number;
+  tail: LogTail;
+}
+const knownTails = new Map<string, KnownTail>();
+
+/** After our own append (under the lock): the file ends with `head`'s line. */
+function rememberHead(fd: number, logPath: string, head: AuditEntry): void {
+  const st = fstatSync(fd);
+  knownTails.set(logPath, {
+    ino: st.ino,
+    size: st.size,
+    ctimeMs: st.ctimeMs,
+    tail: { head, goodEnd: st.size, size: st.size },
+  });
+}
+
 function readTail(fd: number, logPath: string): LogTail {
-  const size = fstatSync(fd).size;
+  const st = fstatSync(fd);
+  const known = knownTails.get(logPath);
+  if (known !== undefined && known.ino === st.ino && known.size === st.size && known.ctimeMs === st.ctimeMs) {
+    return known.tail;
+  }
+  const tail = readTailFromDisk(fd, logPath, st.size);
+  if (tail.goodEnd === tail.size) knownTails.set(logPath, { ino: st.ino, size: st.size, ctimeMs: st.ctimeMs, tail });
+  return tail;
+}
+
+function readTailFromDisk(fd: number, logPath: string, size: number): LogTail {
   if (size === 0) throw corrupt(logPath, "the log is empty (it has no log-opened entry)");
   let window = Math.min(size, FIRST_TAIL_WINDOW);
   for (;;) {
@@ -253,6 +289,7 @@ export function appendAuditEntry(
       // line torn, which the next append recovers.
       writeAllAt(fd, Buffer.concat([line, Buffer.from("\n")]), null);
       fsyncSync(fd);
+      rememberHead(fd, logPath, entry);
       return entry;
     } catch (err) {
       throw unwritable(logPath, err);
