@@ -1,8 +1,17 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { type ParseArgsConfig, parseArgs } from "node:util";
-import { AirgrantError, exitStatusOf, readAuditHead, readBounded, toHex } from "@airgrant/core";
+import type { ParseArgsConfig } from "node:util";
+import {
+  AirgrantError,
+  type CommandLine,
+  printableLine,
+  readAuditHead,
+  readBounded,
+  runCommandLine,
+  toHex,
+  usageError,
+} from "@airgrant/core";
 import { checkGrant } from "./check-grant.js";
 import { DEFAULT_STATE_DIR, hostState, installBundle, loadInstalledBundle, resolveStateDir } from "./host-state.js";
 import { runPamCheck, sanitizePamItem } from "./pam-check.js";
@@ -53,34 +62,20 @@ const OPTIONS = {
   host: { type: "string" },
   type: { type: "string" },
   cert: { type: "string" },
-  json: { type: "boolean", default: false },
-  help: { type: "boolean", default: false },
-  version: { type: "boolean", default: false },
 } satisfies ParseArgsConfig["options"];
+
+const CLI: CommandLine = {
+  name: "airgrant-verifier",
+  usage: USAGE,
+  packageJson: new URL("../package.json", import.meta.url),
+};
 
 interface Output {
   json: boolean;
 }
 
-/** One line, printable: messages may quote hostile input. */
-function oneLine(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
-}
-
-function fail(out: Output, code: string, message: string): number {
-  if (out.json) process.stdout.write(`${JSON.stringify({ ok: false, code, message })}\n`);
-  process.stderr.write(`error: ${code}: ${oneLine(message)}\n`);
-  return exitStatusOf(code);
-}
-
 function usage(message: string): AirgrantError {
-  return new AirgrantError("usage", `${message} (see airgrant-verifier --help)`);
-}
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
+  return usageError(CLI, message);
 }
 
 function runInstallBundle(positionals: string[], values: { receipt?: string }, stateDir: string, out: Output): number {
@@ -146,10 +141,10 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
     process.stdout.write(`${JSON.stringify(json)}\n`);
   }
   if (!verdict.allowed) {
-    process.stderr.write(`error: ${verdict.code}: ${oneLine(verdict.message)}\n`);
+    process.stderr.write(`error: ${verdict.code}: ${printableLine(verdict.message)}\n`);
     return 1;
   }
-  if (!out.json) process.stdout.write(`allowed: ${oneLine(verdict.message)}\n`);
+  if (!out.json) process.stdout.write(`allowed: ${printableLine(verdict.message)}\n`);
   return 0;
 }
 
@@ -180,7 +175,7 @@ function runPam(values: { host?: string }, stateDir: string, out: Output): numbe
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);
   }
-  const line = oneLine(`${result.message}${pamSuffix(result.user, result.context)}`);
+  const line = printableLine(`${result.message}${pamSuffix(result.user, result.context)}`);
   if (!result.allowed) {
     process.stderr.write(`error: ${result.code}: ${line}\n`);
     return 1;
@@ -230,24 +225,8 @@ function runStatus(stateDir: string, out: Output): number {
 }
 
 export function main(argv: string[]): number {
-  let out: Output = { json: argv.includes("--json") };
-  try {
-    let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>>;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw usage((err as Error).message.split("\n")[0] ?? "bad arguments");
-    }
-    const { values, positionals } = parsed;
-    out = { json: values.json };
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    if (values.version) {
-      process.stdout.write(`airgrant-verifier ${version()}\n`);
-      return 0;
-    }
+  return runCommandLine(CLI, argv, OPTIONS, ({ values, positionals }) => {
+    const out: Output = { json: values.json === true };
     const [command, ...rest] = positionals;
     // pam_exec runs the command with the PAM environment, which users can
     // influence (pam_env user_readenv): the state directory of a login check
@@ -288,11 +267,7 @@ export function main(argv: string[]): number {
       default:
         throw usage(`unknown command '${command}'`);
     }
-  } catch (err) {
-    if (err instanceof AirgrantError) return fail(out, err.code, err.message);
-    if (process.env.AIRGRANT_DEBUG === "1") process.stderr.write(`${(err as Error).stack}\n`);
-    return fail(out, "internal", `unexpected failure: ${(err as Error).message}`);
-  }
+  });
 }
 
 process.exitCode = main(process.argv.slice(2));
