@@ -182,9 +182,11 @@ step("The same grant again: refused as replayed");
 run("airgrant-verifier", ["check", "--user", USER, "--host", HOST], { input: `${grant}\n`, expect: 1 });
 
 // --- 9. the auditor's view
-step("The auditor verifies both logs (chains, and the host log's seals) and reconciles uses with grants");
+step(
+  "The auditor verifies both logs (chains, the signer's signed checkpoints, the host's seals) and reconciles uses with grants",
+);
 const logs = [rel(join(signerHome, "audit.log")), rel(join(hostState, "audit.log"))];
-run("airgrant-auditor", ["verify", ...logs, "--key", rel(receipt)]);
+run("airgrant-auditor", ["verify", ...logs, "--key", rel(receipt), "--bundle", rel(bundleFile)]);
 run("airgrant-auditor", ["reconcile", "--signer", logs[0], "--host", logs[1]]);
 run("airgrant-verifier", ["status"]);
 console.log(

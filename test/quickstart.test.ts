@@ -30,6 +30,10 @@ describe("npm run quickstart", () => {
     expect(first.out).toMatch(/allowed: grant [0-9a-f]{32} lets 'demo' in on 'demo-host'/);
     expect(first.out).toMatch(/error: grant-replayed: grant [0-9a-f]{32} was already used once/);
     expect(first.out.match(/audit\.log: intact, \d+ entries/g)).toHaveLength(2);
+    expect(first.out).toMatch(
+      /signer\/audit\.log: intact, \d+ entries, not sealed or no receipt given, [1-9]\d* signed checkpoint\(s\)/,
+    );
+    expect(first.out).toMatch(/host\/audit\.log: intact, \d+ entries, sealed \(host /);
     const second = quickstart();
     expect(second.status, second.out).toBe(0);
     expect(second.out).toContain("token already there: reused");

@@ -25,9 +25,10 @@ const CLI: CommandLine = {
 Verify airgrant audit logs carried out from the signer and the hosts.
 
 commands:
-  verify LOG... [--key RECEIPT]...
-                  check each log's hash chain, and the seals of each host log whose
-                  install receipt is given; exit 0 if all is intact, 1 if anything is broken
+  verify LOG... [--key RECEIPT]... [--bundle FILE]
+                  check each log's hash chain, the seals of each host log whose
+                  install receipt is given, and with the trust bundle every signed
+                  checkpoint; exit 0 if all is intact, 1 if anything is broken
   reconcile --signer LOG --host LOG... [--bundle FILE]
                   verify every chain and match each use on a host to a grant the
                   signer issued; exit 0 if nothing is found, 1 on any finding
@@ -58,10 +59,11 @@ function readReceipt(path: string): SealReceipt {
   return decodeSealReceipt(text);
 }
 
-function runVerify(paths: string[], keys: string[], json: boolean): number {
+function runVerify(paths: string[], keys: string[], bundlePath: string | undefined, json: boolean): number {
   if (paths.length === 0) throw usageError(CLI, "verify needs at least one LOG");
   const receipts = keys.map(readReceipt);
-  const verdicts = verifyLogs(paths, receipts);
+  const issuers = bundlePath === undefined ? [] : readBundle(bundlePath).issuers;
+  const verdicts = verifyLogs(paths, receipts, issuers);
   const unmatched = receipts.filter((r) => !verdicts.some((v) => v.report.ok && v.report.logId === r.logId));
   for (const r of unmatched) {
     process.stderr.write(
@@ -154,12 +156,14 @@ process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ positi
   const [command, ...rest] = positionals;
   const json = values.json === true;
   if (command !== "reconcile" && command !== "report") {
-    const stray = (["signer", "host", "bundle", "out"] as const).find((o) => values[o] !== undefined);
+    const stray = (["signer", "host", "out", ...(command === "verify" ? [] : (["bundle"] as const))] as const).find(
+      (o) => values[o] !== undefined,
+    );
     if (stray !== undefined) throw usageError(CLI, `--${stray} goes with reconcile or report`);
   }
   switch (command) {
     case "verify":
-      return runVerify(rest, values.key ?? [], json);
+      return runVerify(rest, values.key ?? [], values.bundle, json);
     case "reconcile":
       if (values.out !== undefined) throw usageError(CLI, "--out goes with report");
       return runReconcile(rest, values, json);

@@ -1,4 +1,11 @@
-import { type AuditChainReport, SealChecker, type SealReceipt, verifyAuditLog } from "@airgrant/core";
+import {
+  type AuditChainReport,
+  CheckpointChecker,
+  SealChecker,
+  type SealReceipt,
+  type TrustedIssuer,
+  verifyAuditLog,
+} from "@airgrant/core";
 
 /** What the seals of a host log say, when the auditor holds its receipt. */
 export interface SealSummary {
@@ -10,10 +17,18 @@ export interface SealSummary {
   epochStartSeq: number;
 }
 
+/** What the signed checkpoints of a log say, when the auditor has the trust bundle. */
+export interface CheckpointSummary {
+  checkpoints: number;
+  /** The last entry a valid checkpoint signs; entries after it are vouched for by nothing but the chain. */
+  lastCheckpointedSeq: number;
+}
+
 export interface LogVerdict {
   path: string;
   report: AuditChainReport;
   seals?: SealSummary;
+  checkpoints?: CheckpointSummary;
 }
 
 /**
@@ -21,27 +36,39 @@ export interface LogVerdict {
  * whose id matches a receipt has every seal checked in the same pass
  * (docs/audit-log.md, "Sealing").
  */
-export function verifyLogs(paths: readonly string[], receipts: readonly SealReceipt[] = []): LogVerdict[] {
+export function verifyLogs(
+  paths: readonly string[],
+  receipts: readonly SealReceipt[] = [],
+  issuers: readonly TrustedIssuer[] = [],
+): LogVerdict[] {
   return paths.map((path) => {
-    let checker: SealChecker | undefined;
+    let seals: SealChecker | undefined;
     let receipt: SealReceipt | undefined;
+    const checkpoints = issuers.length === 0 ? undefined : new CheckpointChecker(issuers);
     const report = verifyAuditLog(path, {
       onEntry: (entry) => {
         if (entry.seq === 1) {
           receipt = receipts.find((r) => r.logId === entry.data.logId);
-          if (receipt !== undefined) checker = new SealChecker(receipt);
+          if (receipt !== undefined) seals = new SealChecker(receipt);
         }
-        return checker?.check(entry);
+        return checkpoints?.check(entry) ?? seals?.check(entry);
       },
     });
-    if (checker === undefined || receipt === undefined) return { path, report };
-    const { lastSealedSeq, epoch, epochStartSeq } = checker;
-    return { path, report, seals: { host: receipt.host, lastSealedSeq, epoch, epochStartSeq } };
+    const verdict: LogVerdict = { path, report };
+    if (seals !== undefined && receipt !== undefined) {
+      const { lastSealedSeq, epoch, epochStartSeq } = seals;
+      verdict.seals = { host: receipt.host, lastSealedSeq, epoch, epochStartSeq };
+    }
+    if (checkpoints !== undefined && checkpoints.checkpoints > 0) {
+      const { checkpoints: count, lastCheckpointedSeq } = checkpoints;
+      verdict.checkpoints = { checkpoints: count, lastCheckpointedSeq };
+    }
+    return verdict;
   });
 }
 
 /** One line a log, as the auditor reads it. */
-export function describeLogVerdict({ path, report, seals }: LogVerdict): string {
+export function describeLogVerdict({ path, report, seals, checkpoints }: LogVerdict): string {
   if (!report.ok) {
     return `${path}: BROKEN at entry ${report.seq} (line ${report.line}): ${report.code}: ${report.message}; ${report.entriesVerified} entries before it verified`;
   }
@@ -50,5 +77,9 @@ export function describeLogVerdict({ path, report, seals }: LogVerdict): string 
     seals === undefined
       ? ", not sealed or no receipt given"
       : `, sealed (host ${seals.host}) through entry ${seals.lastSealedSeq}; entries from ${seals.epochStartSeq} on are in epoch ${seals.epoch}, which the host's current key could still re-seal`;
-  return `${path}: intact, ${report.entries} entries${recovered}${sealed}, log ${report.logId}, head ${report.head.seq} ${report.head.hash}`;
+  const signed =
+    checkpoints === undefined
+      ? ""
+      : `, ${checkpoints.checkpoints} signed checkpoint(s), the last signing entry ${checkpoints.lastCheckpointedSeq}`;
+  return `${path}: intact, ${report.entries} entries${recovered}${sealed}${signed}, log ${report.logId}, head ${report.head.seq} ${report.head.hash}`;
 }

@@ -420,7 +420,10 @@ describe("airgrant-signer grant", () => {
     expect(out.grant).toMatch(/^AG1-/);
     expect(out.grantId).toMatch(/^[0-9a-f]{32}$/);
     expect(out.notAfter - out.notBefore).toBe(1800);
-    expect(out.auditSeq).toBe(auditEntries(home).at(-1)?.seq);
+    const entries = auditEntries(home);
+    expect(out.auditSeq).toBe(entries.at(-2)?.seq);
+    // Every grant is followed by a checkpoint signing the log up to it.
+    expect(entries.at(-1)).toMatchObject({ type: "checkpoint", data: { seq: out.auditSeq } });
     expect(r.stderr).toContain("█");
     expect(readFileSync(png).subarray(1, 4).toString()).toBe("PNG");
     expect(readFileSync(svg, "utf8")).toContain("<svg");
@@ -605,7 +608,8 @@ describe("airgrant-signer bundle and status", () => {
     const bundle = JSON.parse(readFileSync(out, "utf8"));
     expect(bundle).toMatchObject({ groups: { dbs: ["db1.example", "db2.example"] }, revokedGrants: [first.grantId] });
     expect(bundle.issuers[0].targets).toEqual(["*"]);
-    const exported = auditEntries(home).at(-1);
+    const exported = auditEntries(home).at(-2);
+    expect(auditEntries(home).at(-1)).toMatchObject({ type: "checkpoint", data: { seq: exported?.seq } });
     expect(exported).toMatchObject({
       type: "bundle-exported",
       data: { sha256: result.sha256, bundleId: bundle.bundleId },

@@ -37,6 +37,7 @@ import {
 } from "./signer-policy.js";
 import { readOtp, readPin } from "./terminal-input.js";
 import { type OpenTokenOptions, openToken, type TokenSession } from "./token-session.js";
+import { writeCheckpoint } from "./write-checkpoint.js";
 
 const CLI: CommandLine = {
   name: "airgrant-signer",
@@ -61,6 +62,9 @@ commands:
   bundle --out FILE [--max-lifetime DURATION] [--clock-skew DURATION]
          [--group NAME=host1,host2]... [--revoke GRANTID]...
         write the trust bundle for airgrant-verifier install-bundle
+  checkpoint
+        sign the audit log's head on the token (also done after every grant
+        and bundle export)
   status
         show the issuer key, officers and the audit log head
 
@@ -133,6 +137,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   ],
   bundle: ["out", "max-lifetime", "clock-skew", "group", "revoke"],
   status: [],
+  checkpoint: [],
 };
 
 const DEFAULT_TOKEN_LABEL = "airgrant";
@@ -358,6 +363,7 @@ function runGrant(ctx: Context): number {
     const otp = readOtp();
     const result = mintGrant(signer, otp, request);
     saveCounters(signer);
+    if (result.ok) writeCheckpoint(signer);
     if (!result.ok) return refuse(ctx.json, result.code, result.message, result.auditSeq);
     const certPath = certificatePath(ctx.values);
     if (certPath !== undefined && result.sshCertificate !== undefined) {
@@ -404,6 +410,7 @@ function runBundle(ctx: Context): number {
     throw new AirgrantError("bad-input", `at most ${MAX_REVOKED_ON_COMMAND_LINE} --revoke options`);
   }
   const exported = exportBundle(ctx.home, out, { maxLifetime, clockSkew, groups, revokedGrants: revoked });
+  withToken(ctx.values, (session) => writeCheckpoint(prepareSigner(ctx.home, session)));
   const { bundle } = exported;
   print(
     ctx,
@@ -420,6 +427,13 @@ function runBundle(ctx: Context): number {
       `issuer ${bundle.issuers[0]?.keyId} valid for ${formatDuration(ISSUER_VALIDITY_SECONDS)}; grants up to ${formatDuration(maxLifetime)}, clock skew ${formatDuration(clockSkew)}\n` +
       `install it on each host: airgrant-verifier install-bundle ${out}\n`,
   );
+  return 0;
+}
+
+function runCheckpoint(ctx: Context): number {
+  requireIssuerRecord(ctx.home.issuerPath);
+  const { seq, covers } = withToken(ctx.values, (session) => writeCheckpoint(prepareSigner(ctx.home, session)));
+  print(ctx, { checkpointSeq: seq, covers }, `checkpoint ${seq} signs the audit log up to entry ${covers}\n`);
   return 0;
 }
 
@@ -459,6 +473,7 @@ const COMMANDS: Readonly<Record<string, (ctx: Context) => number>> = {
   grant: runGrant,
   bundle: runBundle,
   status: runStatus,
+  checkpoint: runCheckpoint,
 };
 
 process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ values, positionals }) => {

@@ -327,3 +327,27 @@ export function readAuditHead(logPath: string): { seq: number; hash: string } | 
     closeSync(fd);
   }
 }
+
+/** The log id from a log's first entry (log-opened), reading no more than that line. */
+export function readAuditLogId(logPath: string): string {
+  let fd: number;
+  try {
+    fd = openSync(logPath, "r");
+  } catch (err) {
+    throw new AirgrantError(
+      "file-unreadable",
+      `cannot read audit log ${logPath}: ${(err as NodeJS.ErrnoException).code}`,
+    );
+  }
+  let first: Buffer;
+  try {
+    first = readAt(fd, 0, MAX_AUDIT_LINE_BYTES + 1);
+  } finally {
+    closeSync(fd);
+  }
+  const end = first.indexOf(0x0a);
+  const decoded = decodeAuditLine(first.subarray(0, end < 0 ? first.length : end));
+  const logId = decoded.ok && decoded.entry.type === LOG_OPENED_TYPE ? decoded.entry.data.logId : undefined;
+  if (typeof logId !== "string") throw corrupt(logPath, "its first line is not a log-opened entry");
+  return logId;
+}

@@ -1,4 +1,5 @@
 export { AirgrantError, EXIT_STATUS, type ExitClass, exitClassOf, exitStatusOf } from "./airgrant-error.js";
+export { CHECKPOINT_TYPE, CheckpointChecker, checkpointData, checkpointMessage } from "./audit-checkpoint.js";
 export { MAX_AUDIT_LINE_BYTES } from "./audit-entry.js";
 export {
   type AppendAuditEntryOptions,
@@ -8,6 +9,7 @@ export {
   LOG_OPENED_TYPE,
   LOG_RECOVERED_TYPE,
   readAuditHead,
+  readAuditLogId,
 } from "./audit-log.js";
 export {
   DEFAULT_SEAL_EPOCH_SECONDS,

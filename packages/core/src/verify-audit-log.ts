@@ -20,7 +20,8 @@ export type AuditChainCode =
   | "bad-first-entry"
   | "misplaced-log-opened"
   | "rejected-entry"
-  | "bad-seal";
+  | "bad-seal"
+  | "bad-checkpoint";
 
 export interface AuditChainHead {
   seq: number;

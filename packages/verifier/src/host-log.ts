@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AirgrantError,
@@ -9,7 +9,6 @@ import {
   DEFAULT_SEAL_EPOCH_SECONDS,
   evolveSealKey,
   fromHex,
-  MAX_AUDIT_LINE_BYTES,
   type SealReceipt,
   sealEpochAt,
   sealMember,
@@ -129,20 +128,4 @@ export function startSealing(
   const start = Math.floor(clock().getTime() / 1000);
   writeSealState(state, { start, epochSeconds, epoch: 0, key });
   return { start, epochSeconds, key };
-}
-
-/** The log id from the host log's first entry, reading no more than that line. */
-export function hostLogId(state: HostState): string {
-  const fd = openSync(state.auditLogPath, "r");
-  const head = Buffer.alloc(MAX_AUDIT_LINE_BYTES + 1);
-  let length: number;
-  try {
-    length = readSync(fd, head, 0, head.length, 0);
-  } finally {
-    closeSync(fd);
-  }
-  const first = head.subarray(0, length).toString("utf8").split("\n", 1)[0] ?? "";
-  const logId = (JSON.parse(first) as { data?: { logId?: unknown } }).data?.logId;
-  if (typeof logId !== "string") throw new AirgrantError("audit-log-corrupt", "the host log has no log-opened entry");
-  return logId;
 }

@@ -6,12 +6,13 @@ import {
   decodeTrustBundle,
   encodeSealReceipt,
   ensurePrivateDirectory,
+  readAuditLogId,
   sha256,
   type TrustBundle,
   toHex,
   writeFileAtomic,
 } from "@airgrant/core";
-import { appendHostEntry, hostLogId, startSealing } from "./host-log.js";
+import { appendHostEntry, startSealing } from "./host-log.js";
 
 /** Where a host keeps its airgrant state (docs/verifier.md, "State directory"). */
 export interface HostState {
@@ -101,7 +102,12 @@ export function installBundle(
   const receiptPath = options.receiptPath ?? join(state.dir, "seal-receipt.json");
   writeFileAtomic(
     receiptPath,
-    encodeSealReceipt({ ...sealing, logId: hostLogId(state), host: hostname(), firstSealedSeq: entry.seq }),
+    encodeSealReceipt({
+      ...sealing,
+      logId: readAuditLogId(state.auditLogPath),
+      host: hostname(),
+      firstSealedSeq: entry.seq,
+    }),
   );
   return { bundle, receiptPath };
 }

@@ -1,0 +1,65 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CheckpointChecker, checkpointData, checkpointMessage } from "./audit-checkpoint.js";
+import { type AuditEntry, encodeAuditEntry } from "./audit-entry.js";
+import { appendAuditEntry, readAuditHead, readAuditLogId } from "./audit-log.js";
+import { toHex } from "./hex.js";
+import { makeTestIssuer, signWith, trustedIssuer } from "./testing/test-issuer.js";
+import { verifyAuditLog } from "./verify-audit-log.js";
+
+const dir = mkdtempSync(join(tmpdir(), "airgrant-checkpoint-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const issuer = makeTestIssuer("ed25519");
+const other = makeTestIssuer("ed25519");
+
+function signerLog(name: string, signer = issuer): string {
+  const path = join(dir, name);
+  for (let i = 0; i < 4; i++) {
+    appendAuditEntry(path, "grant-issued", { grantId: `${i}`.padStart(32, "0") });
+    const head = readAuditHead(path) as { seq: number; hash: string };
+    const logId = readAuditLogId(path);
+    const signature = signWith(signer, checkpointMessage(logId, head.seq, head.hash));
+    appendAuditEntry(
+      path,
+      "checkpoint",
+      checkpointData(logId, head, { keyId: toHex(signer.keyId), algorithm: signer.algorithm }, signature),
+    );
+  }
+  return path;
+}
+
+function check(path: string) {
+  const checker = new CheckpointChecker([trustedIssuer(issuer)]);
+  return { report: verifyAuditLog(path, { onEntry: (e) => checker.check(e) }), checker };
+}
+
+describe("signed checkpoints", () => {
+  it("verify with the issuer key from the bundle", () => {
+    const { report, checker } = check(signerLog("good.log"));
+    expect(report).toMatchObject({ ok: true, entries: 9 });
+    expect(checker).toMatchObject({ checkpoints: 4, lastCheckpointedSeq: 8 });
+  });
+
+  it("catch a log rewritten and re-chained without the token", () => {
+    const path = signerLog("forged.log");
+    const lines = readFileSync(path, "utf8").trimEnd().split("\n");
+    let prev = "";
+    const forged = lines.map((text, i) => {
+      const e = JSON.parse(text) as AuditEntry;
+      const data = i === 3 ? { grantId: "f".repeat(32) } : e.data;
+      const { entry, line } = encodeAuditEntry(e.seq, e.time, e.type, data, i === 0 ? e.prev : prev);
+      prev = entry.hash;
+      return line.toString();
+    });
+    writeFileSync(path, `${forged.join("\n")}\n`);
+    expect(verifyAuditLog(path)).toMatchObject({ ok: true });
+    // The forger could not re-sign: checkpoint 5 covers entry 4, whose hash changed.
+    expect(check(path).report).toMatchObject({ ok: false, code: "bad-checkpoint", seq: 5 });
+  });
+
+  it("refuse checkpoints by a key the bundle does not list", () => {
+    expect(check(signerLog("other.log", other)).report).toMatchObject({ ok: false, code: "bad-checkpoint", seq: 3 });
+  });
+});
