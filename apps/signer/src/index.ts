@@ -31,3 +31,4 @@ export {
   openToken,
   type TokenSession,
 } from "./token-session.js";
+export { writeCheckpoint } from "./write-checkpoint.js";
