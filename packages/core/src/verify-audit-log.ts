@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { AirgrantError } from "./airgrant-error.js";
 import {
   AUDIT_LOG_FORMAT,
@@ -72,18 +73,30 @@ const LOG_ID_PATTERN = /^[0-9a-f]{32}$/;
 type Broken = Extract<AuditChainReport, { ok: false }>;
 
 class ChainState {
-  constructor(private readonly onEntry: VerifyAuditLogOptions["onEntry"]) {}
+  /**
+   * A floating state checks a range that starts mid-log: its first line's
+   * seq and prev are taken as given (the caller stitches them to the range
+   * before), and line numbers count from the range's start.
+   */
+  constructor(
+    private readonly onEntry: VerifyAuditLogOptions["onEntry"],
+    private readonly floating = false,
+  ) {}
 
   entries = 0;
   head: AuditChainHead | undefined;
   logId: string | undefined;
   recoveries = 0;
+  /** Seq of the entry before the range (0 from the log's start). */
+  base = 0;
+  /** A floating range's first entry, to stitch to the range before it. */
+  first: { seq: number; prev: string } | undefined;
 
   broken(code: AuditChainCode, message: string): Broken {
     const report: Broken = {
       ok: false,
       code,
-      seq: this.entries + 1,
+      seq: this.base + this.entries + 1,
       line: this.entries + 1,
       message,
       entriesVerified: this.entries,
@@ -98,20 +111,24 @@ class ChainState {
     const decoded = decodeAuditLine(line);
     if (!decoded.ok) return this.broken(decoded.code, decoded.message);
     const entry = decoded.entry;
-    const expected = this.entries + 1;
+    if (this.floating && this.first === undefined) {
+      this.first = { seq: entry.seq, prev: entry.prev };
+      this.base = entry.seq - 1;
+    }
+    const expected = this.base + this.entries + 1;
     if (entry.seq !== expected) {
       return this.broken("sequence-gap", `entry has seq ${entry.seq}, expected ${expected}`);
     }
-    const prev = this.head === undefined ? GENESIS_PREV : this.head.hash;
+    const prev = this.head?.hash ?? this.first?.prev ?? GENESIS_PREV;
     if (entry.prev !== prev) {
       return this.broken("prev-mismatch", `prev is not the hash of entry ${expected - 1}`);
     }
-    const problem = expected === 1 ? this.checkFirstEntry(entry) : this.checkLaterEntry(entry);
+    const problem = expected === 1 && !this.floating ? this.checkFirstEntry(entry) : this.checkLaterEntry(entry);
     if (problem !== undefined) return problem;
     const rejection = this.onEntry?.(entry, expected);
     if (typeof rejection === "string") return this.broken("rejected-entry", rejection);
     if (rejection !== undefined) return this.broken(rejection.code, rejection.message);
-    this.entries = expected;
+    this.entries++;
     this.head = { seq: entry.seq, hash: entry.hash };
     return undefined;
   }
@@ -150,10 +167,129 @@ export function verifyAuditLog(logPath: string, options: VerifyAuditLogOptions =
     throw unreadable(logPath, err);
   }
   try {
+    if (options.onEntry === undefined) {
+      const parallel = verifyInTwoHalves(fd, logPath);
+      if (parallel !== undefined) return parallel;
+    }
     return verifyOpenLog(fd, logPath, new ChainState(options.onEntry));
   } finally {
     closeSync(fd);
   }
+}
+
+/** What a worker reports for its half: a floating range's verdict, relative to its start. */
+export interface RangeReport {
+  broken?: { code: AuditChainCode; line: number; message: string };
+  entries: number;
+  first?: { seq: number; prev: string };
+  head?: AuditChainHead;
+  recoveries: number;
+}
+
+/** Verify the lines of `[start, end)` of a log as a floating range (for the second half's worker). */
+export function verifyLogRange(logPath: string, start: number, end: number): RangeReport {
+  const fd = openSync(logPath, "r");
+  try {
+    const state = new ChainState(undefined, true);
+    const problem = verifyLines(fd, logPath, state, start, end);
+    const report: RangeReport = { entries: state.entries, recoveries: state.recoveries };
+    if (state.first !== undefined) report.first = state.first;
+    if (state.head !== undefined) report.head = state.head;
+    if (problem !== undefined) report.broken = { code: problem.code, line: problem.line, message: problem.message };
+    return report;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Below this a worker's start-up costs more than it saves. */
+const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+const WORKER_URL = new URL("./verify-audit-log-worker.js", import.meta.url);
+const RESULT_BYTES = 1024 * 1024;
+const WORKER_START_MS = 5000;
+
+/**
+ * A large log's chain, verified on two cores: a worker checks the second
+ * half as a floating range while this thread checks the first; the halves
+ * are then stitched (the second's first entry must follow the first's last).
+ * The verdict is the same as one pass would give, first broken entry and
+ * all. Undefined when the log is small or no worker can be had.
+ */
+function verifyInTwoHalves(fd: number, logPath: string): AuditChainReport | undefined {
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+  } catch {
+    return undefined;
+  }
+  if (size < PARALLEL_MIN_BYTES || !existsSync(WORKER_URL)) return undefined;
+  const mid = lineBoundaryAfter(fd, Math.floor(size / 2), size);
+  if (mid === undefined) return undefined;
+  const shared = new SharedArrayBuffer(8 + RESULT_BYTES);
+  const signal = new Int32Array(shared, 0, 2);
+  // No inherited flags: an --input-type or -e of the parent is not the worker's.
+  const worker = new Worker(WORKER_URL, { workerData: { logPath, start: mid, end: size, shared }, execArgv: [] });
+  worker.unref();
+  const state = new ChainState(undefined);
+  const firstHalf = verifyOpenLog(fd, logPath, state, mid);
+  if (!firstHalf.ok) {
+    void worker.terminate();
+    return firstHalf;
+  }
+  // The worker marks itself started (1) and done (2). One that never starts
+  // (no threads to be had) costs a few seconds and a sequential pass instead.
+  const startedBy = Date.now() + WORKER_START_MS;
+  while (Atomics.load(signal, 0) === 0 && Date.now() < startedBy) Atomics.wait(signal, 0, 0, 100);
+  if (Atomics.load(signal, 0) === 0) {
+    void worker.terminate();
+    return undefined;
+  }
+  while (Atomics.load(signal, 0) !== 2) Atomics.wait(signal, 0, Atomics.load(signal, 0), 1000);
+  let second: RangeReport | { failed: string };
+  try {
+    second = JSON.parse(new TextDecoder().decode(new Uint8Array(shared, 8, signal[1]))) as typeof second;
+  } catch {
+    return undefined;
+  }
+  if ("failed" in second) return undefined;
+  const n = firstHalf.entries;
+  const at = (code: AuditChainCode, relativeLine: number, message: string, head?: AuditChainHead): AuditChainReport => {
+    const report: Broken = {
+      ok: false,
+      code,
+      seq: n + relativeLine,
+      line: n + relativeLine,
+      message,
+      entriesVerified: n + relativeLine - 1,
+      logId: firstHalf.logId,
+      head: head ?? firstHalf.head,
+    };
+    return report;
+  };
+  if (second.first === undefined) {
+    return at(second.broken?.code ?? "malformed-entry", 1, second.broken?.message ?? "no entry after the first half");
+  }
+  if (second.first.seq !== n + 1) return at("sequence-gap", 1, `entry has seq ${second.first.seq}, expected ${n + 1}`);
+  if (second.first.prev !== firstHalf.head.hash) return at("prev-mismatch", 1, `prev is not the hash of entry ${n}`);
+  if (second.broken !== undefined) {
+    return at(second.broken.code, second.broken.line, second.broken.message, second.head);
+  }
+  if (second.head === undefined) return undefined;
+  return {
+    ok: true,
+    entries: n + second.entries,
+    head: second.head,
+    logId: firstHalf.logId,
+    recoveries: firstHalf.recoveries + second.recoveries,
+  };
+}
+
+/** The offset just after the first "\n" at or after `from`, or undefined when there is none before `size`. */
+function lineBoundaryAfter(fd: number, from: number, size: number): number | undefined {
+  const buf = Buffer.allocUnsafe(MAX_AUDIT_LINE_BYTES + 1);
+  const n = readSync(fd, buf, 0, Math.min(buf.length, size - from), from);
+  const newline = buf.subarray(0, n).indexOf(0x0a);
+  return newline < 0 || from + newline + 1 >= size ? undefined : from + newline + 1;
 }
 
 function unreadable(logPath: string, err: unknown): AirgrantError {
@@ -163,19 +299,20 @@ function unreadable(logPath: string, err: unknown): AirgrantError {
   });
 }
 
-function verifyOpenLog(fd: number, logPath: string, state: ChainState): AuditChainReport {
+/** Lines of `[start, end)` through `state`; `end` undefined is the file's end. */
+function verifyLines(fd: number, logPath: string, state: ChainState, start = 0, end?: number): Broken | undefined {
   let size: number;
   try {
-    size = fstatSync(fd).size;
+    size = end ?? fstatSync(fd).size;
   } catch (err) {
     throw unreadable(logPath, err);
   }
   if (size === 0) return state.broken("empty-log", "the log is empty");
-  const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, size));
+  const buf = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_BYTES, size - start)));
   let filled = 0; // valid bytes in buf
   let lineStart = 0; // start of the current line in buf
   let scanFrom = 0; // where to look for the next "\n"
-  let offset = 0; // file offset of buf[filled]
+  let offset = start; // file offset of buf[filled]
   for (;;) {
     const newline = buf.indexOf(0x0a, scanFrom);
     if (newline !== -1 && newline < filled) {
@@ -206,6 +343,12 @@ function verifyOpenLog(fd: number, logPath: string, state: ChainState): AuditCha
   if (filled > lineStart) {
     return state.broken("torn-tail", `the last ${filled - lineStart} bytes are not a complete line (a torn append?)`);
   }
+  return undefined;
+}
+
+function verifyOpenLog(fd: number, logPath: string, state: ChainState, end?: number): AuditChainReport {
+  const problem = verifyLines(fd, logPath, state, 0, end);
+  if (problem !== undefined) return problem;
   if (state.head === undefined || state.logId === undefined) {
     return state.broken("empty-log", "the log has no entries");
   }

@@ -1,0 +1,26 @@
+// The second half of a two-core chain verification (verify-audit-log.ts):
+// verifies its range and hands the report back through shared memory, since
+// the main thread waits for it synchronously.
+import { workerData } from "node:worker_threads";
+import { verifyLogRange } from "./verify-audit-log.js";
+
+const { logPath, start, end, shared } = workerData as {
+  logPath: string;
+  start: number;
+  end: number;
+  shared: SharedArrayBuffer;
+};
+const signal = new Int32Array(shared, 0, 2);
+Atomics.store(signal, 0, 1);
+Atomics.notify(signal, 0);
+let text: string;
+try {
+  text = JSON.stringify(verifyLogRange(logPath, start, end));
+} catch (err) {
+  text = JSON.stringify({ failed: (err as Error).message });
+}
+const bytes = new TextEncoder().encode(text);
+new Uint8Array(shared, 8).set(bytes.subarray(0, shared.byteLength - 8));
+signal[1] = Math.min(bytes.length, shared.byteLength - 8);
+Atomics.store(signal, 0, 2);
+Atomics.notify(signal, 0);
