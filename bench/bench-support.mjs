@@ -1,5 +1,6 @@
 // Shared by the benchmarks: timing, statistics and the test issuer, so that
 // every benchmark prints its figures the same way.
+import { spawnSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -82,4 +83,31 @@ export function benchGrant(issuer, now) {
     signature,
     text: encodeGrantText(encodeGrant(body, [{ keyId: issuer.keyId, algorithm: "ecdsa-p256-sha256", signature }])),
   };
+}
+
+/**
+ * Time `ours(i)` against `floor(i)` for i from `first` to `n`: both warmed up
+ * on `warm` calls, the disk settled, then interleaved in small blocks so that
+ * drift in the machine's I/O hits both alike. Returns the totals over the
+ * measured calls and each block's floor/ours ratio.
+ */
+export function interleave(ours, floor, n, { first = 0, warm = 100, block = 20 } = {}) {
+  for (let i = first; i < warm; i++) ours(i);
+  for (let i = first; i < warm; i++) floor(i);
+  spawnSync("sync");
+  let oursMs = 0;
+  let floorMs = 0;
+  const blockRatios = [];
+  for (let start = warm; start + block <= n; start += block) {
+    let t = performance.now();
+    for (let i = start; i < start + block; i++) ours(i);
+    const o = performance.now() - t;
+    t = performance.now();
+    for (let i = start; i < start + block; i++) floor(i);
+    const f = performance.now() - t;
+    oursMs += o;
+    floorMs += f;
+    blockRatios.push(f / o);
+  }
+  return { oursMs, floorMs, blockRatios, measured: Math.floor((n - warm) / block) * block };
 }

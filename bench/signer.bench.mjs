@@ -4,7 +4,6 @@
 // bare C_Decrypt and C_Sign (pkcs11js, its own session) on the same token
 // keys plus one fsynced append of a line the size of a grant-issued entry.
 // Needs a build (`npx turbo run build`) and SoftHSM2 (apt-get install softhsm2).
-import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -23,7 +22,7 @@ import {
 } from "../apps/signer/dist/index.js";
 import { appendAuditEntry, readAuditHead, withFileLock } from "../packages/core/dist/index.js";
 import { generateOtp } from "../packages/yubikey-otp/dist/generate-otp.js";
-import { fmt, median, workDir } from "./bench-support.mjs";
+import { fmt, interleave, median, workDir } from "./bench-support.mjs";
 
 /** `--grants N` and `--alg ed25519` for a quick look or the other algorithm; the defaults are the reported figures. */
 function option(name, fallback) {
@@ -121,29 +120,8 @@ function floor(i) {
   fsyncSync(floorFd);
 }
 
-// Warm both up, settle the disk, then interleave small blocks so that drift
-// in the machine's I/O hits both alike; report total and median ratios.
-const WARM = 100;
-for (let i = 1; i < WARM; i++) ours(i);
-for (let i = 1; i < WARM; i++) floor(i);
-spawnSync("sync");
-const BLOCK = 20;
-let oursMs = 0;
-let floorMs = 0;
-const blockRatios = [];
-for (let start = WARM; start + BLOCK <= N; start += BLOCK) {
-  let t = performance.now();
-  for (let i = start; i < start + BLOCK; i++) ours(i);
-  const o = performance.now() - t;
-  t = performance.now();
-  for (let i = start; i < start + BLOCK; i++) floor(i);
-  const f = performance.now() - t;
-  oursMs += o;
-  floorMs += f;
-  blockRatios.push(f / o);
-}
+const { oursMs, floorMs, blockRatios, measured } = interleave(ours, floor, N, { first: 1 });
 closeSync(floorFd);
-const measured = Math.floor((N - WARM) / BLOCK) * BLOCK;
 const perOurs = (oursMs / measured) * 1000;
 const perFloor = (floorMs / measured) * 1000;
 console.log(`token: SoftHSM2 (${modulePath}), issuer ${ALG}, ${measured} grants measured`);

@@ -5,7 +5,7 @@ import { verify } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { checkGrant, hostState, installBundle, loadInstalledBundle } from "../packages/verifier/dist/index.js";
-import { benchBundle, benchGrant, benchIssuer, fmt, median, ROOT, workDir } from "./bench-support.mjs";
+import { benchBundle, benchGrant, benchIssuer, fmt, interleave, median, ROOT, workDir } from "./bench-support.mjs";
 
 const N = 1500;
 const now = Math.floor(Date.now() / 1000);
@@ -53,29 +53,8 @@ function floor(i) {
   fsyncSync(logFd);
 }
 
-// Warm both up, let the disk settle, then interleave small blocks so that
-// drift in the machine's I/O hits both alike; report total and median ratios.
-const WARM = 100;
-for (let i = 0; i < WARM; i++) ours(i);
-for (let i = 0; i < WARM; i++) floor(i);
-spawnSync("sync");
-const BLOCK = 20;
-let oursMs = 0;
-let floorMs = 0;
-const blockRatios = [];
-for (let start = WARM; start + BLOCK <= N; start += BLOCK) {
-  let t = performance.now();
-  for (let i = start; i < start + BLOCK; i++) ours(i);
-  const o = performance.now() - t;
-  t = performance.now();
-  for (let i = start; i < start + BLOCK; i++) floor(i);
-  const f = performance.now() - t;
-  oursMs += o;
-  floorMs += f;
-  blockRatios.push(f / o);
-}
+const { oursMs, floorMs, blockRatios, measured } = interleave(ours, floor, N);
 closeSync(logFd);
-const measured = N - WARM;
 
 const perOurs = (oursMs / measured) * 1000;
 const perFloor = (floorMs / measured) * 1000;
