@@ -9,6 +9,7 @@ import {
   type TrustedIssuer,
   verifySshCertificate,
 } from "@airgrant/core";
+import type { DenyCode } from "./verify-grant.js";
 
 /**
  * Checks of an OpenSSH user certificate minted for a grant (docs/openssh.md,
@@ -19,18 +20,8 @@ import {
 /** Why a certificate was refused: the grant codes of docs/errors.md plus `malformed-certificate`. */
 export type SshDenyCode =
   | "malformed-certificate"
-  | "invalid-user"
-  | "unknown-issuer"
-  | "bad-signature"
-  | "issuer-not-valid"
-  | "not-enough-signatures"
-  | "grant-revoked"
-  | "grant-lifetime-exceeded"
-  | "grant-not-yet-valid"
-  | "grant-expired"
-  | "wrong-user"
-  | "target-not-allowed"
-  | "grant-replayed";
+  // A certificate is not text, names no host and carries no source list to check here (sshd does).
+  | Exclude<DenyCode, "malformed-grant" | "bad-checksum" | "unsupported-version" | "wrong-host" | "wrong-source">;
 
 /** What the certificate says about its grant, once it decoded and its CA is a bundle issuer. */
 export interface SshGrantFacts {
