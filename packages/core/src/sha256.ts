@@ -11,3 +11,8 @@ export function sha256(data: Uint8Array): Uint8Array {
   // A plain Uint8Array view: core hands out Uint8Array, never Buffer.
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
+
+/** SHA-256 of `data` as 64 lower-case hex digits, without an intermediate buffer. */
+export function sha256Hex(data: Uint8Array): string {
+  return hash("sha256", data, "hex");
+}

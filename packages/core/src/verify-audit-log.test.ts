@@ -101,6 +101,41 @@ describe("verifyAuditLog", () => {
     }
   });
 
+  it("a time that toISOString would not write, or that names no instant: non-canonical-entry", () => {
+    const bad = [
+      "2026-02-29T00:00:00.000Z",
+      "2100-02-29T00:00:00.000Z",
+      "2026-04-31T00:00:00.000Z",
+      "2026-13-01T00:00:00.000Z",
+      "2026-00-10T00:00:00.000Z",
+      "0000-01-01T00:00:00.000Z",
+      "2026-11-25T24:00:00.000Z",
+      "2026-11-25T23:60:00.000Z",
+      "2026-11-25T23:59:60.000Z",
+      "2026-11-25T23:59:59Z",
+      "2026-11-25T23:59:59.000+00:00",
+      "2026-11-25 23:59:59.000Z",
+      "2026-11-25T23:59:5a.000Z",
+      "2026-11-25T23:59:59.0a0Z",
+      "2026-11-25T23:59:59.000z",
+      "+02026-11-25T23:59:59.000Z",
+      "2026-1-25T23:59:59.000ZZ",
+    ];
+    for (const time of bad) {
+      expect(() => encodeAuditEntry(2, time, "event", {}, GENESIS_PREV), time).toThrow(/time must be/);
+      const lines = buildLines(4);
+      lines[2] = (lines[2] as string).replace(/"time":"[^"]*"/, `"time":"${time}"`);
+      writeLines(lines);
+      expect(verifyAuditLog(log), time).toMatchObject({ ok: false, code: "non-canonical-entry", line: 3 });
+    }
+    // Real instants at the edges are times like any other: the edit shows as a changed hash.
+    for (const time of ["2024-02-29T00:00:00.000Z", "2000-02-29T23:59:59.999Z", "0001-01-01T00:00:00.000Z"]) {
+      const lines = buildLines(4);
+      lines[2] = (lines[2] as string).replace(/"time":"[^"]*"/, `"time":"${time}"`);
+      writeLines(lines);
+      expect(verifyAuditLog(log), time).toMatchObject({ ok: false, code: "hash-mismatch", line: 3 });
+    }
+  });
   it("invalid UTF-8 in a string: non-canonical-entry", () => {
     const lines = buildLines(3, () => ({ name: "é" }));
     const bytes = Buffer.from(`${lines.join("\n")}\n`);
