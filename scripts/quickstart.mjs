@@ -187,7 +187,17 @@ step(
 );
 const logs = [rel(join(signerHome, "audit.log")), rel(join(hostState, "audit.log"))];
 run("airgrant-auditor", ["verify", ...logs, "--key", rel(receipt), "--bundle", rel(bundleFile)]);
-run("airgrant-auditor", ["reconcile", "--signer", logs[0], "--host", logs[1]]);
+run("airgrant-auditor", [
+  "reconcile",
+  "--signer",
+  logs[0],
+  "--host",
+  logs[1],
+  "--key",
+  rel(receipt),
+  "--bundle",
+  rel(bundleFile),
+]);
 run("airgrant-verifier", ["status"]);
 console.log(
   `\n${bold("Done.")} Everything above lives in ${rel(DEMO)}/; run 'npm run quickstart' again to mint another grant.`,

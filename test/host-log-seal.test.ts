@@ -8,11 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { checkpointData, checkpointMessage } from "../packages/core/src/audit-checkpoint.js";
 import { type AuditEntry, type AuditValue, encodeAuditEntry } from "../packages/core/src/audit-entry.js";
+import { appendAuditEntry, readAuditHead, readAuditLogId } from "../packages/core/src/audit-log.js";
+import { toHex } from "../packages/core/src/hex.js";
 import {
   makeBundleBytes,
   makeGrantText,
   makeTestIssuer,
+  signWith,
   testFields,
 } from "../packages/core/src/testing/test-issuer.js";
 
@@ -21,6 +25,19 @@ const VERIFIER = join(ROOT, "packages/verifier/dist/cli.js");
 const AUDITOR = join(ROOT, "apps/auditor/dist/cli.js");
 const work = mkdtempSync(join(tmpdir(), "airgrant-seal-e2e-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Rewrites every line of `log` through `edit` and chains it again, as someone with the file but no key would. */
+function rechain(log: string, edit: (data: Record<string, AuditValue>, index: number) => Record<string, AuditValue>) {
+  const lines = readFileSync(log, "utf8").trimEnd().split("\n");
+  let prev = "";
+  const forged = lines.map((text, i) => {
+    const e = JSON.parse(text) as AuditEntry;
+    const { entry, line } = encodeAuditEntry(e.seq, e.time, e.type, edit({ ...e.data }, i), i === 0 ? e.prev : prev);
+    prev = entry.hash;
+    return line.toString();
+  });
+  writeFileSync(log, `${forged.join("\n")}\n`);
+}
 
 function run(cli: string, args: string[], input = "") {
   const r = spawnSync(process.execPath, [cli, ...args], { input, encoding: "utf8" });
@@ -64,17 +81,7 @@ describe("sealed host logs", () => {
 
   it("a log rewritten on the host, chain and all, fails at the changed entry", () => {
     const log = join(state, "audit.log");
-    const lines = readFileSync(log, "utf8").trimEnd().split("\n");
-    let prev = "";
-    const forged = lines.map((text, i) => {
-      const e = JSON.parse(text) as AuditEntry;
-      const data = { ...e.data } as Record<string, AuditValue>;
-      if (i === 3) data.verdict = "grant-replayed";
-      const { entry, line } = encodeAuditEntry(e.seq, e.time, e.type, data, i === 0 ? e.prev : prev);
-      prev = entry.hash;
-      return line.toString();
-    });
-    writeFileSync(log, `${forged.join("\n")}\n`);
+    rechain(log, (data, i) => (i === 3 ? { ...data, verdict: "grant-replayed" } : data));
     expect(run(AUDITOR, ["verify", log]).status).toBe(0);
     const caught = run(AUDITOR, ["verify", log, "--key", receipt, "--json"]);
     expect(caught.status).toBe(1);
@@ -88,5 +95,58 @@ describe("sealed host logs", () => {
     expect(unmatched.status).toBe(1);
     expect(unmatched.stderr).toMatch(/^error: receipt-unmatched: no intact log given has id [0-9a-f]{32}/);
     expect(existsSync(join(fresh, "seal-receipt.json"))).toBe(true);
+  });
+
+  it("reconcile and report check the seals (--key) and the signer's checkpoints (--bundle) in the same pass", () => {
+    // A signer log with a checkpoint after each entry, signed by the bundle's issuer.
+    const signerLog = join(work, "signer.log");
+    for (let i = 0; i < 3; i++) {
+      appendAuditEntry(signerLog, "bundle-exported", { clockSkew: 300, groups: [] });
+      const head = readAuditHead(signerLog) as { seq: number; hash: string };
+      const logId = readAuditLogId(signerLog);
+      const signature = signWith(issuer, checkpointMessage(logId, head.seq, head.hash));
+      const key = { keyId: toHex(issuer.keyId), algorithm: issuer.algorithm };
+      appendAuditEntry(signerLog, "checkpoint", checkpointData(logId, head, key, signature));
+    }
+    const hostLog = join(state, "audit.log"); // rewritten by the test before: entry 4's seal is wrong
+    const bundle = join(work, "bundle.json");
+    const reconcile = (...extra: string[]) =>
+      run(AUDITOR, ["reconcile", "--signer", signerLog, "--host", hostLog, "--json", ...extra]);
+
+    const checked = reconcile("--key", receipt, "--bundle", bundle);
+    expect(checked.status).toBe(1);
+    const result = JSON.parse(checked.stdout);
+    expect(result.logs[0]).toMatchObject({ intact: true, checkpoints: { checkpoints: 3, lastCheckpointedSeq: 6 } });
+    expect(result.findings).toContainEqual(
+      expect.objectContaining({ code: "chain-broken", log: hostLog, seq: 4, reason: "bad-seal" }),
+    );
+    // Without the receipt the forgery passes its chain, and the output says what was not checked.
+    const unchecked = run(AUDITOR, ["reconcile", "--signer", signerLog, "--host", hostLog]);
+    expect(unchecked.stdout).not.toContain("bad-seal");
+    expect(unchecked.stdout).toContain("note: 1 host log(s) checked by their chain only");
+    expect(unchecked.stdout).toContain("note: the signer log's checkpoints were not checked");
+
+    // The report reads the same verdicts.
+    const out = join(work, "report.html");
+    expect(
+      run(AUDITOR, ["report", "--signer", signerLog, "--host", hostLog, "--key", receipt, "--out", out]).status,
+    ).toBe(1);
+    expect(readFileSync(out, "utf8")).toContain("bad-seal");
+
+    // A signer log rewritten without the token fails at the first checkpoint after the change.
+    rechain(signerLog, (data, i) => (i === 1 ? { ...data, clockSkew: 3600 } : data));
+    const rewritten = JSON.parse(reconcile("--bundle", bundle).stdout);
+    expect(rewritten.findings).toContainEqual(
+      expect.objectContaining({ code: "chain-broken", log: signerLog, seq: 3, reason: "bad-checkpoint" }),
+    );
+
+    // A receipt whose log is not among those given: that host's log is missing.
+    const fresh = join(work, "fresh", "audit.log");
+    const missing = JSON.parse(
+      run(AUDITOR, ["reconcile", "--signer", signerLog, "--host", fresh, "--key", receipt, "--json"]).stdout,
+    );
+    expect(missing.findings).toContainEqual(
+      expect.objectContaining({ code: "receipt-unmatched", log: receipt, host: expect.any(String) }),
+    );
   });
 });

@@ -29,17 +29,21 @@ commands:
                   check each log's hash chain, the seals of each host log whose
                   install receipt is given, and with the trust bundle every signed
                   checkpoint; exit 0 if all is intact, 1 if anything is broken
-  reconcile --signer LOG --host LOG... [--bundle FILE]
-                  verify every chain and match each use on a host to a grant the
-                  signer issued; exit 0 if nothing is found, 1 on any finding
-  report --signer LOG --host LOG... [--bundle FILE] --out FILE
+  reconcile --signer LOG --host LOG... [--key RECEIPT]... [--bundle FILE]
+                  verify every chain, seal and checkpoint as verify does, and match
+                  each use on a host to a grant the signer issued; exit 0 if
+                  nothing is found, 1 on any finding
+  report --signer LOG --host LOG... [--key RECEIPT]... [--bundle FILE] --out FILE
                   reconcile, and write the result as one self-contained HTML file;
                   exit as reconcile does
 
 options:
   --signer LOG    the signer's audit log
   --host LOG      a host's audit log; repeat it, or list more logs after the command
-  --bundle FILE   the trust bundle the hosts were given: its groups and clock skew
+  --key RECEIPT   a host's install receipt (from install-bundle --receipt): the
+                  seals of the log it names are checked; repeat it for each host
+  --bundle FILE   the trust bundle the hosts were given: its issuer keys check the
+                  signer log's checkpoints; its groups and clock skew, reconciliation
   --out FILE      where report writes the HTML file
   --json      print the result as one JSON object on stdout
   --help      show this help
@@ -61,7 +65,7 @@ function readReceipt(path: string): SealReceipt {
 
 function runVerify(paths: string[], keys: string[], bundlePath: string | undefined, json: boolean): number {
   if (paths.length === 0) throw usageError(CLI, "verify needs at least one LOG");
-  const receipts = keys.map(readReceipt);
+  const receipts = keys.map((path) => readReceipt(path));
   const issuers = bundlePath === undefined ? [] : readBundle(bundlePath).issuers;
   const verdicts = verifyLogs(paths, receipts, issuers);
   const unmatched = receipts.filter((r) => !verdicts.some((v) => v.report.ok && v.report.logId === r.logId));
@@ -72,10 +76,11 @@ function runVerify(paths: string[], keys: string[], bundlePath: string | undefin
   }
   const intact = verdicts.every((v) => v.report.ok) && unmatched.length === 0;
   if (json) {
-    const logs = verdicts.map(({ path, report, seals }) => ({
+    const logs = verdicts.map(({ path, report, seals, checkpoints }) => ({
       path,
       ...report,
       ...(seals === undefined ? {} : { seals }),
+      ...(checkpoints === undefined ? {} : { checkpoints }),
     }));
     process.stdout.write(`${JSON.stringify({ ok: intact, code: intact ? "chain-intact" : "chain-broken", logs })}\n`);
   } else {
@@ -91,6 +96,7 @@ function runVerify(paths: string[], keys: string[], bundlePath: string | undefin
 interface ReconcileOptions {
   signer?: string | undefined;
   host?: string[] | undefined;
+  key?: string[] | undefined;
   bundle?: string | undefined;
 }
 
@@ -109,7 +115,8 @@ function reconcileFromOptions(command: string, rest: string[], values: Reconcile
   const hostLogs = [...(values.host ?? []), ...rest];
   if (hostLogs.length === 0) throw usageError(CLI, `${command} needs at least one --host LOG`);
   const bundle = values.bundle === undefined ? undefined : readBundle(values.bundle);
-  return reconcileLogs({ signerLog: values.signer, hostLogs, ...(bundle === undefined ? {} : { bundle }) });
+  const receipts = (values.key ?? []).map((path) => ({ path, receipt: readReceipt(path) }));
+  return reconcileLogs({ signerLog: values.signer, hostLogs, receipts, ...(bundle === undefined ? {} : { bundle }) });
 }
 
 function finish(r: Reconciliation): number {

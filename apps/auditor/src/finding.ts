@@ -5,6 +5,7 @@
  */
 export type FindingCode =
   | "chain-broken"
+  | "receipt-unmatched"
   | "unknown-grant"
   | "grant-overused"
   | "use-outside-window"
@@ -20,6 +21,7 @@ export type FindingCode =
 /** Every finding code, in the order the report lists them. */
 export const FINDING_CODES: readonly FindingCode[] = [
   "chain-broken",
+  "receipt-unmatched",
   "anchor-not-on-chain",
   "unknown-grant",
   "grant-overused",

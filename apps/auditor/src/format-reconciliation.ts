@@ -1,5 +1,6 @@
 import { printableLine } from "@airgrant/core";
 import { isoSeconds } from "./host-use-check.js";
+import { describeEvidence } from "./log-evidence.js";
 import type { Reconciliation } from "./reconcile-logs.js";
 import type { IssuedGrant } from "./signer-ledger.js";
 import type { LogSummary } from "./stream-log.js";
@@ -12,7 +13,9 @@ export function reconciliationCode(r: Reconciliation): "reconciled" | "reconcile
 export function describeLog(log: LogSummary): string {
   const id = log.logId === undefined ? "" : `, log ${log.logId}`;
   const recovered = log.recoveries > 0 ? `, ${log.recoveries} torn tail(s) recovered` : "";
-  if (log.broken === undefined) return `intact, ${log.entries} entries${id}${recovered}`;
+  if (log.broken === undefined) {
+    return `intact, ${log.entries} entries${id}${recovered}${describeEvidence(log.seals, log.checkpoints)}`;
+  }
   const b = log.broken;
   return `BROKEN at entry ${b.seq} (line ${b.line}): ${b.code}; ${log.entries} entries before it verified${id}`;
 }
@@ -32,6 +35,18 @@ export function reconciliationNotes(r: Reconciliation): string[] {
   if (r.unresolvedGroupUses > 0) {
     notes.push(
       `${r.unresolvedGroupUses} use(s) of group grants matched by group name only: give --bundle to check each host is in its group`,
+    );
+  }
+  const unsealed = r.logs.filter((l) => l.role === "host" && l.intact && l.seals === undefined).length;
+  if (unsealed > 0) {
+    notes.push(
+      `${unsealed} host log(s) checked by their chain only: give each host's install receipt (--key) to check its seals`,
+    );
+  }
+  const signer = r.logs[0];
+  if (signer?.intact === true && signer.checkpoints === undefined) {
+    notes.push(
+      "the signer log's checkpoints were not checked: give --bundle, or the log has none (a log rewritten without the token passes its chain)",
     );
   }
   const omitted = Object.entries(r.findingsOmitted);

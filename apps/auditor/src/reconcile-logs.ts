@@ -1,22 +1,19 @@
-import { AirgrantError, type TrustBundle } from "@airgrant/core";
+import { AirgrantError, type SealReceipt, type TrustBundle } from "@airgrant/core";
 import { FINDING_CODES, type Finding, type FindingCode, FindingList } from "./finding.js";
 import { type HostCheckContext, type HostTally, HostUseCheck, isoSeconds } from "./host-use-check.js";
+import { LogEvidence } from "./log-evidence.js";
 import { type IssuedGrant, SignerLedger } from "./signer-ledger.js";
 import { type EntryCheck, type LogSummary, streamLog } from "./stream-log.js";
 
 export interface ReconcileInput {
   signerLog: string;
   hostLogs: readonly string[];
-  /** The trust bundle the hosts were given: its groups and clock skew. */
+  /** The trust bundle the hosts were given: its groups and clock skew, and the issuer keys that check checkpoints. */
   bundle?: TrustBundle;
+  /** Install receipts of host logs (`--key`), with the file each came from: each log whose id matches one has every seal checked. */
+  receipts?: readonly { path: string; receipt: SealReceipt }[];
   /** Findings kept in full; the rest are counted by code (default 100,000). */
   findingLimit?: number;
-  /**
-   * More checks per log in the same pass (issue 4: checkpoint signatures on
-   * the signer log, seals on host logs with their install receipts). Each
-   * gets the log's role and path and returns its checks.
-   */
-  extraChecks?: (role: LogSummary["role"], path: string) => EntryCheck[];
 }
 
 export interface OfficerTally {
@@ -58,6 +55,23 @@ const DEFAULT_FINDING_LIMIT = 100_000;
 /** Uses named in one grant-overused message. */
 const USES_LISTED = 10;
 
+/**
+ * One log's pass: its seals and checkpoints first, so that an entry they
+ * reject is not reconciled either, then `check`.
+ */
+function streamWithEvidence(
+  path: string,
+  role: LogSummary["role"],
+  evidence: LogEvidence,
+  check: EntryCheck,
+): LogSummary {
+  const summary = streamLog(path, role, [evidence, check]);
+  const { seals, checkpoints } = evidence;
+  if (seals !== undefined) summary.seals = seals;
+  if (checkpoints !== undefined) summary.checkpoints = checkpoints;
+  return summary;
+}
+
 function chainFinding(summary: LogSummary): Finding | undefined {
   const broken = summary.broken;
   if (broken === undefined) return undefined;
@@ -81,10 +95,15 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
   const repeated = paths.find((p, i) => paths.indexOf(p) !== i);
   if (repeated !== undefined) throw new AirgrantError("bad-input", `${repeated} is given twice`);
   const findings = new FindingList(input.findingLimit ?? DEFAULT_FINDING_LIMIT);
-  const extra = input.extraChecks ?? (() => []);
+  const receipts = input.receipts ?? [];
+  const evidenceOf = (): LogEvidence =>
+    new LogEvidence(
+      receipts.map((r) => r.receipt),
+      input.bundle?.issuers ?? [],
+    );
 
   const ledger = new SignerLedger(input.signerLog, findings);
-  const logs: LogSummary[] = [streamLog(input.signerLog, "signer", [ledger, ...extra("signer", input.signerLog)])];
+  const logs: LogSummary[] = [streamWithEvidence(input.signerLog, "signer", evidenceOf(), ledger)];
 
   const clockSkew: Reconciliation["clockSkew"] =
     input.bundle !== undefined
@@ -101,12 +120,21 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     unresolvedGroupUses: 0,
   };
   input.hostLogs.forEach((path, index) => {
-    logs.push(streamLog(path, "host", [new HostUseCheck(context, path, index), ...extra("host", path)]));
+    logs.push(streamWithEvidence(path, "host", evidenceOf(), new HostUseCheck(context, path, index)));
   });
   rejectSameLogTwice(logs);
   for (const summary of logs) {
     const finding = chainFinding(summary);
     if (finding !== undefined) findings.add(finding);
+  }
+  for (const { path, receipt } of receipts) {
+    if (logs.some((l) => l.logId === receipt.logId)) continue;
+    findings.add({
+      code: "receipt-unmatched",
+      log: path,
+      host: receipt.host,
+      message: `the install receipt of host ${receipt.host} is for log ${receipt.logId}, which no log given has: that host's log is missing or was replaced`,
+    });
   }
 
   const grants = [...ledger.grants.values()];

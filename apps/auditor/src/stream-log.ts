@@ -1,15 +1,21 @@
-import { type AuditChainReport, type AuditEntry, LOG_RECOVERED_TYPE, verifyAuditLog } from "@airgrant/core";
+import {
+  type AuditChainCode,
+  type AuditChainReport,
+  type AuditEntry,
+  LOG_RECOVERED_TYPE,
+  verifyAuditLog,
+} from "@airgrant/core";
+import type { CheckpointSummary, SealSummary } from "./log-evidence.js";
 
 /**
  * One check run on each verified entry of a log, in the chain verifier's
- * single streaming pass. Reconciliation is one; issue 4's checkpoint
- * signatures (signer log) and forward-secure seals (host logs, with the
- * install receipt's key) plug in the same way. Returning a string rejects
- * the entry: the chain is then reported broken there with code
- * `rejected-entry` and that message.
+ * single streaming pass: reconciliation, and the log's seals and signed
+ * checkpoints (LogEvidence). Returning a string rejects the entry: the
+ * chain is then reported broken there with code `rejected-entry` and that
+ * message; a code and message (`bad-seal`, `bad-checkpoint`) reports that.
  */
 export interface EntryCheck {
-  onEntry(entry: AuditEntry, line: number): string | undefined;
+  onEntry(entry: AuditEntry, line: number): string | { code: AuditChainCode; message: string } | undefined;
 }
 
 /** What reconciliation says about one log it read. */
@@ -26,6 +32,10 @@ export interface LogSummary {
   recoveries: number;
   /** Where and why the chain broke. */
   broken?: { code: string; seq: number; line: number; message: string };
+  /** The seals checked with the log's install receipt, when the auditor gave it. */
+  seals?: SealSummary;
+  /** The signed checkpoints checked with the bundle's issuer keys, when the auditor gave the bundle. */
+  checkpoints?: CheckpointSummary;
 }
 
 /**

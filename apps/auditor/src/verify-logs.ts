@@ -1,28 +1,5 @@
-import {
-  type AuditChainReport,
-  CheckpointChecker,
-  SealChecker,
-  type SealReceipt,
-  type TrustedIssuer,
-  verifyAuditLog,
-} from "@airgrant/core";
-
-/** What the seals of a host log say, when the auditor holds its receipt. */
-export interface SealSummary {
-  host: string;
-  /** Entries whose seal verified. */
-  lastSealedSeq: number;
-  /** The last epoch seen and the first entry sealed in it. */
-  epoch: number;
-  epochStartSeq: number;
-}
-
-/** What the signed checkpoints of a log say, when the auditor has the trust bundle. */
-export interface CheckpointSummary {
-  checkpoints: number;
-  /** The last entry a valid checkpoint signs; entries after it are vouched for by nothing but the chain. */
-  lastCheckpointedSeq: number;
-}
+import { type AuditChainReport, type SealReceipt, type TrustedIssuer, verifyAuditLog } from "@airgrant/core";
+import { type CheckpointSummary, describeEvidence, LogEvidence, type SealSummary } from "./log-evidence.js";
 
 export interface LogVerdict {
   path: string;
@@ -34,7 +11,8 @@ export interface LogVerdict {
 /**
  * Verify each log's chain on its own, streaming, in the order given; a log
  * whose id matches a receipt has every seal checked in the same pass
- * (docs/audit-log.md, "Sealing").
+ * (docs/audit-log.md, "Sealing"), and with the bundle's issuers every
+ * checkpoint.
  */
 export function verifyLogs(
   paths: readonly string[],
@@ -42,27 +20,12 @@ export function verifyLogs(
   issuers: readonly TrustedIssuer[] = [],
 ): LogVerdict[] {
   return paths.map((path) => {
-    let seals: SealChecker | undefined;
-    let receipt: SealReceipt | undefined;
-    const checkpoints = issuers.length === 0 ? undefined : new CheckpointChecker(issuers);
-    const report = verifyAuditLog(path, {
-      onEntry: (entry) => {
-        if (entry.seq === 1) {
-          receipt = receipts.find((r) => r.logId === entry.data.logId);
-          if (receipt !== undefined) seals = new SealChecker(receipt);
-        }
-        return checkpoints?.check(entry) ?? seals?.check(entry);
-      },
-    });
+    const evidence = new LogEvidence(receipts, issuers);
+    const report = verifyAuditLog(path, { onEntry: (entry) => evidence.onEntry(entry) });
     const verdict: LogVerdict = { path, report };
-    if (seals !== undefined && receipt !== undefined) {
-      const { lastSealedSeq, epoch, epochStartSeq } = seals;
-      verdict.seals = { host: receipt.host, lastSealedSeq, epoch, epochStartSeq };
-    }
-    if (checkpoints !== undefined && checkpoints.checkpoints > 0) {
-      const { checkpoints: count, lastCheckpointedSeq } = checkpoints;
-      verdict.checkpoints = { checkpoints: count, lastCheckpointedSeq };
-    }
+    const { seals, checkpoints } = evidence;
+    if (seals !== undefined) verdict.seals = seals;
+    if (checkpoints !== undefined) verdict.checkpoints = checkpoints;
     return verdict;
   });
 }
@@ -73,13 +36,5 @@ export function describeLogVerdict({ path, report, seals, checkpoints }: LogVerd
     return `${path}: BROKEN at entry ${report.seq} (line ${report.line}): ${report.code}: ${report.message}; ${report.entriesVerified} entries before it verified`;
   }
   const recovered = report.recoveries > 0 ? `, ${report.recoveries} torn tail(s) recovered` : "";
-  const sealed =
-    seals === undefined
-      ? ", not sealed or no receipt given"
-      : `, sealed (host ${seals.host}) through entry ${seals.lastSealedSeq}; entries from ${seals.epochStartSeq} on are in epoch ${seals.epoch}, which the host's current key could still re-seal`;
-  const signed =
-    checkpoints === undefined
-      ? ""
-      : `, ${checkpoints.checkpoints} signed checkpoint(s), the last signing entry ${checkpoints.lastCheckpointedSeq}`;
-  return `${path}: intact, ${report.entries} entries${recovered}${sealed}${signed}, log ${report.logId}, head ${report.head.seq} ${report.head.hash}`;
+  return `${path}: intact, ${report.entries} entries${recovered}${describeEvidence(seals, checkpoints)}, log ${report.logId}, head ${report.head.seq} ${report.head.hash}`;
 }
