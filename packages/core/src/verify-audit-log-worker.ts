@@ -1,13 +1,12 @@
-// The second half of a two-core chain verification (verify-audit-log.ts):
-// verifies its range and hands the report back through shared memory, since
-// the main thread waits for it synchronously.
+// One half of a two-core chain verification (verify-audit-log.ts): verifies
+// its half and hands the report back through shared memory, since the
+// caller waits for it synchronously.
 import { workerData } from "node:worker_threads";
-import { verifyLogRange } from "./verify-audit-log.js";
+import { verifyLogHalf } from "./verify-audit-log.js";
 
-const { logPath, start, end, shared } = workerData as {
+const { logPath, half, shared } = workerData as {
   logPath: string;
-  start: number;
-  end: number;
+  half: Parameters<typeof verifyLogHalf>[1];
   shared: SharedArrayBuffer;
 };
 const signal = new Int32Array(shared, 0, 2);
@@ -15,7 +14,7 @@ Atomics.store(signal, 0, 1);
 Atomics.notify(signal, 0);
 let text: string;
 try {
-  text = JSON.stringify(verifyLogRange(logPath, start, end));
+  text = JSON.stringify(verifyLogHalf(logPath, half));
 } catch (err) {
   text = JSON.stringify({ failed: (err as Error).message });
 }
