@@ -68,33 +68,45 @@ export function groupCheckSymbol(groupIndex: number, data: ArrayLike<number>): n
   return sum;
 }
 
-function bytesToSymbols(bytes: Uint8Array): number[] {
-  const symbols: number[] = [];
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      symbols.push((buffer >>> bits) & 31);
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  if (bits > 0) symbols.push((buffer << (5 - bits)) & 31);
-  return symbols;
-}
+const ALPHABET_CODES = Uint8Array.from(GRANT_ALPHABET, (c) => c.charCodeAt(0));
 
 /** Encode grant bytes as its text form: `AG1-XXXXXXXX-…`, upper case. */
 export function encodeGrantText(bytes: Uint8Array): string {
-  const symbols = bytesToSymbols(bytes);
-  const groups = [GRANT_TEXT_PREFIX];
-  for (let g = 0; g * DATA_SYMBOLS_PER_GROUP < symbols.length; g++) {
-    const data = symbols.slice(g * DATA_SYMBOLS_PER_GROUP, (g + 1) * DATA_SYMBOLS_PER_GROUP);
-    data.push(groupCheckSymbol(g, data));
-    groups.push(data.map((v) => GRANT_ALPHABET[v]).join(""));
+  // One pass into one buffer: 5-bit symbols out of the bytes, each group's
+  // check summed as its symbols go by (a mint encodes a grant every time).
+  const symbols = Math.ceil((bytes.length * 8) / 5);
+  const groups = Math.ceil(symbols / DATA_SYMBOLS_PER_GROUP);
+  const out = Buffer.allocUnsafe(GRANT_TEXT_PREFIX.length + symbols + 2 * groups);
+  let at = out.write(GRANT_TEXT_PREFIX, "latin1");
+  let buffer = 0;
+  let bits = 0;
+  let inGroup = 0;
+  let group = 0;
+  let check = 0;
+  const emit = (symbol: number): void => {
+    if (inGroup === 0) {
+      out[at++] = 0x2d;
+      check = group & 31;
+    }
+    out[at++] = ALPHABET_CODES[symbol] as number;
+    check ^= gfMul(GF_EXP[inGroup + 1] as number, symbol);
+    if (++inGroup === DATA_SYMBOLS_PER_GROUP) {
+      out[at++] = ALPHABET_CODES[check] as number;
+      inGroup = 0;
+      group++;
+    }
+  };
+  for (let i = 0; i < bytes.length; i++) {
+    buffer = ((buffer << 8) | (bytes[i] as number)) & 0xfff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      emit((buffer >>> bits) & 31);
+    }
   }
-  return groups.join("-");
+  if (bits > 0) emit((buffer << (5 - bits)) & 31);
+  if (inGroup > 0) out[at++] = ALPHABET_CODES[check] as number;
+  return out.toString("latin1", 0, at);
 }
 
 function isIgnorable(code: number): boolean {
