@@ -3,7 +3,6 @@ import { statSync } from "node:fs";
 import {
   AirgrantError,
   type AuditValue,
-  appendAuditEntry,
   encodeGrant,
   encodeGrantBody,
   encodeGrantText,
@@ -13,11 +12,11 @@ import {
   type GrantFields,
   type GrantTarget,
   MAX_SINGLE_SIGNATURE_TEXT_LENGTH,
-  readAuditHead,
   sha256,
   signedGrantTextLength,
   toHex,
   withFileLock,
+  withHeldAuditLog,
 } from "@airgrant/core";
 import { type OtpKey, parseOtp, validateOtp } from "@airgrant/yubikey-otp";
 import { formatDuration } from "./duration.js";
@@ -174,160 +173,158 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
   const random = options.randomBytes ?? ((n: number) => new Uint8Array(nodeRandomBytes(n)));
   const { home, session, issuer } = signer;
   const target = formatTarget(request.target);
-  return withFileLock(home.lockPath, (): MintResult => {
-    const policy = currentPolicy(signer);
-    const head = readAuditHead(home.auditLogPath);
-    const counters = LogBackedCounters.load(home.countersPath, home.auditLogPath, head, signer.counters);
-    signer.counters = counters;
-    // The entry that ends the mint also makes its OTP counter durable (docs/signer.md, "OTP counters").
-    const audit = (type: string, data: Record<string, AuditValue>): number => {
-      // Under the home's lock taken above, which every append to the signer log takes.
-      const otpCounter = counters.pendingCounter();
-      const entry = appendAuditEntry(
-        home.auditLogPath,
-        type,
-        otpCounter === undefined ? data : { ...data, otpCounter },
-        { clock, callerHoldsLock: true },
+  // Under the home's lock, which every append to the signer log takes; the
+  // log is opened once for the head the grant is anchored to and the append.
+  return withFileLock(home.lockPath, () =>
+    withHeldAuditLog(home.auditLogPath, (log): MintResult => {
+      const policy = currentPolicy(signer);
+      const head = log.head;
+      const counters = LogBackedCounters.load(home.countersPath, home.auditLogPath, head, signer.counters);
+      signer.counters = counters;
+      // The entry that ends the mint also makes its OTP counter durable (docs/signer.md, "OTP counters").
+      const audit = (type: string, data: Record<string, AuditValue>): number => {
+        const otpCounter = counters.pendingCounter();
+        const entry = log.append(type, otpCounter === undefined ? data : { ...data, otpCounter }, { clock });
+        counters.commit(entry);
+        return entry.seq;
+      };
+      // Set when the OTP's public id names an officer; trusted only once the OTP is accepted.
+      let claimed: Officer | undefined;
+      let officer: Officer | undefined;
+      const refuse = (code: string, message: string): MintResult => {
+        const yubikeyId = claimed?.yubikeyId ?? publicIdOf(otp);
+        const auditSeq = audit("grant-refused", {
+          code,
+          user: request.user,
+          target,
+          ttl: request.ttl,
+          ...(officer === undefined ? {} : { officer: officer.name }),
+          ...(yubikeyId === undefined ? {} : { yubikeyId }),
+        });
+        return { ok: false, code, message, auditSeq };
+      };
+
+      const verdict = validateOtp(
+        otp,
+        (publicId): OtpKey | undefined => {
+          const found = policy.officers.find((o) => o.yubikeyId === publicId);
+          if (found === undefined) return undefined;
+          claimed = found;
+          return {
+            privateId: fromHex(found.privateId, 6, "state-corrupt", "private id"),
+            decryptor: { decryptBlock: (block) => session.aesEcbDecrypt(found.aesKeyLabel, block) },
+          };
+        },
+        counters,
       );
-      counters.commit(entry);
-      return entry.seq;
-    };
-    // Set when the OTP's public id names an officer; trusted only once the OTP is accepted.
-    let claimed: Officer | undefined;
-    let officer: Officer | undefined;
-    const refuse = (code: string, message: string): MintResult => {
-      const yubikeyId = claimed?.yubikeyId ?? publicIdOf(otp);
-      const auditSeq = audit("grant-refused", {
-        code,
-        user: request.user,
-        target,
-        ttl: request.ttl,
-        ...(officer === undefined ? {} : { officer: officer.name }),
-        ...(yubikeyId === undefined ? {} : { yubikeyId }),
-      });
-      return { ok: false, code, message, auditSeq };
-    };
-
-    const verdict = validateOtp(
-      otp,
-      (publicId): OtpKey | undefined => {
-        const found = policy.officers.find((o) => o.yubikeyId === publicId);
-        if (found === undefined) return undefined;
-        claimed = found;
-        return {
-          privateId: fromHex(found.privateId, 6, "state-corrupt", "private id"),
-          decryptor: { decryptBlock: (block) => session.aesEcbDecrypt(found.aesKeyLabel, block) },
-        };
-      },
-      counters,
-    );
-    if (!verdict.ok) return refuse(verdict.code, verdict.message);
-    officer = claimed;
-    if (officer === undefined) throw new AirgrantError("internal", "an accepted OTP without its officer");
-    const approver = officer;
-    try {
-      if (!officerMayApprove(approver, request.target)) {
-        return refuse(
-          "officer-not-allowed",
-          `officer ${approver.name} may approve grants for ${approver.targets.join(",")}, not ${target}`,
-        );
-      }
-      if (request.ttl > approver.maxTtl) {
-        return refuse(
-          "ttl-too-long",
-          `officer ${approver.name} may approve grants of at most ${formatDuration(approver.maxTtl)}, not ${formatDuration(request.ttl)}`,
-        );
-      }
-      if (request.ttl > policy.maxLifetime) {
-        return refuse(
-          "ttl-too-long",
-          `hosts accept grants of at most ${formatDuration(policy.maxLifetime)} (the last bundle's --max-lifetime), not ${formatDuration(request.ttl)}`,
-        );
-      }
-
-      const notBefore = request.notBefore ?? Math.floor(clock().getTime() / 1000);
-      const grantId = random(16);
-      const fields = grantFields(signer, request, notBefore, grantId);
-      fields.anchor = {
-        seq: head?.seq ?? 0,
-        headPrefix:
-          head === undefined ? new Uint8Array(8) : fromHex(head.hash, 32, "internal", "log head").subarray(0, 8),
-      };
-      const body = encodeGrantBody(fields);
-      const length = signedGrantTextLength(body.length, 1);
-      if (length > MAX_SINGLE_SIGNATURE_TEXT_LENGTH) {
-        return refuse(
-          "grant-too-long",
-          `the grant would be ${length} characters, more than ${MAX_SINGLE_SIGNATURE_TEXT_LENGTH}`,
-        );
-      }
-      const signature = session.sign(issuer.keyLabel, body);
-      const bytes = encodeGrant(body, [
-        { keyId: fields.issuerKeyId, algorithm: signatureAlgorithmOf(issuer.alg), signature },
-      ]);
-      const grantIdHex = toHex(grantId);
-      const certificate =
-        request.sshPublicKey === undefined
-          ? undefined
-          : signSshUserCertificate(
-              signer,
-              {
-                grantId: grantIdHex,
-                user: request.user,
-                notBefore,
-                notAfter: fields.notAfter,
-                maxUses: request.maxUses,
-              },
-              request.sshPublicKey,
-              random,
-            );
-      const auditSeq = audit("grant-issued", {
-        grantId: grantIdHex,
-        user: request.user,
-        target,
-        notBefore,
-        notAfter: fields.notAfter,
-        maxUses: request.maxUses,
-        officer: approver.name,
-        yubikeyId: approver.yubikeyId,
-        reason: request.reason,
-        issuerKeyId: issuer.keyId,
-        grantSha256: toHex(sha256(bytes)),
-        ...(certificate === undefined
-          ? {}
-          : {
-              sshCertificate: {
-                serial: certificate.serial,
-                keyId: certificate.keyId,
-                subjectKeySha256: certificate.subjectKeySha256,
-              },
-            }),
-      });
-      return {
-        ok: true,
-        grant: encodeGrantText(bytes),
-        grantId: grantIdHex,
-        user: request.user,
-        target,
-        notBefore,
-        notAfter: fields.notAfter,
-        maxUses: request.maxUses,
-        officer: approver.name,
-        auditSeq,
-        ...(certificate === undefined ? {} : { sshCertificate: certificate.line }),
-      };
-    } catch (err) {
-      // The OTP was accepted: its counter must reach the log even though no
-      // grant came of it, and the failure is part of the record.
-      const code = err instanceof AirgrantError ? err.code : "internal";
-      const message = err instanceof Error ? err.message : String(err);
-      if (err instanceof AirgrantError && exitClassOf(code) === "verdict") return refuse(code, message);
+      if (!verdict.ok) return refuse(verdict.code, verdict.message);
+      officer = claimed;
+      if (officer === undefined) throw new AirgrantError("internal", "an accepted OTP without its officer");
+      const approver = officer;
       try {
-        refuse(code, message);
-      } catch {
-        // The log itself failing; the original error is the one to report.
+        if (!officerMayApprove(approver, request.target)) {
+          return refuse(
+            "officer-not-allowed",
+            `officer ${approver.name} may approve grants for ${approver.targets.join(",")}, not ${target}`,
+          );
+        }
+        if (request.ttl > approver.maxTtl) {
+          return refuse(
+            "ttl-too-long",
+            `officer ${approver.name} may approve grants of at most ${formatDuration(approver.maxTtl)}, not ${formatDuration(request.ttl)}`,
+          );
+        }
+        if (request.ttl > policy.maxLifetime) {
+          return refuse(
+            "ttl-too-long",
+            `hosts accept grants of at most ${formatDuration(policy.maxLifetime)} (the last bundle's --max-lifetime), not ${formatDuration(request.ttl)}`,
+          );
+        }
+
+        const notBefore = request.notBefore ?? Math.floor(clock().getTime() / 1000);
+        const grantId = random(16);
+        const fields = grantFields(signer, request, notBefore, grantId);
+        fields.anchor = {
+          seq: head?.seq ?? 0,
+          headPrefix:
+            head === undefined ? new Uint8Array(8) : fromHex(head.hash, 32, "internal", "log head").subarray(0, 8),
+        };
+        const body = encodeGrantBody(fields);
+        const length = signedGrantTextLength(body.length, 1);
+        if (length > MAX_SINGLE_SIGNATURE_TEXT_LENGTH) {
+          return refuse(
+            "grant-too-long",
+            `the grant would be ${length} characters, more than ${MAX_SINGLE_SIGNATURE_TEXT_LENGTH}`,
+          );
+        }
+        const signature = session.sign(issuer.keyLabel, body);
+        const bytes = encodeGrant(body, [
+          { keyId: fields.issuerKeyId, algorithm: signatureAlgorithmOf(issuer.alg), signature },
+        ]);
+        const grantIdHex = toHex(grantId);
+        const certificate =
+          request.sshPublicKey === undefined
+            ? undefined
+            : signSshUserCertificate(
+                signer,
+                {
+                  grantId: grantIdHex,
+                  user: request.user,
+                  notBefore,
+                  notAfter: fields.notAfter,
+                  maxUses: request.maxUses,
+                },
+                request.sshPublicKey,
+                random,
+              );
+        const auditSeq = audit("grant-issued", {
+          grantId: grantIdHex,
+          user: request.user,
+          target,
+          notBefore,
+          notAfter: fields.notAfter,
+          maxUses: request.maxUses,
+          officer: approver.name,
+          yubikeyId: approver.yubikeyId,
+          reason: request.reason,
+          issuerKeyId: issuer.keyId,
+          grantSha256: toHex(sha256(bytes)),
+          ...(certificate === undefined
+            ? {}
+            : {
+                sshCertificate: {
+                  serial: certificate.serial,
+                  keyId: certificate.keyId,
+                  subjectKeySha256: certificate.subjectKeySha256,
+                },
+              }),
+        });
+        return {
+          ok: true,
+          grant: encodeGrantText(bytes),
+          grantId: grantIdHex,
+          user: request.user,
+          target,
+          notBefore,
+          notAfter: fields.notAfter,
+          maxUses: request.maxUses,
+          officer: approver.name,
+          auditSeq,
+          ...(certificate === undefined ? {} : { sshCertificate: certificate.line }),
+        };
+      } catch (err) {
+        // The OTP was accepted: its counter must reach the log even though no
+        // grant came of it, and the failure is part of the record.
+        const code = err instanceof AirgrantError ? err.code : "internal";
+        const message = err instanceof Error ? err.message : String(err);
+        if (err instanceof AirgrantError && exitClassOf(code) === "verdict") return refuse(code, message);
+        try {
+          refuse(code, message);
+        } catch {
+          // The log itself failing; the original error is the one to report.
+        }
+        throw err;
       }
-      throw err;
-    }
-  });
+    }),
+  );
 }

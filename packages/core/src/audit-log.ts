@@ -239,6 +239,16 @@ function stampTime(clock: () => Date): string {
   return date.toISOString();
 }
 
+/** Refuses, before the log is touched, data that can never fit and the types only the log writes. */
+function checkAppendable(type: string, data: Record<string, AuditValue>): void {
+  if (measureAuditData(data) + ENTRY_OVERHEAD_BYTES + type.length > MAX_AUDIT_LINE_BYTES) {
+    throw new AirgrantError("bad-input", `audit entry data is too large for one ${MAX_AUDIT_LINE_BYTES}-byte line`);
+  }
+  if (type === LOG_OPENED_TYPE || type === LOG_RECOVERED_TYPE) {
+    throw new AirgrantError("bad-input", `${type} entries are written by the log itself`);
+  }
+}
+
 /**
  * Append one entry to the hash-chained log at `logPath` and return it, durably:
  * it is on disk (fsynced) when this returns. Creates the log (0600, with its
@@ -258,39 +268,12 @@ export function appendAuditEntry(
 ): AuditEntry {
   const clock = options.clock ?? (() => new Date());
   const random = options.randomBytes ?? ((length: number) => new Uint8Array(nodeRandomBytes(length)));
-  if (measureAuditData(data) + ENTRY_OVERHEAD_BYTES + type.length > MAX_AUDIT_LINE_BYTES) {
-    throw new AirgrantError("bad-input", `audit entry data is too large for one ${MAX_AUDIT_LINE_BYTES}-byte line`);
-  }
-  if (type === LOG_OPENED_TYPE || type === LOG_RECOVERED_TYPE) {
-    throw new AirgrantError("bad-input", `${type} entries are written by the log itself`);
-  }
+  checkAppendable(type, data);
   const lockOptions = options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs };
   const append = (): AuditEntry => {
-    let fd = openForAppend(logPath);
-    if (fd === undefined) {
-      createLog(logPath, stampTime(clock), random);
-      fd = openForAppend(logPath);
-      if (fd === undefined) throw unwritable(logPath, undefined);
-    }
+    const fd = openOrCreate(logPath, clock, random);
     try {
-      const tail = readTail(fd, logPath);
-      let head = tail.head;
-      if (tail.goodEnd < tail.size) head = recoverTornTail(logPath, tail, stampTime(clock));
-      const time = stampTime(clock);
-      const seal = options.seal?.(encodeAuditEntry(head.seq + 1, time, type, data, head.hash).entry);
-      const { entry, line } = encodeAuditEntry(
-        head.seq + 1,
-        time,
-        type,
-        seal === undefined ? data : { ...data, ...seal },
-        head.hash,
-      );
-      // One write on an O_APPEND descriptor: a crash leaves at most this
-      // line torn, which the next append recovers.
-      writeAllAt(fd, Buffer.concat([line, Buffer.from("\n")]), null);
-      fsyncSync(fd);
-      rememberHead(fd, logPath, entry);
-      return entry;
+      return appendOn(fd, logPath, readTail(fd, logPath), type, data, clock, options.seal);
     } catch (err) {
       throw unwritable(logPath, err);
     } finally {
@@ -298,6 +281,85 @@ export function appendAuditEntry(
     }
   };
   return options.callerHoldsLock ? append() : withFileLock(`${logPath}.lock`, append, lockOptions);
+}
+
+function openOrCreate(logPath: string, clock: () => Date, random: (length: number) => Uint8Array): number {
+  let fd = openForAppend(logPath);
+  if (fd === undefined) {
+    createLog(logPath, stampTime(clock), random);
+    fd = openForAppend(logPath);
+    if (fd === undefined) throw unwritable(logPath, undefined);
+  }
+  return fd;
+}
+
+/** Append after `tail`, the log's end as just read through `fd`, recovering a torn tail first. */
+function appendOn(
+  fd: number,
+  logPath: string,
+  tail: LogTail,
+  type: string,
+  data: Record<string, AuditValue>,
+  clock: () => Date,
+  sealOf: AppendAuditEntryOptions["seal"],
+): AuditEntry {
+  let head = tail.head;
+  if (tail.goodEnd < tail.size) head = recoverTornTail(logPath, tail, stampTime(clock));
+  const time = stampTime(clock);
+  const seal = sealOf?.(encodeAuditEntry(head.seq + 1, time, type, data, head.hash).entry);
+  const { entry, line } = encodeAuditEntry(
+    head.seq + 1,
+    time,
+    type,
+    seal === undefined ? data : { ...data, ...seal },
+    head.hash,
+  );
+  // One write on an O_APPEND descriptor: a crash leaves at most this
+  // line torn, which the next append recovers.
+  writeAllAt(fd, Buffer.concat([line, Buffer.from("\n")]), null);
+  fsyncSync(fd);
+  rememberHead(fd, logPath, entry);
+  return entry;
+}
+
+/** A log opened once for reading its head and then appending to it (withHeldAuditLog). */
+export interface HeldAuditLog {
+  /** The last valid entry when the log was opened (a torn tail skipped); undefined when there is no log yet. */
+  readonly head: { seq: number; hash: string } | undefined;
+  /** appendAuditEntry's append, through the descriptor already open. */
+  append(type: string, data: Record<string, AuditValue>, options?: { clock?: () => Date }): AuditEntry;
+}
+
+/**
+ * Read a log's head and append to it through one descriptor, for a caller
+ * that holds a lock every appender of the log takes (the signer's home
+ * lock; see callerHoldsLock) and must know the head before it appends (a
+ * grant is anchored to it). Opens the log once instead of once a call.
+ */
+export function withHeldAuditLog<T>(logPath: string, fn: (log: HeldAuditLog) => T): T {
+  let fd = openForAppend(logPath);
+  try {
+    let tail = fd === undefined ? undefined : readTail(fd, logPath);
+    const log: HeldAuditLog = {
+      head: tail === undefined ? undefined : { seq: tail.head.seq, hash: tail.head.hash },
+      append(type, data, options = {}) {
+        checkAppendable(type, data);
+        const clock = options.clock ?? (() => new Date());
+        try {
+          fd ??= openOrCreate(logPath, clock, (length) => new Uint8Array(nodeRandomBytes(length)));
+          const entry = appendOn(fd, logPath, tail ?? readTail(fd, logPath), type, data, clock, undefined);
+          // Only one append per known tail: the next reads what this one left.
+          tail = undefined;
+          return entry;
+        } catch (err) {
+          throw unwritable(logPath, err);
+        }
+      },
+    };
+    return fn(log);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**

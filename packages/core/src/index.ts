@@ -6,10 +6,12 @@ export {
   type AuditEntry,
   type AuditValue,
   appendAuditEntry,
+  type HeldAuditLog,
   LOG_OPENED_TYPE,
   LOG_RECOVERED_TYPE,
   readAuditHead,
   readAuditLogId,
+  withHeldAuditLog,
 } from "./audit-log.js";
 export {
   DEFAULT_SEAL_EPOCH_SECONDS,
