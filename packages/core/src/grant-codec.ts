@@ -17,7 +17,7 @@ import {
 } from "./signature-algorithm.js";
 
 /** "AG" then the format version: domain separation from anything else the issuer key signs. */
-const MAGIC = [0x41, 0x47] as const;
+const MAGIC = new Uint8Array([0x41, 0x47]);
 export const GRANT_FORMAT_VERSION = 1;
 
 const TARGET_KIND = { host: 0, group: 1 } as const;
@@ -34,15 +34,30 @@ const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 class ByteWriter {
-  private readonly parts: number[] = [];
+  // Grants are a few hundred bytes; the buffer doubles for anything longer.
+  private buf = new Uint8Array(512);
+  private length = 0;
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    grown.set(this.buf.subarray(0, this.length));
+    this.buf = grown;
+  }
   u8(value: number): void {
-    this.parts.push(value & 0xff);
+    this.room(1);
+    this.buf[this.length++] = value & 0xff;
   }
   u32(value: number): void {
-    this.parts.push((value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+    this.room(4);
+    this.buf[this.length++] = (value >>> 24) & 0xff;
+    this.buf[this.length++] = (value >>> 16) & 0xff;
+    this.buf[this.length++] = (value >>> 8) & 0xff;
+    this.buf[this.length++] = value & 0xff;
   }
-  bytes(value: ArrayLike<number>): void {
-    for (let i = 0; i < value.length; i++) this.parts.push(value[i] as number);
+  bytes(value: Uint8Array): void {
+    this.room(value.length);
+    this.buf.set(value, this.length);
+    this.length += value.length;
   }
   /** A u8 length then the bytes; callers have checked the length fits. */
   short(value: Uint8Array): void {
@@ -50,7 +65,7 @@ class ByteWriter {
     this.bytes(value);
   }
   finish(): Uint8Array {
-    return Uint8Array.from(this.parts);
+    return this.buf.slice(0, this.length);
   }
 }
 
