@@ -30,14 +30,20 @@ let session: TokenSession;
 let work: string;
 let touches = 0;
 
+/** The counter pair of the latest touch, as a YubiKey counts: 256 touches a session. */
+function lastCounter(): [number, number] {
+  return [1 + Math.floor(touches / 256), touches % 256];
+}
+
 function otp(): string {
   touches += 1;
+  const [usageCounter, sessionCounter] = lastCounter();
   return generateOtp({
     aesKey: AES_KEY,
     publicId: PUBLIC_ID,
     privateId: Buffer.from(PRIVATE_ID, "hex"),
-    usageCounter: 1,
-    sessionCounter: touches,
+    usageCounter,
+    sessionCounter,
     timestamp: touches,
     random: 7,
   });
@@ -93,6 +99,19 @@ describe("mintGrant", () => {
     expect(toHex(grant.issuerKeyId)).toBe(signer.issuer.keyId);
   });
 
+  it("draws a fresh grant id for every grant, across refills of its random pool", () => {
+    const signer = prepareSigner(newHome(), session);
+    const ids = new Set<string>();
+    // 4 KiB of pool is 256 ids: 300 grants cross a refill.
+    for (let i = 0; i < 300; i++) {
+      const result = mintGrant(signer, otp(), request);
+      if (!result.ok) throw new Error(result.message);
+      expect(result.grantId).toMatch(/^[0-9a-f]{32}$/);
+      ids.add(result.grantId);
+    }
+    expect(ids.size).toBe(300);
+  });
+
   it("refuses a replay in the same process and in a new one, without a counter cache, a torn one or a stale one", () => {
     const home = newHome();
     const first = otp();
@@ -104,13 +123,13 @@ describe("mintGrant", () => {
     const saved = readFileSync(home.countersPath, "utf8");
     expect(JSON.parse(saved)).toMatchObject({
       format: "airgrant-signer-otp-counters-v1",
-      keys: { [PUBLIC_ID]: [1, touches] },
+      keys: { [PUBLIC_ID]: lastCounter() },
     });
 
     const fresh = () => mintGrant(prepareSigner(home, session), second, request);
     rmSync(home.countersPath);
     expect(fresh()).toMatchObject({ ok: false, code: "otp-replayed" });
-    writeFileSync(home.countersPath, saved.replace(`[1,${touches}]`, "[0,0]"));
+    writeFileSync(home.countersPath, saved.replace(JSON.stringify(lastCounter()), "[0,0]"));
     expect(fresh()).toMatchObject({ ok: false, code: "otp-replayed" });
     writeFileSync(home.countersPath, saved.slice(0, 40));
     expect(fresh()).toMatchObject({ ok: false, code: "otp-replayed" });
@@ -155,7 +174,7 @@ describe("mintGrant", () => {
     const entry = JSON.parse(readFileSync(home.auditLogPath, "utf8").trimEnd().split("\n").at(-1) ?? "");
     expect(entry).toMatchObject({
       type: "grant-refused",
-      data: { code: "ttl-too-long", officer: "alice", otpCounter: [1, touches] },
+      data: { code: "ttl-too-long", officer: "alice", otpCounter: lastCounter() },
     });
   });
 
@@ -166,7 +185,7 @@ describe("mintGrant", () => {
     session.deleteObjects(signer.issuer.keyLabel);
     expect(() => mintGrant(signer, used, request)).toThrow(expect.objectContaining({ code: "key-missing" }));
     const entry = JSON.parse(readFileSync(home.auditLogPath, "utf8").trimEnd().split("\n").at(-1) ?? "");
-    expect(entry).toMatchObject({ type: "grant-refused", data: { code: "key-missing", otpCounter: [1, touches] } });
+    expect(entry).toMatchObject({ type: "grant-refused", data: { code: "key-missing", otpCounter: lastCounter() } });
     rmSync(home.countersPath, { force: true });
     // A fresh process (no counters in memory, no cache) still refuses the OTP: the log has its counter.
     const fresh = { home, session, issuer: signer.issuer };

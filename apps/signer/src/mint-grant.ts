@@ -1,4 +1,4 @@
-import { randomBytes as nodeRandomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { statSync } from "node:fs";
 import {
   AirgrantError,
@@ -74,6 +74,26 @@ export type MintResult =
       sshCertificate?: string;
     }
   | { ok: false; code: string; message: string; auditSeq: number };
+
+/**
+ * Random bytes for what a mint draws (grant ids, certificate serials and
+ * nonces: all public, none a key), from the system generator a few
+ * kilobytes at a time: one draw each cost more than the rest of the
+ * grant's encoding. Each byte is handed out once; the pool is refilled
+ * when it runs out.
+ */
+const randomPool = new Uint8Array(4096);
+let randomPoolUsed = randomPool.length;
+function pooledRandomBytes(length: number): Uint8Array {
+  if (length > randomPool.length) return randomFillSync(new Uint8Array(length));
+  if (randomPoolUsed + length > randomPool.length) {
+    randomFillSync(randomPool);
+    randomPoolUsed = 0;
+  }
+  const out = randomPool.slice(randomPoolUsed, randomPoolUsed + length);
+  randomPoolUsed += length;
+  return out;
+}
 
 /**
  * Reads issuer.json and checks that the token holds that very key (its public
@@ -170,7 +190,7 @@ function publicIdOf(otp: string): string | undefined {
  */
 export function mintGrant(signer: Signer, otp: string, request: GrantRequest, options: MintOptions = {}): MintResult {
   const clock = options.clock ?? (() => new Date());
-  const random = options.randomBytes ?? ((n: number) => new Uint8Array(nodeRandomBytes(n)));
+  const random = options.randomBytes ?? pooledRandomBytes;
   const { home, session, issuer } = signer;
   const target = formatTarget(request.target);
   // Under the home's lock, which every append to the signer log takes; the

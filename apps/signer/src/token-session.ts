@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { AirgrantError } from "@airgrant/core";
 import pkcs11js from "pkcs11js";
 import { ED25519_EC_PARAMS_NAME, ED25519_EC_PARAMS_OID, type IssuerKeyAlg, P256_EC_PARAMS } from "./issuer-key-alg.js";
@@ -181,7 +181,7 @@ export class TokenSession {
       },
     );
     if (key.alwaysAuthenticate) this.#loginForOperation(action);
-    const input = key.alg === "ecdsa-p256" ? createHash("sha256").update(message).digest() : Buffer.from(message);
+    const input = key.alg === "ecdsa-p256" ? hash("sha256", message, "buffer") : Buffer.from(message);
     const signature = this.#call(action, () =>
       this.#pkcs11.C_Sign(this.#session, input, Buffer.alloc(SIGNATURE_LENGTH)),
     );
