@@ -7,9 +7,9 @@ import {
   sha256,
   type TrustBundle,
   toHex,
-  withFileLock,
   writeFileAtomic,
 } from "@airgrant/core";
+import { withHomeLock } from "./home-lock.js";
 import { requireIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
 import { appendWithoutCounters } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
@@ -83,7 +83,7 @@ export function exportBundle(
   const clock = options.clock ?? (() => new Date());
   const random = options.randomBytes ?? ((n: number) => new Uint8Array(nodeRandomBytes(n)));
   requireIssuerRecord(home.issuerPath);
-  return withFileLock(home.lockPath, () => {
+  return withHomeLock(home.lockPath, () => {
     const issuer = requireIssuerRecord(home.issuerPath);
     const now = Math.floor(clock().getTime() / 1000);
     const created = Math.floor(Date.parse(issuer.created) / 1000);

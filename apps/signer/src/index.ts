@@ -1,5 +1,6 @@
 export { formatDuration, parseDuration } from "./duration.js";
 export { type BundleRequest, type ExportedBundle, exportBundle } from "./export-bundle.js";
+export { type HomeLockOptions, withHomeLock } from "./home-lock.js";
 export { type InitResult, initIssuer } from "./init-issuer.js";
 export { ISSUER_KEY_ALGS, type IssuerKeyAlg, isIssuerKeyAlg } from "./issuer-key-alg.js";
 export { type IssuerRecord, publicKeyPem, readIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";

@@ -1,4 +1,5 @@
-import { AirgrantError, ensurePrivateDirectory, keyIdOf, toHex, withFileLock } from "@airgrant/core";
+import { AirgrantError, ensurePrivateDirectory, keyIdOf, toHex } from "@airgrant/core";
+import { withHomeLock } from "./home-lock.js";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { type IssuerRecord, readIssuerRecord, writeIssuerRecord } from "./issuer-record.js";
 import { appendWithoutCounters } from "./log-backed-counters.js";
@@ -27,7 +28,7 @@ export function initIssuer(
   clock: () => Date = () => new Date(),
 ): InitResult {
   ensurePrivateDirectory(home.dir);
-  return withFileLock(home.lockPath, () => {
+  return withHomeLock(home.lockPath, () => {
     const recorded = readIssuerRecord(home.issuerPath);
     if (recorded !== undefined && recorded.keyLabel !== request.keyLabel) {
       throw new AirgrantError(

@@ -15,11 +15,11 @@ import {
   sha256,
   signedGrantTextLength,
   toHex,
-  withFileLock,
   withHeldAuditLog,
 } from "@airgrant/core";
 import { type OtpKey, parseOtp, validateOtp } from "@airgrant/yubikey-otp";
 import { formatDuration } from "./duration.js";
+import { withHomeLock } from "./home-lock.js";
 import { type IssuerRecord, requireIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
 import { LogBackedCounters } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
@@ -168,7 +168,7 @@ function currentPolicy(signer: Signer): SignerPolicy {
 export function saveCounters(signer: Signer): void {
   const counters = signer.counters;
   if (counters === undefined) return;
-  withFileLock(signer.home.lockPath, () => counters.save());
+  withHomeLock(signer.home.lockPath, () => counters.save());
 }
 
 /** The YubiKey's public id, for the audit log, when the OTP has one. */
@@ -195,7 +195,7 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
   const target = formatTarget(request.target);
   // Under the home's lock, which every append to the signer log takes; the
   // log is opened once for the head the grant is anchored to and the append.
-  return withFileLock(home.lockPath, () =>
+  return withHomeLock(home.lockPath, () =>
     withHeldAuditLog(home.auditLogPath, (log): MintResult => {
       const policy = currentPolicy(signer);
       const head = log.head;

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { AirgrantError, withFileLock } from "@airgrant/core";
+import { AirgrantError } from "@airgrant/core";
+import { withHomeLock } from "./home-lock.js";
 import { appendWithoutCounters } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
 import { aesKeyLabelOf, type Officer, readPolicy, writePolicy } from "./signer-policy.js";
@@ -59,7 +60,7 @@ export function enrolOfficer(
   clock: () => Date = () => new Date(),
 ): { officer: Officer; auditSeq: number } {
   try {
-    return withFileLock(home.lockPath, () => {
+    return withHomeLock(home.lockPath, () => {
       const policy = readPolicy(home.policyPath);
       if (policy.officers.some((o) => o.name === enrolment.name)) {
         throw new AirgrantError(
@@ -119,7 +120,7 @@ export function removeOfficer(
   name: string,
   clock: () => Date = () => new Date(),
 ): { officer: Officer; auditSeq: number } {
-  return withFileLock(home.lockPath, () => {
+  return withHomeLock(home.lockPath, () => {
     const policy = readPolicy(home.policyPath);
     const officer = policy.officers.find((o) => o.name === name);
     if (officer === undefined) {

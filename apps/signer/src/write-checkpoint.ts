@@ -1,4 +1,5 @@
-import { checkpointData, checkpointMessage, readAuditHead, readAuditLogId, withFileLock } from "@airgrant/core";
+import { checkpointData, checkpointMessage, readAuditHead, readAuditLogId } from "@airgrant/core";
+import { withHomeLock } from "./home-lock.js";
 import { signatureAlgorithmOf } from "./issuer-record.js";
 import { appendWithoutCounters } from "./log-backed-counters.js";
 import type { Signer } from "./mint-grant.js";
@@ -10,7 +11,7 @@ import type { Signer } from "./mint-grant.js";
  */
 export function writeCheckpoint(signer: Signer, clock: () => Date = () => new Date()): { seq: number; covers: number } {
   const { home, session, issuer } = signer;
-  return withFileLock(home.lockPath, () => {
+  return withHomeLock(home.lockPath, () => {
     const logId = readAuditLogId(home.auditLogPath);
     const head = readAuditHead(home.auditLogPath);
     if (head === undefined) throw new Error("the signer log vanished under its lock");

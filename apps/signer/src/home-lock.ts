@@ -1,0 +1,71 @@
+import { closeSync, constants, openSync } from "node:fs";
+import { AirgrantError } from "@airgrant/core";
+import { flockSync } from "fs-ext";
+
+export interface HomeLockOptions {
+  /** Give up after this long (default 10 s): a lock held that long is a stuck signer, not contention. */
+  timeoutMs?: number;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function held(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "EWOULDBLOCK" || code === "EAGAIN";
+}
+
+/**
+ * Run `fn` holding the signer home's lock (docs/signer.md, "Two signers at
+ * once"): an exclusive flock(2) on `lockPath`, a file that stays in the home.
+ * The kernel drops the lock when its holder closes it or dies, however it
+ * dies, so a lock is never stale; and taking it writes nothing, so the
+ * fsync that ends a mint commits no lock file with it. (Hosts use core's
+ * symlink lock instead: their verifier is one JavaScript file, with no
+ * native addon.) Nested use in one process waits for itself and times out.
+ */
+export function withHomeLock<T>(lockPath: string, fn: () => T, options: HomeLockOptions = {}): T {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let fd: number;
+  try {
+    // O_NOFOLLOW: a symbolic link planted at the lock's name is refused, not followed.
+    fd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new AirgrantError(
+      "state-unwritable",
+      code === "ELOOP"
+        ? `the lock ${lockPath} is a symbolic link; remove it once no airgrant-signer is running`
+        : `cannot open lock ${lockPath}: ${code}`,
+      { cause: err },
+    );
+  }
+  try {
+    let backoff = 1;
+    for (;;) {
+      try {
+        flockSync(fd, "exnb");
+        break;
+      } catch (err) {
+        if (!held(err)) {
+          throw new AirgrantError(
+            "state-unwritable",
+            `cannot lock ${lockPath}: ${(err as NodeJS.ErrnoException).code}`,
+            { cause: err },
+          );
+        }
+      }
+      if (Date.now() > deadline) {
+        throw new AirgrantError(
+          "lock-timeout",
+          `timed out waiting for lock ${lockPath}: another airgrant-signer has held it for long; is it stuck?`,
+        );
+      }
+      Atomics.wait(sleeper, 0, 0, backoff + Math.random() * backoff);
+      backoff = Math.min(backoff * 2, 50);
+    }
+    return fn();
+  } finally {
+    // Closing the only descriptor of this open file releases the lock.
+    closeSync(fd);
+  }
+}
