@@ -9,6 +9,7 @@ import {
   type TrustedIssuer,
   verifySshCertificate,
 } from "@airgrant/core";
+import { isoTime, issuerValidity, revocation, validityWindow } from "./grant-rules.js";
 import type { DenyCode } from "./verify-grant.js";
 
 /**
@@ -67,10 +68,6 @@ export function findCertificateIssuer(certificate: SshCertificate, bundle: Trust
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function isoTime(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 }
 
 function exactSeconds(value: bigint): number | undefined {
@@ -150,9 +147,8 @@ export function checkSshCertificate(input: CheckSshCertificateInput): SshVerdict
   };
   const deny = (code: SshDenyCode, message: string): SshVerdict => ({ allowed: false, code, message, facts });
 
-  if (now + bundle.clockSkew < issuer.notBefore || now - bundle.clockSkew >= issuer.notAfter) {
-    return deny("issuer-not-valid", `issuer key ${issuer.keyId} is not valid at ${isoTime(now)}`);
-  }
+  const invalid = issuerValidity(issuer, bundle, now);
+  if (invalid !== undefined) return deny(invalid.code, invalid.message);
   // A certificate carries one signature: a host that asks for co-signed grants cannot take certificates.
   if (bundle.requiredSignatures > 1) {
     return deny(
@@ -160,7 +156,11 @@ export function checkSshCertificate(input: CheckSshCertificateInput): SshVerdict
       `a certificate has 1 signature; this host requires ${bundle.requiredSignatures}`,
     );
   }
-  if (bundle.revokedGrants.includes(facts.grantId)) return deny("grant-revoked", `grant ${facts.grantId} is revoked`);
+  const revoked = revocation(bundle, facts.grantId);
+  if (revoked !== undefined) return deny(revoked.code, revoked.message);
+  // A certificate's bounds are uint64: settle the ones no grant window can
+  // have (inverted, or past what a number holds exactly) before the rules
+  // every grant takes.
   const lifetime = certificate.validBefore - certificate.validAfter;
   if (certificate.validBefore <= certificate.validAfter || lifetime > BigInt(bundle.maxLifetime)) {
     return deny(
@@ -168,16 +168,12 @@ export function checkSshCertificate(input: CheckSshCertificateInput): SshVerdict
       `certificate is valid for ${lifetime} s; this host accepts at most ${bundle.maxLifetime} s`,
     );
   }
-  // Both bounds are below MAX_SAFE_INTEGER here: the lifetime is bounded and validAfter is a uint64.
+  // Both bounds are below MAX_SAFE_INTEGER here unless validAfter is far beyond it.
   if (validAfter === undefined || validBefore === undefined) {
     return deny("grant-not-yet-valid", "certificate is valid only far in the future");
   }
-  if (now + bundle.clockSkew < validAfter) {
-    return deny("grant-not-yet-valid", `certificate is valid from ${isoTime(validAfter)}; it is ${isoTime(now)}`);
-  }
-  if (now - bundle.clockSkew >= validBefore) {
-    return deny("grant-expired", `certificate expired at ${isoTime(validBefore)}; it is ${isoTime(now)}`);
-  }
+  const window = validityWindow(bundle, now, validAfter, validBefore, "certificate");
+  if (window !== undefined) return deny(window.code, window.message);
   // The convention is one principal, the user: a certificate naming several
   // accounts is not one the signer makes.
   if (certificate.principals.length !== 1 || certificate.principals[0] !== input.user) {

@@ -12,6 +12,7 @@ import {
   toHex,
   verifySignature,
 } from "@airgrant/core";
+import { isoTime, issuerValidity, revocation, validityWindow } from "./grant-rules.js";
 
 /** Why a grant was refused: stable codes listed in docs/errors.md. */
 export type DenyCode =
@@ -53,10 +54,6 @@ export interface VerifyGrantInput {
 
 function deny(code: DenyCode, message: string, grant?: Grant): Verdict {
   return grant === undefined ? { allowed: false, code, message } : { allowed: false, code, message, grant };
-}
-
-function isoTime(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 }
 
 function issuerAllows(issuer: TrustedIssuer, target: string): boolean {
@@ -117,9 +114,8 @@ export function verifyGrant(input: VerifyGrantInput): Verdict {
     if (!verifySignature(issuer.algorithm, issuerPublicKey(issuer), grant.signedBytes, signature.signature)) {
       return deny("bad-signature", `signature by key ${keyId} does not verify`, grant);
     }
-    if (now + bundle.clockSkew < issuer.notBefore || now - bundle.clockSkew >= issuer.notAfter) {
-      return deny("issuer-not-valid", `issuer key ${keyId} is not valid at ${isoTime(now)}`, grant);
-    }
+    const invalid = issuerValidity(issuer, bundle, now);
+    if (invalid !== undefined) return deny(invalid.code, invalid.message, grant);
     signers.push(issuer);
   }
   if (signers.length < bundle.requiredSignatures) {
@@ -129,20 +125,8 @@ export function verifyGrant(input: VerifyGrantInput): Verdict {
       grant,
     );
   }
-  if (bundle.revokedGrants.includes(grantId)) return deny("grant-revoked", `grant ${grantId} is revoked`, grant);
-  if (grant.notAfter - grant.notBefore > bundle.maxLifetime) {
-    return deny(
-      "grant-lifetime-exceeded",
-      `grant is valid for ${grant.notAfter - grant.notBefore} s; this host accepts at most ${bundle.maxLifetime} s`,
-      grant,
-    );
-  }
-  if (now + bundle.clockSkew < grant.notBefore) {
-    return deny("grant-not-yet-valid", `grant is valid from ${isoTime(grant.notBefore)}; it is ${isoTime(now)}`, grant);
-  }
-  if (now - bundle.clockSkew >= grant.notAfter) {
-    return deny("grant-expired", `grant expired at ${isoTime(grant.notAfter)}; it is ${isoTime(now)}`, grant);
-  }
+  const refusal = revocation(bundle, grantId) ?? validityWindow(bundle, now, grant.notBefore, grant.notAfter, "grant");
+  if (refusal !== undefined) return deny(refusal.code, refusal.message, grant);
   if (grant.principal !== input.user) {
     return deny("wrong-user", `grant is for user '${grant.principal}', not '${input.user}'`, grant);
   }
