@@ -297,7 +297,8 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
                 request.sshPublicKey,
                 random,
               );
-        const auditSeq = audit("grant-issued", {
+        // What the log records and the caller is told alike.
+        const issued = {
           grantId: grantIdHex,
           user: request.user,
           target,
@@ -305,6 +306,9 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
           notAfter: fields.notAfter,
           maxUses: request.maxUses,
           officer: approver.name,
+        };
+        const auditSeq = audit("grant-issued", {
+          ...issued,
           yubikeyId: approver.yubikeyId,
           reason: request.reason,
           issuerKeyId: issuer.keyId,
@@ -322,13 +326,7 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
         return {
           ok: true,
           grant: encodeGrantText(bytes),
-          grantId: grantIdHex,
-          user: request.user,
-          target,
-          notBefore,
-          notAfter: fields.notAfter,
-          maxUses: request.maxUses,
-          officer: approver.name,
+          ...issued,
           auditSeq,
           ...(certificate === undefined ? {} : { sshCertificate: certificate.line }),
         };
