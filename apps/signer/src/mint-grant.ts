@@ -204,7 +204,9 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
       // The entry that ends the mint also makes its OTP counter durable (docs/signer.md, "OTP counters").
       const audit = (type: string, data: Record<string, AuditValue>): number => {
         const otpCounter = counters.pendingCounter();
-        const entry = log.append(type, otpCounter === undefined ? data : { ...data, otpCounter }, { clock });
+        // Each caller builds `data` afresh for this entry.
+        if (otpCounter !== undefined) data.otpCounter = otpCounter;
+        const entry = log.append(type, data, { clock });
         counters.commit(entry);
         return entry.seq;
       };

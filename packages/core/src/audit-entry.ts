@@ -216,6 +216,22 @@ export function encodeAuditEntry(
   data: Record<string, AuditValue>,
   prev: string,
 ): { entry: AuditEntry; line: Buffer } {
+  const { entry, record } = encodeAuditRecord(seq, time, type, data, prev);
+  return { entry, line: record.subarray(0, record.length - 1) };
+}
+
+/**
+ * encodeAuditEntry's entry and its line with the final "\n", as one buffer
+ * ready for the log's single write. The body is written straight into the
+ * hashing buffer, so that an append copies it once.
+ */
+export function encodeAuditRecord(
+  seq: number,
+  time: string,
+  type: string,
+  data: Record<string, AuditValue>,
+  prev: string,
+): { entry: AuditEntry; record: Buffer } {
   let body: string;
   try {
     body = encodeEntryBody(seq, time, type, data, prev);
@@ -223,14 +239,20 @@ export function encodeAuditEntry(
     if (err instanceof AuditEncodingError) throw new AirgrantError("bad-input", `audit entry: ${err.message}`);
     throw err;
   }
-  const bodyBytes = Buffer.from(body, "utf8");
-  const length = bodyBytes.length + HASH_SUFFIX_BYTES;
+  // write() stops where the buffer ends; any body it cut short is over the
+  // limit too, since the limit leaves more room than one character takes.
+  const bodyLength = hashScratch.write(body, 0, "utf8");
+  const length = bodyLength + HASH_SUFFIX_BYTES;
   if (length > MAX_AUDIT_LINE_BYTES) {
-    throw new AirgrantError("bad-input", `audit entry is ${length} bytes, over the ${MAX_AUDIT_LINE_BYTES} limit`);
+    const whole = Buffer.byteLength(body) + HASH_SUFFIX_BYTES;
+    throw new AirgrantError("bad-input", `audit entry is ${whole} bytes, over the ${MAX_AUDIT_LINE_BYTES} limit`);
   }
-  const hash = hashBody(bodyBytes);
-  const line = Buffer.concat([bodyBytes, Buffer.from(`,"hash":"${hash}"}`, "latin1")]);
-  return { entry: { seq, time, type, data, prev, hash }, line };
+  hashScratch[bodyLength] = 0x7d;
+  const hash = sha256Hex(hashScratch.subarray(0, bodyLength + 1));
+  const record = Buffer.allocUnsafe(length + 1);
+  hashScratch.copy(record, 0, 0, bodyLength);
+  record.write(`,"hash":"${hash}"}\n`, bodyLength, "latin1");
+  return { entry: { seq, time, type, data, prev, hash }, record };
 }
 
 /** Check that `data` is encodable (the same rules as encodeAuditEntry) and return its encoded length. */

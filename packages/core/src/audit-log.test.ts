@@ -254,6 +254,17 @@ describe("withHeldAuditLog", () => {
       expect(codeOf(() => held.append("event", { big: "x".repeat(MAX_AUDIT_LINE_BYTES) }))).toBe("bad-input");
     });
     expect(() => statSync(log)).toThrow();
+    // On a log that exists, torn tail or not, nothing is written either.
+    appendAuditEntry(log, "event", { n: 1 }, options);
+    for (const torn of ["", '{"seq":3,"ti']) {
+      appendFileSync(log, torn);
+      const before = readFileSync(log);
+      withHeldAuditLog(log, (held) => {
+        expect(codeOf(() => held.append("event", { big: "é".repeat(MAX_AUDIT_LINE_BYTES / 2) }))).toBe("bad-input");
+        expect(codeOf(() => held.append("event", { x: 1.5 }))).toBe("bad-input");
+      });
+      expect(readFileSync(log)).toEqual(before);
+    }
   });
 });
 

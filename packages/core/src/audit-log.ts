@@ -8,6 +8,7 @@ import {
   type AuditValue,
   decodeAuditLine,
   encodeAuditEntry,
+  encodeAuditRecord,
   GENESIS_PREV,
   MAX_AUDIT_LINE_BYTES,
   measureAuditData,
@@ -198,17 +199,16 @@ function recoverTornTailOn(fd: number, logPath: string, tail: LogTail, time: str
   const seq = tail.head.seq + 1;
   const sidecarPath = `${logPath}.torn-${seq}-${tornSha256.slice(0, 16)}`;
   writeFileAtomic(sidecarPath, torn);
-  const { entry, line } = encodeAuditEntry(
+  const { entry, record } = encodeAuditRecord(
     seq,
     time,
     LOG_RECOVERED_TYPE,
     { tornBytes: torn.length, tornSha256, sidecar: basename(sidecarPath) },
     tail.head.hash,
   );
-  const bytes = Buffer.concat([line, Buffer.from("\n")]);
-  writeAllAt(fd, bytes, tail.goodEnd);
+  writeAllAt(fd, record, tail.goodEnd);
   fsyncSync(fd);
-  ftruncateSync(fd, tail.goodEnd + bytes.length);
+  ftruncateSync(fd, tail.goodEnd + record.length);
   fsyncSync(fd);
   return entry;
 }
@@ -216,10 +216,10 @@ function recoverTornTailOn(fd: number, logPath: string, tail: LogTail, time: str
 function createLog(logPath: string, time: string, random: (length: number) => Uint8Array): void {
   const logId = Buffer.from(random(16)).toString("hex");
   if (!/^[0-9a-f]{32}$/.test(logId)) throw new AirgrantError("internal", "randomBytes(16) did not give 16 bytes");
-  const { line } = encodeAuditEntry(1, time, LOG_OPENED_TYPE, { format: AUDIT_LOG_FORMAT, logId }, GENESIS_PREV);
+  const { record } = encodeAuditRecord(1, time, LOG_OPENED_TYPE, { format: AUDIT_LOG_FORMAT, logId }, GENESIS_PREV);
   // Write-temp, fsync, rename, fsync-directory: the log appears whole, with
   // its first entry, or not at all.
-  writeFileAtomic(logPath, Buffer.concat([line, Buffer.from("\n")]), PRIVATE_FILE_MODE);
+  writeFileAtomic(logPath, record, PRIVATE_FILE_MODE);
 }
 
 function openForAppend(logPath: string): number | undefined {
@@ -244,6 +244,10 @@ function checkAppendable(type: string, data: Record<string, AuditValue>): void {
   if (measureAuditData(data) + ENTRY_OVERHEAD_BYTES + type.length > MAX_AUDIT_LINE_BYTES) {
     throw new AirgrantError("bad-input", `audit entry data is too large for one ${MAX_AUDIT_LINE_BYTES}-byte line`);
   }
+  checkType(type);
+}
+
+function checkType(type: string): void {
   if (type === LOG_OPENED_TYPE || type === LOG_RECOVERED_TYPE) {
     throw new AirgrantError("bad-input", `${type} entries are written by the log itself`);
   }
@@ -307,7 +311,7 @@ function appendOn(
   if (tail.goodEnd < tail.size) head = recoverTornTail(logPath, tail, stampTime(clock));
   const time = stampTime(clock);
   const seal = sealOf?.(encodeAuditEntry(head.seq + 1, time, type, data, head.hash).entry);
-  const { entry, line } = encodeAuditEntry(
+  const { entry, record } = encodeAuditRecord(
     head.seq + 1,
     time,
     type,
@@ -316,7 +320,7 @@ function appendOn(
   );
   // One write on an O_APPEND descriptor: a crash leaves at most this
   // line torn, which the next append recovers.
-  writeAllAt(fd, Buffer.concat([line, Buffer.from("\n")]), null);
+  writeAllAt(fd, record, null);
   fsyncSync(fd);
   rememberHead(fd, logPath, entry);
   return entry;
@@ -343,11 +347,17 @@ export function withHeldAuditLog<T>(logPath: string, fn: (log: HeldAuditLog) => 
     const log: HeldAuditLog = {
       head: tail === undefined ? undefined : { seq: tail.head.seq, hash: tail.head.hash },
       append(type, data, options = {}) {
-        checkAppendable(type, data);
+        checkType(type);
         const clock = options.clock ?? (() => new Date());
         try {
-          fd ??= openOrCreate(logPath, clock, (length) => new Uint8Array(nodeRandomBytes(length)));
-          const entry = appendOn(fd, logPath, tail ?? readTail(fd, logPath), type, data, clock, undefined);
+          if (fd === undefined) {
+            checkAppendable(type, data);
+            fd = openOrCreate(logPath, clock, (length) => new Uint8Array(nodeRandomBytes(length)));
+          }
+          const current = tail ?? readTail(fd, logPath);
+          // Else the entry's own encoding refuses what cannot fit before anything is written.
+          if (current.goodEnd < current.size) checkAppendable(type, data);
+          const entry = appendOn(fd, logPath, current, type, data, clock, undefined);
           // Only one append per known tail: the next reads what this one left.
           tail = undefined;
           return entry;
