@@ -148,8 +148,9 @@ export function checkGrantRequest(signer: Signer, request: GrantRequest, now: nu
 function currentPolicy(signer: Signer): SignerPolicy {
   let identity: string;
   try {
-    const st = statSync(signer.home.policyPath, { bigint: true });
-    identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+    // Milliseconds as a double keep sub-microsecond digits: no need for bigint.
+    const st = statSync(signer.home.policyPath);
+    identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   } catch {
     identity = "absent";
   }

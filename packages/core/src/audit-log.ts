@@ -120,31 +120,40 @@ function writeAllAt(fd: number, data: Uint8Array, position: number | null): void
 interface KnownTail {
   ino: number;
   size: number;
-  ctimeMs: number;
+  /** Undefined right after our own append: taken from the next look at the file. */
+  ctimeMs: number | undefined;
   tail: LogTail;
 }
 const knownTails = new Map<string, KnownTail>();
 
-/** After our own append (under the lock): the file ends with `head`'s line. */
-function rememberHead(fd: number, logPath: string, head: AuditEntry): void {
-  const st = fstatSync(fd);
-  knownTails.set(logPath, {
-    ino: st.ino,
-    size: st.size,
-    ctimeMs: st.ctimeMs,
-    tail: { head, goodEnd: st.size, size: st.size },
-  });
+/**
+ * After our own append of `written` bytes at the end of the tail `before`
+ * (under the lock, so nobody else wrote): the file ends with `head`'s line,
+ * `written` bytes further on. No fstat for it: the size is known, and the
+ * change time is filled in by the next check, which still catches any other
+ * writer by the size (and from then on by the change time too).
+ */
+function rememberHead(logPath: string, ino: number, before: LogTail, head: AuditEntry, written: number): void {
+  const size = before.size + written;
+  knownTails.set(logPath, { ino, size, ctimeMs: undefined, tail: { head, goodEnd: size, size } });
 }
 
-function readTail(fd: number, logPath: string): LogTail {
+/** The log's last valid entry and what follows it, and the file's inode, through `fd`. */
+function readTail(fd: number, logPath: string): LogTail & { ino: number } {
   const st = fstatSync(fd);
   const known = knownTails.get(logPath);
-  if (known !== undefined && known.ino === st.ino && known.size === st.size && known.ctimeMs === st.ctimeMs) {
-    return known.tail;
+  if (
+    known !== undefined &&
+    known.ino === st.ino &&
+    known.size === st.size &&
+    (known.ctimeMs === undefined || known.ctimeMs === st.ctimeMs)
+  ) {
+    known.ctimeMs = st.ctimeMs;
+    return { ...known.tail, ino: st.ino };
   }
   const tail = readTailFromDisk(fd, logPath, st.size);
   if (tail.goodEnd === tail.size) knownTails.set(logPath, { ino: st.ino, size: st.size, ctimeMs: st.ctimeMs, tail });
-  return tail;
+  return { ...tail, ino: st.ino };
 }
 
 function readTailFromDisk(fd: number, logPath: string, size: number): LogTail {
@@ -301,14 +310,15 @@ function openOrCreate(logPath: string, clock: () => Date, random: (length: numbe
 function appendOn(
   fd: number,
   logPath: string,
-  tail: LogTail,
+  tail: LogTail & { ino: number },
   type: string,
   data: Record<string, AuditValue>,
   clock: () => Date,
   sealOf: AppendAuditEntryOptions["seal"],
 ): AuditEntry {
   let head = tail.head;
-  if (tail.goodEnd < tail.size) head = recoverTornTail(logPath, tail, stampTime(clock));
+  const torn = tail.goodEnd < tail.size;
+  if (torn) head = recoverTornTail(logPath, tail, stampTime(clock));
   const time = stampTime(clock);
   const seal = sealOf?.(encodeAuditEntry(head.seq + 1, time, type, data, head.hash).entry);
   const { entry, record } = encodeAuditRecord(
@@ -322,7 +332,9 @@ function appendOn(
   // line torn, which the next append recovers.
   writeAllAt(fd, record, null);
   fsyncSync(fd);
-  rememberHead(fd, logPath, entry);
+  // A recovery rewrote the end through another descriptor: the next append reads it again.
+  if (torn) knownTails.delete(logPath);
+  else rememberHead(logPath, tail.ino, tail, entry, record.length);
   return entry;
 }
 
