@@ -137,7 +137,7 @@ describe("sealed host logs", () => {
     rechain(signerLog, (data, i) => (i === 1 ? { ...data, clockSkew: 3600 } : data));
     const rewritten = JSON.parse(reconcile("--bundle", bundle).stdout);
     expect(rewritten.findings).toContainEqual(
-      expect.objectContaining({ code: "chain-broken", log: signerLog, seq: 3, reason: "bad-checkpoint" }),
+      expect.objectContaining({ code: "chain-broken", log: signerLog, seq: 3, reason: "bad-checkpoint-signature" }),
     );
 
     // A receipt whose log is not among those given: that host's log is missing.

@@ -12,7 +12,7 @@ import type { CheckpointSummary, SealSummary } from "./log-evidence.js";
  * single streaming pass: reconciliation, and the log's seals and signed
  * checkpoints (LogEvidence). Returning a string rejects the entry: the
  * chain is then reported broken there with code `rejected-entry` and that
- * message; a code and message (`bad-seal`, `bad-checkpoint`) reports that.
+ * message; a code and message (`bad-seal`, `bad-checkpoint`, `bad-checkpoint-signature`) reports that.
  */
 export interface EntryCheck {
   onEntry(entry: AuditEntry, line: number): string | { code: AuditChainCode; message: string } | undefined;

@@ -56,7 +56,7 @@ describe("signed checkpoints", () => {
     writeFileSync(path, `${forged.join("\n")}\n`);
     expect(verifyAuditLog(path)).toMatchObject({ ok: true });
     // The forger could not re-sign: checkpoint 5 covers entry 4, whose hash changed.
-    expect(check(path).report).toMatchObject({ ok: false, code: "bad-checkpoint", seq: 5 });
+    expect(check(path).report).toMatchObject({ ok: false, code: "bad-checkpoint-signature", seq: 5 });
   });
 
   it("refuse checkpoints by a key the bundle does not list", () => {

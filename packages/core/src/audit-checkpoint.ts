@@ -47,6 +47,8 @@ export function checkpointData(
  * cover the entry just before it, and carry a valid signature by a trusted
  * key. Counts them, so the auditor can say up to where the log is vouched for.
  */
+export type CheckpointProblem = "bad-checkpoint" | "bad-checkpoint-signature";
+
 export class CheckpointChecker {
   checkpoints = 0;
   /** The last entry a valid checkpoint covers. */
@@ -55,12 +57,18 @@ export class CheckpointChecker {
 
   constructor(private readonly issuers: readonly TrustedIssuer[]) {}
 
-  check(entry: AuditEntry): { code: "bad-checkpoint"; message: string } | undefined {
-    const message = this.problem(entry);
-    return message === undefined ? undefined : { code: "bad-checkpoint", message };
+  /**
+   * `bad-checkpoint-signature` when a well-formed checkpoint by a listed key
+   * does not verify (the log was changed after it was signed), and
+   * `bad-checkpoint` for any other fault.
+   */
+  check(entry: AuditEntry): { code: CheckpointProblem; message: string } | undefined {
+    const problem = this.problem(entry);
+    if (problem === undefined) return undefined;
+    return typeof problem === "string" ? { code: "bad-checkpoint", message: problem } : problem;
   }
 
-  private problem(entry: AuditEntry): string | undefined {
+  private problem(entry: AuditEntry): string | { code: "bad-checkpoint-signature"; message: string } | undefined {
     if (entry.seq === 1 && typeof entry.data.logId === "string") this.logId = entry.data.logId;
     if (entry.type !== CHECKPOINT_TYPE) return undefined;
     const { logId, seq, head, keyId, algorithm, signature } = entry.data;
@@ -90,7 +98,10 @@ export class CheckpointChecker {
     if (toHex(keyIdOf(issuer.publicKey)) !== keyId)
       return `checkpoint ${entry.seq} names a key id that is not its key's`;
     if (!verifySignature(issuer.algorithm, issuerPublicKey(issuer), checkpointMessage(logId, seq, head), bytes)) {
-      return `checkpoint ${entry.seq}'s signature does not verify: the log was rewritten after it was signed`;
+      return {
+        code: "bad-checkpoint-signature",
+        message: `checkpoint ${entry.seq}'s signature does not verify: the log was rewritten after it was signed`,
+      };
     }
     this.checkpoints++;
     this.lastCheckpointedSeq = seq;

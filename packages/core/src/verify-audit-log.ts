@@ -22,7 +22,8 @@ export type AuditChainCode =
   | "misplaced-log-opened"
   | "rejected-entry"
   | "bad-seal"
-  | "bad-checkpoint";
+  | "bad-checkpoint"
+  | "bad-checkpoint-signature";
 
 export interface AuditChainHead {
   seq: number;
