@@ -62,4 +62,28 @@ describe("signed checkpoints", () => {
   it("refuse checkpoints by a key the bundle does not list", () => {
     expect(check(signerLog("other.log", other)).report).toMatchObject({ ok: false, code: "bad-checkpoint", seq: 3 });
   });
+
+  it("tell a signature that does not vouch for the log from a checkpoint out of place", () => {
+    /** The signer log with checkpoint 5's data edited, then chained again as a forger would. */
+    const forge = (name: string, edit: (data: AuditEntry["data"], prev: string) => AuditEntry["data"]): string => {
+      const path = signerLog(name);
+      const lines = readFileSync(path, "utf8").trimEnd().split("\n");
+      let prev = "";
+      const forged = lines.map((text, i) => {
+        const e = JSON.parse(text) as AuditEntry;
+        const data = i === 3 ? { grantId: "f".repeat(32) } : i === 4 ? edit({ ...e.data }, prev) : e.data;
+        const { entry, line } = encodeAuditEntry(e.seq, e.time, e.type, data, i === 0 ? e.prev : prev);
+        prev = entry.hash;
+        return line.toString();
+      });
+      writeFileSync(path, `${forged.join("\n")}\n`);
+      return path;
+    };
+    // Entry 4 changed and checkpoint 5 made to name its new hash: the old signature does not cover it.
+    const reheaded = forge("reheaded.log", (data, prev) => ({ ...data, head: prev }));
+    expect(check(reheaded).report).toMatchObject({ ok: false, code: "bad-checkpoint-signature", seq: 5 });
+    // A checkpoint naming another entry than the one before it is out of place, whoever signed it.
+    const misplaced = forge("misplaced.log", (data) => ({ ...data, seq: 3 }));
+    expect(check(misplaced).report).toMatchObject({ ok: false, code: "bad-checkpoint", seq: 5 });
+  });
 });

@@ -59,8 +59,9 @@ export class CheckpointChecker {
 
   /**
    * `bad-checkpoint-signature` when a well-formed checkpoint by a listed key
-   * does not verify (the log was changed after it was signed), and
-   * `bad-checkpoint` for any other fault.
+   * does not vouch for the log as it is (the head it signs is not the entry
+   * before it, or the signature does not verify): the log was changed after
+   * it was signed. `bad-checkpoint` for any other fault.
    */
   check(entry: AuditEntry): { code: CheckpointProblem; message: string } | undefined {
     const problem = this.problem(entry);
@@ -83,9 +84,7 @@ export class CheckpointChecker {
       return `checkpoint ${entry.seq} is malformed`;
     }
     if (logId !== this.logId) return `checkpoint ${entry.seq} names log ${logId}, not this log ${this.logId}`;
-    if (seq !== entry.seq - 1 || head !== entry.prev) {
-      return `checkpoint ${entry.seq} covers entry ${seq}, not the entry before it`;
-    }
+    if (seq !== entry.seq - 1) return `checkpoint ${entry.seq} covers entry ${seq}, not the entry before it`;
     const issuer = this.issuers.find((i) => i.keyId === keyId && i.algorithm === algorithm);
     if (issuer === undefined)
       return `checkpoint ${entry.seq} is signed by key ${keyId}, which the bundle does not list`;
@@ -97,6 +96,12 @@ export class CheckpointChecker {
     }
     if (toHex(keyIdOf(issuer.publicKey)) !== keyId)
       return `checkpoint ${entry.seq} names a key id that is not its key's`;
+    if (head !== entry.prev) {
+      return {
+        code: "bad-checkpoint-signature",
+        message: `checkpoint ${entry.seq} signs a head that is not entry ${seq}'s hash: the log was changed after it was signed`,
+      };
+    }
     if (!verifySignature(issuer.algorithm, issuerPublicKey(issuer), checkpointMessage(logId, seq, head), bytes)) {
       return {
         code: "bad-checkpoint-signature",
