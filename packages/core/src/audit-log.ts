@@ -72,6 +72,8 @@ interface LogTail {
   /** Offset just past the "\n" of the head's line. */
   goodEnd: number;
   size: number;
+  /** The file's inode when this was read. */
+  ino: number;
 }
 
 function corrupt(logPath: string, message: string): AirgrantError {
@@ -106,11 +108,6 @@ function writeAllAt(fd: number, data: Uint8Array, position: number | null): void
 }
 
 /**
- * Find the last line that is a valid entry on its own, reading only the end
- * of the file. Whatever follows it is a torn tail, provided it is no longer
- * than one append could have written (docs/audit-log.md, section 6).
- */
-/**
  * The tail this process last read or wrote, per log: while the file has the
  * same inode, size and change time, nobody has written to it since, and the
  * head need not be read and re-checked again. A long-lived caller (the
@@ -118,8 +115,6 @@ function writeAllAt(fd: number, data: Uint8Array, position: number | null): void
  * a one-shot command never hits it.
  */
 interface KnownTail {
-  ino: number;
-  size: number;
   /** Undefined right after our own append: taken from the next look at the file. */
   ctimeMs: number | undefined;
   tail: LogTail;
@@ -133,30 +128,35 @@ const knownTails = new Map<string, KnownTail>();
  * change time is filled in by the next check, which still catches any other
  * writer by the size (and from then on by the change time too).
  */
-function rememberHead(logPath: string, ino: number, before: LogTail, head: AuditEntry, written: number): void {
+function rememberHead(logPath: string, before: LogTail, head: AuditEntry, written: number): void {
   const size = before.size + written;
-  knownTails.set(logPath, { ino, size, ctimeMs: undefined, tail: { head, goodEnd: size, size } });
+  knownTails.set(logPath, { ctimeMs: undefined, tail: { head, goodEnd: size, size, ino: before.ino } });
 }
 
-/** The log's last valid entry and what follows it, and the file's inode, through `fd`. */
-function readTail(fd: number, logPath: string): LogTail & { ino: number } {
+/** The log's last valid entry and what follows it, through `fd`. */
+function readTail(fd: number, logPath: string): LogTail {
   const st = fstatSync(fd);
   const known = knownTails.get(logPath);
   if (
     known !== undefined &&
-    known.ino === st.ino &&
-    known.size === st.size &&
+    known.tail.ino === st.ino &&
+    known.tail.size === st.size &&
     (known.ctimeMs === undefined || known.ctimeMs === st.ctimeMs)
   ) {
     known.ctimeMs = st.ctimeMs;
-    return { ...known.tail, ino: st.ino };
+    return known.tail;
   }
-  const tail = readTailFromDisk(fd, logPath, st.size);
-  if (tail.goodEnd === tail.size) knownTails.set(logPath, { ino: st.ino, size: st.size, ctimeMs: st.ctimeMs, tail });
-  return { ...tail, ino: st.ino };
+  const tail = readTailFromDisk(fd, logPath, st.size, st.ino);
+  if (tail.goodEnd === tail.size) knownTails.set(logPath, { ctimeMs: st.ctimeMs, tail });
+  return tail;
 }
 
-function readTailFromDisk(fd: number, logPath: string, size: number): LogTail {
+/**
+ * Find the last line that is a valid entry on its own, reading only the end
+ * of the file. Whatever follows it is a torn tail, provided it is no longer
+ * than one append could have written (docs/audit-log.md, section 6).
+ */
+function readTailFromDisk(fd: number, logPath: string, size: number, ino: number): LogTail {
   if (size === 0) throw corrupt(logPath, "the log is empty (it has no log-opened entry)");
   let window = Math.min(size, FIRST_TAIL_WINDOW);
   for (;;) {
@@ -171,7 +171,7 @@ function readTailFromDisk(fd: number, logPath: string, size: number): LogTail {
       const lineStart = end === 0 ? 0 : buf.lastIndexOf(0x0a, end - 1) + 1;
       if (lineStart === 0 && start > 0) break; // The line may begin before the window.
       const decoded = decodeAuditLine(buf.subarray(lineStart, end));
-      if (decoded.ok) return { head: decoded.entry, goodEnd, size };
+      if (decoded.ok) return { head: decoded.entry, goodEnd, size, ino };
       end = lineStart === 0 ? -1 : lineStart - 1;
     }
     if (start === 0) throw corrupt(logPath, "no valid entry found");
@@ -310,7 +310,7 @@ function openOrCreate(logPath: string, clock: () => Date, random: (length: numbe
 function appendOn(
   fd: number,
   logPath: string,
-  tail: LogTail & { ino: number },
+  tail: LogTail,
   type: string,
   data: Record<string, AuditValue>,
   clock: () => Date,
@@ -334,7 +334,7 @@ function appendOn(
   fsyncSync(fd);
   // A recovery rewrote the end through another descriptor: the next append reads it again.
   if (torn) knownTails.delete(logPath);
-  else rememberHead(logPath, tail.ino, tail, entry, record.length);
+  else rememberHead(logPath, tail, entry, record.length);
   return entry;
 }
 
