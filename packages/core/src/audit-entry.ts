@@ -99,16 +99,37 @@ function encodeString(value: string): string {
   return JSON.stringify(value);
 }
 
+/**
+ * Keys already found to match KEY_PATTERN. Logs use a few dozen keys, so
+ * each is tested once rather than on every entry; the set is bounded, since
+ * a hostile log may hold any number of them.
+ */
+const checkedKeys = new Set<string>();
+const CHECKED_KEYS_LIMIT = 4096;
+
+function checkKey(key: string): void {
+  if (checkedKeys.has(key)) return;
+  if (!KEY_PATTERN.test(key))
+    throw new AuditEncodingError(`data key ${JSON.stringify(key)} is not [A-Za-z0-9_.-]{1,64}`);
+  if (checkedKeys.size < CHECKED_KEYS_LIMIT) checkedKeys.add(key);
+}
+
 function encodeObject(value: object, depth: number): string {
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) throw new AuditEncodingError("data objects must be plain objects");
-  // Keys are ASCII, so this sort is byte order, code-point order and Python's order alike.
-  const keys = Object.keys(value).sort();
+  // Keys are ASCII (checked below), so this order is byte order, code-point
+  // order and Python's alike. A canonical line's keys come sorted already.
+  const keys = Object.keys(value);
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] as string) > (keys[i] as string)) {
+      keys.sort();
+      break;
+    }
+  }
   let out = "{";
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
-    if (!KEY_PATTERN.test(key))
-      throw new AuditEncodingError(`data key ${JSON.stringify(key)} is not [A-Za-z0-9_.-]{1,64}`);
+    checkKey(key);
     if (i > 0) out += ",";
     out += `"${key}":${encodeValue((value as Record<string, unknown>)[key], depth + 1)}`;
   }
