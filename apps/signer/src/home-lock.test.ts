@@ -62,10 +62,22 @@ describe("withHomeLock", () => {
     expect(withHomeLock(lock, () => "in", { timeoutMs: 0 })).toBe("in");
   });
 
-  it("waits for itself when nested, and times out rather than letting two holders in", () => {
+  it("refuses to be taken again inside itself, and is still held and then released", () => {
     const lock = join(dir, "d.lock");
     const inner = withHomeLock(lock, () => codeOf(() => withHomeLock(lock, () => "in", { timeoutMs: 100 })));
-    expect(inner).toBe("lock-timeout");
+    expect(inner).toBe("internal");
+    expect(withHomeLock(lock, () => "after", { timeoutMs: 0 })).toBe("after");
+  });
+
+  it("follows its file: a lock file removed or replaced under a running signer is opened afresh", async () => {
+    const lock = join(dir, "f.lock");
+    expect(withHomeLock(lock, () => 1)).toBe(1);
+    rmSync(lock);
+    // Another process now locks the new file at that name; this one must wait for it.
+    const child = await holder(lock, 1500);
+    expect(codeOf(() => withHomeLock(lock, () => "in", { timeoutMs: 200 }))).toBe("lock-timeout");
+    await exited(child);
+    expect(withHomeLock(lock, () => "in", { timeoutMs: 0 })).toBe("in");
   });
 
   it("refuses a symbolic link at its name instead of following it", () => {

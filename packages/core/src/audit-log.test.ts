@@ -1,6 +1,15 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -246,6 +255,25 @@ describe("withHeldAuditLog", () => {
       expect(held.append("event", { n: 3 }, { clock }).prev).toBe(head?.hash);
     });
     expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 4 });
+  });
+
+  it("follows the log's name: a log replaced or removed between calls is opened afresh", () => {
+    withHeldAuditLog(log, (held) => held.append("event", { n: 1 }, { clock }));
+    // Another log put in its place (as a restore from backup would).
+    const other = join(dir, "other.log");
+    const otherHead = appendAuditEntry(other, "event", { other: true }, options);
+    renameSync(other, log);
+    withHeldAuditLog(log, (held) => {
+      expect(held.head).toEqual({ seq: otherHead.seq, hash: otherHead.hash });
+      held.append("event", { n: 2 }, { clock });
+    });
+    expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 3 });
+    rmSync(log);
+    withHeldAuditLog(log, (held) => {
+      expect(held.head).toBeUndefined();
+      expect(held.append("event", { n: 3 }, { clock }).seq).toBe(2);
+    });
+    expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 2 });
   });
 
   it("refuses what appendAuditEntry refuses, before touching the log", () => {

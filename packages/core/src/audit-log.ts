@@ -1,5 +1,16 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  type Stats,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { basename } from "node:path";
 import { AirgrantError } from "./airgrant-error.js";
 import {
@@ -133,9 +144,12 @@ function rememberHead(logPath: string, before: LogTail, head: AuditEntry, writte
   knownTails.set(logPath, { ctimeMs: undefined, tail: { head, goodEnd: size, size, ino: before.ino } });
 }
 
-/** The log's last valid entry and what follows it, through `fd`. */
-function readTail(fd: number, logPath: string): LogTail {
-  const st = fstatSync(fd);
+/**
+ * The log's last valid entry and what follows it, through `fd`; `st` is the
+ * file's status when the caller has just taken it (by its name, having
+ * checked it is the file `fd` is open on).
+ */
+function readTail(fd: number, logPath: string, st: Stats = fstatSync(fd)): LogTail {
   const known = knownTails.get(logPath);
   if (
     known !== undefined &&
@@ -347,41 +361,85 @@ export interface HeldAuditLog {
 }
 
 /**
+ * Descriptors withHeldAuditLog keeps open between calls, per log, with the
+ * file they are open on: a long-lived signer opens its log once, not once a
+ * grant. Each call first checks by name that the log still is that file.
+ */
+const heldDescriptors = new Map<string, { fd: number; dev: number; ino: number }>();
+
+function forgetHeldDescriptor(logPath: string): void {
+  const kept = heldDescriptors.get(logPath);
+  if (kept === undefined) return;
+  heldDescriptors.delete(logPath);
+  closeSync(kept.fd);
+}
+
+function keepHeldDescriptor(logPath: string, fd: number): void {
+  const st = fstatSync(fd);
+  heldDescriptors.set(logPath, { fd, dev: st.dev, ino: st.ino });
+}
+
+/**
+ * The log open for appending and its status (one `stat` by name when the
+ * descriptor kept from the last call is still on the file of that name),
+ * or undefined when there is no log.
+ */
+function openHeld(logPath: string): { fd: number; st: Stats } | undefined {
+  let st: Stats;
+  try {
+    st = statSync(logPath);
+  } catch (err) {
+    forgetHeldDescriptor(logPath);
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw unwritable(logPath, err);
+  }
+  const kept = heldDescriptors.get(logPath);
+  if (kept !== undefined && kept.ino === st.ino && kept.dev === st.dev) return { fd: kept.fd, st };
+  // Replaced or removed since: open the file the name holds now.
+  forgetHeldDescriptor(logPath);
+  const fd = openForAppend(logPath);
+  if (fd === undefined) return undefined;
+  keepHeldDescriptor(logPath, fd);
+  return { fd, st: fstatSync(fd) };
+}
+
+/**
  * Read a log's head and append to it through one descriptor, for a caller
  * that holds a lock every appender of the log takes (the signer's home
  * lock; see callerHoldsLock) and must know the head before it appends (a
- * grant is anchored to it). Opens the log once instead of once a call.
+ * grant is anchored to it). The descriptor stays open for the next call.
  */
 export function withHeldAuditLog<T>(logPath: string, fn: (log: HeldAuditLog) => T): T {
-  let fd = openForAppend(logPath);
-  try {
-    let tail = fd === undefined ? undefined : readTail(fd, logPath);
-    const log: HeldAuditLog = {
-      head: tail === undefined ? undefined : { seq: tail.head.seq, hash: tail.head.hash },
-      append(type, data, options = {}) {
-        checkType(type);
-        const clock = options.clock ?? (() => new Date());
-        try {
-          if (fd === undefined) {
-            checkAppendable(type, data);
-            fd = openOrCreate(logPath, clock, (length) => new Uint8Array(nodeRandomBytes(length)));
-          }
-          const current = tail ?? readTail(fd, logPath);
-          // Else the entry's own encoding refuses what cannot fit before anything is written.
-          if (current.goodEnd < current.size) checkAppendable(type, data);
-          const entry = appendOn(fd, logPath, current, type, data, clock, undefined);
-          // Only one append per known tail: the next reads what this one left.
-          tail = undefined;
-          return entry;
-        } catch (err) {
-          throw unwritable(logPath, err);
+  const opened = openHeld(logPath);
+  let fd = opened?.fd;
+  let tail = opened === undefined ? undefined : readTail(opened.fd, logPath, opened.st);
+  const log: HeldAuditLog = {
+    head: tail === undefined ? undefined : { seq: tail.head.seq, hash: tail.head.hash },
+    append(type, data, options = {}) {
+      checkType(type);
+      const clock = options.clock ?? (() => new Date());
+      try {
+        if (fd === undefined) {
+          checkAppendable(type, data);
+          fd = openOrCreate(logPath, clock, (length) => new Uint8Array(nodeRandomBytes(length)));
+          keepHeldDescriptor(logPath, fd);
         }
-      },
-    };
-    return fn(log);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+        const current = tail ?? readTail(fd, logPath);
+        // Else the entry's own encoding refuses what cannot fit before anything is written.
+        if (current.goodEnd < current.size) checkAppendable(type, data);
+        const entry = appendOn(fd, logPath, current, type, data, clock, undefined);
+        // Only one append per known tail: the next reads what this one left.
+        tail = undefined;
+        return entry;
+      } catch (err) {
+        // A descriptor that failed is not kept for the next call.
+        forgetHeldDescriptor(logPath);
+        fd = undefined;
+        throw unwritable(logPath, err);
+      }
+    },
+  };
+  return fn(log);
 }
 
 /**
