@@ -1,7 +1,7 @@
 import { type AuditValue, formatTarget, sha256, type TrustBundle, toHex } from "@airgrant/core";
 import { appendHostEntry } from "./host-log.js";
 import type { HostState } from "./host-state.js";
-import { consumeGrantUse, flushUseStore, pruneExpiredUsesOccasionally } from "./use-store.js";
+import { consumeGrantUse, flushUseStore, pruneExpiredUsesOccasionally, replayedMessage } from "./use-store.js";
 import { type Verdict, verifyGrant } from "./verify-grant.js";
 
 export interface CheckGrantInput {
@@ -81,7 +81,7 @@ export function checkGrant(input: CheckGrantInput): CheckResult {
       verdict = {
         allowed: false,
         code: "grant-replayed",
-        message: `grant ${grantId} was already used ${grant.maxUses === 1 ? "once" : `${grant.maxUses} times`}`,
+        message: replayedMessage(grantId, grant.maxUses),
         grant,
       };
     }

@@ -2,7 +2,7 @@ import { appendHostEntry } from "./host-log.js";
 import { hostState, loadInstalledBundle } from "./host-state.js";
 import { sshAuditData } from "./ssh-audit-data.js";
 import { checkSshCertificate, type SshVerdict } from "./ssh-certificate-check.js";
-import { hasUseLeft } from "./use-store.js";
+import { hasUseLeft, replayedMessage } from "./use-store.js";
 
 /** A certificate's base64 beyond this is not one of ours (an RSA-8192 subject key is under 2 KiB). */
 export const MAX_CERTIFICATE_BASE64 = 16 * 1024;
@@ -64,7 +64,7 @@ export function runSshPrincipals(input: SshPrincipalsInput): SshPrincipalsResult
     verdict = {
       allowed: false,
       code: "grant-replayed",
-      message: `grant ${grantId} was already used ${maxUses === 1 ? "once" : `${maxUses} times`}`,
+      message: replayedMessage(grantId, maxUses),
       facts: verdict.facts,
     };
   }

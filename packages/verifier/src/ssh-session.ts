@@ -10,7 +10,7 @@ import {
   type SshVerdict,
 } from "./ssh-certificate-check.js";
 import { decodeCertificateBase64 } from "./ssh-principals.js";
-import { consumeGrantUse, flushUseStore, pruneExpiredUsesOccasionally } from "./use-store.js";
+import { consumeGrantUse, flushUseStore, pruneExpiredUsesOccasionally, replayedMessage } from "./use-store.js";
 
 const PAM_ITEMS = [
   ["PAM_SERVICE", "pamService"],
@@ -136,7 +136,7 @@ export function runSshSession(input: SshSessionInput): SshSessionResult {
         verdict = {
           allowed: false,
           code: "grant-replayed",
-          message: `grant ${grantId} was already used ${maxUses === 1 ? "once" : `${maxUses} times`}`,
+          message: replayedMessage(grantId, maxUses),
           facts: verdict.facts,
         };
       }

@@ -28,6 +28,11 @@ const ENTRY_PATTERN = /^([0-9a-f]{32})\.([1-9][0-9]{0,2})$/;
 const PRUNE_MARKER = ".pruned";
 const PRUNE_INTERVAL_SECONDS = 3600;
 
+/** Why a grant with no use left is refused (`grant-replayed`), whichever way it came in. */
+export function replayedMessage(grantIdHex: string, maxUses: number): string {
+  return `grant ${grantIdHex} was already used ${maxUses === 1 ? "once" : `${maxUses} times`}`;
+}
+
 /**
  * Take the next free use of a grant, if it has one left. The use is durable
  * only once the store directory is flushed: with `flush: false` the caller
