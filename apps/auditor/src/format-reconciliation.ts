@@ -1,7 +1,7 @@
 import { printableLine } from "@airgrant/core";
 import { isoSeconds } from "./host-use-check.js";
 import { describeEvidence } from "./log-evidence.js";
-import type { Reconciliation } from "./reconcile-logs.js";
+import type { OfficerTally, Reconciliation } from "./reconcile-logs.js";
 import type { IssuedGrant } from "./signer-ledger.js";
 import type { LogSummary } from "./stream-log.js";
 
@@ -114,6 +114,19 @@ function table(header: string[], rows: string[][], max = 40): string[] {
   return [header, ...rows].map((row) => `  ${row.map(cell).join("  ")}`.trimEnd());
 }
 
+/** An officer's row, as the text table and the report show it (unescaped). */
+export function officerCells(o: OfficerTally): string[] {
+  return [
+    o.officer || "(before an officer was known)",
+    String(o.issued),
+    String(o.used),
+    String(o.neverUsed),
+    String(o.uses),
+    String(o.refusals),
+    String(o.findings),
+  ];
+}
+
 /** The text tables of `airgrant-auditor reconcile`, each line printable. */
 export function reconciliationText(r: Reconciliation): string {
   const out: string[] = ["logs:"];
@@ -160,18 +173,7 @@ export function reconciliationText(r: Reconciliation): string {
   );
   out.push("", "officers:");
   out.push(
-    ...table(
-      ["OFFICER", "ISSUED", "USED", "NEVER-USED", "USES", "REFUSALS", "FINDINGS"],
-      r.officers.map((o) => [
-        o.officer || "(before an officer was known)",
-        String(o.issued),
-        String(o.used),
-        String(o.neverUsed),
-        String(o.uses),
-        String(o.refusals),
-        String(o.findings),
-      ]),
-    ),
+    ...table(["OFFICER", "ISSUED", "USED", "NEVER-USED", "USES", "REFUSALS", "FINDINGS"], r.officers.map(officerCells)),
   );
   out.push("", `never used (informational, not findings): ${r.neverUsed.length}`);
   if (r.neverUsed.length > 0) {

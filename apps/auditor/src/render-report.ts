@@ -1,6 +1,6 @@
 import { printableLine } from "@airgrant/core";
 import type { Finding } from "./finding.js";
-import { describeLog, describeSkew, reconciliationNotes } from "./format-reconciliation.js";
+import { describeLog, describeSkew, officerCells, reconciliationNotes } from "./format-reconciliation.js";
 import { isoSeconds } from "./host-use-check.js";
 import type { Reconciliation } from "./reconcile-logs.js";
 
@@ -221,15 +221,7 @@ ${tableHtml(
 ${tableHtml(
   "officers",
   ["officer", "grants issued", "used", "never used", "uses", "refusals", "findings"],
-  r.officers.map((o) => [
-    e(o.officer || "(before an officer was known)"),
-    String(o.issued),
-    String(o.used),
-    String(o.neverUsed),
-    String(o.uses),
-    String(o.refusals),
-    String(o.findings),
-  ]),
+  r.officers.map((o) => officerCells(o).map(e)),
 )}</section>`);
 
   const neverUsed = r.neverUsed.slice(0, NEVER_USED_ROWS);
