@@ -41,14 +41,15 @@ export function checkpointData(
   };
 }
 
+/** Why a checkpoint does not vouch for its log (CheckpointChecker.check). */
+export type CheckpointProblem = "bad-checkpoint" | "bad-checkpoint-signature";
+
 /**
  * Checks every checkpoint of a log in a verifyAuditLog pass (its onEntry
  * hook) against the issuer keys of a trust bundle: it must name this log,
  * cover the entry just before it, and carry a valid signature by a trusted
  * key. Counts them, so the auditor can say up to where the log is vouched for.
  */
-export type CheckpointProblem = "bad-checkpoint" | "bad-checkpoint-signature";
-
 export class CheckpointChecker {
   checkpoints = 0;
   /** The last entry a valid checkpoint covers. */
