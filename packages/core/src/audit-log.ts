@@ -374,9 +374,11 @@ function forgetHeldDescriptor(logPath: string): void {
   closeSync(kept.fd);
 }
 
-function keepHeldDescriptor(logPath: string, fd: number): void {
+/** Keeps `fd` for the next call; returns the file's status, taken for that. */
+function keepHeldDescriptor(logPath: string, fd: number): Stats {
   const st = fstatSync(fd);
   heldDescriptors.set(logPath, { fd, dev: st.dev, ino: st.ino });
+  return st;
 }
 
 /**
@@ -399,8 +401,7 @@ function openHeld(logPath: string): { fd: number; st: Stats } | undefined {
   forgetHeldDescriptor(logPath);
   const fd = openForAppend(logPath);
   if (fd === undefined) return undefined;
-  keepHeldDescriptor(logPath, fd);
-  return { fd, st: fstatSync(fd) };
+  return { fd, st: keepHeldDescriptor(logPath, fd) };
 }
 
 /**
@@ -419,12 +420,13 @@ export function withHeldAuditLog<T>(logPath: string, fn: (log: HeldAuditLog) => 
       checkType(type);
       const clock = options.clock ?? (() => new Date());
       try {
+        let st: Stats | undefined;
         if (fd === undefined) {
           checkAppendable(type, data);
           fd = openOrCreate(logPath, clock, (length) => new Uint8Array(nodeRandomBytes(length)));
-          keepHeldDescriptor(logPath, fd);
+          st = keepHeldDescriptor(logPath, fd);
         }
-        const current = tail ?? readTail(fd, logPath);
+        const current = tail ?? readTail(fd, logPath, st);
         // Else the entry's own encoding refuses what cannot fit before anything is written.
         if (current.goodEnd < current.size) checkAppendable(type, data);
         const entry = appendOn(fd, logPath, current, type, data, clock, undefined);
