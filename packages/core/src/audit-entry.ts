@@ -219,11 +219,16 @@ function isCanonicalTime(time: string): boolean {
  */
 const hashScratch = Buffer.allocUnsafe(MAX_AUDIT_LINE_BYTES);
 
+/** The hash of the entry whose body is the first `bodyLength` bytes of hashScratch (the brace goes after them). */
+function hashScratchedBody(bodyLength: number): string {
+  hashScratch[bodyLength] = 0x7d;
+  return sha256Hex(hashScratch.subarray(0, bodyLength + 1));
+}
+
 /** The hash of an entry whose body (its line up to the hash member) is `body`, at most MAX_AUDIT_LINE_BYTES - 1 bytes. */
 function hashBody(body: Uint8Array): string {
   hashScratch.set(body);
-  hashScratch[body.length] = 0x7d;
-  return sha256Hex(hashScratch.subarray(0, body.length + 1));
+  return hashScratchedBody(body.length);
 }
 
 /**
@@ -268,8 +273,7 @@ export function encodeAuditRecord(
     const whole = Buffer.byteLength(body) + HASH_SUFFIX_BYTES;
     throw new AirgrantError("bad-input", `audit entry is ${whole} bytes, over the ${MAX_AUDIT_LINE_BYTES} limit`);
   }
-  hashScratch[bodyLength] = 0x7d;
-  const hash = sha256Hex(hashScratch.subarray(0, bodyLength + 1));
+  const hash = hashScratchedBody(bodyLength);
   const record = Buffer.allocUnsafe(length + 1);
   hashScratch.copy(record, 0, 0, bodyLength);
   record.write(`,"hash":"${hash}"}\n`, bodyLength, "latin1");
