@@ -51,11 +51,6 @@ export class LogEvidence {
     return this.#checkpoints?.check(entry) ?? this.#seals?.check(entry);
   }
 
-  /** The receipt this log matched, if any. */
-  get receipt(): SealReceipt | undefined {
-    return this.#receipt;
-  }
-
   get seals(): SealSummary | undefined {
     const seals = this.#seals;
     if (seals === undefined || this.#receipt === undefined) return undefined;
@@ -67,6 +62,13 @@ export class LogEvidence {
     const checkpoints = this.#checkpoints;
     if (checkpoints === undefined || checkpoints.checkpoints === 0) return undefined;
     return { checkpoints: checkpoints.checkpoints, lastCheckpointedSeq: checkpoints.lastCheckpointedSeq };
+  }
+
+  /** Puts what was found (seals, checkpoints), once the pass is over, on a log's verdict or summary. */
+  recordOn(target: { seals?: SealSummary; checkpoints?: CheckpointSummary }): void {
+    const { seals, checkpoints } = this;
+    if (seals !== undefined) target.seals = seals;
+    if (checkpoints !== undefined) target.checkpoints = checkpoints;
   }
 }
 

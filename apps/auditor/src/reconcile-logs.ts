@@ -66,9 +66,7 @@ function streamWithEvidence(
   check: EntryCheck,
 ): LogSummary {
   const summary = streamLog(path, role, [evidence, check]);
-  const { seals, checkpoints } = evidence;
-  if (seals !== undefined) summary.seals = seals;
-  if (checkpoints !== undefined) summary.checkpoints = checkpoints;
+  evidence.recordOn(summary);
   return summary;
 }
 
@@ -96,11 +94,9 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
   if (repeated !== undefined) throw new AirgrantError("bad-input", `${repeated} is given twice`);
   const findings = new FindingList(input.findingLimit ?? DEFAULT_FINDING_LIMIT);
   const receipts = input.receipts ?? [];
-  const evidenceOf = (): LogEvidence =>
-    new LogEvidence(
-      receipts.map((r) => r.receipt),
-      input.bundle?.issuers ?? [],
-    );
+  const sealReceipts = receipts.map((r) => r.receipt);
+  const issuers = input.bundle?.issuers ?? [];
+  const evidenceOf = (): LogEvidence => new LogEvidence(sealReceipts, issuers);
 
   const ledger = new SignerLedger(input.signerLog, findings);
   const logs: LogSummary[] = [streamWithEvidence(input.signerLog, "signer", evidenceOf(), ledger)];

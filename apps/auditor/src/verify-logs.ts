@@ -23,9 +23,7 @@ export function verifyLogs(
     const evidence = new LogEvidence(receipts, issuers);
     const report = verifyAuditLog(path, { onEntry: (entry) => evidence.onEntry(entry) });
     const verdict: LogVerdict = { path, report };
-    const { seals, checkpoints } = evidence;
-    if (seals !== undefined) verdict.seals = seals;
-    if (checkpoints !== undefined) verdict.checkpoints = checkpoints;
+    evidence.recordOn(verdict);
     return verdict;
   });
 }
