@@ -21,7 +21,7 @@ import {
 import { type SshdServer, startSshd } from "./support/sshd-server.js";
 import { stopStaleSshd } from "./support/stale-sshd.js";
 import {
-  cleanUp,
+  cleanUpSuite,
   createThrowawayUser,
   type Removable,
   removeStaleFixtures,
@@ -252,11 +252,7 @@ afterAll(async () => {
   try {
     await sshd?.stop();
   } finally {
-    cleanUp([
-      ...fixtures.reverse().map((f) => f.remove),
-      () => token?.close(),
-      () => work && rmSync(work, { recursive: true, force: true }),
-    ]);
+    cleanUpSuite(fixtures, token, work);
   }
 }, 30_000);
 

@@ -5,7 +5,7 @@
 // both): fails, never skips, without them.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyAuditLog } from "@airgrant/core";
@@ -14,7 +14,7 @@ import { documentedPamLines, documentedSshdConfig, VERIFIER_CLI } from "./suppor
 import { sshWithPromptAnswer } from "./support/ssh-keyboard-interactive.js";
 import { type SshdServer, startSshd } from "./support/sshd-server.js";
 import {
-  cleanUp,
+  cleanUpSuite,
   createThrowawayUser,
   type Removable,
   removeStaleFixtures,
@@ -95,11 +95,7 @@ afterAll(async () => {
   try {
     await sshd?.stop();
   } finally {
-    cleanUp([
-      ...fixtures.reverse().map((f) => f.remove),
-      () => token?.close(),
-      () => work && rmSync(work, { recursive: true, force: true }),
-    ]);
+    cleanUpSuite(fixtures, token, work);
   }
 });
 

@@ -13,7 +13,7 @@ import { verifyAuditLog } from "@airgrant/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { documentedPamLines } from "./support/documented-pam-lines.js";
 import {
-  cleanUp,
+  cleanUpSuite,
   createThrowawayUser,
   type Removable,
   removeStaleFixtures,
@@ -112,11 +112,7 @@ afterAll(() => {
       `pamtester logins: ${timings.length}, median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`,
     );
   }
-  cleanUp([
-    ...fixtures.reverse().map((f) => f.remove),
-    () => token?.close(),
-    () => work && rmSync(work, { recursive: true, force: true }),
-  ]);
+  cleanUpSuite(fixtures, token, work);
 });
 
 describe("PAM: pam_exec.so expose_authtok running airgrant-verifier pam", () => {

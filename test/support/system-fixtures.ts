@@ -131,3 +131,19 @@ export function cleanUp(steps: Array<(() => void) | undefined>): void {
   }
   if (first !== undefined) throw first;
 }
+
+/**
+ * What an end-to-end suite leaves behind, removed in its afterAll: its system
+ * fixtures (newest first), its token session and its scratch directory.
+ */
+export function cleanUpSuite(
+  fixtures: Removable[],
+  token: { close(): void } | undefined,
+  work: string | undefined,
+): void {
+  cleanUp([
+    ...[...fixtures].reverse().map((f) => f.remove),
+    () => token?.close(),
+    () => work && rmSync(work, { recursive: true, force: true }),
+  ]);
+}
