@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { decodeGrant, decodeGrantText, verifyAuditLog } from "@airgrant/core";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findPkcs11Module } from "./pkcs11-module-path.js";
 import { createSoftHsmToken } from "./softhsm-token.js";
 import { p1363ToDer, TEST_PIN, TEST_SO_PIN } from "./test-token.fixture.js";
 
@@ -17,6 +18,8 @@ import { p1363ToDer, TEST_PIN, TEST_SO_PIN } from "./test-token.fixture.js";
 const SIGNER = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const VERIFIER = fileURLToPath(new URL("../../../packages/verifier/dist/cli.js", import.meta.url));
 const TOKEN_LABEL = "airgrant-cli-test";
+const LOGIN_LOOP = fileURLToPath(new URL("./token-login-loop.fixture.ts", import.meta.url));
+const REPOSITORY_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
 /** A demo YubiKey: its secrets as an officer's enrolment sheet would give them. */
 interface TestYubikey {
@@ -84,6 +87,27 @@ function signer(home: string, args: string[], input = "", extra: Record<string, 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `signer`, without blocking: for runs side by side. */
+function signerAsync(home: string, args: string[], input = "", extra: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SIGNER, ...args], { env: childEnv(home, extra) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+    child.stdin.on("error", () => {
+      // It may exit before reading its input.
+    });
+    child.stdin.end(input);
+  });
+}
+
 function verifier(args: string[], input = ""): Run {
   const r = spawnSync(process.execPath, [VERIFIER, ...args], {
     input,
@@ -118,28 +142,7 @@ interface ErrorCase {
 
 /** Runs independent failing commands side by side (each a node process) and checks each one's error line. */
 async function expectErrors(home: string, cases: ErrorCase[]): Promise<void> {
-  const runs = await Promise.all(
-    cases.map(
-      (c) =>
-        new Promise<Run>((resolve, reject) => {
-          const child = spawn(process.execPath, [SIGNER, ...c.args], { env: childEnv(c.home ?? home, c.env) });
-          let stdout = "";
-          let stderr = "";
-          child.stdout.setEncoding("utf8").on("data", (d: string) => {
-            stdout += d;
-          });
-          child.stderr.setEncoding("utf8").on("data", (d: string) => {
-            stderr += d;
-          });
-          child.on("error", reject);
-          child.on("close", (status) => resolve({ status, stdout, stderr }));
-          child.stdin.on("error", () => {
-            // It may exit before reading its input.
-          });
-          child.stdin.end(c.input ?? "");
-        }),
-    ),
-  );
+  const runs = await Promise.all(cases.map((c) => signerAsync(c.home ?? home, c.args, c.input ?? "", c.env)));
   runs.forEach((r, i) => {
     const c = cases[i] as ErrorCase;
     expect({ args: c.args, status: r.status, line: r.stderr.split("\n")[0]?.split(": ")[1] }).toEqual({
@@ -529,21 +532,8 @@ describe("airgrant-signer grant", () => {
   it("mints from two signer processes at once (two officers, distinct OTPs): both succeed, the log stays intact", async () => {
     const { home, key } = readyHome();
     const carol = enrol(home, "carol", "*", "2h");
-    const spawnGrant = (otp: string) =>
-      new Promise<Run>((resolve) => {
-        const args = ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x", "--json"];
-        const child = spawn(process.execPath, [SIGNER, ...args], { env: childEnv(home) });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => {
-          stdout += d;
-        });
-        child.stderr.on("data", (d) => {
-          stderr += d;
-        });
-        child.on("close", (status) => resolve({ status, stdout, stderr }));
-        child.stdin.end(`${otp}\n`);
-      });
+    const args = ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x", "--json"];
+    const spawnGrant = (otp: string) => signerAsync(home, args, `${otp}\n`);
     const minted: { grantId: string; grant: string }[] = [];
     for (let round = 0; round < 3; round++) {
       const runs = await Promise.all([spawnGrant(touch(key)), spawnGrant(touch(carol))]);
@@ -558,6 +548,48 @@ describe("airgrant-signer grant", () => {
     expect(new Set(anchors).size).toBe(anchors.length);
     const report = verifyAuditLog(join(home, "audit.log"));
     expect(report.ok).toBe(true);
+  });
+
+  it("opens the token while another program logs in to it over and over (SoftHSM2 rewrites it at each login)", async () => {
+    const { home } = readyHome();
+    const stopFile = join(work, `stop-${homes}`);
+    const loop = spawn(
+      process.execPath,
+      ["--import", "tsx", LOGIN_LOOP, findPkcs11Module(), TOKEN_LABEL, stopFile],
+      // From the repository root, where node finds the tsx loader.
+      { cwd: REPOSITORY_ROOT, env: childEnv(home) },
+    );
+    let loopOut = "";
+    let loopErr = "";
+    loop.stdout.on("data", (d) => {
+      loopOut += d;
+    });
+    loop.stderr.on("data", (d) => {
+      loopErr += d;
+    });
+    const loopDone = new Promise<number | null>((resolve) => loop.on("close", resolve));
+    // The loop's first login, so that the signers below start while it runs.
+    while (!loopOut.startsWith("ready\n")) {
+      const ended = await Promise.race([loopDone, new Promise((r) => setTimeout(r, 10, "waiting"))]);
+      if (ended !== "waiting") throw new Error(`the login loop ended before its first login: ${loopErr}`);
+    }
+    const chain = async () => {
+      const runs: Run[] = [];
+      for (let i = 0; i < 4; i++) runs.push(await signerAsync(home, ["checkpoint"]));
+      return runs;
+    };
+    let runs: Run[];
+    try {
+      runs = (await Promise.all([chain(), chain(), chain()])).flat();
+    } finally {
+      writeFileSync(stopFile, "");
+    }
+    // Its own logins, retried by openToken like the signers', never failed either.
+    expect(await loopDone, loopErr).toBe(0);
+    expect(Number(loopOut.split("\n")[1])).toBeGreaterThan(runs.length);
+    for (const r of runs) expect(r.status, r.stderr).toBe(0);
+    expect(auditEntries(home).filter((e) => e.type === "checkpoint")).toHaveLength(runs.length);
+    expect(verifyAuditLog(join(home, "audit.log")).ok).toBe(true);
   });
 
   it("refuses bad flags with exit 2 before reading an OTP", async () => {

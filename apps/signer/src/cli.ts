@@ -4,6 +4,7 @@ import type { ParseArgsConfig } from "node:util";
 import {
   AirgrantError,
   type CommandLine,
+  ensurePrivateDirectory,
   exitStatusOf,
   type ParsedArgs,
   parseSshPublicKeyLine,
@@ -15,15 +16,14 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { grantQrPng, grantQrSvg, grantQrTerminal } from "@airgrant/core/qr";
-import pkcs11js from "pkcs11js";
 import { formatDuration, parseDuration } from "./duration.js";
 import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGrantId, parseGroupOption } from "./export-bundle.js";
+import { withHomeLock } from "./home-lock.js";
 import { initIssuer } from "./init-issuer.js";
 import { isIssuerKeyAlg } from "./issuer-key-alg.js";
 import { publicKeyPem, readIssuerRecord, requireIssuerRecord } from "./issuer-record.js";
 import { checkGrantRequest, type GrantRequest, mintGrant, prepareSigner, saveCounters } from "./mint-grant.js";
 import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
-import { pkcs11ReturnValue } from "./pkcs11-error.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
 import { resolveSignerHome, type SignerHome, signerHome } from "./signer-home.js";
 import {
@@ -36,7 +36,7 @@ import {
   readPolicy,
 } from "./signer-policy.js";
 import { readOtp, readPin } from "./terminal-input.js";
-import { type OpenTokenOptions, openToken, type TokenSession } from "./token-session.js";
+import { openToken, type TokenSession } from "./token-session.js";
 import { writeCheckpoint } from "./write-checkpoint.js";
 
 const CLI: CommandLine = {
@@ -179,33 +179,19 @@ function duration(text: string, flag: string, max: number): number {
   return seconds;
 }
 
-const OPEN_ATTEMPTS = 5;
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
 /**
- * openToken, tried again a few times on CKR_GENERAL_ERROR: SoftHSM2's file
- * object store can fail to read the token while another process rewrites
- * it ("Token integrity check failed", softhsm/SoftHSMv2#757), which two
- * signer processes starting at once can hit. Anything else fails at once.
+ * Opens the token named by --module/--token with the PIN from --pin-file,
+ * AIRGRANT_PIN or a prompt. The opening (module start, login) is done under
+ * the home's lock, like every other use of the token here, so two signers
+ * of one home never read the token while the other's login rewrites it.
  */
-function openTokenRetrying(options: OpenTokenOptions): TokenSession {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return openToken(options);
-    } catch (err) {
-      const cause = err instanceof AirgrantError ? err.cause : undefined;
-      if (attempt >= OPEN_ATTEMPTS || pkcs11ReturnValue(cause) !== pkcs11js.CKR_GENERAL_ERROR) throw err;
-      Atomics.wait(sleeper, 0, 0, 20 * attempt + Math.floor(Math.random() * 20));
-    }
-  }
-}
-
-/** Opens the token named by --module/--token with the PIN from --pin-file, AIRGRANT_PIN or a prompt. */
-function withToken<T>(values: Values, run: (session: TokenSession) => T): T {
+function withToken<T>(ctx: Context, run: (session: TokenSession) => T): T {
+  const { values, home } = ctx;
   const modulePath = values.module ?? findPkcs11Module();
   const tokenLabel = values.token ?? (process.env.AIRGRANT_TOKEN || DEFAULT_TOKEN_LABEL);
   const pin = readPin(values["pin-file"], tokenLabel);
-  const session = openTokenRetrying({ modulePath, tokenLabel, pin });
+  ensurePrivateDirectory(home.dir);
+  const session = withHomeLock(home.lockPath, () => openToken({ modulePath, tokenLabel, pin }));
   try {
     return run(session);
   } finally {
@@ -217,7 +203,7 @@ function runInit(ctx: Context): number {
   const alg = ctx.values.alg;
   if (alg !== undefined && !isIssuerKeyAlg(alg)) throw usage(`--alg must be ecdsa-p256 or ed25519, not '${alg}'`);
   const keyLabel = ctx.values["key-label"] ?? DEFAULT_KEY_LABEL;
-  const result = withToken(ctx.values, (session) => initIssuer(ctx.home, session, { keyLabel, alg }));
+  const result = withToken(ctx, (session) => initIssuer(ctx.home, session, { keyLabel, alg }));
   const { issuer } = result;
   const pem = publicKeyPem(issuer.publicKey);
   const how = result.recorded
@@ -254,7 +240,7 @@ function runOfficerAdd(ctx: Context): number {
   const aesKey = readAesKeyFile(keyFile);
   let result: ReturnType<typeof enrolOfficer>;
   try {
-    result = withToken(values, (session) =>
+    result = withToken(ctx, (session) =>
       enrolOfficer(ctx.home, session, { name, yubikeyId, privateId, aesKey, targets, maxTtl }),
     );
   } finally {
@@ -295,7 +281,7 @@ function runOfficerRemove(ctx: Context): number {
       `no officer named ${name} is enrolled; see "airgrant-signer officer list"`,
     );
   }
-  const { officer, auditSeq } = withToken(ctx.values, (session) => removeOfficer(ctx.home, session, name));
+  const { officer, auditSeq } = withToken(ctx, (session) => removeOfficer(ctx.home, session, name));
   print(
     ctx,
     { officer: { name: officer.name, yubikeyId: officer.yubikeyId }, auditSeq },
@@ -357,7 +343,7 @@ function certificatePath(values: Values): string | undefined {
 function runGrant(ctx: Context): number {
   const request = parseGrantRequest(ctx.values);
   requireIssuerRecord(ctx.home.issuerPath);
-  return withToken(ctx.values, (session) => {
+  return withToken(ctx, (session) => {
     const signer = prepareSigner(ctx.home, session);
     checkGrantRequest(signer, request, Math.floor(Date.now() / 1000));
     const otp = readOtp();
@@ -410,7 +396,7 @@ function runBundle(ctx: Context): number {
     throw new AirgrantError("bad-input", `at most ${MAX_REVOKED_ON_COMMAND_LINE} --revoke options`);
   }
   const exported = exportBundle(ctx.home, out, { maxLifetime, clockSkew, groups, revokedGrants: revoked });
-  withToken(ctx.values, (session) => writeCheckpoint(prepareSigner(ctx.home, session)));
+  withToken(ctx, (session) => writeCheckpoint(prepareSigner(ctx.home, session)));
   const { bundle } = exported;
   print(
     ctx,
@@ -432,7 +418,7 @@ function runBundle(ctx: Context): number {
 
 function runCheckpoint(ctx: Context): number {
   requireIssuerRecord(ctx.home.issuerPath);
-  const { seq, covers } = withToken(ctx.values, (session) => writeCheckpoint(prepareSigner(ctx.home, session)));
+  const { seq, covers } = withToken(ctx, (session) => writeCheckpoint(prepareSigner(ctx.home, session)));
   print(ctx, { checkpointSeq: seq, covers }, `checkpoint ${seq} signs the audit log up to entry ${covers}\n`);
   return 0;
 }

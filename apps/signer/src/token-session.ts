@@ -571,12 +571,38 @@ function findSlot(pkcs11: pkcs11js.PKCS11, modulePath: string, tokenLabel: strin
   );
 }
 
+const OPEN_ATTEMPTS = 5;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
 /**
  * Loads the module, finds the token by label, opens a read/write session and
  * logs in as the user. Throws `module-not-found`, `token-not-found`,
  * `wrong-pin` or `pin-locked`, each saying what to do.
+ *
+ * Tried again a few times when the token reads as broken (CKR_GENERAL_ERROR)
+ * or absent (`token-not-found`): SoftHSM2's file object store rewrites the
+ * token's file at every login, and another process reading it at that
+ * moment takes the token as corrupt or skips it ("Token integrity check
+ * failed", softhsm/SoftHSMv2#757). Nothing else is tried twice: above all
+ * not a wrong PIN, which the token counts.
  */
 export function openToken(options: OpenTokenOptions): TokenSession {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return openTokenOnce(options);
+    } catch (err) {
+      if (attempt >= OPEN_ATTEMPTS || !mayBeTokenRewrite(err)) throw err;
+      Atomics.wait(sleeper, 0, 0, 20 * attempt + Math.floor(Math.random() * 20));
+    }
+  }
+}
+
+function mayBeTokenRewrite(err: unknown): boolean {
+  if (!(err instanceof AirgrantError)) return false;
+  return err.code === "token-not-found" || pkcs11ReturnValue(err.cause) === pkcs11js.CKR_GENERAL_ERROR;
+}
+
+function openTokenOnce(options: OpenTokenOptions): TokenSession {
   const { modulePath, tokenLabel, pin } = options;
   const pkcs11 = acquirePkcs11Library(modulePath);
   let session: Handle | undefined;
