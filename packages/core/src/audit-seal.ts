@@ -154,7 +154,7 @@ export class SealChecker {
       this.key = evolveSealKey(this.key);
       this.epoch++;
     }
-    const { [`seal`]: _, ...unsealedData } = entry.data;
+    const { seal: _, ...unsealedData } = entry.data;
     const unsealed = encodeAuditEntry(entry.seq, entry.time, entry.type, unsealedData, entry.prev).entry;
     if (sealTag(this.key, unsealed.hash) !== tag)
       return `entry ${entry.seq}'s seal does not verify: it was changed after it was sealed`;
