@@ -29,14 +29,14 @@ function fail(message, status = 3) {
 const rel = (p) => relative(process.cwd(), p) || ".";
 
 /** Run one of our commands, show it, and return its result; stdin is given, never a secret on argv. */
-function run(label, args, { input, env = {}, expect = 0 } = {}) {
-  console.log(`$ ${label} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" ")}`);
+function run(label, args, { input, env = {}, expect = 0, quiet = false } = {}) {
+  if (!quiet) console.log(`$ ${label} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" ")}`);
   const result = spawnSync(process.execPath, [join(ROOT, bins[label]), ...args], {
     input: input ?? "",
     encoding: "utf8",
     env: { ...process.env, ...demoEnv, ...env },
   });
-  if (result.stdout) process.stdout.write(indent(result.stdout));
+  if (result.stdout && !quiet) process.stdout.write(indent(result.stdout));
   if (result.stderr) process.stdout.write(indent(result.stderr));
   if (result.status !== expect) fail(`${label} ${args[0]} exited ${result.status}, expected ${expect}`);
   return result;
@@ -186,7 +186,13 @@ step(
   "The auditor verifies both logs (chains, the signer's signed checkpoints, the host's seals) and reconciles uses with grants",
 );
 const logs = [rel(join(signerHome, "audit.log")), rel(join(hostState, "audit.log"))];
-run("airgrant-auditor", ["verify", ...logs, "--key", rel(receipt), "--bundle", rel(bundleFile)]);
+// The auditor keeps each audit's --json output: the next one checks that nothing it saw was cut off or rewritten.
+const lastAudit = join(DEMO, "auditor", "last-audit.json");
+const evidence = ["--key", rel(receipt), "--bundle", rel(bundleFile)];
+const since = existsSync(lastAudit) ? ["--since", rel(lastAudit)] : [];
+run("airgrant-auditor", ["verify", ...logs, ...evidence, ...since]);
+const audit = run("airgrant-auditor", ["verify", ...logs, ...evidence, "--json"], { quiet: true });
+writeFileSync(lastAudit, audit.stdout, { mode: 0o600 });
 run("airgrant-auditor", [
   "reconcile",
   "--signer",

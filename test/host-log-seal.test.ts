@@ -3,7 +3,7 @@
 // rewritten on the host without the erased keys is caught at the first
 // changed entry.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -147,6 +147,98 @@ describe("sealed host logs", () => {
     );
     expect(missing.findings).toContainEqual(
       expect.objectContaining({ code: "receipt-unmatched", log: receipt, host: expect.any(String) }),
+    );
+  });
+});
+
+describe("an earlier audit's heads (--since)", () => {
+  const issuer = makeTestIssuer();
+  const now = Math.floor(Date.now() / 1000);
+  const state = join(work, "since-state");
+  const receipt = join(work, "since-receipt.json");
+  const log = join(state, "audit.log");
+  const earlier = join(work, "earlier-audit.json");
+  const check = () => {
+    const grant = makeGrantText(testFields(issuer, { notBefore: now - 60, notAfter: now + 600 }), [issuer]);
+    expect(run(VERIFIER, ["check", "--user", "alice", "--host", "db1.example", "--state", state], grant).status).toBe(
+      0,
+    );
+  };
+  /** A copy of the host log as it is now, to tamper with. */
+  const copy = (name: string) => {
+    const path = join(work, name);
+    copyFileSync(log, path);
+    return path;
+  };
+
+  it("a log that only grew since still holds the head the earlier audit saw", () => {
+    writeFileSync(join(work, "since-bundle.json"), makeBundleBytes([issuer], { created: now }));
+    const install = run(VERIFIER, [
+      "install-bundle",
+      join(work, "since-bundle.json"),
+      "--state",
+      state,
+      "--receipt",
+      receipt,
+    ]);
+    expect(install.status, install.stderr).toBe(0);
+    for (let i = 0; i < 3; i++) check();
+    const first = run(AUDITOR, ["verify", log, "--key", receipt, "--json"]);
+    expect(first.status, first.stderr).toBe(0);
+    writeFileSync(earlier, first.stdout);
+    expect(JSON.parse(first.stdout).logs[0].head.seq).toBe(5);
+    for (let i = 0; i < 2; i++) check();
+    const grown = run(AUDITOR, ["verify", log, "--key", receipt, "--since", earlier]);
+    expect(grown.status, grown.stderr).toBe(0);
+    expect(grown.stdout).toContain(`intact, 7 entries, sealed`);
+    expect(grown.stdout).toContain(`still holds entry 5 as the audit in ${earlier} saw it`);
+  });
+
+  it("a log cut at a line boundary passes its chain and seals, and is truncated against the earlier audit", () => {
+    const cut = copy("since-cut.log");
+    writeFileSync(cut, `${readFileSync(cut, "utf8").split("\n").slice(0, 4).join("\n")}\n`);
+    expect(run(AUDITOR, ["verify", cut, "--key", receipt]).status).toBe(0);
+    const caught = run(AUDITOR, ["verify", cut, "--key", receipt, "--since", earlier, "--json"]);
+    expect(caught.status).toBe(1);
+    expect(JSON.parse(caught.stdout).logs[0]).toMatchObject({
+      ok: false,
+      code: "truncated",
+      seq: 5,
+      line: 5,
+      entriesVerified: 4,
+      since: { seq: 5, file: earlier },
+    });
+  });
+
+  it("a log rewritten and chained again is caught by its seals, and without the receipt by the earlier head", () => {
+    const forged = copy("since-forged.log");
+    rechain(forged, (data, i) => (i === 3 ? { ...data, verdict: "grant-replayed" } : data));
+    const sealed = JSON.parse(run(AUDITOR, ["verify", forged, "--key", receipt, "--since", earlier, "--json"]).stdout);
+    expect(sealed.logs[0]).toMatchObject({ ok: false, code: "bad-seal", seq: 4 });
+    const unsealed = run(AUDITOR, ["verify", forged, "--since", earlier]);
+    expect(unsealed.status).toBe(1);
+    expect(unsealed.stdout).toContain(
+      `BROKEN at entry 5 (line 5): rewritten: entry 5 is not the one the audit in ${earlier} saw there`,
+    );
+  });
+
+  it("reconcile reports a truncated log as a chain-broken finding, and notes a log the earlier audit saw that is missing", () => {
+    const signerLog = join(work, "since-signer.log");
+    appendAuditEntry(signerLog, "bundle-exported", { clockSkew: 300, groups: [] });
+    const cut = copy("since-cut-reconcile.log");
+    writeFileSync(cut, `${readFileSync(cut, "utf8").split("\n").slice(0, 3).join("\n")}\n`);
+    const r = run(AUDITOR, ["reconcile", "--signer", signerLog, "--host", cut, "--since", earlier, "--json"]);
+    expect(r.status).toBe(1);
+    const result = JSON.parse(r.stdout);
+    expect(result.findings).toContainEqual(
+      expect.objectContaining({ code: "chain-broken", log: cut, seq: 4, reason: "truncated" }),
+    );
+    const other = join(work, "since-other.log");
+    appendAuditEntry(other, "bundle-exported", { clockSkew: 300, groups: [] });
+    const intact = run(AUDITOR, ["reconcile", "--signer", signerLog, "--host", other, "--since", earlier]);
+    expect(intact.status, intact.stderr).toBe(0);
+    expect(intact.stdout).toMatch(
+      /note: the earlier audit saw log [0-9a-f]{32} \([^)]*audit\.log\) up to entry 5; it was not given this time/,
     );
   });
 });

@@ -39,5 +39,12 @@ describe("npm run quickstart", () => {
     expect(second.out).toContain("token already there: reused");
     expect(second.out).toContain("demo-officer is already enrolled");
     expect(second.out).toMatch(/allowed: grant [0-9a-f]{32}/);
+    // The second audit checks the logs against the heads the first one kept.
+    expect(second.out).toMatch(
+      /signer\/audit\.log: intact, .*, still holds entry \d+ as the audit in .*last-audit\.json saw it/,
+    );
+    expect(second.out).toMatch(
+      /host\/audit\.log: intact, .*, still holds entry \d+ as the audit in .*last-audit\.json saw it/,
+    );
   }, 300_000);
 });

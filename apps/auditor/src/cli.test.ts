@@ -48,6 +48,26 @@ describe("airgrant-auditor verify", () => {
     expect(run(["verify", path]).stdout).toContain(`${path}: BROKEN at entry 3 (line 3): hash-mismatch`);
   });
 
+  it("refuses a --since file that is not an earlier audit's output, exit 2", () => {
+    const path = makeLog("since-bad.log", 1);
+    const bad = join(work, "not-an-audit.json");
+    for (const [text, why] of [
+      ["not json", "not JSON"],
+      ['{"ok":true}', "no logs array"],
+      ['{"logs":[{"logId":"abc","head":{"seq":1,"hash":"00"}}]}', "logs[0].logId is not 32 hex digits"],
+      [`{"logs":[{"logId":"${"a".repeat(32)}","head":{"seq":0,"hash":"${"0".repeat(64)}"}}]}`, "logs[0].head.seq"],
+      [`{"logs":[{"logId":"${"a".repeat(32)}","head":{"seq":1,"hash":"x"}}]}`, "logs[0].head.hash"],
+    ]) {
+      writeFileSync(bad, text as string);
+      const r = run(["verify", path, "--since", bad]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^error: bad-input: [^\n]*\n$/);
+      expect(r.stderr).toContain(
+        `${bad} is not the --json output of an earlier airgrant-auditor verify or reconcile: ${why}`,
+      );
+    }
+  });
+
   it("gives usage and unreadable files exit 2", () => {
     expect(run(["verify"]).status).toBe(2);
     expect(run(["audit"]).stderr).toMatch(/^error: usage: unknown command 'audit'/);

@@ -13,6 +13,7 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { reconciliationCode, reconciliationJson, reconciliationText } from "./format-reconciliation.js";
+import { headsNotGiven, readKnownHeads } from "./known-heads.js";
 import { type Reconciliation, reconcileLogs } from "./reconcile-logs.js";
 import { renderReport } from "./render-report.js";
 import { describeLogVerdict, verifyLogs } from "./verify-logs.js";
@@ -25,15 +26,16 @@ const CLI: CommandLine = {
 Verify airgrant audit logs carried out from the signer and the hosts.
 
 commands:
-  verify LOG... [--key RECEIPT]... [--bundle FILE]
+  verify LOG... [--key RECEIPT]... [--bundle FILE] [--since FILE]
                   check each log's hash chain, the seals of each host log whose
-                  install receipt is given, and with the trust bundle every signed
-                  checkpoint; exit 0 if all is intact, 1 if anything is broken
-  reconcile --signer LOG --host LOG... [--key RECEIPT]... [--bundle FILE]
-                  verify every chain, seal and checkpoint as verify does, and match
-                  each use on a host to a grant the signer issued; exit 0 if
-                  nothing is found, 1 on any finding
-  report --signer LOG --host LOG... [--key RECEIPT]... [--bundle FILE] --out FILE
+                  install receipt is given, with the trust bundle every signed
+                  checkpoint, and that each log still holds the head an earlier
+                  audit saw; exit 0 if all is intact, 1 if anything is broken
+  reconcile --signer LOG --host LOG... [--key RECEIPT]... [--bundle FILE] [--since FILE]
+                  verify every chain, seal, checkpoint and earlier head as verify
+                  does, and match each use on a host to a grant the signer issued;
+                  exit 0 if nothing is found, 1 on any finding
+  report --signer LOG --host LOG... [--key RECEIPT]... [--bundle FILE] [--since FILE] --out FILE
                   reconcile, and write the result as one self-contained HTML file;
                   exit as reconcile does
 
@@ -44,6 +46,8 @@ options:
                   seals of the log it names are checked; repeat it for each host
   --bundle FILE   the trust bundle the hosts were given: its issuer keys check the
                   signer log's checkpoints; its groups and clock skew, reconciliation
+  --since FILE    the --json output of an earlier verify or reconcile, kept by the
+                  auditor: a log cut short or rewritten since is broken
   --out FILE      where report writes the HTML file
   --json      print the result as one JSON object on stdout
   --help      show this help
@@ -63,28 +67,39 @@ function readReceipt(path: string): SealReceipt {
   return decodeSealReceipt(text);
 }
 
-function runVerify(paths: string[], keys: string[], bundlePath: string | undefined, json: boolean): number {
+function runVerify(paths: string[], values: VerifyOptions, json: boolean): number {
   if (paths.length === 0) throw usageError(CLI, "verify needs at least one LOG");
-  const receipts = keys.map((path) => readReceipt(path));
-  const issuers = bundlePath === undefined ? [] : readBundle(bundlePath).issuers;
-  const verdicts = verifyLogs(paths, receipts, issuers);
+  const receipts = (values.key ?? []).map((path) => readReceipt(path));
+  const issuers = values.bundle === undefined ? [] : readBundle(values.bundle).issuers;
+  const known = values.since === undefined ? undefined : readKnownHeads(values.since);
+  const verdicts = verifyLogs(paths, receipts, issuers, known);
   const unmatched = receipts.filter((r) => !verdicts.some((v) => v.report.ok && v.report.logId === r.logId));
   for (const r of unmatched) {
     process.stderr.write(
       `error: receipt-unmatched: no intact log given has id ${r.logId} (host ${printableLine(r.host)})\n`,
     );
   }
+  const notes =
+    known === undefined
+      ? []
+      : headsNotGiven(known, new Set(verdicts.map((v) => v.report.logId))).map(
+          (h) => `the earlier audit saw log ${h.logId} (${h.path}) up to entry ${h.seq}; it was not given`,
+        );
   const intact = verdicts.every((v) => v.report.ok) && unmatched.length === 0;
   if (json) {
-    const logs = verdicts.map(({ path, report, seals, checkpoints }) => ({
+    const logs = verdicts.map(({ path, report, seals, checkpoints, since }) => ({
       path,
       ...report,
       ...(seals === undefined ? {} : { seals }),
       ...(checkpoints === undefined ? {} : { checkpoints }),
+      ...(since === undefined ? {} : { since }),
     }));
-    process.stdout.write(`${JSON.stringify({ ok: intact, code: intact ? "chain-intact" : "chain-broken", logs })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ok: intact, code: intact ? "chain-intact" : "chain-broken", logs, notes })}\n`,
+    );
   } else {
     for (const v of verdicts) process.stdout.write(`${printableLine(describeLogVerdict(v))}\n`);
+    for (const note of notes) process.stdout.write(`${printableLine(`note: ${note}`)}\n`);
   }
   if (!intact) {
     const broken = verdicts.filter((v) => !v.report.ok).length;
@@ -93,11 +108,15 @@ function runVerify(paths: string[], keys: string[], bundlePath: string | undefin
   return intact ? 0 : 1;
 }
 
-interface ReconcileOptions {
-  signer?: string | undefined;
-  host?: string[] | undefined;
+interface VerifyOptions {
   key?: string[] | undefined;
   bundle?: string | undefined;
+  since?: string | undefined;
+}
+
+interface ReconcileOptions extends VerifyOptions {
+  signer?: string | undefined;
+  host?: string[] | undefined;
 }
 
 function readBundle(path: string): TrustBundle {
@@ -116,7 +135,13 @@ function reconcileFromOptions(command: string, rest: string[], values: Reconcile
   if (hostLogs.length === 0) throw usageError(CLI, `${command} needs at least one --host LOG`);
   const bundle = values.bundle === undefined ? undefined : readBundle(values.bundle);
   const receipts = (values.key ?? []).map((path) => ({ path, receipt: readReceipt(path) }));
-  return reconcileLogs({ signerLog: values.signer, hostLogs, receipts, ...(bundle === undefined ? {} : { bundle }) });
+  return reconcileLogs({
+    signerLog: values.signer,
+    hostLogs,
+    receipts,
+    ...(bundle === undefined ? {} : { bundle }),
+    ...(values.since === undefined ? {} : { known: readKnownHeads(values.since) }),
+  });
 }
 
 function finish(r: Reconciliation): number {
@@ -156,6 +181,7 @@ const OPTIONS = {
   signer: { type: "string" },
   host: { type: "string", multiple: true },
   bundle: { type: "string" },
+  since: { type: "string" },
   out: { type: "string" },
 } as const;
 
@@ -170,7 +196,7 @@ process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ positi
   }
   switch (command) {
     case "verify":
-      return runVerify(rest, values.key ?? [], values.bundle, json);
+      return runVerify(rest, values, json);
     case "reconcile":
       if (values.out !== undefined) throw usageError(CLI, "--out goes with report");
       return runReconcile(rest, values, json);

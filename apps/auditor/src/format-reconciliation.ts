@@ -14,7 +14,7 @@ export function describeLog(log: LogSummary): string {
   const id = log.logId === undefined ? "" : `, log ${log.logId}`;
   const recovered = log.recoveries > 0 ? `, ${log.recoveries} torn tail(s) recovered` : "";
   if (log.broken === undefined) {
-    return `intact, ${log.entries} entries${id}${recovered}${describeEvidence(log.seals, log.checkpoints)}`;
+    return `intact, ${log.entries} entries${id}${recovered}${describeEvidence(log)}`;
   }
   const b = log.broken;
   return `BROKEN at entry ${b.seq} (line ${b.line}): ${b.code}; ${log.entries} entries before it verified${id}`;
@@ -47,6 +47,11 @@ export function reconciliationNotes(r: Reconciliation): string[] {
   if (signer?.intact === true && signer.checkpoints === undefined) {
     notes.push(
       "the signer log's checkpoints were not checked: give --bundle, or the log has none (a log rewritten without the token passes its chain)",
+    );
+  }
+  for (const head of r.sinceNotGiven) {
+    notes.push(
+      `the earlier audit saw log ${head.logId} (${head.path}) up to entry ${head.seq}; it was not given this time, so not checked against it`,
     );
   }
   const omitted = Object.entries(r.findingsOmitted);

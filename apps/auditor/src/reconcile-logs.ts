@@ -1,6 +1,7 @@
 import { AirgrantError, type SealReceipt, type TrustBundle } from "@airgrant/core";
 import { FINDING_CODES, type Finding, type FindingCode, FindingList } from "./finding.js";
 import { type HostCheckContext, type HostTally, HostUseCheck, isoSeconds } from "./host-use-check.js";
+import { headsNotGiven, type KnownHead, type KnownHeads } from "./known-heads.js";
 import { LogEvidence } from "./log-evidence.js";
 import { type IssuedGrant, SignerLedger } from "./signer-ledger.js";
 import { type EntryCheck, type LogSummary, streamLog } from "./stream-log.js";
@@ -12,6 +13,8 @@ export interface ReconcileInput {
   bundle?: TrustBundle;
   /** Install receipts of host logs (`--key`), with the file each came from: each log whose id matches one has every seal checked. */
   receipts?: readonly { path: string; receipt: SealReceipt }[];
+  /** The heads an earlier audit saw (`--since`): each log that was in it must still hold its head. */
+  known?: KnownHeads;
   /** Findings kept in full; the rest are counted by code (default 100,000). */
   findingLimit?: number;
 }
@@ -49,6 +52,8 @@ export interface Reconciliation {
   grants: IssuedGrant[];
   hosts: HostTally[];
   officers: OfficerTally[];
+  /** Logs the earlier audit (`--since`) saw that were not given this time, so not checked against it. */
+  sinceNotGiven: KnownHead[];
 }
 
 const DEFAULT_FINDING_LIMIT = 100_000;
@@ -96,7 +101,7 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
   const receipts = input.receipts ?? [];
   const sealReceipts = receipts.map((r) => r.receipt);
   const issuers = input.bundle?.issuers ?? [];
-  const evidenceOf = (): LogEvidence => new LogEvidence(sealReceipts, issuers);
+  const evidenceOf = (): LogEvidence => new LogEvidence(sealReceipts, issuers, input.known);
 
   const ledger = new SignerLedger(input.signerLog, findings);
   const logs: LogSummary[] = [streamWithEvidence(input.signerLog, "signer", evidenceOf(), ledger)];
@@ -162,6 +167,7 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     grants,
     hosts: [...context.hosts.values()].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)),
     officers: tallyOfficers(grants, ledger, sorted),
+    sinceNotGiven: input.known === undefined ? [] : headsNotGiven(input.known, new Set(logs.map((l) => l.logId))),
   };
 }
 

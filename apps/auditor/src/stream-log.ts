@@ -1,21 +1,24 @@
 import {
   type AuditChainCode,
+  type AuditChainHead,
   type AuditChainReport,
   type AuditEntry,
   LOG_RECOVERED_TYPE,
   verifyAuditLog,
 } from "@airgrant/core";
-import type { CheckpointSummary, SealSummary } from "./log-evidence.js";
+import type { CheckpointSummary, SealSummary, SinceSummary } from "./log-evidence.js";
 
 /**
  * One check run on each verified entry of a log, in the chain verifier's
- * single streaming pass: reconciliation, and the log's seals and signed
- * checkpoints (LogEvidence). Returning a string rejects the entry: the
+ * single streaming pass: reconciliation, and the log's seals, signed
+ * checkpoints and the head an earlier audit saw (LogEvidence). Returning a string rejects the entry: the
  * chain is then reported broken there with code `rejected-entry` and that
  * message; a code and message (`bad-seal`, `bad-checkpoint`, `bad-checkpoint-signature`) reports that.
  */
 export interface EntryCheck {
   onEntry(entry: AuditEntry, line: number): string | { code: AuditChainCode; message: string } | undefined;
+  /** After the last entry of an intact chain: a problem reports the log broken past its end (`truncated`). */
+  onEnd?(head: AuditChainHead): { code: AuditChainCode; message: string } | undefined;
 }
 
 /** What reconciliation says about one log it read. */
@@ -36,6 +39,8 @@ export interface LogSummary {
   seals?: SealSummary;
   /** The signed checkpoints checked with the bundle's issuer keys, when the auditor gave the bundle. */
   checkpoints?: CheckpointSummary;
+  /** The head an earlier audit saw in this log, when the auditor gave its output (`--since`). */
+  since?: SinceSummary;
 }
 
 /**
@@ -52,6 +57,13 @@ export function streamLog(path: string, role: LogSummary["role"], checks: readon
       for (const check of checks) {
         const rejection = check.onEntry(entry, line);
         if (rejection !== undefined) return rejection;
+      }
+      return undefined;
+    },
+    onEnd(head) {
+      for (const check of checks) {
+        const problem = check.onEnd?.(head);
+        if (problem !== undefined) return problem;
       }
       return undefined;
     },

@@ -1,27 +1,42 @@
 import { type AuditChainReport, type SealReceipt, type TrustedIssuer, verifyAuditLog } from "@airgrant/core";
-import { type CheckpointSummary, describeEvidence, LogEvidence, type SealSummary } from "./log-evidence.js";
+import type { KnownHeads } from "./known-heads.js";
+import {
+  type CheckpointSummary,
+  describeEvidence,
+  LogEvidence,
+  type SealSummary,
+  type SinceSummary,
+} from "./log-evidence.js";
 
 export interface LogVerdict {
   path: string;
   report: AuditChainReport;
   seals?: SealSummary;
   checkpoints?: CheckpointSummary;
+  since?: SinceSummary;
 }
 
 /**
  * Verify each log's chain on its own, streaming, in the order given; a log
  * whose id matches a receipt has every seal checked in the same pass
- * (docs/audit-log.md, "Sealing"), and with the bundle's issuers every
- * checkpoint.
+ * (docs/audit-log.md, "Sealing"), with the bundle's issuers every
+ * checkpoint, and with an earlier audit's heads that it still holds them.
+ * With none of these, the chain alone, on two cores when the log is large.
  */
 export function verifyLogs(
   paths: readonly string[],
   receipts: readonly SealReceipt[] = [],
   issuers: readonly TrustedIssuer[] = [],
+  known?: KnownHeads,
 ): LogVerdict[] {
+  const chainOnly = receipts.length === 0 && issuers.length === 0 && known === undefined;
   return paths.map((path) => {
-    const evidence = new LogEvidence(receipts, issuers);
-    const report = verifyAuditLog(path, { onEntry: (entry) => evidence.onEntry(entry) });
+    if (chainOnly) return { path, report: verifyAuditLog(path) };
+    const evidence = new LogEvidence(receipts, issuers, known);
+    const report = verifyAuditLog(path, {
+      onEntry: (entry) => evidence.onEntry(entry),
+      onEnd: (head) => evidence.onEnd(head),
+    });
     const verdict: LogVerdict = { path, report };
     evidence.recordOn(verdict);
     return verdict;
@@ -29,10 +44,11 @@ export function verifyLogs(
 }
 
 /** One line a log, as the auditor reads it. */
-export function describeLogVerdict({ path, report, seals, checkpoints }: LogVerdict): string {
+export function describeLogVerdict(verdict: LogVerdict): string {
+  const { path, report } = verdict;
   if (!report.ok) {
     return `${path}: BROKEN at entry ${report.seq} (line ${report.line}): ${report.code}: ${report.message}; ${report.entriesVerified} entries before it verified`;
   }
   const recovered = report.recoveries > 0 ? `, ${report.recoveries} torn tail(s) recovered` : "";
-  return `${path}: intact, ${report.entries} entries${recovered}${describeEvidence(seals, checkpoints)}, log ${report.logId}, head ${report.head.seq} ${report.head.hash}`;
+  return `${path}: intact, ${report.entries} entries${recovered}${describeEvidence(verdict)}, log ${report.logId}, head ${report.head.seq} ${report.head.hash}`;
 }

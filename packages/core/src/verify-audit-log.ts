@@ -23,7 +23,9 @@ export type AuditChainCode =
   | "rejected-entry"
   | "bad-seal"
   | "bad-checkpoint"
-  | "bad-checkpoint-signature";
+  | "bad-checkpoint-signature"
+  | "rewritten"
+  | "truncated";
 
 export interface AuditChainHead {
   seq: number;
@@ -65,6 +67,13 @@ export interface VerifyAuditLogOptions {
    * returning a code and message (`bad-seal`) reports that instead.
    */
   onEntry?: (entry: AuditEntry, line: number) => string | { code: AuditChainCode; message: string } | undefined;
+  /**
+   * Called once every entry has verified, with the log's head. A code and
+   * message returned report the log broken just past its last entry: the
+   * auditor's `truncated`, for a log that ends before an entry an earlier
+   * audit saw in it.
+   */
+  onEnd?: (head: AuditChainHead) => { code: AuditChainCode; message: string } | undefined;
 }
 
 /** Bytes read per read(2); memory use is this plus one line, whatever the log size. */
@@ -168,11 +177,11 @@ export function verifyAuditLog(logPath: string, options: VerifyAuditLogOptions =
     throw unreadable(logPath, err);
   }
   try {
-    if (options.onEntry === undefined) {
+    if (options.onEntry === undefined && options.onEnd === undefined) {
       const parallel = verifyInTwoHalves(fd, logPath);
       if (parallel !== undefined) return parallel;
     }
-    return verifyOpenLog(fd, logPath, new ChainState(options.onEntry));
+    return verifyOpenLog(fd, logPath, new ChainState(options.onEntry), undefined, options.onEnd);
   } finally {
     closeSync(fd);
   }
@@ -392,12 +401,20 @@ function verifyLines(fd: number, logPath: string, state: ChainState, start = 0, 
   return undefined;
 }
 
-function verifyOpenLog(fd: number, logPath: string, state: ChainState, end?: number): AuditChainReport {
+function verifyOpenLog(
+  fd: number,
+  logPath: string,
+  state: ChainState,
+  end?: number,
+  onEnd?: VerifyAuditLogOptions["onEnd"],
+): AuditChainReport {
   const problem = verifyLines(fd, logPath, state, 0, end);
   if (problem !== undefined) return problem;
   if (state.head === undefined || state.logId === undefined) {
     return state.broken("empty-log", "the log has no entries");
   }
+  const ending = onEnd?.(state.head);
+  if (ending !== undefined) return state.broken(ending.code, ending.message);
   return { ok: true, entries: state.entries, head: state.head, logId: state.logId, recoveries: state.recoveries };
 }
 
