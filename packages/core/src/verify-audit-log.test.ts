@@ -181,9 +181,27 @@ describe("verifyAuditLog", () => {
     expect(verifyAuditLog(log)).toMatchObject({ ok: false, code: "torn-tail", seq: 8, line: 8, entriesVerified: 7 });
   });
 
-  it("truncation at a line boundary verifies: only a checkpoint can tell (docs/audit-log.md)", () => {
+  it("truncation at a line boundary verifies: only what was seen before can tell (docs/audit-log.md, 7c)", () => {
     writeLines(buildLines(8).slice(0, 5));
     expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 5 });
+    // The auditor's --since check, through onEnd: the log had reached entry 8 before.
+    const seen: number[] = [];
+    const onEnd = (head: { seq: number }) => {
+      seen.push(head.seq);
+      return head.seq < 8 ? { code: "truncated" as const, message: "cut" } : undefined;
+    };
+    expect(verifyAuditLog(log, { onEnd })).toMatchObject({
+      ok: false,
+      code: "truncated",
+      seq: 6,
+      line: 6,
+      entriesVerified: 5,
+      head: { seq: 5 },
+      logId: LOG_ID,
+    });
+    writeLines(buildLines(8));
+    expect(verifyAuditLog(log, { onEnd })).toMatchObject({ ok: true, entries: 8 });
+    expect(seen).toEqual([5, 8]);
   });
 
   it("the first entry must be log-opened with the format and a log id", () => {
