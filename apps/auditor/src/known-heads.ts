@@ -89,8 +89,13 @@ export class KnownHeadCheck {
     return this.#head;
   }
 
+  /** For a check that starts mid-log (one half of a large log): the log's id, else read from entry 1. */
+  startIn(logId: string): void {
+    this.#head = this.known.byLogId.get(logId);
+  }
+
   onEntry(entry: AuditEntry): { code: AuditChainCode; message: string } | undefined {
-    if (entry.seq === 1) this.#head = this.known.byLogId.get(entry.data.logId as string);
+    if (entry.seq === 1) this.startIn(entry.data.logId as string);
     const head = this.#head;
     if (head === undefined || entry.seq !== head.seq || entry.hash === head.hash) return undefined;
     return {
@@ -100,11 +105,18 @@ export class KnownHeadCheck {
   }
 
   onEnd(last: AuditChainHead): { code: AuditChainCode; message: string } | undefined {
-    const head = this.#head;
-    if (head === undefined || last.seq >= head.seq) return undefined;
-    return {
-      code: "truncated",
-      message: `the log ends at entry ${last.seq}, but the audit in ${this.file} saw it reach entry ${head.seq}: entries were cut off since`,
-    };
+    return this.#head === undefined ? undefined : truncation({ seq: this.#head.seq, file: this.file }, last);
   }
+}
+
+/** `truncated` when a log ends before the entry `seen.seq` that the audit in `seen.file` saw. */
+export function truncation(
+  seen: { seq: number; file: string },
+  last: AuditChainHead,
+): { code: AuditChainCode; message: string } | undefined {
+  if (last.seq >= seen.seq) return undefined;
+  return {
+    code: "truncated",
+    message: `the log ends at entry ${last.seq}, but the audit in ${seen.file} saw it reach entry ${seen.seq}: entries were cut off since`,
+  };
 }

@@ -3,11 +3,15 @@ import {
   type AuditChainHead,
   type AuditEntry,
   CheckpointChecker,
+  type JoinProblem,
+  type RangeCheck,
+  type RangeStart,
   SealChecker,
   type SealReceipt,
+  type SplitCheck,
   type TrustedIssuer,
 } from "@airgrant/core";
-import { KnownHeadCheck, type KnownHeads } from "./known-heads.js";
+import { KnownHeadCheck, type KnownHeads, truncation } from "./known-heads.js";
 
 /** What the seals of a host log say, when the auditor holds its receipt. */
 export interface SealSummary {
@@ -33,35 +37,62 @@ export interface SinceSummary {
   file: string;
 }
 
+/** What one LogEvidence found, as plain data: one half's, when a large log is split across two workers. */
+export interface EvidenceSummary {
+  seals?: SealSummary & {
+    /** This range's first sealed entry, for the check across the halves' boundary. */
+    firstSealed?: { seq: number; epoch: number; prev: string };
+  };
+  checkpoints?: CheckpointSummary;
+  since?: SinceSummary;
+}
+
+/** What LogEvidence is built from; it crosses to workers, so plain data. */
+export interface EvidenceInputs {
+  receipts: readonly SealReceipt[];
+  issuers: readonly TrustedIssuer[];
+  known?: KnownHeads | undefined;
+}
+
 /**
  * The evidence a log carries besides its chain (docs/audit-log.md, 7a to
  * 7c), checked entry by entry in the chain verifier's pass: the seals of a
  * host log whose install receipt the auditor holds (matched by log id),
  * every signed checkpoint when the auditor has the bundle's issuer keys,
  * and the head an earlier audit saw when the auditor kept its output.
- * `verify`, `reconcile` and `report` all check a log through this.
+ * `verify`, `reconcile` and `report` all check a log through this; `verify`
+ * splits a large log's between two workers (`evidenceSplitCheck`).
  */
-export class LogEvidence {
+export class LogEvidence implements RangeCheck<EvidenceSummary> {
   #seals: SealChecker | undefined;
   #receipt: SealReceipt | undefined;
+  #firstSealed: { seq: number; epoch: number; prev: string } | undefined;
   readonly #checkpoints: CheckpointChecker | undefined;
   readonly #known: KnownHeadCheck | undefined;
+  readonly #receipts: readonly SealReceipt[];
 
-  constructor(
-    private readonly receipts: readonly SealReceipt[],
-    issuers: readonly TrustedIssuer[],
-    known?: KnownHeads,
-  ) {
-    this.#checkpoints = issuers.length === 0 ? undefined : new CheckpointChecker(issuers);
+  /** `start`: where the entries begin; mid-log (in the log with that id) for a large log's second half. */
+  constructor({ receipts, issuers, known }: EvidenceInputs, start?: RangeStart) {
+    this.#receipts = receipts;
+    this.#checkpoints = issuers.length === 0 ? undefined : new CheckpointChecker(issuers, start?.logId);
     this.#known = known === undefined ? undefined : new KnownHeadCheck(known);
+    if (start !== undefined) this.#startIn(start.logId);
+  }
+
+  #startIn(logId: unknown): void {
+    this.#receipt = this.#receipts.find((r) => r.logId === logId);
+    if (this.#receipt !== undefined) this.#seals = new SealChecker(this.#receipt);
+    if (typeof logId === "string") this.#known?.startIn(logId);
   }
 
   onEntry(entry: AuditEntry): { code: AuditChainCode; message: string } | undefined {
-    if (entry.seq === 1) {
-      this.#receipt = this.receipts.find((r) => r.logId === entry.data.logId);
-      if (this.#receipt !== undefined) this.#seals = new SealChecker(this.#receipt);
+    if (entry.seq === 1) this.#startIn(entry.data.logId);
+    const problem = this.#checkpoints?.check(entry) ?? this.#seals?.check(entry) ?? this.#known?.onEntry(entry);
+    const seals = this.#seals;
+    if (problem === undefined && this.#firstSealed === undefined && seals !== undefined && seals.lastSealedSeq > 0) {
+      this.#firstSealed = { seq: seals.lastSealedSeq, epoch: seals.epoch, prev: entry.prev };
     }
-    return this.#checkpoints?.check(entry) ?? this.#seals?.check(entry) ?? this.#known?.onEntry(entry);
+    return problem;
   }
 
   /** After the last entry: a log that ends before the head an earlier audit saw is `truncated`. */
@@ -69,32 +100,107 @@ export class LogEvidence {
     return this.#known?.onEnd(head);
   }
 
-  get seals(): SealSummary | undefined {
+  summary(): EvidenceSummary {
+    const summary: EvidenceSummary = {};
     const seals = this.#seals;
-    if (seals === undefined || this.#receipt === undefined) return undefined;
-    const { lastSealedSeq, epoch, epochStartSeq } = seals;
-    return { host: this.#receipt.host, lastSealedSeq, epoch, epochStartSeq };
-  }
-
-  get checkpoints(): CheckpointSummary | undefined {
+    if (seals !== undefined && this.#receipt !== undefined) {
+      const { lastSealedSeq, epoch, epochStartSeq } = seals;
+      summary.seals = { host: this.#receipt.host, lastSealedSeq, epoch, epochStartSeq };
+      if (this.#firstSealed !== undefined) summary.seals.firstSealed = this.#firstSealed;
+    }
     const checkpoints = this.#checkpoints;
-    if (checkpoints === undefined || checkpoints.checkpoints === 0) return undefined;
-    return { checkpoints: checkpoints.checkpoints, lastCheckpointedSeq: checkpoints.lastCheckpointedSeq };
-  }
-
-  get since(): SinceSummary | undefined {
+    if (checkpoints !== undefined) {
+      summary.checkpoints = {
+        checkpoints: checkpoints.checkpoints,
+        lastCheckpointedSeq: checkpoints.lastCheckpointedSeq,
+      };
+    }
     const known = this.#known;
-    const head = known?.head;
-    return known === undefined || head === undefined ? undefined : { seq: head.seq, file: known.file };
+    if (known?.head !== undefined) summary.since = { seq: known.head.seq, file: known.file };
+    return summary;
   }
 
   /** Puts what was found (seals, checkpoints, an earlier head), once the pass is over, on a log's verdict or summary. */
   recordOn(target: { seals?: SealSummary; checkpoints?: CheckpointSummary; since?: SinceSummary }): void {
-    const { seals, checkpoints, since } = this;
-    if (seals !== undefined) target.seals = seals;
-    if (checkpoints !== undefined) target.checkpoints = checkpoints;
-    if (since !== undefined) target.since = since;
+    recordEvidence(target, this.summary());
   }
+}
+
+/** An EvidenceSummary as a log's verdict or summary shows it: no checkpoints when there were none. */
+export function recordEvidence(
+  target: { seals?: SealSummary; checkpoints?: CheckpointSummary; since?: SinceSummary },
+  { seals, checkpoints, since }: EvidenceSummary,
+): void {
+  if (seals !== undefined) {
+    const { host, lastSealedSeq, epoch, epochStartSeq } = seals;
+    target.seals = { host, lastSealedSeq, epoch, epochStartSeq };
+  }
+  if (checkpoints !== undefined && checkpoints.checkpoints > 0) target.checkpoints = checkpoints;
+  if (since !== undefined) target.since = since;
+}
+
+/** For the worker that checks one half of a large log (verifyAuditLogChecked). */
+export function createRangeCheck(inputs: EvidenceInputs, start: RangeStart): LogEvidence {
+  return new LogEvidence(inputs, start);
+}
+
+/**
+ * Two halves' evidence as one pass would have found it. Only the seals span
+ * the boundary: the second half's first seal may not go back to an earlier
+ * epoch than the first half's last (keys only move forward).
+ */
+export function joinEvidence(
+  first: EvidenceSummary,
+  second: EvidenceSummary,
+): { summary: EvidenceSummary; problem?: JoinProblem } {
+  const summary: EvidenceSummary = {};
+  const since = first.since ?? second.since;
+  if (since !== undefined) summary.since = since;
+  if (first.checkpoints !== undefined && second.checkpoints !== undefined) {
+    summary.checkpoints = {
+      checkpoints: first.checkpoints.checkpoints + second.checkpoints.checkpoints,
+      lastCheckpointedSeq: second.checkpoints.lastCheckpointedSeq || first.checkpoints.lastCheckpointedSeq,
+    };
+  }
+  const a = first.seals;
+  const b = second.seals;
+  if (a === undefined || b === undefined) return { summary };
+  if (b.lastSealedSeq === 0) {
+    summary.seals = a;
+    return { summary };
+  }
+  const continues = a.lastSealedSeq > 0 && b.epoch === a.epoch;
+  summary.seals = {
+    host: a.host,
+    lastSealedSeq: b.lastSealedSeq,
+    epoch: b.epoch,
+    epochStartSeq: continues ? a.epochStartSeq : b.epochStartSeq,
+  };
+  if (a.firstSealed !== undefined) summary.seals.firstSealed = a.firstSealed;
+  const firstSealed = b.firstSealed;
+  if (a.lastSealedSeq > 0 && firstSealed !== undefined && firstSealed.epoch < a.epoch) {
+    return {
+      summary,
+      problem: {
+        seq: firstSealed.seq,
+        code: "bad-seal",
+        message: `entry ${firstSealed.seq} is sealed in epoch ${firstSealed.epoch}, after epoch ${a.epoch}: keys only move forward`,
+        head: { seq: firstSealed.seq - 1, hash: firstSealed.prev },
+      },
+    };
+  }
+  return { summary };
+}
+
+/** LogEvidence for verifyAuditLogChecked: this thread's for a small log, a worker's per half for a large one. */
+export function evidenceSplitCheck(inputs: EvidenceInputs): SplitCheck<EvidenceSummary> {
+  return {
+    module: new URL(import.meta.url),
+    args: inputs,
+    local: new LogEvidence(inputs),
+    join: joinEvidence,
+    onEnd: (summary, head) => (summary.since === undefined ? undefined : truncation(summary.since, head)),
+  };
 }
 
 /** What a log line adds for its evidence: ", sealed (host …) through entry N; …", ", N signed checkpoint(s), …", ", holds entry N …". */

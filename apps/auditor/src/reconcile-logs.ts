@@ -101,7 +101,7 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
   const receipts = input.receipts ?? [];
   const sealReceipts = receipts.map((r) => r.receipt);
   const issuers = input.bundle?.issuers ?? [];
-  const evidenceOf = (): LogEvidence => new LogEvidence(sealReceipts, issuers, input.known);
+  const evidenceOf = (): LogEvidence => new LogEvidence({ receipts: sealReceipts, issuers, known: input.known });
 
   const ledger = new SignerLedger(input.signerLog, findings);
   const logs: LogSummary[] = [streamWithEvidence(input.signerLog, "signer", evidenceOf(), ledger)];

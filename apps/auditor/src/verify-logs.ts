@@ -1,9 +1,16 @@
-import { type AuditChainReport, type SealReceipt, type TrustedIssuer, verifyAuditLog } from "@airgrant/core";
+import {
+  type AuditChainReport,
+  type SealReceipt,
+  type TrustedIssuer,
+  verifyAuditLog,
+  verifyAuditLogChecked,
+} from "@airgrant/core";
 import type { KnownHeads } from "./known-heads.js";
 import {
   type CheckpointSummary,
   describeEvidence,
-  LogEvidence,
+  evidenceSplitCheck,
+  recordEvidence,
   type SealSummary,
   type SinceSummary,
 } from "./log-evidence.js";
@@ -21,7 +28,7 @@ export interface LogVerdict {
  * whose id matches a receipt has every seal checked in the same pass
  * (docs/audit-log.md, "Sealing"), with the bundle's issuers every
  * checkpoint, and with an earlier audit's heads that it still holds them.
- * With none of these, the chain alone, on two cores when the log is large.
+ * A large log is verified on two cores, its evidence checked in each half.
  */
 export function verifyLogs(
   paths: readonly string[],
@@ -32,13 +39,9 @@ export function verifyLogs(
   const chainOnly = receipts.length === 0 && issuers.length === 0 && known === undefined;
   return paths.map((path) => {
     if (chainOnly) return { path, report: verifyAuditLog(path) };
-    const evidence = new LogEvidence(receipts, issuers, known);
-    const report = verifyAuditLog(path, {
-      onEntry: (entry) => evidence.onEntry(entry),
-      onEnd: (head) => evidence.onEnd(head),
-    });
+    const { report, summary } = verifyAuditLogChecked(path, evidenceSplitCheck({ receipts, issuers, known }));
     const verdict: LogVerdict = { path, report };
-    evidence.recordOn(verdict);
+    recordEvidence(verdict, summary);
     return verdict;
   });
 }

@@ -54,9 +54,14 @@ export class CheckpointChecker {
   checkpoints = 0;
   /** The last entry a valid checkpoint covers. */
   lastCheckpointedSeq = 0;
-  private logId = "";
-
-  constructor(private readonly issuers: readonly TrustedIssuer[]) {}
+  /**
+   * `logId`: for a check that starts mid-log (one half of a large log), the
+   * log's id; from the log's start it is read from entry 1.
+   */
+  constructor(
+    private readonly issuers: readonly TrustedIssuer[],
+    private logId = "",
+  ) {}
 
   /**
    * `bad-checkpoint-signature` when a well-formed checkpoint by a listed key

@@ -111,4 +111,14 @@ export {
   type TrustBundle,
   type TrustedIssuer,
 } from "./trust-bundle.js";
-export { type AuditChainCode, type AuditChainHead, type AuditChainReport, verifyAuditLog } from "./verify-audit-log.js";
+export {
+  type AuditChainCode,
+  type AuditChainHead,
+  type AuditChainReport,
+  type JoinProblem,
+  type RangeCheck,
+  type RangeStart,
+  type SplitCheck,
+  verifyAuditLog,
+  verifyAuditLogChecked,
+} from "./verify-audit-log.js";

@@ -179,9 +179,76 @@ export function verifyAuditLog(logPath: string, options: VerifyAuditLogOptions =
   try {
     if (options.onEntry === undefined && options.onEnd === undefined) {
       const parallel = verifyInTwoHalves(fd, logPath);
-      if (parallel !== undefined) return parallel;
+      if (parallel !== undefined) return parallel.report;
     }
     return verifyOpenLog(fd, logPath, new ChainState(options.onEntry), undefined, options.onEnd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A per-entry check that can run on one half of a large log in a worker:
+ * the auditor's seals, checkpoints and earlier heads. It sees the entries
+ * of its range in order; one for a second half starts mid-log, told the
+ * log's id.
+ */
+export interface RangeCheck<S> {
+  onEntry(entry: AuditEntry): { code: AuditChainCode; message: string } | undefined;
+  /** What it found, as plain data: it crosses threads as JSON. */
+  summary(): S;
+}
+
+/** Where a RangeCheck starts: at the log's start, or mid-log in the log with this id. */
+export type RangeStart = { logId: string } | undefined;
+
+/** A problem a SplitCheck's join finds, at an entry of the second half. */
+export interface JoinProblem {
+  seq: number;
+  code: AuditChainCode;
+  message: string;
+  /** The entry before it. */
+  head: AuditChainHead;
+}
+
+/**
+ * A RangeCheck that verifyAuditLogChecked can split across two workers.
+ * Each worker imports `module` and calls its `createRangeCheck(args, start)`;
+ * `args` must survive structured cloning. `join` then puts the halves'
+ * summaries together and checks what spans the boundary.
+ */
+export interface SplitCheck<S> {
+  module: URL;
+  args: unknown;
+  /** The check for a log verified in one pass, in this thread. */
+  local: RangeCheck<S>;
+  join(first: S, second: S): { summary: S; problem?: JoinProblem };
+  /** After the last entry of an intact chain, with what the check found: as verifyAuditLog's `onEnd`. */
+  onEnd?(summary: S, head: AuditChainHead): { code: AuditChainCode; message: string } | undefined;
+}
+
+/**
+ * verifyAuditLog with a check on every entry that, unlike `onEntry`, keeps
+ * a large log on two cores (each half's check in its worker) with the same
+ * verdict one pass would give. Returns the report and the check's summary.
+ */
+export function verifyAuditLogChecked<S>(
+  logPath: string,
+  check: SplitCheck<S>,
+): { report: AuditChainReport; summary: S } {
+  let fd: number;
+  try {
+    fd = openSync(logPath, "r");
+  } catch (err) {
+    throw unreadable(logPath, err);
+  }
+  try {
+    const parallel = verifyInTwoHalves(fd, logPath, check as SplitCheck<unknown>);
+    if (parallel !== undefined) return parallel as { report: AuditChainReport; summary: S };
+    const local = check.local;
+    const onEnd = (head: AuditChainHead) => check.onEnd?.(local.summary(), head);
+    const report = verifyOpenLog(fd, logPath, new ChainState((entry) => local.onEntry(entry)), undefined, onEnd);
+    return { report, summary: local.summary() };
   } finally {
     closeSync(fd);
   }
@@ -196,24 +263,35 @@ export interface RangeReport {
   recoveries: number;
 }
 
+/** A half's report with its check's summary, when it ran one. */
+type HalfResult<R> = R & { summary?: unknown };
+
 /**
  * One half of a two-core verification, in its worker: the first half from
  * the log's start (a full report, as one pass over `[0, end)` gives), or the
- * second as a floating range (its verdict relative to its start).
+ * second as a floating range (its verdict relative to its start). With a
+ * check, each verified entry goes through it too, and its summary comes back.
  */
 export function verifyLogHalf(
   logPath: string,
   half: { start: 0; end: number } | { start: number; end: number; floating: true },
-): AuditChainReport | RangeReport {
+  check?: RangeCheck<unknown>,
+): HalfResult<AuditChainReport> | HalfResult<RangeReport> {
+  const onEntry = check === undefined ? undefined : (entry: AuditEntry) => check.onEntry(entry);
   const fd = openSync(logPath, "r");
   try {
-    if (!("floating" in half)) return verifyOpenLog(fd, logPath, new ChainState(undefined), half.end);
-    const state = new ChainState(undefined, true);
+    if (!("floating" in half)) {
+      const report: HalfResult<AuditChainReport> = verifyOpenLog(fd, logPath, new ChainState(onEntry), half.end);
+      if (check !== undefined) report.summary = check.summary();
+      return report;
+    }
+    const state = new ChainState(onEntry, true);
     const problem = verifyLines(fd, logPath, state, half.start, half.end);
-    const report: RangeReport = { entries: state.entries, recoveries: state.recoveries };
+    const report: HalfResult<RangeReport> = { entries: state.entries, recoveries: state.recoveries };
     if (state.first !== undefined) report.first = state.first;
     if (state.head !== undefined) report.head = state.head;
     if (problem !== undefined) report.broken = { code: problem.code, line: problem.line, message: problem.message };
+    if (check !== undefined) report.summary = check.summary();
     return report;
   } finally {
     closeSync(fd);
@@ -233,18 +311,26 @@ const WORKER_START_MS = 5000;
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
+/** What a worker needs to run a SplitCheck on its half. */
+export interface HalfCheckData {
+  /** The module's URL, as text. */
+  module: string;
+  args: unknown;
+  start: RangeStart;
+}
+
 /** A worker verifying one half, answering through shared memory since the caller waits synchronously. */
 class HalfWorker {
   readonly #signal: Int32Array;
   readonly #shared: SharedArrayBuffer;
   readonly #worker: Worker;
 
-  constructor(logPath: string, half: Parameters<typeof verifyLogHalf>[1]) {
+  constructor(logPath: string, half: Parameters<typeof verifyLogHalf>[1], check?: HalfCheckData) {
     this.#shared = new SharedArrayBuffer(8 + RESULT_BYTES);
     this.#signal = new Int32Array(this.#shared, 0, 2);
     // No inherited flags: an --input-type or -e of the parent is not the worker's.
     this.#worker = new Worker(WORKER_URL, {
-      workerData: { logPath, half, shared: this.#shared },
+      workerData: { logPath, half, shared: this.#shared, check },
       execArgv: [],
       resourceLimits: WORKER_LIMITS,
     });
@@ -255,7 +341,7 @@ class HalfWorker {
    * Its report, or undefined when it never started (no threads to be had:
    * a few seconds lost, then a sequential pass) or failed.
    */
-  result(): AuditChainReport | RangeReport | undefined {
+  result(): HalfResult<AuditChainReport> | HalfResult<RangeReport> | undefined {
     const signal = this.#signal;
     const startedBy = Date.now() + WORKER_START_MS;
     while (Atomics.load(signal, 0) === 0 && Date.now() < startedBy) Atomics.wait(signal, 0, 0, 100);
@@ -266,8 +352,8 @@ class HalfWorker {
     while (Atomics.load(signal, 0) !== 2) Atomics.wait(signal, 0, Atomics.load(signal, 0), 1000);
     try {
       const result = JSON.parse(new TextDecoder().decode(new Uint8Array(this.#shared, 8, signal[1]))) as
-        | AuditChainReport
-        | RangeReport
+        | HalfResult<AuditChainReport>
+        | HalfResult<RangeReport>
         | { failed: string };
       return "failed" in result ? undefined : result;
     } catch {
@@ -284,11 +370,16 @@ class HalfWorker {
  * A large log's chain, verified on two cores: one worker checks the first
  * half from the log's start, another the second half as a floating range;
  * the halves are then stitched (the second's first entry must follow the
- * first's last). This thread only waits, so its heap stays small. The
- * verdict is the same as one pass would give, first broken entry and all.
- * Undefined when the log is small or no worker can be had.
+ * first's last). With a check, each worker runs it on its half and `join`
+ * checks what spans the boundary. This thread only waits, so its heap stays
+ * small. The verdict is the same as one pass would give, first broken entry
+ * and all. Undefined when the log is small or no worker can be had.
  */
-function verifyInTwoHalves(fd: number, logPath: string): AuditChainReport | undefined {
+function verifyInTwoHalves(
+  fd: number,
+  logPath: string,
+  check?: SplitCheck<unknown>,
+): { report: AuditChainReport; summary?: unknown } | undefined {
   let size: number;
   try {
     size = fstatSync(fd).size;
@@ -296,47 +387,93 @@ function verifyInTwoHalves(fd: number, logPath: string): AuditChainReport | unde
     return undefined;
   }
   if (size < PARALLEL_MIN_BYTES || !existsSync(WORKER_URL)) return undefined;
+  if (check !== undefined && !existsSync(check.module)) return undefined;
   const mid = lineBoundaryAfter(fd, Math.floor(size / 2), size);
   if (mid === undefined) return undefined;
-  const firstWorker = new HalfWorker(logPath, { start: 0, end: mid });
-  const secondWorker = new HalfWorker(logPath, { start: mid, end: size, floating: true });
-  const firstHalf = firstWorker.result() as AuditChainReport | undefined;
+  const checkData = (start: RangeStart): HalfCheckData | undefined =>
+    check === undefined ? undefined : { module: check.module.href, args: check.args, start };
+  const firstWorker = new HalfWorker(logPath, { start: 0, end: mid }, checkData(undefined));
+  // A broken first line leaves "": the first half reports it, and the second's verdict is not used.
+  const secondWorker = new HalfWorker(
+    logPath,
+    { start: mid, end: size, floating: true },
+    checkData({ logId: firstLogId(fd) ?? "" }),
+  );
+  const firstHalf = firstWorker.result() as HalfResult<AuditChainReport> | undefined;
   if (firstHalf === undefined || !firstHalf.ok) {
     secondWorker.stop();
-    return firstHalf;
+    return firstHalf === undefined ? undefined : split(firstHalf);
   }
-  const second = secondWorker.result() as RangeReport | undefined;
+  const second = secondWorker.result() as HalfResult<RangeReport> | undefined;
   if (second === undefined) return undefined;
   const n = firstHalf.entries;
-  const at = (code: AuditChainCode, relativeLine: number, message: string, head?: AuditChainHead): AuditChainReport => {
+  const done = split(firstHalf);
+  const at = (code: AuditChainCode, seq: number, message: string, head?: AuditChainHead) => {
     const report: Broken = {
       ok: false,
       code,
-      seq: n + relativeLine,
-      line: n + relativeLine,
+      seq,
+      line: seq,
       message,
-      entriesVerified: n + relativeLine - 1,
+      entriesVerified: seq - 1,
       logId: firstHalf.logId,
       head: head ?? firstHalf.head,
     };
-    return report;
+    return { report, summary: done.summary };
   };
   if (second.first === undefined) {
-    return at(second.broken?.code ?? "malformed-entry", 1, second.broken?.message ?? "no entry after the first half");
+    return at(
+      second.broken?.code ?? "malformed-entry",
+      n + 1,
+      second.broken?.message ?? "no entry after the first half",
+    );
   }
-  if (second.first.seq !== n + 1) return at("sequence-gap", 1, `entry has seq ${second.first.seq}, expected ${n + 1}`);
-  if (second.first.prev !== firstHalf.head.hash) return at("prev-mismatch", 1, `prev is not the hash of entry ${n}`);
-  if (second.broken !== undefined) {
-    return at(second.broken.code, second.broken.line, second.broken.message, second.head);
+  if (second.first.seq !== n + 1)
+    return at("sequence-gap", n + 1, `entry has seq ${second.first.seq}, expected ${n + 1}`);
+  if (second.first.prev !== firstHalf.head.hash)
+    return at("prev-mismatch", n + 1, `prev is not the hash of entry ${n}`);
+  const joined = check?.join(done.summary, second.summary);
+  const summary = joined?.summary;
+  const problem = joined?.problem;
+  const brokenSeq = second.broken === undefined ? undefined : n + second.broken.line;
+  if (problem !== undefined && (brokenSeq === undefined || problem.seq <= brokenSeq)) {
+    return { ...at(problem.code, problem.seq, problem.message, problem.head), summary };
+  }
+  if (second.broken !== undefined && brokenSeq !== undefined) {
+    return { ...at(second.broken.code, brokenSeq, second.broken.message, second.head), summary };
   }
   if (second.head === undefined) return undefined;
+  const ending = check?.onEnd?.(summary, second.head);
+  if (ending !== undefined) {
+    return { ...at(ending.code, second.head.seq + 1, ending.message, second.head), summary };
+  }
   return {
-    ok: true,
-    entries: n + second.entries,
-    head: second.head,
-    logId: firstHalf.logId,
-    recoveries: firstHalf.recoveries + second.recoveries,
+    report: {
+      ok: true,
+      entries: n + second.entries,
+      head: second.head,
+      logId: firstHalf.logId,
+      recoveries: firstHalf.recoveries + second.recoveries,
+    },
+    summary,
   };
+}
+
+/** A half's report and its check's summary, apart. */
+function split(result: HalfResult<AuditChainReport>): { report: AuditChainReport; summary?: unknown } {
+  const { summary, ...report } = result;
+  return { report, summary };
+}
+
+/** The log id in the first line, when it is a readable log-opened entry. */
+function firstLogId(fd: number): string | undefined {
+  const buf = Buffer.allocUnsafe(MAX_AUDIT_LINE_BYTES + 1);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  const newline = buf.subarray(0, n).indexOf(0x0a);
+  if (newline < 0) return undefined;
+  const decoded = decodeAuditLine(buf.subarray(0, newline));
+  const logId = decoded.ok ? decoded.entry.data.logId : undefined;
+  return typeof logId === "string" ? logId : undefined;
 }
 
 /** The offset just after the first "\n" at or after `from`, or undefined when there is none before `size`. */
