@@ -85,9 +85,14 @@ export class LogEvidence implements RangeCheck<EvidenceSummary> {
     if (typeof logId === "string") this.#known?.startIn(logId);
   }
 
-  onEntry(entry: AuditEntry): { code: AuditChainCode; message: string } | undefined {
+  /** `bytes`, the entry's line as read, spares the seal check an encoding. */
+  onEntry(
+    entry: AuditEntry,
+    _line?: number,
+    bytes?: Uint8Array,
+  ): { code: AuditChainCode; message: string } | undefined {
     if (entry.seq === 1) this.#startIn(entry.data.logId);
-    const problem = this.#checkpoints?.check(entry) ?? this.#seals?.check(entry) ?? this.#known?.onEntry(entry);
+    const problem = this.#checkpoints?.check(entry) ?? this.#seals?.check(entry, bytes) ?? this.#known?.onEntry(entry);
     const seals = this.#seals;
     if (problem === undefined && this.#firstSealed === undefined && seals !== undefined && seals.lastSealedSeq > 0) {
       this.#firstSealed = { seq: seals.lastSealedSeq, epoch: seals.epoch, prev: entry.prev };

@@ -16,7 +16,12 @@ import type { CheckpointSummary, SealSummary, SinceSummary } from "./log-evidenc
  * message; a code and message (`bad-seal`, `bad-checkpoint`, `bad-checkpoint-signature`) reports that.
  */
 export interface EntryCheck {
-  onEntry(entry: AuditEntry, line: number): string | { code: AuditChainCode; message: string } | undefined;
+  /** `bytes`: the entry's line as read, valid only during the call. */
+  onEntry(
+    entry: AuditEntry,
+    line: number,
+    bytes: Uint8Array,
+  ): string | { code: AuditChainCode; message: string } | undefined;
   /** After the last entry of an intact chain: a problem reports the log broken past its end (`truncated`). */
   onEnd?(head: AuditChainHead): { code: AuditChainCode; message: string } | undefined;
 }
@@ -52,10 +57,10 @@ export function streamLog(path: string, role: LogSummary["role"], checks: readon
   // Counted here too: the verifier reports recoveries only for an intact chain.
   let recoveries = 0;
   const report: AuditChainReport = verifyAuditLog(path, {
-    onEntry(entry, line) {
+    onEntry(entry, line, bytes) {
       if (entry.type === LOG_RECOVERED_TYPE) recoveries++;
       for (const check of checks) {
-        const rejection = check.onEntry(entry, line);
+        const rejection = check.onEntry(entry, line, bytes);
         if (rejection !== undefined) return rejection;
       }
       return undefined;

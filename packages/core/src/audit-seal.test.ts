@@ -45,16 +45,14 @@ function sealedLog(name: string, n: number): { path: string; logId: string; keys
   return { path, logId, keys };
 }
 
+/** The seals checked from each line's bytes, and the same verdict from each entry encoded again without its seal. */
 function verifyWith(path: string, logId: string) {
-  const checker = new SealChecker({
-    logId,
-    host: "h",
-    start: START,
-    epochSeconds: EPOCH,
-    key: KEY0,
-    firstSealedSeq: 2,
-  });
-  return { report: verifyAuditLog(path, { onEntry: (e) => checker.check(e) }), checker };
+  const receipt = { logId, host: "h", start: START, epochSeconds: EPOCH, key: KEY0, firstSealedSeq: 2 };
+  const checker = new SealChecker(receipt);
+  const report = verifyAuditLog(path, { onEntry: (e, _line, bytes) => checker.check(e, bytes) });
+  const encoded = new SealChecker(receipt);
+  expect(verifyAuditLog(path, { onEntry: (e) => encoded.check(e) })).toEqual(report);
+  return { report, checker };
 }
 
 /** Rewrite entry `seq`'s data and re-chain everything after it, re-sealing with `key` in `epoch` where given. */
@@ -133,6 +131,34 @@ describe("forward-secure sealing", () => {
     expect(verifyWith(back.path, back.logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 22 });
     const { path: other } = sealedLog("other.log", 3);
     expect(verifyWith(other, logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 1 });
+  });
+
+  it("finds the seal member in the line's bytes wherever it sits, and is not fooled by a nested one", () => {
+    const path = join(dir, "positions.log");
+    const decoy = { epoch: 0, tag: "0".repeat(64) };
+    const variants: Record<string, AuditValue>[] = [
+      {},
+      { a: 1 },
+      { z: "after" },
+      { a: 1, z: "after" },
+      { a: { seal: decoy }, z: "after" },
+      { nested: { seal: decoy }, tail: [{ seal: decoy }] },
+    ];
+    for (const data of variants) {
+      appendAuditEntry(path, "grant-check", data, {
+        clock: () => new Date((START + 60) * 1000),
+        seal: (unsealed) => sealMember(KEY0, 0, unsealed),
+      });
+    }
+    const logId = JSON.parse(readFileSync(path, "utf8").split("\n")[0] as string).data.logId as string;
+    expect(verifyWith(path, logId).report).toMatchObject({ ok: true, entries: 7 });
+    // A nested copy of entry 6's very seal member, added after it was sealed: both ways refuse it.
+    const lines = readFileSync(path, "utf8").trimEnd().split("\n");
+    const sixth = JSON.parse(lines[5] as string) as AuditEntry;
+    const copied = { ...sixth.data, b: { seal: sixth.data.seal as AuditValue } };
+    lines[5] = encodeAuditEntry(6, sixth.time, sixth.type, copied, sixth.prev).line.toString();
+    writeFileSync(path, `${lines.slice(0, 6).join("\n")}\n`);
+    expect(verifyWith(path, logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 6 });
   });
 
   it("round-trips a receipt", () => {

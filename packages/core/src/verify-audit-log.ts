@@ -64,9 +64,14 @@ export interface VerifyAuditLogOptions {
    * (the auditor's reconciliation, checkpoint and seal checks) can look at
    * every entry in the same streaming pass. Returning a string stops the
    * verification and reports it as the message of a `rejected-entry`;
-   * returning a code and message (`bad-seal`) reports that instead.
+   * returning a code and message (`bad-seal`) reports that instead. `bytes`
+   * is the entry's line as read, valid only during the call.
    */
-  onEntry?: (entry: AuditEntry, line: number) => string | { code: AuditChainCode; message: string } | undefined;
+  onEntry?: (
+    entry: AuditEntry,
+    line: number,
+    bytes: Uint8Array,
+  ) => string | { code: AuditChainCode; message: string } | undefined;
   /**
    * Called once every entry has verified, with the log's head. A code and
    * message returned report the log broken just past its last entry: the
@@ -135,7 +140,7 @@ class ChainState {
     }
     const problem = expected === 1 && !this.floating ? this.checkFirstEntry(entry) : this.checkLaterEntry(entry);
     if (problem !== undefined) return problem;
-    const rejection = this.onEntry?.(entry, expected);
+    const rejection = this.onEntry?.(entry, expected, line);
     if (typeof rejection === "string") return this.broken("rejected-entry", rejection);
     if (rejection !== undefined) return this.broken(rejection.code, rejection.message);
     this.entries++;
@@ -194,7 +199,8 @@ export function verifyAuditLog(logPath: string, options: VerifyAuditLogOptions =
  * log's id.
  */
 export interface RangeCheck<S> {
-  onEntry(entry: AuditEntry): { code: AuditChainCode; message: string } | undefined;
+  /** As verifyAuditLog's `onEntry` (`line` counts from the range's start). */
+  onEntry(entry: AuditEntry, line: number, bytes: Uint8Array): { code: AuditChainCode; message: string } | undefined;
   /** What it found, as plain data: it crosses threads as JSON. */
   summary(): S;
 }
@@ -247,7 +253,13 @@ export function verifyAuditLogChecked<S>(
     if (parallel !== undefined) return parallel as { report: AuditChainReport; summary: S };
     const local = check.local;
     const onEnd = (head: AuditChainHead) => check.onEnd?.(local.summary(), head);
-    const report = verifyOpenLog(fd, logPath, new ChainState((entry) => local.onEntry(entry)), undefined, onEnd);
+    const report = verifyOpenLog(
+      fd,
+      logPath,
+      new ChainState((entry, line, bytes) => local.onEntry(entry, line, bytes)),
+      undefined,
+      onEnd,
+    );
     return { report, summary: local.summary() };
   } finally {
     closeSync(fd);
@@ -277,7 +289,10 @@ export function verifyLogHalf(
   half: { start: 0; end: number } | { start: number; end: number; floating: true },
   check?: RangeCheck<unknown>,
 ): HalfResult<AuditChainReport> | HalfResult<RangeReport> {
-  const onEntry = check === undefined ? undefined : (entry: AuditEntry) => check.onEntry(entry);
+  const onEntry =
+    check === undefined
+      ? undefined
+      : (entry: AuditEntry, line: number, bytes: Uint8Array) => check.onEntry(entry, line, bytes);
   const fd = openSync(logPath, "r");
   try {
     if (!("floating" in half)) {
