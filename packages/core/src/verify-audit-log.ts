@@ -175,6 +175,17 @@ class ChainState {
  * `file-unreadable` only when the file cannot be opened or read.
  */
 export function verifyAuditLog(logPath: string, options: VerifyAuditLogOptions = {}): AuditChainReport {
+  return withOpenLog(logPath, (fd) => {
+    if (options.onEntry === undefined && options.onEnd === undefined) {
+      const parallel = verifyInTwoHalves(fd, logPath);
+      if (parallel !== undefined) return parallel.report;
+    }
+    return verifyOpenLog(fd, logPath, new ChainState(options.onEntry), undefined, options.onEnd);
+  });
+}
+
+/** `fn` on the log at `logPath` opened for reading; `file-unreadable` if it cannot be. */
+function withOpenLog<T>(logPath: string, fn: (fd: number) => T): T {
   let fd: number;
   try {
     fd = openSync(logPath, "r");
@@ -182,11 +193,7 @@ export function verifyAuditLog(logPath: string, options: VerifyAuditLogOptions =
     throw unreadable(logPath, err);
   }
   try {
-    if (options.onEntry === undefined && options.onEnd === undefined) {
-      const parallel = verifyInTwoHalves(fd, logPath);
-      if (parallel !== undefined) return parallel.report;
-    }
-    return verifyOpenLog(fd, logPath, new ChainState(options.onEntry), undefined, options.onEnd);
+    return fn(fd);
   } finally {
     closeSync(fd);
   }
@@ -242,28 +249,14 @@ export function verifyAuditLogChecked<S>(
   logPath: string,
   check: SplitCheck<S>,
 ): { report: AuditChainReport; summary: S } {
-  let fd: number;
-  try {
-    fd = openSync(logPath, "r");
-  } catch (err) {
-    throw unreadable(logPath, err);
-  }
-  try {
+  return withOpenLog(logPath, (fd) => {
     const parallel = verifyInTwoHalves(fd, logPath, check as SplitCheck<unknown>);
     if (parallel !== undefined) return parallel as { report: AuditChainReport; summary: S };
     const local = check.local;
     const onEnd = (head: AuditChainHead) => check.onEnd?.(local.summary(), head);
-    const report = verifyOpenLog(
-      fd,
-      logPath,
-      new ChainState((entry, line, bytes) => local.onEntry(entry, line, bytes)),
-      undefined,
-      onEnd,
-    );
-    return { report, summary: local.summary() };
-  } finally {
-    closeSync(fd);
-  }
+    const state = new ChainState((entry, line, bytes) => local.onEntry(entry, line, bytes));
+    return { report: verifyOpenLog(fd, logPath, state, undefined, onEnd), summary: local.summary() };
+  });
 }
 
 /** What a worker reports for its half: a floating range's verdict, relative to its start. */
