@@ -61,7 +61,7 @@ export interface EvidenceInputs {
  * every signed checkpoint when the auditor has the bundle's issuer keys,
  * and the head an earlier audit saw when the auditor kept its output.
  * `verify`, `reconcile` and `report` all check a log through this; `verify`
- * splits a large log's between two workers (`evidenceSplitCheck`).
+ * splits a large log's checks between two workers (`evidenceSplitCheck`).
  */
 export class LogEvidence implements RangeCheck<EvidenceSummary> {
   #seals: SealChecker | undefined;
