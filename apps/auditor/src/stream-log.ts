@@ -11,9 +11,10 @@ import type { CheckpointSummary, SealSummary, SinceSummary } from "./log-evidenc
 /**
  * One check run on each verified entry of a log, in the chain verifier's
  * single streaming pass: reconciliation, and the log's seals, signed
- * checkpoints and the head an earlier audit saw (LogEvidence). Returning a string rejects the entry: the
- * chain is then reported broken there with code `rejected-entry` and that
- * message; a code and message (`bad-seal`, `bad-checkpoint`, `bad-checkpoint-signature`) reports that.
+ * checkpoints and the head an earlier audit saw (LogEvidence). Returning a
+ * string rejects the entry: the chain is then reported broken there with
+ * code `rejected-entry` and that message; a code and message (`bad-seal`,
+ * `bad-checkpoint-signature`, `rewritten`, …) reports that.
  */
 export interface EntryCheck {
   /** `bytes`: the entry's line as read, valid only during the call. */
