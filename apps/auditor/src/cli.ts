@@ -13,7 +13,7 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { reconciliationCode, reconciliationJson, reconciliationText } from "./format-reconciliation.js";
-import { headsNotGiven, readKnownHeads } from "./known-heads.js";
+import { headsNotGiven, notGivenNote, readKnownHeads } from "./known-heads.js";
 import { type Reconciliation, reconcileLogs } from "./reconcile-logs.js";
 import { renderReport } from "./render-report.js";
 import { describeLogVerdict, verifyLogs } from "./verify-logs.js";
@@ -80,11 +80,7 @@ function runVerify(paths: string[], values: VerifyOptions, json: boolean): numbe
     );
   }
   const notes =
-    known === undefined
-      ? []
-      : headsNotGiven(known, new Set(verdicts.map((v) => v.report.logId))).map(
-          (h) => `the earlier audit saw log ${h.logId} (${h.path}) up to entry ${h.seq}; it was not given`,
-        );
+    known === undefined ? [] : headsNotGiven(known, new Set(verdicts.map((v) => v.report.logId))).map(notGivenNote);
   const intact = verdicts.every((v) => v.report.ok) && unmatched.length === 0;
   if (json) {
     const logs = verdicts.map(({ path, report, seals, checkpoints, since }) => ({

@@ -1,5 +1,6 @@
 import { printableLine } from "@airgrant/core";
 import { isoSeconds } from "./host-use-check.js";
+import { notGivenNote } from "./known-heads.js";
 import { describeEvidence } from "./log-evidence.js";
 import type { OfficerTally, Reconciliation } from "./reconcile-logs.js";
 import type { IssuedGrant } from "./signer-ledger.js";
@@ -49,11 +50,7 @@ export function reconciliationNotes(r: Reconciliation): string[] {
       "the signer log's checkpoints were not checked: give --bundle, or the log has none (a log rewritten without the token passes its chain)",
     );
   }
-  for (const head of r.sinceNotGiven) {
-    notes.push(
-      `the earlier audit saw log ${head.logId} (${head.path}) up to entry ${head.seq}; it was not given this time, so not checked against it`,
-    );
-  }
+  notes.push(...r.sinceNotGiven.map(notGivenNote));
   const omitted = Object.entries(r.findingsOmitted);
   if (omitted.length > 0) {
     notes.push(

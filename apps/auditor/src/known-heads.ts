@@ -74,6 +74,11 @@ export function headsNotGiven(known: KnownHeads, logIds: ReadonlySet<string | un
   return [...known.byLogId.values()].filter((h) => !logIds.has(h.logId));
 }
 
+/** The note on a log the earlier audit saw that was not given. */
+export function notGivenNote(head: KnownHead): string {
+  return `the earlier audit saw log ${head.logId} (${head.path}) up to entry ${head.seq}; it was not given this time, so not checked against it`;
+}
+
 /** One log's check against the head an earlier audit saw in it, if it saw this log. */
 export class KnownHeadCheck {
   #head: KnownHead | undefined;
