@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
 import {
-  AirgrantError,
   type CommandLine,
   decodeSealReceipt,
   decodeTrustBundle,
@@ -14,6 +12,7 @@ import {
 } from "@airgrant/core";
 import { reconciliationCode, reconciliationJson, reconciliationText } from "./format-reconciliation.js";
 import { headsNotGiven, notGivenNote, readKnownHeads } from "./known-heads.js";
+import { readInputFile } from "./read-input-file.js";
 import { type Reconciliation, reconcileLogs } from "./reconcile-logs.js";
 import { renderReport } from "./render-report.js";
 import { describeLogVerdict, verifyLogs } from "./verify-logs.js";
@@ -58,13 +57,7 @@ exit status: 0 intact (and nothing found), 1 broken or a finding, 2 usage or unr
 };
 
 function readReceipt(path: string): SealReceipt {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new AirgrantError("file-unreadable", `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
-  }
-  return decodeSealReceipt(text);
+  return decodeSealReceipt(readInputFile(path).toString("utf8"));
 }
 
 function runVerify(paths: string[], values: VerifyOptions, json: boolean): number {
@@ -116,13 +109,7 @@ interface ReconcileOptions extends VerifyOptions {
 }
 
 function readBundle(path: string): TrustBundle {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new AirgrantError("file-unreadable", `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
-  }
-  return decodeTrustBundle(bytes);
+  return decodeTrustBundle(readInputFile(path));
 }
 
 function reconcileFromOptions(command: string, rest: string[], values: ReconcileOptions): Reconciliation {

@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { AirgrantError, type AuditChainCode, type AuditChainHead, type AuditEntry } from "@airgrant/core";
+import { readInputFile } from "./read-input-file.js";
 
 /** The head of one log as an earlier audit saw it. */
 export interface KnownHead extends AuditChainHead {
@@ -36,12 +36,7 @@ function malformed(file: string, why: string): AirgrantError {
  * `file-unreadable`, or `bad-input` for anything else than such an output.
  */
 export function readKnownHeads(file: string): KnownHeads {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new AirgrantError("file-unreadable", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`);
-  }
+  const text = readInputFile(file).toString("utf8");
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
