@@ -483,15 +483,21 @@ export function readAuditLogId(logPath: string): string {
       `cannot read audit log ${logPath}: ${(err as NodeJS.ErrnoException).code}`,
     );
   }
-  let first: Buffer;
+  let logId: string | undefined;
   try {
-    first = readAt(fd, 0, MAX_AUDIT_LINE_BYTES + 1);
+    logId = logIdOf(fd);
   } finally {
     closeSync(fd);
   }
+  if (logId === undefined) throw corrupt(logPath, "its first line is not a log-opened entry");
+  return logId;
+}
+
+/** The log id in the first line of the open log `fd`, or undefined when that line is not a log-opened entry. */
+export function logIdOf(fd: number): string | undefined {
+  const first = readAt(fd, 0, MAX_AUDIT_LINE_BYTES + 1);
   const end = first.indexOf(0x0a);
   const decoded = decodeAuditLine(first.subarray(0, end < 0 ? first.length : end));
   const logId = decoded.ok && decoded.entry.type === LOG_OPENED_TYPE ? decoded.entry.data.logId : undefined;
-  if (typeof logId !== "string") throw corrupt(logPath, "its first line is not a log-opened entry");
-  return logId;
+  return typeof logId === "string" ? logId : undefined;
 }

@@ -9,6 +9,7 @@ import {
   GENESIS_PREV,
   MAX_AUDIT_LINE_BYTES,
 } from "./audit-entry.js";
+import { logIdOf } from "./audit-log.js";
 
 /** Why a chain is broken (docs/audit-log.md, section 7; docs/errors.md, "audit log"). */
 export type AuditChainCode =
@@ -405,7 +406,7 @@ function verifyInTwoHalves(
   const secondWorker = new HalfWorker(
     logPath,
     { start: mid, end: size, floating: true },
-    checkData({ logId: firstLogId(fd) ?? "" }),
+    checkData({ logId: logIdOf(fd) ?? "" }),
   );
   const firstHalf = firstWorker.result() as HalfResult<AuditChainReport> | undefined;
   if (firstHalf === undefined || !firstHalf.ok) {
@@ -471,17 +472,6 @@ function verifyInTwoHalves(
 function split(result: HalfResult<AuditChainReport>): { report: AuditChainReport; summary?: unknown } {
   const { summary, ...report } = result;
   return { report, summary };
-}
-
-/** The log id in the first line, when it is a readable log-opened entry. */
-function firstLogId(fd: number): string | undefined {
-  const buf = Buffer.allocUnsafe(MAX_AUDIT_LINE_BYTES + 1);
-  const n = readSync(fd, buf, 0, buf.length, 0);
-  const newline = buf.subarray(0, n).indexOf(0x0a);
-  if (newline < 0) return undefined;
-  const decoded = decodeAuditLine(buf.subarray(0, newline));
-  const logId = decoded.ok ? decoded.entry.data.logId : undefined;
-  return typeof logId === "string" ? logId : undefined;
 }
 
 /** The offset just after the first "\n" at or after `from`, or undefined when there is none before `size`. */
