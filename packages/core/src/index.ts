@@ -105,6 +105,7 @@ export {
   decodeTrustBundle,
   encodeTrustBundle,
   issuerPublicKey,
+  MAX_CLOCK_SKEW,
   MAX_TRUST_BUNDLE_BYTES,
   TRUST_BUNDLE_FORMAT,
   TRUST_BUNDLE_VERSION,

@@ -38,7 +38,8 @@ export const TRUST_BUNDLE_VERSION = 1;
 export const MAX_TRUST_BUNDLE_BYTES = 4 * 1024 * 1024;
 
 const LIMITS = { issuers: 64, targets: 1024, groups: 1024, hostsPerGroup: 4096, revoked: 100_000 } as const;
-const MAX_CLOCK_SKEW = 3600;
+/** The largest clock skew a bundle may set: a host keeps use records at least this long past a grant's not-after. */
+export const MAX_CLOCK_SKEW = 3600;
 const MAX_LIFETIME = 7 * 24 * 3600;
 
 function bad(message: string): AirgrantError {

@@ -1,11 +1,12 @@
-import { lstatSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, constants, lstatSync, openSync, readdirSync, readSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import {
-  type AirgrantError,
+  AirgrantError,
   createExclusiveRecord,
-  ensurePrivateDirectory,
   fsyncDirectory,
+  MAX_CLOCK_SKEW,
   readExclusiveRecord,
+  writeFileAtomic,
 } from "@airgrant/core";
 
 /**
@@ -17,15 +18,24 @@ import {
  * give a use back.
  */
 export interface UseRecord {
-  /** When the entry may be pruned: the grant's not-after plus the clock skew, in seconds. */
+  /** The grant's not-after plus the clock skew in force, in seconds. */
   expires: number;
   usedAt: number;
+  /**
+   * The grant's not-after, in seconds. A record is kept, and the grant
+   * refused once pruned, by `notAfter + MAX_CLOCK_SKEW`: the last moment any
+   * bundle could accept it. Without it `expires` stands in for it, which
+   * keeps the record as long but lets the watermark refuse fewer grants.
+   */
+  notAfter?: number;
 }
 
-export type ConsumeResult = { consumed: true; use: number } | { consumed: false };
+/** `pruned`: the grant's window ends at or below the store's prune watermark, so its records may be gone. */
+export type ConsumeResult = { consumed: true; use: number } | { consumed: false; pruned?: true };
 
 const ENTRY_PATTERN = /^([0-9a-f]{32})\.([1-9][0-9]{0,2})$/;
-const PRUNE_MARKER = ".pruned";
+const WATERMARK = ".watermark";
+const WATERMARK_FORMAT = "airgrant-prune-watermark-v1";
 const PRUNE_INTERVAL_SECONDS = 3600;
 
 /** Why a grant with no use left is refused (`grant-replayed`), whichever way it came in. */
@@ -34,10 +44,22 @@ export function replayedMessage(grantIdHex: string, maxUses: number): string {
 }
 
 /**
+ * The last second at which a grant could be accepted under any bundle this
+ * host may install: a bundle may set a clock skew of up to MAX_CLOCK_SKEW,
+ * whatever the one in force when the use was taken.
+ */
+function windowEndOf(record: { notAfter?: number; expires: number }): number {
+  return (record.notAfter ?? record.expires) + MAX_CLOCK_SKEW;
+}
+
+/**
  * Take the next free use of a grant, if it has one left. The use is durable
  * only once the store directory is flushed: with `flush: false` the caller
  * must call flushUseStore before it lets anyone in (checkGrant does, after
- * its audit append, so that one journal commit serves both).
+ * its audit append, so that one journal commit serves both). A grant whose
+ * window ends at or below the prune watermark is refused (`pruned`): its
+ * records may have been pruned, so the store can no longer count its uses
+ * (a clock set back past its window).
  */
 export function consumeGrantUse(
   dir: string,
@@ -46,6 +68,7 @@ export function consumeGrantUse(
   record: UseRecord,
   options: { flush?: boolean } = {},
 ): ConsumeResult {
+  if (windowEndOf(record) <= readPruneWatermark(dir)) return { consumed: false, pruned: true };
   const content = JSON.stringify(record);
   for (let use = 1; use <= maxUses; use++) {
     if (createRecord(dir, useRecordPath(dir, grantIdHex, use), content)) {
@@ -56,20 +79,81 @@ export function consumeGrantUse(
   return { consumed: false };
 }
 
-/** installBundle makes the store; it is made again here only if it went missing since. */
+function missingStore(dir: string, cause?: unknown): AirgrantError {
+  return new AirgrantError(
+    "state-corrupt",
+    `the one-time-use store ${dir} is missing, and with it the record of every grant used: restore it, or recreate it (mkdir -m 700) knowing that any unexpired grant can then be used again`,
+    { cause },
+  );
+}
+
+/** installBundle makes the store; a store gone since is never made again here, which would forget every use. */
 function createRecord(dir: string, path: string, content: string): boolean {
   try {
     return createExclusiveRecord(path, content, { durable: false });
   } catch (err) {
-    if (
-      (err as AirgrantError).cause === undefined ||
-      ((err as AirgrantError).cause as NodeJS.ErrnoException).code !== "ENOENT"
-    ) {
-      throw err;
+    if (((err as AirgrantError).cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+      throw missingStore(dir, err);
     }
-    ensurePrivateDirectory(dir);
-    return createExclusiveRecord(path, content, { durable: false });
+    throw err;
   }
+}
+
+/**
+ * Every use record whose grant's window (windowEndOf) ends at or below the
+ * watermark has been pruned; 0 before the first prune. Throws `state-corrupt`
+ * when the store itself is missing.
+ */
+export function readPruneWatermark(dir: string): number {
+  const path = join(dir, WATERMARK);
+  let text: string;
+  try {
+    text = readSmallFileNoFollow(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new AirgrantError("state-unreadable", `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`, {
+        cause: err,
+      });
+    }
+    try {
+      lstatSync(dir);
+    } catch (dirErr) {
+      throw missingStore(dir, dirErr);
+    }
+    return 0;
+  }
+  let through: unknown;
+  try {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    through = o.format === WATERMARK_FORMAT ? o.prunedThrough : undefined;
+  } catch {
+    through = undefined;
+  }
+  if (!Number.isSafeInteger(through) || (through as number) < 0) {
+    throw new AirgrantError("state-corrupt", `${path} is damaged; the uses of pruned grants can no longer be told`);
+  }
+  return through as number;
+}
+
+/** A state file of a few bytes, read without following a symbolic link put in its place. */
+function readSmallFileNoFollow(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.alloc(256);
+    let length = 0;
+    while (length < buf.length) {
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return buf.subarray(0, length).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writePruneWatermark(dir: string, through: number): void {
+  writeFileAtomic(join(dir, WATERMARK), `${JSON.stringify({ format: WATERMARK_FORMAT, prunedThrough: through })}\n`);
 }
 
 /** Make the uses taken so far durable. */
@@ -86,8 +170,19 @@ function listEntries(dir: string): string[] {
   }
 }
 
-/** Whether a grant still has a use to take, without taking it (the OpenSSH principals check). */
-export function hasUseLeft(dir: string, grantIdHex: string, maxUses: number): boolean {
+/**
+ * Whether a grant still has a use to take, without taking it (the OpenSSH
+ * principals check). With the grant's `notAfter`, a grant past the prune
+ * watermark has none, as consumeGrantUse would say.
+ */
+export function hasUseLeft(
+  dir: string,
+  grantIdHex: string,
+  maxUses: number,
+  options: { notAfter?: number } = {},
+): boolean {
+  const watermark = readPruneWatermark(dir);
+  if (options.notAfter !== undefined && options.notAfter + MAX_CLOCK_SKEW <= watermark) return false;
   for (let use = 1; use <= maxUses; use++) {
     try {
       lstatSync(useRecordPath(dir, grantIdHex, use));
@@ -108,34 +203,44 @@ export function countConsumedUses(dir: string): number {
   return listEntries(dir).length;
 }
 
-function expiryOf(path: string, fallbackLifetime: number): number {
+function windowEndOfRecord(path: string, fallbackLifetime: number): number {
   try {
     const record = JSON.parse(readExclusiveRecord(path)) as Partial<UseRecord>;
-    if (typeof record.expires === "number" && Number.isFinite(record.expires)) return record.expires;
+    const { expires, notAfter } = record;
+    if (typeof expires === "number" && Number.isSafeInteger(expires)) {
+      if (notAfter === undefined) return windowEndOf({ expires });
+      if (typeof notAfter === "number" && Number.isSafeInteger(notAfter)) return windowEndOf({ expires, notAfter });
+    }
   } catch {
-    // Not written by consumeGrantUse (edited by hand, say): kept for the
-    // longest lifetime a grant can have, counted from when it appeared.
+    // Not written by consumeGrantUse (edited by hand, say): handled below.
   }
-  return Math.floor(lstatSync(path).mtimeMs / 1000) + fallbackLifetime;
+  // Kept for the longest lifetime a grant can have, counted from when the
+  // record appeared, and the largest skew.
+  return Math.floor(lstatSync(path).mtimeMs / 1000) + fallbackLifetime + MAX_CLOCK_SKEW;
 }
 
 /**
- * Remove uses of grants that have expired: such a grant is refused on its
- * dates before the store is consulted. Returns how many entries went.
+ * Remove the uses of grants no bundle could accept any more at `now`
+ * (windowEndOf before it): such a grant is refused on its dates before the
+ * store is consulted. The watermark moves up first, durably, so that a
+ * crash while pruning, or a clock set back afterwards, never leaves a
+ * pruned grant acceptable. Returns how many entries went.
  */
 export function pruneExpiredUses(dir: string, now: number, maxLifetime: number): number {
+  const through = now - 1;
+  if (through > readPruneWatermark(dir)) writePruneWatermark(dir, through);
   let removed = 0;
   for (const name of listEntries(dir)) {
     const path = join(dir, name);
-    let expires: number;
+    let end: number;
     try {
-      expires = expiryOf(path, maxLifetime);
+      end = windowEndOfRecord(path, maxLifetime);
     } catch (err) {
       // Another check pruning at the same moment removed it first.
       if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
       throw err;
     }
-    if (expires >= now) continue;
+    if (end > through) continue;
     try {
       unlinkSync(path);
       removed++;
@@ -147,20 +252,12 @@ export function pruneExpiredUses(dir: string, now: number, maxLifetime: number):
   return removed;
 }
 
-/** Prune at most once an hour, so that a busy host does not scan its store at every login. */
+/**
+ * Prune at most once an hour, so that a busy host does not scan its store
+ * at every login: the watermark is the last prune's time (less a second).
+ */
 export function pruneExpiredUsesOccasionally(dir: string, now: number, maxLifetime: number): number {
-  const marker = join(dir, PRUNE_MARKER);
-  try {
-    if (now - statSync(marker).mtimeMs / 1000 < PRUNE_INTERVAL_SECONDS) return 0;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const removed = pruneExpiredUses(dir, now, maxLifetime);
-  try {
-    writeFileSync(marker, "", { mode: 0o600 });
-    utimesSync(marker, now, now);
-  } catch {
-    // The marker only saves work; failing to touch it costs a scan next time.
-  }
-  return removed;
+  const watermark = readPruneWatermark(dir);
+  if (watermark > 0 && now - (watermark + 1) < PRUNE_INTERVAL_SECONDS) return 0;
+  return pruneExpiredUses(dir, now, maxLifetime);
 }
