@@ -123,6 +123,10 @@ const yubikey = JSON.parse(readFileSync(yubikeyFile, "utf8"));
 const aesKeyFile = join(officerDir, "aes-key.hex");
 writeFileSync(aesKeyFile, `${yubikey.aesKey}\n`, { mode: 0o600 });
 chmodSync(aesKeyFile, 0o600);
+// The private id is a secret too: from a file only its owner reads, never argv.
+const privateIdFile = join(officerDir, "private-id.hex");
+writeFileSync(privateIdFile, `${yubikey.privateId}\n`, { mode: 0o600 });
+chmodSync(privateIdFile, 0o600);
 const officers = JSON.parse(run("airgrant-signer", ["officer", "list", "--json"]).stdout);
 if ((officers.officers ?? []).some((o) => o.name === "demo-officer")) {
   console.log("demo-officer is already enrolled");
@@ -134,8 +138,8 @@ if ((officers.officers ?? []).some((o) => o.name === "demo-officer")) {
     "demo-officer",
     "--yubikey-id",
     yubikey.publicId,
-    "--private-id",
-    yubikey.privateId,
+    "--private-id-file",
+    privateIdFile,
     "--aes-key-file",
     aesKeyFile,
     "--targets",

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -167,6 +167,16 @@ function newHome(): string {
   return join(work, `home-${homes}`);
 }
 
+let secretFiles = 0;
+/** A file holding `text`, as a secret file must be: mode 0600 unless told otherwise. */
+function secretFile(text: string, mode = 0o600): string {
+  secretFiles += 1;
+  const path = join(work, `secret-${secretFiles}`);
+  writeFileSync(path, text, { mode });
+  chmodSync(path, mode);
+  return path;
+}
+
 let yubikeys = 0;
 /** Enrols a new demo YubiKey (unique public id and AES key) for officer `name`. */
 function enrol(home: string, name: string, targets: string, maxTtl: string): TestYubikey {
@@ -185,8 +195,8 @@ function enrol(home: string, name: string, targets: string, maxTtl: string): Tes
     name,
     "--yubikey-id",
     key.publicId,
-    "--private-id",
-    key.privateId,
+    "--private-id-file",
+    secretFile(`${key.privateId}\n`),
     "--aes-key-file",
     keyFile,
     "--targets",
@@ -285,9 +295,9 @@ describe("airgrant-signer officer", () => {
     expect(policy).not.toContain(key.aesKeyHex);
     expect(statSync(join(home, "policy.json")).mode & 0o777).toBe(0o600);
 
-    const keyFile = join(work, "dup-key");
-    writeFileSync(keyFile, key.aesKeyHex);
-    const dup = ["officer", "add", "--name", "alice", "--yubikey-id", "cbcbcbcbcbcb", "--private-id", key.privateId];
+    const keyFile = secretFile(key.aesKeyHex);
+    const idFile = secretFile(key.privateId);
+    const dup = ["officer", "add", "--name", "alice", "--yubikey-id", "cbcbcbcbcbcb", "--private-id-file", idFile];
     expectError(signer(home, [...dup, "--aes-key-file", keyFile]), 1, "officer-exists");
 
     const oldOtp = touch(key);
@@ -299,8 +309,9 @@ describe("airgrant-signer officer", () => {
     expectError(signer(home, ["officer", "remove", "--name", "alice"]), 1, "unknown-officer");
 
     // Enrolled again, the same YubiKey's earlier OTP is still a replay.
-    const again = ["officer", "add", "--name", "alice", "--yubikey-id", key.publicId, "--private-id", key.privateId];
-    expectOk(signer(home, [...again, "--aes-key-file", keyFile]));
+    // The private id from stdin this time.
+    const again = ["officer", "add", "--name", "alice", "--yubikey-id", key.publicId];
+    expectOk(signer(home, [...again, "--aes-key-file", keyFile], `${key.privateId}\n`));
     const replay = signer(
       home,
       ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x"],
@@ -314,23 +325,81 @@ describe("airgrant-signer officer", () => {
   it("refuses a malformed AES key file and enrolment details", async () => {
     const home = newHome();
     expectOk(signer(home, ["init"]));
-    const short = join(work, "short-key");
-    writeFileSync(short, "00112233");
-    const good = join(work, "good-key");
-    writeFileSync(good, "00112233445566778899aabbccddeeff\n");
-    const args = ["officer", "add", "--name", "carol", "--yubikey-id", "vvvvvvvvvvvv", "--private-id", "8792ebfe26cc"];
+    const short = secretFile("00112233");
+    const good = secretFile("00112233445566778899aabbccddeeff\n");
+    const id = secretFile("8792ebfe26cc\n");
+    const args = ["officer", "add", "--name", "carol", "--yubikey-id", "vvvvvvvvvvvv", "--private-id-file", id];
     await expectErrors(home, [
       { args: [...args, "--aes-key-file", short], status: 2, code: "bad-input" },
       { args: [...args, "--aes-key-file", join(work, "nope")], status: 2, code: "file-unreadable" },
       {
-        args: [...args.slice(0, 5), "xyz", "--private-id", "8792ebfe26cc", "--aes-key-file", good],
+        args: [...args.slice(0, 5), "xyz", "--private-id-file", id, "--aes-key-file", good],
         status: 2,
         code: "bad-input",
       },
-      { args: [...args, "--aes-key-file", good, "--private-id", "123"], status: 2, code: "bad-input" },
+      {
+        args: [...args.slice(0, 6), "--aes-key-file", good, "--private-id-file", secretFile("123\n")],
+        status: 2,
+        code: "bad-input",
+      },
+      { args: [...args.slice(0, 6), "--aes-key-file", good], input: "123\n", status: 2, code: "bad-input" },
       { args: [...args, "--aes-key-file", good, "--max-ttl", "10"], status: 2, code: "bad-input" },
       { args: [...args, "--aes-key-file", good, "--targets", "Bad Host!"], status: 2, code: "bad-input" },
     ]);
+  });
+});
+
+describe("airgrant-signer secret files", () => {
+  it("takes no private id on argv, and refuses secret files others may read, that are not files, or are someone else's", async () => {
+    const home = newHome();
+    expectOk(signer(home, ["init"]));
+    const aes = "00112233445566778899aabbccddeeff\n";
+    const id = "8792ebfe26cc\n";
+    const base = ["officer", "add", "--name", "dave", "--yubikey-id", "vvvvvvvvvvvc"];
+    const theirs = secretFile(aes);
+    chownSync(theirs, 1234, 1234);
+    const grant = ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "5m", "--reason", "x"];
+    const cases: ErrorCase[] = [
+      { args: [...base, "--private-id", "8792ebfe26cc", "--aes-key-file", secretFile(aes)], status: 2, code: "usage" },
+      {
+        args: [...base, "--private-id-file", secretFile(id), "--aes-key-file", secretFile(aes, 0o644)],
+        status: 2,
+        code: "secret-file-exposed",
+      },
+      {
+        args: [...base, "--private-id-file", secretFile(id, 0o640), "--aes-key-file", secretFile(aes)],
+        status: 2,
+        code: "secret-file-exposed",
+      },
+      {
+        args: [...base, "--private-id-file", secretFile(id, 0o604), "--aes-key-file", secretFile(aes)],
+        status: 2,
+        code: "secret-file-exposed",
+      },
+      {
+        args: [...base, "--private-id-file", secretFile(id), "--aes-key-file", "/dev/null"],
+        status: 2,
+        code: "secret-file-exposed",
+      },
+      {
+        args: [...base, "--private-id-file", secretFile(id), "--aes-key-file", work],
+        status: 2,
+        code: "secret-file-exposed",
+      },
+      {
+        args: [...base, "--private-id-file", secretFile(id), "--aes-key-file", theirs],
+        status: 2,
+        code: "secret-file-exposed",
+      },
+      { args: [...grant, "--pin-file", secretFile(`${TEST_PIN}\n`, 0o644)], status: 2, code: "secret-file-exposed" },
+    ];
+    await expectErrors(home, cases);
+    const exposed = signer(home, cases[1]?.args ?? []);
+    expect(exposed.stderr).toContain(cases[1]?.args.at(-1));
+    expect(exposed.stderr).toContain("mode 0644");
+    expect(signer(home, ["officer", "list"]).stdout).toBe("no officers enrolled\n");
+    expect(signer(home, ["--help"]).stdout).toContain("--private-id-file FILE");
+    expect(signer(home, ["--help"]).stdout).not.toMatch(/--private-id HEX/);
   });
 });
 
@@ -515,8 +584,7 @@ describe("airgrant-signer grant", () => {
     );
     expectError(r, 3, "wrong-pin");
     expect(auditEntries(home)).toHaveLength(before);
-    const pinFile = join(work, "pin");
-    writeFileSync(pinFile, `${TEST_PIN}\n`);
+    const pinFile = secretFile(`${TEST_PIN}\n`);
     expect(
       signer(
         home,

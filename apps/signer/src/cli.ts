@@ -4,6 +4,7 @@ import type { ParseArgsConfig } from "node:util";
 import {
   AirgrantError,
   type CommandLine,
+  type ErrorCode,
   ensurePrivateDirectory,
   exitStatusOf,
   type ParsedArgs,
@@ -35,7 +36,7 @@ import {
   parseTargetList,
   readPolicy,
 } from "./signer-policy.js";
-import { readOtp, readPin } from "./terminal-input.js";
+import { readOtp, readPin, readPrivateId } from "./terminal-input.js";
 import { openToken, type TokenSession } from "./token-session.js";
 import { writeCheckpoint } from "./write-checkpoint.js";
 
@@ -49,9 +50,11 @@ Mint airgrant access grants on a PKCS#11 token, approved by an officer's YubiKey
 commands:
   init [--alg ecdsa-p256|ed25519] [--key-label L]
         find or generate the issuer key on the token; print its id and public key
-  officer add --name NAME --yubikey-id MODHEX --private-id HEX --aes-key-file FILE
+  officer add --name NAME --yubikey-id MODHEX [--private-id-file FILE] --aes-key-file FILE
               [--targets LIST] [--max-ttl DURATION]
-        enrol an officer's YubiKey (its AES secret goes on the token)
+        enrol an officer's YubiKey (its AES secret goes on the token); the
+        private id (12 hex digits) is the first line of --private-id-file,
+        else of stdin (asked for with echo off on a terminal), never argv
   officer list
   officer remove --name NAME
   grant --user U --host H|group:NAME --ttl DURATION --reason TEXT [--max-uses N]
@@ -73,6 +76,9 @@ options:
   --module PATH     PKCS#11 library (default: $AIRGRANT_PKCS11_MODULE, else SoftHSM2's)
   --token LABEL     token label (default: $AIRGRANT_TOKEN, else airgrant)
   --pin-file FILE   read the PIN from FILE (default: $AIRGRANT_PIN, else a prompt)
+
+secret files (--pin-file, --aes-key-file, --private-id-file) must be regular
+files of this user or root that group and others cannot access (chmod 600)
   --json            print the result as one JSON object on stdout
   --help            show this help
   --version         show the version
@@ -90,7 +96,7 @@ const OPTIONS = {
   "key-label": { type: "string" },
   name: { type: "string" },
   "yubikey-id": { type: "string" },
-  "private-id": { type: "string" },
+  "private-id-file": { type: "string" },
   "aes-key-file": { type: "string" },
   targets: { type: "string" },
   "max-ttl": { type: "string" },
@@ -119,7 +125,7 @@ const GLOBAL_OPTIONS = ["home", "module", "token", "pin-file", "json", "help", "
 /** The options each command takes besides the global ones. */
 const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   init: ["alg", "key-label"],
-  "officer add": ["name", "yubikey-id", "private-id", "aes-key-file", "targets", "max-ttl"],
+  "officer add": ["name", "yubikey-id", "private-id-file", "aes-key-file", "targets", "max-ttl"],
   "officer list": [],
   "officer remove": ["name"],
   grant: [
@@ -153,7 +159,7 @@ interface Context {
 }
 
 /** A refusal: the error line, and with --json the verdict object carrying the same code. */
-function refuse(json: boolean, code: string, message: string, auditSeq: number): number {
+function refuse(json: boolean, code: ErrorCode, message: string, auditSeq: number): number {
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message, auditSeq })}\n`);
   process.stderr.write(`error: ${code}: ${printableLine(message)}\n`);
   return exitStatusOf(code);
@@ -232,11 +238,11 @@ function runOfficerAdd(ctx: Context): number {
   const name = required(values, "name", "officer add");
   checkOfficerName(name);
   const yubikeyId = normaliseYubikeyId(required(values, "yubikey-id", "officer add"));
-  const privateId = normalisePrivateId(required(values, "private-id", "officer add"));
   const keyFile = required(values, "aes-key-file", "officer add");
   const targets = parseTargetList(values.targets ?? "*");
   const maxTtl = duration(values["max-ttl"] ?? "8h", "max-ttl", MAX_LIFETIME_LIMIT);
   requireIssuerRecord(ctx.home.issuerPath);
+  const privateId = normalisePrivateId(readPrivateId(values["private-id-file"]));
   const aesKey = readAesKeyFile(keyFile);
   let result: ReturnType<typeof enrolOfficer>;
   try {

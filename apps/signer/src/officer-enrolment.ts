@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { AirgrantError } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
 import { appendWithoutCounters } from "./log-backed-counters.js";
+import { readSecretFile } from "./secret-file.js";
 import type { SignerHome } from "./signer-home.js";
 import { aesKeyLabelOf, type Officer, readPolicy, writePolicy } from "./signer-policy.js";
 import type { TokenSession } from "./token-session.js";
@@ -18,15 +18,11 @@ export interface OfficerEnrolment {
 
 /**
  * Reads a YubiKey AES key file: 32 hex digits, as personalisation tools print
- * them, and at most one line feed. The buffers read are zeroed.
+ * them, and at most one line feed, in a file only its owner may read
+ * (readSecretFile). The buffers read are zeroed.
  */
 export function readAesKeyFile(path: string): Uint8Array {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (err) {
-    throw new AirgrantError("file-unreadable", `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
-  }
+  const raw = readSecretFile(path, "--aes-key-file");
   try {
     let end = raw.length;
     if (raw[end - 1] === 0x0a) end -= 1;
