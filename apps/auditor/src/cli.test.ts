@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { appendAuditEntry } from "@airgrant/core";
+import { appendAuditEntry, encodeSealReceipt } from "@airgrant/core";
 import { afterAll, describe, expect, it } from "vitest";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -46,6 +46,27 @@ describe("airgrant-auditor verify", () => {
     expect(out.logs[1]).toMatchObject({ ok: false, code: "hash-mismatch", seq: 3, line: 3, entriesVerified: 2 });
     expect(r.stderr).toBe("error: chain-broken: 1 of 2 log(s) failed verification\n");
     expect(run(["verify", path]).stdout).toContain(`${path}: BROKEN at entry 3 (line 3): hash-mismatch`);
+  });
+
+  it("reports a receipt that matches no log as receipt-unmatched, on one error line", () => {
+    const path = makeLog("no-receipt.log", 1);
+    const receipt = join(work, "other-host.receipt.json");
+    const logId = "ab".repeat(16);
+    writeFileSync(
+      receipt,
+      encodeSealReceipt({
+        logId,
+        host: "db9",
+        start: 0,
+        epochSeconds: 3600,
+        key: new Uint8Array(32),
+        firstSealedSeq: 2,
+      }),
+    );
+    const r = run(["verify", path, "--key", receipt, "--json"]);
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, code: "receipt-unmatched" });
+    expect(r.stderr).toBe(`error: receipt-unmatched: no intact log given has id ${logId} (host db9)\n`);
   });
 
   it("refuses a --since file that is not an earlier audit's output, exit 2", () => {

@@ -67,14 +67,12 @@ function runVerify(paths: string[], values: VerifyOptions, json: boolean): numbe
   const known = values.since === undefined ? undefined : readKnownHeads(values.since);
   const verdicts = verifyLogs(paths, receipts, issuers, known);
   const unmatched = receipts.filter((r) => !verdicts.some((v) => v.report.ok && v.report.logId === r.logId));
-  for (const r of unmatched) {
-    process.stderr.write(
-      `error: receipt-unmatched: no intact log given has id ${r.logId} (host ${printableLine(r.host)})\n`,
-    );
-  }
+  const broken = verdicts.filter((v) => !v.report.ok).length;
+  // One verdict, one error line: a broken log is the graver news, and its receipt is unmatched because of it.
+  const code = broken > 0 ? "chain-broken" : unmatched.length > 0 ? "receipt-unmatched" : "chain-intact";
   const notes =
     known === undefined ? [] : headsNotGiven(known, new Set(verdicts.map((v) => v.report.logId))).map(notGivenNote);
-  const intact = verdicts.every((v) => v.report.ok) && unmatched.length === 0;
+  const intact = code === "chain-intact";
   if (json) {
     const logs = verdicts.map(({ path, report, seals, checkpoints, since }) => ({
       path,
@@ -83,16 +81,19 @@ function runVerify(paths: string[], values: VerifyOptions, json: boolean): numbe
       ...(checkpoints === undefined ? {} : { checkpoints }),
       ...(since === undefined ? {} : { since }),
     }));
-    process.stdout.write(
-      `${JSON.stringify({ ok: intact, code: intact ? "chain-intact" : "chain-broken", logs, notes })}\n`,
-    );
+    process.stdout.write(`${JSON.stringify({ ok: intact, code, logs, notes })}\n`);
   } else {
     for (const v of verdicts) process.stdout.write(`${printableLine(describeLogVerdict(v))}\n`);
     for (const note of notes) process.stdout.write(`${printableLine(`note: ${note}`)}\n`);
   }
-  if (!intact) {
-    const broken = verdicts.filter((v) => !v.report.ok).length;
-    process.stderr.write(`error: chain-broken: ${broken} of ${verdicts.length} log(s) failed verification\n`);
+  const unmatchedIds = unmatched.map((r) => `${r.logId} (host ${r.host})`).join(", ");
+  if (code === "chain-broken") {
+    const alsoUnmatched = unmatched.length === 0 ? "" : `; no intact log given has id ${unmatchedIds}`;
+    process.stderr.write(
+      `error: chain-broken: ${printableLine(`${broken} of ${verdicts.length} log(s) failed verification${alsoUnmatched}`)}\n`,
+    );
+  } else if (code === "receipt-unmatched") {
+    process.stderr.write(`error: receipt-unmatched: ${printableLine(`no intact log given has id ${unmatchedIds}`)}\n`);
   }
   return intact ? 0 : 1;
 }

@@ -6,6 +6,7 @@ import {
   encodeGrant,
   encodeGrantBody,
   encodeGrantText,
+  type ErrorCode,
   exitClassOf,
   formatTarget,
   fromHex,
@@ -73,7 +74,7 @@ export type MintResult =
       /** The id_*-cert.pub line, when an OpenSSH public key was given. */
       sshCertificate?: string;
     }
-  | { ok: false; code: string; message: string; auditSeq: number };
+  | { ok: false; code: ErrorCode; message: string; auditSeq: number };
 
 /**
  * Random bytes for what a mint draws (grant ids, certificate serials and
@@ -214,7 +215,7 @@ export function mintGrant(signer: Signer, otp: string, request: GrantRequest, op
       // Set when the OTP's public id names an officer; trusted only once the OTP is accepted.
       let claimed: Officer | undefined;
       let officer: Officer | undefined;
-      const refuse = (code: string, message: string): MintResult => {
+      const refuse = (code: ErrorCode, message: string): MintResult => {
         const yubikeyId = claimed?.yubikeyId ?? publicIdOf(otp);
         const auditSeq = audit("grant-refused", {
           code,

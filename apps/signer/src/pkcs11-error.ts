@@ -1,4 +1,4 @@
-import { AirgrantError } from "@airgrant/core";
+import { AirgrantError, type ErrorCode } from "@airgrant/core";
 import pkcs11js from "pkcs11js";
 import { CKR_CURVE_NOT_SUPPORTED } from "./pkcs11-v3-constants.js";
 
@@ -30,7 +30,7 @@ export function toAirgrantError(err: unknown, context: Pkcs11ErrorContext): Airg
   const rv = pkcs11ReturnValue(err);
   const name = returnValueName(err);
   const token = context.tokenLabel === undefined ? "the token" : `token "${context.tokenLabel}"`;
-  const fail = (code: string, advice: string) =>
+  const fail = (code: ErrorCode, advice: string) =>
     new AirgrantError(code, `could not ${context.action}: ${name}; ${advice}`, { cause: err });
   switch (rv) {
     case pkcs11js.CKR_PIN_INCORRECT:

@@ -1,17 +1,3 @@
-/**
- * The one error class of airgrant. `code` is a stable kebab-case word listed
- * in docs/errors.md; callers switch on it, people read `message`.
- */
-export class AirgrantError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "AirgrantError";
-    this.code = code;
-  }
-}
-
 /** What a command's exit status says (PRODUCT.md, command-line contract). */
 export type ExitClass = "verdict" | "usage" | "environment";
 
@@ -22,42 +8,145 @@ export const EXIT_STATUS: Readonly<Record<ExitClass, number>> = {
 };
 
 /**
- * Every code that is not a verdict of no. Anything absent from this table is
- * a verdict (exit 1): a new denial reason cannot accidentally exit 0 or look
- * like a usage error.
+ * Every code airgrant reports, with its exit class: the one table the
+ * commands map exit statuses from, held equal to docs/errors.md by
+ * error-codes.test.ts. A new code is one row here and one row there.
  */
-const NON_VERDICT_CODES: Readonly<Record<string, Exclude<ExitClass, "verdict">>> = {
+export const ERROR_CODES = {
+  // general
   usage: "usage",
   "bad-input": "usage",
-  "malformed-bundle": "usage",
-  "malformed-ssh-key": "usage",
-  "malformed-receipt": "usage",
   "file-unreadable": "usage",
-  "pam-misconfigured": "usage",
-  "no-bundle": "environment",
+  "invalid-json": "usage",
+  "malformed-receipt": "usage",
   "state-unwritable": "environment",
-  "lock-timeout": "environment",
   "state-unreadable": "environment",
   "state-corrupt": "environment",
-  "audit-log-corrupt": "environment",
+  "lock-timeout": "environment",
+  internal: "environment",
+  // grants and the verifier
+  "malformed-grant": "verdict",
+  "bad-checksum": "verdict",
+  "unsupported-version": "verdict",
+  "invalid-user": "verdict",
+  "unknown-issuer": "verdict",
+  "bad-signature": "verdict",
+  "issuer-not-valid": "verdict",
+  "not-enough-signatures": "verdict",
+  "grant-revoked": "verdict",
+  "grant-lifetime-exceeded": "verdict",
+  "grant-not-yet-valid": "verdict",
+  "grant-expired": "verdict",
+  "wrong-user": "verdict",
+  "wrong-host": "verdict",
+  "target-not-allowed": "verdict",
+  "wrong-source": "verdict",
+  "grant-replayed": "verdict",
+  "invalid-grant-field": "verdict",
+  "malformed-bundle": "usage",
+  "bad-public-key": "usage",
+  "no-bundle": "environment",
+  // YubiKey OTP
+  "otp-malformed": "verdict",
+  "otp-unknown-key": "verdict",
+  "otp-bad-crc": "verdict",
+  "otp-wrong-private-id": "verdict",
+  "otp-replayed": "verdict",
   "otp-store-corrupt": "environment",
-  "audit-unwritable": "environment",
+  // PKCS#11 tokens
   "module-not-found": "environment",
   "token-not-found": "environment",
   "wrong-pin": "environment",
   "pin-locked": "environment",
   "key-missing": "environment",
   "mechanism-unsupported": "environment",
+  // audit log
+  "hash-mismatch": "verdict",
+  "prev-mismatch": "verdict",
+  "sequence-gap": "verdict",
+  "malformed-entry": "verdict",
+  "non-canonical-entry": "verdict",
+  "entry-too-long": "verdict",
+  "torn-tail": "verdict",
+  "empty-log": "verdict",
+  "bad-first-entry": "verdict",
+  "misplaced-log-opened": "verdict",
+  "rejected-entry": "verdict",
+  "bad-checkpoint": "verdict",
+  "bad-checkpoint-signature": "verdict",
+  "bad-seal": "verdict",
+  rewritten: "verdict",
+  truncated: "verdict",
+  "audit-log-corrupt": "environment",
+  "audit-unwritable": "environment",
+  // PAM and OpenSSH
+  "pam-misconfigured": "usage",
+  "malformed-certificate": "verdict",
+  "malformed-ssh-key": "usage",
+  // signer
+  "officer-not-allowed": "verdict",
+  "ttl-too-long": "verdict",
+  "grant-too-long": "verdict",
+  "unknown-officer": "verdict",
+  "officer-exists": "verdict",
   "pin-required": "environment",
-  internal: "environment",
-};
+  "secret-file-exposed": "usage",
+  // auditor
+  "chain-broken": "verdict",
+  "receipt-unmatched": "verdict",
+  "reconcile-findings": "verdict",
+  "anchor-not-on-chain": "verdict",
+  "unknown-grant": "verdict",
+  "grant-overused": "verdict",
+  "use-outside-window": "verdict",
+  "user-mismatch": "verdict",
+  "target-mismatch": "verdict",
+  "grant-mismatch": "verdict",
+  "revoked-grant-used": "verdict",
+  "bundle-not-exported": "verdict",
+  "duplicate-grant": "verdict",
+  "malformed-record": "verdict",
+} as const satisfies Record<string, ExitClass>;
 
-/** The exit class of an error code; unknown codes are verdicts of no. */
-export function exitClassOf(code: string): ExitClass {
-  return NON_VERDICT_CODES[code] ?? "verdict";
+/** A code of refusal or failure: the closed set of docs/errors.md. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The codes a successful result carries in its `code` (exit 0; docs/errors.md). */
+export const SUCCESS_CODES = [
+  "allowed",
+  "not-airgrant",
+  "bundle-installed",
+  "ssh-ca-keys",
+  "chain-intact",
+  "reconciled",
+] as const;
+
+export type SuccessCode = (typeof SUCCESS_CODES)[number];
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
+
+/**
+ * The one error class of airgrant. `code` is one of ERROR_CODES; callers
+ * switch on it, people read `message`.
+ */
+export class AirgrantError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "AirgrantError";
+    this.code = code;
+  }
+}
+
+/** The exit class of an error code. */
+export function exitClassOf(code: ErrorCode): ExitClass {
+  return ERROR_CODES[code];
 }
 
 /** The process exit status for an error code. */
-export function exitStatusOf(code: string): number {
+export function exitStatusOf(code: ErrorCode): number {
   return EXIT_STATUS[exitClassOf(code)];
 }

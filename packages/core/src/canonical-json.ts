@@ -1,4 +1,4 @@
-import { AirgrantError } from "./airgrant-error.js";
+import { AirgrantError, type ErrorCode } from "./airgrant-error.js";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -26,7 +26,7 @@ export function encodeCanonicalJson(value: JsonValue): string {
  * anything else (spaces, reordered keys, 1.0, escapes written differently)
  * is refused with `code`.
  */
-export function parseCanonicalJson(text: string, code: string, what: string): JsonValue {
+export function parseCanonicalJson(text: string, code: ErrorCode, what: string): JsonValue {
   let value: JsonValue;
   try {
     value = JSON.parse(text) as JsonValue;

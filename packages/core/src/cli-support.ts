@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { AirgrantError, exitStatusOf } from "./airgrant-error.js";
+import { AirgrantError, type ErrorCode, exitStatusOf } from "./airgrant-error.js";
 
 /**
  * What the three airgrant commands share (PRODUCT.md, command-line
@@ -17,7 +17,7 @@ export function printableLine(text: string): string {
 }
 
 /** Print an error the way every command does and return its exit status. */
-export function reportError(json: boolean, code: string, message: string): number {
+export function reportError(json: boolean, code: ErrorCode, message: string): number {
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message })}\n`);
   process.stderr.write(`error: ${code}: ${printableLine(message)}\n`);
   return exitStatusOf(code);

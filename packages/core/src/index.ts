@@ -1,4 +1,15 @@
-export { AirgrantError, EXIT_STATUS, type ExitClass, exitClassOf, exitStatusOf } from "./airgrant-error.js";
+export {
+  AirgrantError,
+  ERROR_CODES,
+  EXIT_STATUS,
+  type ErrorCode,
+  type ExitClass,
+  exitClassOf,
+  exitStatusOf,
+  isErrorCode,
+  SUCCESS_CODES,
+  type SuccessCode,
+} from "./airgrant-error.js";
 export { CHECKPOINT_TYPE, CheckpointChecker, checkpointData, checkpointMessage } from "./audit-checkpoint.js";
 export { MAX_AUDIT_LINE_BYTES } from "./audit-entry.js";
 export {

@@ -44,7 +44,7 @@ describe("trust bundle", () => {
     expect(mutate((o) => (o.clockSkew = -1))).toBe("malformed-bundle");
     expect(mutate((o) => (o.maxLifetime = 1.5))).toBe("malformed-bundle");
     expect(mutate((o) => (o.extra = 1))).toBe("malformed-bundle");
-    expect(mutate((o) => (o.version = 2))).toBe("unsupported-version");
+    expect(mutate((o) => (o.version = 2))).toBe("malformed-bundle");
     expect(mutate((o) => (o.requiredSignatures = 2))).toBe("malformed-bundle");
     expect(mutate((o) => (o.groups = { "bad group": ["h"] }))).toBe("malformed-bundle");
     expect(mutate((o) => (o.revokedGrants = ["xyz"]))).toBe("malformed-bundle");

@@ -138,9 +138,8 @@ export function decodeTrustBundle(bytes: Uint8Array): TrustBundle {
     "version",
   ]);
   if (o.format !== TRUST_BUNDLE_FORMAT) throw bad(`format must be '${TRUST_BUNDLE_FORMAT}'`);
-  if (o.version !== TRUST_BUNDLE_VERSION) {
-    throw new AirgrantError("unsupported-version", `trust bundle version ${String(o.version)} is not supported`);
-  }
+  // malformed-bundle, not unsupported-version: a bundle is input (exit 2), a grant's version is a verdict (exit 1).
+  if (o.version !== TRUST_BUNDLE_VERSION) throw bad(`version ${String(o.version)} is not supported`);
   const bundleId = toHex(fromHex(asString(o.bundleId, "bundleId"), 16, "malformed-bundle", "trust bundle: bundleId"));
   if (!Array.isArray(o.issuers) || o.issuers.length === 0 || o.issuers.length > LIMITS.issuers) {
     throw bad(`issuers must list 1-${LIMITS.issuers} keys`);
