@@ -3,11 +3,13 @@ import { createHash } from "node:crypto";
 import {
   appendFileSync,
   lstatSync,
+  lutimesSync,
   mkdtempSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -336,5 +338,90 @@ for (let i = 0; i < count; i++) appendAuditEntry(log, "event", { who, i }, { loc
       expect(mine).toEqual(Array.from({ length: count }, (_, i) => i));
     }
     expect(() => lstatSync(`${log}.lock`)).toThrow(/ENOENT/);
+  });
+});
+
+describe("an appender held up under the lock", () => {
+  /** A child that appends one entry and, under the lock, says so and pauses before the entry is written. */
+  function startHeldAppender(): {
+    pid: number;
+    exited: Promise<{ code: number | null; stderr: string }>;
+    held: Promise<void>;
+  } {
+    const script = join(dir, "held.mjs");
+    writeFileSync(
+      script,
+      `const { appendAuditEntry } = await import(process.argv[2]);
+appendAuditEntry(process.argv[3], "held-up", { n: 1 }, {
+  seal: () => {
+    process.stdout.write("held\\n");
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    return {};
+  },
+});
+`,
+    );
+    const child = spawn(process.execPath, [script, distAuditLog, log], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    return {
+      pid: child.pid as number,
+      held: new Promise((done) => child.stdout.once("data", () => done())),
+      exited: new Promise((done) => child.on("exit", (code) => done({ code, stderr }))),
+    };
+  }
+
+  function stopWhileHeld(appender: { pid: number }): void {
+    process.kill(appender.pid, "SIGSTOP");
+    // Older than any stale period: the age of a live holder's lock must not count.
+    const old = new Date(Date.now() - 3_600_000);
+    lutimesSync(`${log}.lock`, old, old);
+  }
+
+  it("a stopped holder keeps the lock: another append times out, and after SIGCONT the chain is intact", async () => {
+    appendAuditEntry(log, "first", {}, options);
+    const appender = startHeldAppender();
+    try {
+      await appender.held;
+      stopWhileHeld(appender);
+      expect(codeOf(() => appendAuditEntry(log, "other", {}, { ...options, lockTimeoutMs: 500 }))).toBe("lock-timeout");
+    } finally {
+      process.kill(appender.pid, "SIGCONT");
+    }
+    expect((await appender.exited).code).toBe(0);
+    appendAuditEntry(log, "other", {}, options);
+    const report = verifyAuditLog(log);
+    expect(report.ok).toBe(true);
+    expect(report).toMatchObject({ ok: true, entries: 4 });
+  });
+
+  it("a holder whose lock was removed by hand writes nothing when it resumes", async () => {
+    appendAuditEntry(log, "first", {}, options);
+    const appender = startHeldAppender();
+    try {
+      await appender.held;
+      stopWhileHeld(appender);
+      rmSync(`${log}.lock`);
+      appendAuditEntry(log, "other", {}, options);
+    } finally {
+      process.kill(appender.pid, "SIGCONT");
+    }
+    const { code, stderr } = await appender.exited;
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("the log's lock was removed while this process held it; nothing was written");
+    const report = verifyAuditLog(log);
+    expect(report.ok).toBe(true);
+    expect(report).toMatchObject({ ok: true, entries: 3 });
+    expect(readFileSync(log, "utf8")).not.toContain("held-up");
+  });
+
+  it("refuses to append through a symbolic link put in the log's place", () => {
+    appendAuditEntry(log, "first", {}, options);
+    renameSync(log, `${log}.real`);
+    symlinkSync(`${log}.real`, log);
+    expect(codeOf(() => appendAuditEntry(log, "other", {}, options))).toBe("audit-unwritable");
+    expect(readFileSync(`${log}.real`, "utf8")).not.toContain("other");
   });
 });

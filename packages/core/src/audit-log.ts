@@ -5,6 +5,7 @@ import {
   fstatSync,
   fsyncSync,
   ftruncateSync,
+  lstatSync,
   openSync,
   readSync,
   type Stats,
@@ -25,7 +26,7 @@ import {
   measureAuditData,
 } from "./audit-entry.js";
 import { PRIVATE_FILE_MODE, writeFileAtomic } from "./durable-file.js";
-import { withFileLock } from "./file-lock.js";
+import { type HeldFileLock, withFileLock } from "./file-lock.js";
 import { sha256 } from "./sha256.js";
 
 export type { AuditEntry, AuditValue } from "./audit-entry.js";
@@ -208,7 +209,7 @@ function readTailFromDisk(fd: number, logPath: string, size: number, ino: number
 function recoverTornTail(logPath: string, tail: LogTail, time: string): AuditEntry {
   // Its own descriptor without O_APPEND: Linux pwrite on an O_APPEND
   // descriptor ignores the offset and appends.
-  const fd = openSync(logPath, constants.O_RDWR);
+  const fd = openSync(logPath, constants.O_RDWR | constants.O_NOFOLLOW);
   try {
     return recoverTornTailOn(fd, logPath, tail, time);
   } finally {
@@ -248,7 +249,8 @@ function createLog(logPath: string, time: string, random: (length: number) => Ui
 function openForAppend(logPath: string): number | undefined {
   try {
     // No O_CREAT: a missing log is created whole by createLog, never empty.
-    return openSync(logPath, constants.O_RDWR | constants.O_APPEND);
+    // No symbolic link: a link put in the log's place must not redirect our writes.
+    return openSync(logPath, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw unwritable(logPath, err);
@@ -297,17 +299,17 @@ export function appendAuditEntry(
   const random = options.randomBytes ?? ((length: number) => new Uint8Array(nodeRandomBytes(length)));
   checkAppendable(type, data);
   const lockOptions = options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs };
-  const append = (): AuditEntry => {
+  const append = (lock?: HeldFileLock): AuditEntry => {
     const fd = openOrCreate(logPath, clock, random);
     try {
-      return appendOn(fd, logPath, readTail(fd, logPath), type, data, clock, options.seal);
+      return appendOn(fd, logPath, readTail(fd, logPath), type, data, clock, options.seal, lock);
     } catch (err) {
       throw unwritable(logPath, err);
     } finally {
       closeSync(fd);
     }
   };
-  return options.callerHoldsLock ? append() : withFileLock(`${logPath}.lock`, append, lockOptions);
+  return options.callerHoldsLock ? append() : withFileLock(`${logPath}.lock`, (lock) => append(lock), lockOptions);
 }
 
 function openOrCreate(logPath: string, clock: () => Date, random: (length: number) => Uint8Array): number {
@@ -320,6 +322,35 @@ function openOrCreate(logPath: string, clock: () => Date, random: (length: numbe
   return fd;
 }
 
+/**
+ * Throws unless the log is still as `tail` says and, when it is ours, the
+ * lock still names us: the last check before bytes are written, so that an
+ * append never lands on a head other than the one it chained to (a lock
+ * removed by hand while we were held up, a log replaced or written by
+ * someone who skipped the lock). Nothing is written when it throws.
+ */
+function assertTailCurrent(fd: number, logPath: string, tail: LogTail, lock: HeldFileLock | undefined): void {
+  if (lock !== undefined && !lock.stillHeld()) {
+    throw new AirgrantError(
+      "audit-unwritable",
+      `${logPath}: the log's lock was removed while this process held it; nothing was written`,
+    );
+  }
+  const open = fstatSync(fd);
+  let named: Stats | undefined;
+  try {
+    named = lstatSync(logPath);
+  } catch {
+    named = undefined;
+  }
+  if (named === undefined || named.ino !== open.ino || named.dev !== open.dev || open.size !== tail.size) {
+    throw new AirgrantError(
+      "audit-unwritable",
+      `${logPath} changed since its last entry was read (replaced, or written without the lock); nothing was written`,
+    );
+  }
+}
+
 /** Append after `tail`, the log's end as just read through `fd`, recovering a torn tail first. */
 function appendOn(
   fd: number,
@@ -329,10 +360,14 @@ function appendOn(
   data: Record<string, AuditValue>,
   clock: () => Date,
   sealOf: AppendAuditEntryOptions["seal"],
+  lock?: HeldFileLock,
 ): AuditEntry {
   let head = tail.head;
   const torn = tail.goodEnd < tail.size;
-  if (torn) head = recoverTornTail(logPath, tail, stampTime(clock));
+  if (torn) {
+    assertTailCurrent(fd, logPath, tail, lock);
+    head = recoverTornTail(logPath, tail, stampTime(clock));
+  }
   const time = stampTime(clock);
   const seal = sealOf?.(encodeAuditEntry(head.seq + 1, time, type, data, head.hash).entry);
   const { entry, record } = encodeAuditRecord(
@@ -342,6 +377,7 @@ function appendOn(
     seal === undefined ? data : { ...data, ...seal },
     head.hash,
   );
+  if (!torn) assertTailCurrent(fd, logPath, tail, lock);
   // One write on an O_APPEND descriptor: a crash leaves at most this
   // line torn, which the next append recovers.
   writeAllAt(fd, record, null);

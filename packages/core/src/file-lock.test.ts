@@ -154,12 +154,83 @@ describe("withFileLock", () => {
     }
   });
 
-  it("breaks a lock older than staleMs even if its pid is alive", () => {
+  it("never breaks a live holder's lock for its age, also while the holder is stopped", async () => {
     const lock = join(dir, "lock");
-    symlinkSync(`${process.pid} 0011223344556677`, lock);
-    const old = new Date(Date.now() - 60_000);
+    const script = join(dir, "holder.mjs");
+    // Takes the lock, says so, and holds it for a while.
+    writeFileSync(
+      script,
+      `const { withFileLock } = await import(process.argv[2]);
+withFileLock(process.argv[3], () => {
+  process.stdout.write("held\\n");
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 800);
+});
+`,
+    );
+    const holder = spawn(process.execPath, [script, distLock, lock], { stdio: ["ignore", "pipe", "inherit"] });
+    const exited = new Promise<number | null>((done) => holder.on("exit", (code) => done(code)));
+    try {
+      await new Promise<void>((done) => holder.stdout.once("data", () => done()));
+      process.kill(holder.pid as number, "SIGSTOP");
+      const owner = readlinkSync(lock, "utf8");
+      // Older than any stale period: before, the age alone broke a live holder's lock.
+      const old = new Date(Date.now() - 3_600_000);
+      lutimesSync(lock, old, old);
+      let caught: unknown;
+      try {
+        withFileLock(lock, () => "taken", { timeoutMs: 500, staleMs: 100 });
+      } catch (err) {
+        caught = err;
+      }
+      expect((caught as AirgrantError).code).toBe("lock-timeout");
+      expect(readlinkSync(lock, "utf8")).toBe(owner);
+    } finally {
+      process.kill(holder.pid as number, "SIGCONT");
+    }
+    expect(await exited).toBe(0);
+    expect(withFileLock(lock, () => "taken", { timeoutMs: 2000 })).toBe("taken");
+  });
+
+  it("names its holder by pid, start time and boot, and breaks a lock whose pid now belongs to a later process", () => {
+    const lock = join(dir, "lock");
+    const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const owner = withFileLock(lock, () => readlinkSync(lock, "utf8"));
+    const [pid, startTime, boot] = owner.split(" ");
+    expect(Number(pid)).toBe(process.pid);
+    expect(startTime).toMatch(/^\d+$/);
+    expect(boot).toBe(bootId);
+    // This process's pid, but a start time it does not have: a holder that died and whose pid was reused.
+    symlinkSync(`${process.pid} ${Number(startTime) + 1} ${bootId} 0011223344556677 1`, lock);
+    expect(withFileLock(lock, () => "taken", { timeoutMs: 2000 })).toBe("taken");
+    // A holder from an earlier boot.
+    symlinkSync(`${process.pid} ${startTime} 00000000-0000-0000-0000-000000000000 0011223344556677 1`, lock);
+    expect(withFileLock(lock, () => "taken", { timeoutMs: 2000 })).toBe("taken");
+    // This very process: alive, so never broken.
+    symlinkSync(`${process.pid} ${startTime} ${bootId} 0011223344556677 1`, lock);
+    expect(() => withFileLock(lock, () => "never", { timeoutMs: 200, staleMs: 0 })).toThrow(/timed out/);
+    rmSync(lock);
+  });
+
+  it("breaks a lock that names no holder once it is older than staleMs", () => {
+    const lock = join(dir, "lock");
+    symlinkSync("not a holder", lock);
+    expect(() => withFileLock(lock, () => "never", { timeoutMs: 200, staleMs: 60_000 })).toThrow(/timed out/);
+    const old = new Date(Date.now() - 120_000);
     lutimesSync(lock, old, old);
-    expect(withFileLock(lock, () => "taken", { timeoutMs: 2000, staleMs: 30_000 })).toBe("taken");
+    expect(withFileLock(lock, () => "taken", { timeoutMs: 2000, staleMs: 60_000 })).toBe("taken");
+  });
+
+  it("tells the function whether the lock still names it", () => {
+    const lock = join(dir, "lock");
+    expect(withFileLock(lock, (held) => held.stillHeld())).toBe(true);
+    const after = withFileLock(lock, (held) => {
+      rmSync(lock);
+      symlinkSync("someone else", lock);
+      return held.stillHeld();
+    });
+    expect(after).toBe(false);
+    // Not ours, so left in place.
+    expect(readlinkSync(lock, "utf8")).toBe("someone else");
   });
 
   it("gives up with lock-timeout while a live process holds the lock", () => {

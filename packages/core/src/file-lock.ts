@@ -1,12 +1,23 @@
 import { randomBytes } from "node:crypto";
-import { lstatSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
+import { lstatSync, readFileSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
 import { AirgrantError } from "./airgrant-error.js";
 
 export interface FileLockOptions {
   /** Give up after this long (default 10 s): a lock held that long is a stuck process, not contention. */
   timeoutMs?: number;
-  /** A lock file older than this is taken as left by a crashed or hung holder (default 30 s). */
+  /**
+   * A lock whose target does not name a holder (not written by withFileLock)
+   * is taken as left by a crashed writer once it is older than this (default
+   * 30 s). A lock naming a holder is broken only when that holder is gone,
+   * never for its age: a live holder may be stopped (SIGSTOP) and resume.
+   */
   staleMs?: number;
+}
+
+/** What `fn` of withFileLock can ask of the lock it runs under. */
+export interface HeldFileLock {
+  /** Whether the lock still names this holder: false only if someone removed or replaced it. */
+  stillHeld(): boolean;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -28,6 +39,70 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
+/** Marks a field this host cannot give (no /proc): the holder is then judged by its pid alone. */
+const UNKNOWN = "-";
+
+function readProcText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The start time of process `pid` in clock ticks since boot (proc(5),
+ * /proc/PID/stat field 22), which tells it apart from a later process given
+ * the same pid. The field count starts after the command name, which is in
+ * parentheses and may itself hold spaces and parentheses.
+ */
+function processStartTime(pid: number | "self"): string | undefined {
+  const stat = readProcText(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const start = fields[19];
+  return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+}
+
+let thisHolder: { bootId: string; startTime: string } | undefined;
+
+/** This boot and this process's start time, read once: a lock names them so that liveness survives pid reuse and reboots. */
+function holderIdentity(): { bootId: string; startTime: string } {
+  if (thisHolder === undefined) {
+    const bootId = readProcText("/proc/sys/kernel/random/boot_id")?.trim();
+    thisHolder = {
+      bootId: bootId !== undefined && /^[0-9a-f-]{36}$/.test(bootId) ? bootId : UNKNOWN,
+      startTime: processStartTime("self") ?? UNKNOWN,
+    };
+  }
+  return thisHolder;
+}
+
+/**
+ * A lock's target: `<pid> <start time> <boot id> <random> <n>`. Also read: the
+ * shorter `<pid> <random> [<n>]`, which names a pid only.
+ */
+const OWNER = /^([1-9][0-9]{0,9}) (?:([0-9]+|-) ([0-9a-f-]{36}|-) )?[0-9a-f]{16}(?: [0-9]+)?$/;
+
+/**
+ * Whether the holder a lock names has gone: its pid is free, or taken by a
+ * process started later, or the host has booted since. Undefined when the
+ * target names no holder.
+ */
+function holderGone(owner: string): boolean | undefined {
+  const match = OWNER.exec(owner);
+  if (match === null) return undefined;
+  const pid = Number(match[1]);
+  const [, , startTime, bootId] = match;
+  const me = holderIdentity();
+  if (bootId !== undefined && bootId !== UNKNOWN && me.bootId !== UNKNOWN && bootId !== me.bootId) return true;
+  if (!isProcessAlive(pid)) return true;
+  if (startTime === undefined || startTime === UNKNOWN) return false;
+  const current = processStartTime(pid);
+  // No /proc entry for a pid that answers signals: another pid namespace; keep its lock.
+  return current !== undefined && current !== startTime;
+}
+
 function readLockOwner(lockPath: string): string | undefined {
   try {
     return readlinkSync(lockPath, "utf8");
@@ -37,8 +112,8 @@ function readLockOwner(lockPath: string): string | undefined {
 }
 
 function isStale(lockPath: string, owner: string, staleMs: number): boolean {
-  const pid = Number.parseInt(owner, 10);
-  if (Number.isSafeInteger(pid) && pid > 0 && !isProcessAlive(pid)) return true;
+  const gone = holderGone(owner);
+  if (gone !== undefined) return gone;
   try {
     return Date.now() - lstatSync(lockPath).mtimeMs > staleMs;
   } catch {
@@ -61,7 +136,7 @@ function breakStaleLock(lockPath: string, staleOwner: string, breaker: string, s
   const breakPath = `${lockPath}.break`;
   if (!tryAcquire(breakPath, breaker)) {
     // Another waiter is breaking it right now (a few system calls). If that
-    // waiter died in between, its own pid or age shows it and we clear it.
+    // waiter died in between, the holder `.break` names is gone and we clear it.
     const other = readLockOwner(breakPath);
     if (other !== undefined && isStale(breakPath, other, Math.min(staleMs, 5_000))) {
       removeIfOwnedBy(breakPath, other);
@@ -111,13 +186,16 @@ function tryAcquire(lockPath: string, owner: string): boolean {
 /**
  * Run `fn` while holding an exclusive lock between processes on this host.
  * The lock is a symbolic link created exclusively whose target names its
- * holder's pid, so a holder that crashed is detected and its lock broken. Node has no flock();
- * this is the portable equivalent without a native addon.
+ * holder (pid, the process's start time, the boot), so a holder that died is
+ * detected and its lock broken, while a live one keeps it however long it
+ * takes, stopped or not. Node has no flock(); this is the portable
+ * equivalent without a native addon.
  */
-export function withFileLock<T>(lockPath: string, fn: () => T, options: FileLockOptions = {}): T {
+export function withFileLock<T>(lockPath: string, fn: (lock: HeldFileLock) => T, options: FileLockOptions = {}): T {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const staleMs = options.staleMs ?? 30_000;
-  const owner = `${process.pid} ${ownerPrefix} ${++lockCount}`;
+  const { bootId, startTime } = holderIdentity();
+  const owner = `${process.pid} ${startTime} ${bootId} ${ownerPrefix} ${++lockCount}`;
   const deadline = Date.now() + timeoutMs;
   let backoff = 1;
   while (!tryAcquire(lockPath, owner)) {
@@ -134,10 +212,10 @@ export function withFileLock<T>(lockPath: string, fn: () => T, options: FileLock
     backoff = Math.min(backoff * 2, 50);
   }
   try {
-    return fn();
+    return fn({ stillHeld: () => readLockOwner(lockPath) === owner });
   } finally {
-    // Only remove the lock if it is still ours: a holder that overran staleMs
-    // may have had it broken and taken by someone else.
+    // Only remove the lock if it is still ours: someone (root, by hand) may
+    // have removed it and another process taken it.
     removeIfOwnedBy(lockPath, owner);
   }
 }
