@@ -1,6 +1,6 @@
-import { isIP } from "node:net";
 import { AirgrantError } from "./airgrant-error.js";
 import type { SignatureAlgorithm } from "./signature-algorithm.js";
+import { checkSourceAddressList, MAX_SOURCE_ADDRESS_LIST_BYTES } from "./source-address.js";
 
 /** Where a grant lets its principal log in: one host, or every host of a group. */
 export interface GrantTarget {
@@ -56,12 +56,14 @@ export const GRANT_LIMITS = {
   reason: 64,
   challengeMin: 8,
   challengeMax: 32,
-  sourceAddress: 64,
+  sourceAddress: MAX_SOURCE_ADDRESS_LIST_BYTES,
   forceCommand: 128,
 } as const;
 
 const PRINCIPAL_PATTERN = /^[a-z_][a-z0-9_.-]*$/;
-const HOST_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+/** docs/grant-format.md, "Host names": dot-separated labels of 1-63 characters (RFC 1035, 2.3.4). */
+const HOST_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const HOST_PATTERN = new RegExp(`^${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
 const GROUP_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 // C0 and C1 controls, DEL, and the Unicode line/paragraph separators: none of
 // them belongs in a reason or command that ends up in logs and terminals.
@@ -89,7 +91,7 @@ export function checkTarget(target: GrantTarget): void {
   if (target.name.length === 0 || target.name.length > GRANT_LIMITS.target || !pattern.test(target.name)) {
     throw invalid(
       target.kind === "host"
-        ? `host must be a lower-case DNS name of at most ${GRANT_LIMITS.target} characters`
+        ? `host must be a lower-case DNS name of at most ${GRANT_LIMITS.target} characters, each label 1-63 characters of a-z, 0-9, '-', not starting or ending with '-'`
         : `group must be 1-${GRANT_LIMITS.target} characters of a-z, 0-9, '.', '_', '-'`,
     );
   }
@@ -113,21 +115,6 @@ function checkText(what: string, text: string, max: number): void {
   if (length === 0 || length > max) throw invalid(`${what} must be 1-${max} bytes of UTF-8`);
   if (CONTROL_PATTERN.test(text)) throw invalid(`${what} must not contain control characters`);
   if (!text.isWellFormed()) throw invalid(`${what} must be well-formed UTF-8`);
-}
-
-function checkSourceAddress(list: string): void {
-  if (list.length === 0 || list.length > GRANT_LIMITS.sourceAddress) {
-    throw invalid(`source address list must be 1-${GRANT_LIMITS.sourceAddress} characters`);
-  }
-  for (const item of list.split(",")) {
-    const [address = "", bits, ...rest] = item.split("/");
-    const family = isIP(address);
-    const max = family === 4 ? 32 : 128;
-    const prefixOk = bits === undefined || (/^(0|[1-9][0-9]{0,2})$/.test(bits) && Number(bits) <= max);
-    if (family === 0 || rest.length > 0 || !prefixOk) {
-      throw invalid(`source address '${item}' is not an IP address or CIDR block`);
-    }
-  }
 }
 
 const U32_MAX = 0xffff_ffff;
@@ -159,6 +146,6 @@ export function checkGrantFields(fields: GrantFields): void {
       throw invalid(`challenge must be ${GRANT_LIMITS.challengeMin}-${GRANT_LIMITS.challengeMax} bytes`);
     }
   }
-  if (fields.sourceAddress !== undefined) checkSourceAddress(fields.sourceAddress);
+  if (fields.sourceAddress !== undefined) checkSourceAddressList(fields.sourceAddress);
   if (fields.forceCommand !== undefined) checkText("force command", fields.forceCommand, GRANT_LIMITS.forceCommand);
 }

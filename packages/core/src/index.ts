@@ -90,6 +90,7 @@ export {
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
 export { sha256 } from "./sha256.js";
+export { checkSourceAddressList, MAX_SOURCE_ADDRESS_LIST_BYTES, sourceAddressAllows } from "./source-address.js";
 export {
   importPublicKey,
   isSignatureAlgorithm,
