@@ -1,4 +1,11 @@
-import { AirgrantError, formatTarget, type GrantTarget, parseTarget, writeFileAtomic } from "@airgrant/core";
+import {
+  AirgrantError,
+  formatTarget,
+  type GrantTarget,
+  parseTarget,
+  targetsPermit,
+  writeFileAtomic,
+} from "@airgrant/core";
 import { isModhex, MAX_PUBLIC_ID_LENGTH } from "@airgrant/yubikey-otp";
 import { checkStateObject, parseStateObject, readStateFile, stateCorrupt } from "./state-file.js";
 
@@ -90,9 +97,9 @@ export function parseTargetList(text: string): string[] {
   return [...out].sort();
 }
 
-/** Whether an officer may approve a grant for `target`: `*`, or the host or group named exactly. */
+/** Whether an officer may approve a grant for `target`: the rule hosts apply to issuers (targetsPermit). */
 export function officerMayApprove(officer: Officer, target: GrantTarget): boolean {
-  return officer.targets.includes("*") || officer.targets.includes(formatTarget(target));
+  return targetsPermit(officer.targets, target);
 }
 
 function isSeconds(value: unknown, max: number): value is number {

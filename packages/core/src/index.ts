@@ -89,15 +89,18 @@ export {
   MAX_GRANT_TEXT_LENGTH,
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
+export { targetsPermit } from "./target-permission.js";
 export { sha256 } from "./sha256.js";
 export { checkSourceAddressList, MAX_SOURCE_ADDRESS_LIST_BYTES, sourceAddressAllows } from "./source-address.js";
 export {
   importPublicKey,
+  isLowS,
   isSignatureAlgorithm,
   KEY_ID_LENGTH,
   keyIdOf,
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
+  toLowS,
   verifySignature,
 } from "./signature-algorithm.js";
 export {

@@ -9,12 +9,13 @@ import {
   readAuditHead,
   readBounded,
   runCommandLine,
-  toHex,
   usageError,
 } from "@airgrant/core";
-import { checkGrant } from "./check-grant.js";
+import { admitGrant } from "./admission.js";
+import { decodeGrantClaims, MAX_GRANT_INPUT_BYTES } from "./grant-claims.js";
 import { DEFAULT_STATE_DIR, hostState, installBundle, loadInstalledBundle, resolveStateDir } from "./host-state.js";
-import { runPamCheck, sanitizePamItem } from "./pam-check.js";
+import { runPamCheck } from "./pam-check.js";
+import { describeCaller } from "./pam-environment.js";
 import { printSshCaKeys, runSshPrincipalsCommand, runSshSessionCommand } from "./ssh-cli.js";
 import { countConsumedUses } from "./use-store.js";
 
@@ -51,9 +52,6 @@ exit status: 0 allowed/ok, 1 denied, 2 usage or input error, 3 environment error
  * configured command line only, never from an environment users can influence.
  */
 const LOGIN_COMMANDS = new Set(["pam", "ssh-principals", "ssh-session"]);
-
-/** Presented input beyond this is not a grant: the longest four-signature grant is under 2 KiB. */
-const MAX_INPUT_BYTES = 16 * 1024;
 
 const OPTIONS = {
   state: { type: "string" },
@@ -119,24 +117,26 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
   const state = hostState(stateDir);
   const bundle = loadInstalledBundle(state);
   // From a terminal, Enter ends the grant; from a pipe, the end of input.
-  const input = readBounded(0, MAX_INPUT_BYTES, process.stdin.isTTY === true ? 0x0a : undefined);
-  const { verdict, auditSeq } = checkGrant({
+  const input = readBounded(0, MAX_GRANT_INPUT_BYTES, process.stdin.isTTY === true ? 0x0a : undefined);
+  const { verdict, auditSeq } = admitGrant({
     state,
     bundle,
+    claims: decodeGrantClaims(input.bytes, input.oversized),
     presented: input.bytes,
     oversized: input.oversized,
     user: values.user,
     host: values.host ?? hostname(),
     clock: () => new Date(),
+    entryType: "grant-check",
   });
   if (out.json) {
-    const grant = verdict.grant;
+    const claims = verdict.claims;
     const json = {
       ok: verdict.allowed,
       code: verdict.code,
       message: verdict.message,
       auditSeq,
-      ...(grant === undefined ? {} : { grantId: toHex(grant.grantId), principal: grant.principal }),
+      ...(claims === undefined ? {} : { grantId: claims.grantId, principal: claims.principals[0] }),
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);
   }
@@ -148,15 +148,6 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
   return 0;
 }
 
-/** Who asked, for the stderr line that pam_exec's log= file or the journal keeps. */
-function pamSuffix(user: string, context: Record<string, string>): string {
-  const parts = [`user ${sanitizePamItem(user).value}`];
-  if (context.pamService !== undefined) parts.push(`service ${context.pamService}`);
-  if (context.pamRhost !== undefined) parts.push(`rhost ${context.pamRhost}`);
-  if (context.pamTty !== undefined) parts.push(`tty ${context.pamTty}`);
-  return ` (${parts.join(", ")})`;
-}
-
 function runPam(values: { host?: string }, stateDir: string, out: Output): number {
   const result = runPamCheck({
     stateDir,
@@ -164,20 +155,21 @@ function runPam(values: { host?: string }, stateDir: string, out: Output): numbe
     env: process.env,
     clock: () => new Date(),
   });
+  const { verdict, auditSeq } = result;
   if (out.json) {
-    const { allowed, code, message, auditSeq, grantId, principal } = result;
+    const claims = verdict.claims;
     const json = {
-      ok: allowed,
-      code,
-      message,
+      ok: verdict.allowed,
+      code: verdict.code,
+      message: result.message,
       auditSeq,
-      ...(grantId === undefined ? {} : { grantId, principal }),
+      ...(claims === undefined ? {} : { grantId: claims.grantId, principal: claims.principals[0] }),
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);
   }
-  const line = printableLine(`${result.message}${pamSuffix(result.user, result.context)}`);
-  if (!result.allowed) {
-    process.stderr.write(`error: ${result.code}: ${line}\n`);
+  const line = printableLine(`${result.message} ${describeCaller(result.pam)}`);
+  if (!verdict.allowed) {
+    process.stderr.write(`error: ${verdict.code}: ${line}\n`);
     return 1;
   }
   if (!out.json) process.stdout.write(`allowed: ${line}\n`);

@@ -1,10 +1,19 @@
-import type { TrustBundle, TrustedIssuer } from "@airgrant/core";
+import {
+  checkPrincipal,
+  formatTarget,
+  sourceAddressAllows,
+  type TrustBundle,
+  type TrustedIssuer,
+  targetsPermit,
+} from "@airgrant/core";
+import type { GrantClaims } from "./claims.js";
 
 /**
- * The rules of the installed bundle that every grant takes on this host,
- * whatever carries it: its text form (verifyGrant) or an OpenSSH
- * certificate minted for it (checkSshCertificate). One place, so that the
- * two ways in cannot drift apart. Each returns the refusal, or undefined.
+ * The one ordered list of rules a grant takes on this host, whatever
+ * carried it (docs/grant-format.md, "What a host checks"). Pure: the
+ * one-time store is the admission's (admission.ts). Authenticity is settled
+ * before anything else in the claims is read, so that nothing in an
+ * unauthenticated grant steers the answer beyond "not genuine".
  */
 
 export interface Refusal<C extends string> {
@@ -12,55 +21,238 @@ export interface Refusal<C extends string> {
   message: string;
 }
 
+/** Why a grant was refused: stable codes listed in docs/errors.md. */
+export type DenyCode =
+  | "malformed-grant"
+  | "bad-checksum"
+  | "unsupported-version"
+  | "malformed-certificate"
+  | "invalid-user"
+  | "unknown-issuer"
+  | "bad-signature"
+  | "issuer-not-valid"
+  | "not-enough-signatures"
+  | "grant-revoked"
+  | "grant-lifetime-exceeded"
+  | "grant-not-yet-valid"
+  | "grant-expired"
+  | "wrong-user"
+  | "wrong-host"
+  | "target-not-allowed"
+  | "wrong-source"
+  | "constraint-unenforceable"
+  | "grant-replayed";
+
+/** Who makes sure a constraint holds for the login: this verifier, or sshd (a certificate's critical option). */
+export type Enforcer = "airgrant" | "sshd";
+
+export interface RuleContext {
+  /** The account being logged in to. */
+  user: string;
+  /** This host's name, lower case. */
+  host: string;
+  /** Seconds since the epoch. */
+  now: number;
+  /** The client's address, when the way in knows it. */
+  remoteAddress?: string;
+}
+
+export type Decision =
+  | {
+      allowed: true;
+      /** The bundle issuers whose signatures verified, the grant's issuer first. */
+      signers: TrustedIssuer[];
+      /** Each constraint of the grant and who enforces it, for the log. */
+      enforced: Record<string, Enforcer>;
+    }
+  | (Refusal<Exclude<DenyCode, "grant-replayed">> & { allowed: false; signers: TrustedIssuer[] });
+
 /** Seconds since the epoch, as ISO 8601 without milliseconds. */
 export function isoTime(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? `${seconds} s` : date.toISOString().replace(".000Z", "Z");
 }
 
-/** The issuer key must be within its own validity, give or take the clock skew. */
-export function issuerValidity(
-  issuer: TrustedIssuer,
+type Rule = (
+  claims: GrantClaims,
   bundle: TrustBundle,
-  now: number,
-): Refusal<"issuer-not-valid"> | undefined {
-  if (now + bundle.clockSkew >= issuer.notBefore && now - bundle.clockSkew < issuer.notAfter) return undefined;
-  return { code: "issuer-not-valid", message: `issuer key ${issuer.keyId} is not valid at ${isoTime(now)}` };
+  context: RuleContext,
+  signers: TrustedIssuer[],
+) => Refusal<Exclude<DenyCode, "grant-replayed">> | undefined;
+
+const what = (claims: GrantClaims) => (claims.carrier === "ssh-certificate" ? "certificate" : "grant");
+
+function accountName(_claims: GrantClaims, _bundle: TrustBundle, context: RuleContext) {
+  try {
+    checkPrincipal(context.user);
+    return undefined;
+  } catch {
+    return { code: "invalid-user", message: "the user name is not a valid account name" } as const;
+  }
 }
 
-/** The grant must not be on the bundle's revocation list. */
-export function revocation(bundle: TrustBundle, grantId: string): Refusal<"grant-revoked"> | undefined {
-  return bundle.revokedGrants.includes(grantId)
-    ? { code: "grant-revoked", message: `grant ${grantId} is revoked` }
+/** Every signature is by a bundle issuer, verifies, and its key is valid now (give or take the skew). */
+function signatures(claims: GrantClaims, bundle: TrustBundle, context: RuleContext, signers: TrustedIssuer[]) {
+  for (const signature of claims.signatures) {
+    const issuer = signature.findIssuer(bundle);
+    if (issuer === undefined) {
+      return {
+        code: "unknown-issuer",
+        message: `${what(claims)} is signed by ${signature.name}, which this host does not trust`,
+      } as const;
+    }
+    const bad = signature.verify(issuer);
+    if (bad !== undefined) return { code: "bad-signature", message: bad } as const;
+    const { now } = context;
+    if (now + bundle.clockSkew < issuer.notBefore || now - bundle.clockSkew >= issuer.notAfter) {
+      return {
+        code: "issuer-not-valid",
+        message: `issuer key ${issuer.keyId} is not valid at ${isoTime(now)}`,
+      } as const;
+    }
+    signers.push(issuer);
+  }
+  return undefined;
+}
+
+/** Distinct keys: one key signing twice, under any name, counts once. */
+function enoughSignatures(claims: GrantClaims, bundle: TrustBundle, _context: RuleContext, signers: TrustedIssuer[]) {
+  const distinct = new Set(signers.map((issuer) => issuer.keyId)).size;
+  if (distinct >= bundle.requiredSignatures) return undefined;
+  return {
+    code: "not-enough-signatures",
+    message: `${what(claims)} has ${distinct} distinct signature(s); this host requires ${bundle.requiredSignatures}`,
+  } as const;
+}
+
+function notRevoked(claims: GrantClaims, bundle: TrustBundle) {
+  return bundle.revokedGrants.includes(claims.grantId)
+    ? ({ code: "grant-revoked", message: `grant ${claims.grantId} is revoked` } as const)
     : undefined;
 }
 
-/**
- * The window, `notBefore` to `notAfter` in seconds (notAfter later): no
- * longer than the bundle's maximum lifetime, and holding `now` give or take
- * the clock skew. `what` names the carrier in messages: "grant" or
- * "certificate".
- */
-export function validityWindow(
-  bundle: TrustBundle,
-  now: number,
-  notBefore: number,
-  notAfter: number,
-  what: "grant" | "certificate",
-): Refusal<"grant-lifetime-exceeded" | "grant-not-yet-valid" | "grant-expired"> | undefined {
-  if (notAfter - notBefore > bundle.maxLifetime) {
-    return {
-      code: "grant-lifetime-exceeded",
-      message: `${what} is valid for ${notAfter - notBefore} s; this host accepts at most ${bundle.maxLifetime} s`,
-    };
-  }
-  if (now + bundle.clockSkew < notBefore) {
+/** An inverted window (only a certificate can carry one) is no shorter than the longest. */
+function lifetime(claims: GrantClaims, bundle: TrustBundle) {
+  const { notBefore, notAfter } = claims;
+  if (notAfter > notBefore && notAfter - notBefore <= bundle.maxLifetime) return undefined;
+  return {
+    code: "grant-lifetime-exceeded",
+    message: `${what(claims)} is valid for ${notAfter - notBefore} s; this host accepts at most ${bundle.maxLifetime} s`,
+  } as const;
+}
+
+function window(claims: GrantClaims, bundle: TrustBundle, context: RuleContext) {
+  const { now } = context;
+  if (now + bundle.clockSkew < claims.notBefore) {
     return {
       code: "grant-not-yet-valid",
-      message: `${what} is valid from ${isoTime(notBefore)}; it is ${isoTime(now)}`,
-    };
+      message: `${what(claims)} is valid from ${isoTime(claims.notBefore)}; it is ${isoTime(now)}`,
+    } as const;
   }
-  if (now - bundle.clockSkew >= notAfter) {
-    return { code: "grant-expired", message: `${what} expired at ${isoTime(notAfter)}; it is ${isoTime(now)}` };
+  if (now - bundle.clockSkew >= claims.notAfter) {
+    return {
+      code: "grant-expired",
+      message: `${what(claims)} expired at ${isoTime(claims.notAfter)}; it is ${isoTime(now)}`,
+    } as const;
   }
   return undefined;
+}
+
+/** Exactly one account, the one asked for: a certificate naming several is not one the signer makes. */
+function principal(claims: GrantClaims, _bundle: TrustBundle, context: RuleContext) {
+  if (claims.principals.length === 1 && claims.principals[0] === context.user) return undefined;
+  const named = claims.principals.map((p) => `'${p.slice(0, 40)}'`).join(", ") || "no account";
+  return { code: "wrong-user", message: `${what(claims)} is for ${named}, not '${context.user}'` } as const;
+}
+
+function onThisHost(claims: GrantClaims, bundle: TrustBundle, context: RuleContext) {
+  const { target } = claims;
+  const here =
+    target.kind === "host"
+      ? target.name === context.host
+      : Object.hasOwn(bundle.groups, target.name) && (bundle.groups[target.name] ?? []).includes(context.host);
+  if (here) return undefined;
+  return {
+    code: "wrong-host",
+    message: `${what(claims)} is for ${formatTarget(target)}, not host '${context.host}'`,
+  } as const;
+}
+
+function issuersPermitTarget(
+  claims: GrantClaims,
+  _bundle: TrustBundle,
+  _context: RuleContext,
+  signers: TrustedIssuer[],
+) {
+  const refusing = signers.find((issuer) => !targetsPermit(issuer.targets, claims.target));
+  if (refusing === undefined) return undefined;
+  return {
+    code: "target-not-allowed",
+    message: `issuer key ${refusing.keyId} may not grant access to ${formatTarget(claims.target)}`,
+  } as const;
+}
+
+/**
+ * Checked here whenever the way in knows the client's address; sshd checks
+ * a certificate's `source-address` again itself, and without an address
+ * only a certificate can still be let in (sshd is then the one who checks).
+ */
+function source(claims: GrantClaims, _bundle: TrustBundle, context: RuleContext) {
+  const list = claims.constraints.sourceAddress;
+  if (list === undefined) return undefined;
+  if (context.remoteAddress === undefined && claims.carrier === "ssh-certificate") return undefined;
+  if (sourceAddressAllows(list, context.remoteAddress)) return undefined;
+  return {
+    code: "wrong-source",
+    message: `${what(claims)} allows logins from ${list} only, not from ${context.remoteAddress ?? "an unknown address"}`,
+  } as const;
+}
+
+/**
+ * docs/grant-format.md: a host that cannot enforce a constraint refuses the
+ * grant. sshd enforces a certificate's `force-command`; nothing enforces it
+ * behind a password prompt. No way in can yet check a `challenge`.
+ */
+function enforceable(claims: GrantClaims) {
+  const { constraints } = claims;
+  const cannot: string[] = [];
+  if (constraints.forceCommand !== undefined && claims.carrier !== "ssh-certificate") cannot.push("force-command");
+  if (constraints.challenge !== undefined) cannot.push("challenge");
+  for (const name of constraints.unknown ?? []) cannot.push(name.slice(0, 40));
+  if (cannot.length === 0) return undefined;
+  return {
+    code: "constraint-unenforceable",
+    message: `${what(claims)} carries ${cannot.join(", ")}, which this way in cannot enforce`,
+  } as const;
+}
+
+/** In the order of docs/grant-format.md, "What a host checks"; the use left is the admission's. */
+const RULES: readonly Rule[] = [
+  accountName,
+  signatures,
+  enoughSignatures,
+  notRevoked,
+  lifetime,
+  window,
+  principal,
+  onThisHost,
+  issuersPermitTarget,
+  source,
+  enforceable,
+];
+
+/** Decide on a grant's claims; the first rule that refuses gives the answer. */
+export function decideGrant(claims: GrantClaims, bundle: TrustBundle, context: RuleContext): Decision {
+  const signers: TrustedIssuer[] = [];
+  for (const rule of RULES) {
+    const refusal = rule(claims, bundle, context, signers);
+    if (refusal !== undefined) return { allowed: false, signers, ...refusal };
+  }
+  const enforced: Record<string, Enforcer> = {};
+  const byCarrier: Enforcer = claims.carrier === "ssh-certificate" ? "sshd" : "airgrant";
+  if (claims.constraints.sourceAddress !== undefined) {
+    enforced["source-address"] = context.remoteAddress === undefined ? "sshd" : "airgrant";
+  }
+  if (claims.constraints.forceCommand !== undefined) enforced["force-command"] = byCarrier;
+  return { allowed: true, signers, enforced };
 }

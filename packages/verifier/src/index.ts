@@ -1,4 +1,8 @@
-export { type CheckGrantInput, type CheckResult, checkGrant } from "./check-grant.js";
+export { type Admission, type AdmissionInput, admitGrant, type Verdict } from "./admission.js";
+export { decodeCertificateClaims } from "./certificate-claims.js";
+export type { Carrier, ClaimSignature, GrantClaims, GrantConstraints } from "./claims.js";
+export { decodeGrantClaims, grantClaims } from "./grant-claims.js";
+export { type Decision, type DenyCode, decideGrant, type RuleContext } from "./grant-rules.js";
 export {
   DEFAULT_STATE_DIR,
   type HostState,
@@ -15,4 +19,3 @@ export {
   pruneExpiredUses,
   type UseRecord,
 } from "./use-store.js";
-export { type DenyCode, type Verdict, type VerifyGrantInput, verifyGrant } from "./verify-grant.js";

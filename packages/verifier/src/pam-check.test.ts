@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { verifyAuditLog } from "@airgrant/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "../../core/src/testing/test-issuer.js";
-import { PAM_ITEM_MAX_LENGTH, sanitizePamItem } from "./pam-check.js";
+import { PAM_ITEM_MAX_LENGTH, printableItem } from "./pam-environment.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const issuer = makeTestIssuer("ecdsa-p256-sha256");
@@ -221,16 +221,18 @@ describe("airgrant-verifier pam", () => {
     expect(data?.remoteAddress).toBeUndefined();
   });
 
-  it("logs a refusal for a hostile PAM_USER that is cut inside a surrogate pair", () => {
+  it("logs a refusal for a hostile PAM_USER that is cut inside a surrogate pair, after the grant's own decoding", () => {
     const dir = freshState();
     const r = pam(dir, "junk\0", pamEnv({ PAM_USER: `${"a".repeat(63)}😀😀` }));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^error: invalid-user: /);
+    expect(r.stderr).toMatch(/^error: malformed-grant: /);
+    const valid = pam(dir, `${grantFor()}\0`, pamEnv({ PAM_USER: `${"a".repeat(63)}😀😀` }));
+    expect(valid.stderr).toMatch(/^error: invalid-user: /);
     expect(checks(dir)[0]).toMatchObject({ user: `${"a".repeat(63)}😀`, userTruncated: true });
   });
 
   it("never cuts a PAM item inside a surrogate pair", () => {
-    const item = sanitizePamItem(`${"a".repeat(PAM_ITEM_MAX_LENGTH - 1)}😀😀`);
+    const item = printableItem(`${"a".repeat(PAM_ITEM_MAX_LENGTH - 1)}😀😀`);
     expect(item).toEqual({ value: `${"a".repeat(PAM_ITEM_MAX_LENGTH - 1)}😀`, truncated: true });
   });
 });

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { printableLine, sshIssuerKeyLine } from "@airgrant/core";
 import { hostState, loadInstalledBundle } from "./host-state.js";
+import { describeCaller } from "./pam-environment.js";
 import { runSshPrincipals } from "./ssh-principals.js";
 import { runSshSession } from "./ssh-session.js";
 
@@ -44,7 +45,7 @@ export function runSshPrincipalsCommand(
     clock: () => new Date(),
   });
   if (out.json) {
-    const grantId = verdict.facts?.grantId;
+    const grantId = verdict.claims?.grantId;
     const json = {
       ok: verdict.allowed,
       code: verdict.code,
@@ -69,13 +70,12 @@ export function runSshSessionCommand(values: { host?: string }, stateDir: string
     env: process.env,
     clock: () => new Date(),
   });
-  const who = [`user ${result.user}`, ...Object.entries(result.context).map(([k, v]) => `${k} ${v}`)].join(", ");
-  const line = printableLine(`${result.message} (${who})`);
+  const line = printableLine(`${result.message} ${describeCaller(result.pam)}`);
   if (out.json) {
     const checks = result.checks.map(({ verdict, auditSeq, use }) => ({
       code: verdict.code,
       auditSeq,
-      ...(verdict.facts === undefined ? {} : { grantId: verdict.facts.grantId }),
+      ...(verdict.claims === undefined ? {} : { grantId: verdict.claims.grantId }),
       ...(use === undefined ? {} : { use }),
     }));
     process.stdout.write(

@@ -21,7 +21,8 @@ import {
   type TestIssuer,
   testFields,
 } from "../../core/src/testing/test-issuer.js";
-import { checkGrant } from "./check-grant.js";
+import { admitGrant } from "./admission.js";
+import { decodeGrantClaims } from "./grant-claims.js";
 import { hostState, installBundle, loadInstalledBundle } from "./host-state.js";
 import { runSshPrincipals } from "./ssh-principals.js";
 import { certificatesInAuthInfo, runSshSession } from "./ssh-session.js";
@@ -44,7 +45,9 @@ function subjectKeyBlob(key: TestIssuer): Uint8Array {
   return new Uint8Array(out);
 }
 
-function certificate(keyId: string, by: TestIssuer = issuer, principals = ["alice"]): Uint8Array {
+/** A certificate for grant `grantId` on HOST, as the signer makes them. */
+function certificate(grantId: string, by: TestIssuer = issuer, principals = ["alice"]): Uint8Array {
+  const keyId = `${grantId}@${HOST}`;
   const body = encodeSshCertificateBody(
     {
       subjectKey: subjectKeyBlob(subject),
@@ -123,13 +126,16 @@ describe("ssh-principals and ssh-session", () => {
       notAfter: now + 3600,
     });
     const state = hostState(stateDir);
-    const typed = checkGrant({
+    const presented = new TextEncoder().encode(makeGrantText(fields, [issuer]));
+    const typed = admitGrant({
       state,
       bundle: loadInstalledBundle(state),
-      presented: new TextEncoder().encode(makeGrantText(fields, [issuer])),
+      claims: decodeGrantClaims(presented),
+      presented,
       user: "alice",
       host: HOST,
       clock,
+      entryType: "grant-check",
     });
     expect(typed.verdict.allowed).toBe(true);
     const blob = certificate(toHex(fields.grantId));

@@ -1,0 +1,165 @@
+import { type AuditValue, formatTarget, sha256, type TrustBundle, toHex } from "@airgrant/core";
+import type { GrantClaims } from "./claims.js";
+import { type DenyCode, decideGrant, type Enforcer, isoTime, type Refusal, type RuleContext } from "./grant-rules.js";
+import { appendHostEntry } from "./host-log.js";
+import type { HostState } from "./host-state.js";
+import { printableItem } from "./pam-environment.js";
+import {
+  consumeGrantUse,
+  flushUseStore,
+  hasUseLeft,
+  pruneExpiredUsesOccasionally,
+  replayedMessage,
+} from "./use-store.js";
+
+/**
+ * The one admission transaction of the host (docs/verifier.md, "One-time
+ * use"): decide on a grant's claims, take a use, record the check, make the
+ * use durable, prune. `check`, `pam` and `ssh-session` admit through it;
+ * `ssh-principals` asks it without taking a use.
+ */
+
+export type Verdict =
+  | { allowed: true; code: "allowed"; message: string; claims: GrantClaims }
+  | { allowed: false; code: DenyCode; message: string; claims?: GrantClaims };
+
+export interface AdmissionInput {
+  state: HostState;
+  /** The installed bundle (loadInstalledBundle). */
+  bundle: TrustBundle;
+  /** The carrier decoded (decodeGrantClaims, decodeCertificateClaims), or why it is not one. */
+  claims: GrantClaims | Refusal<DenyCode>;
+  /** What was presented, as read: it is hashed into the log, never stored. */
+  presented: Uint8Array;
+  /** True when the input went on past what was read. */
+  oversized?: boolean;
+  user: string;
+  host: string;
+  remoteAddress?: string;
+  clock: () => Date;
+  /** Extra members for the log entry: the PAM items, the way in. */
+  context?: Record<string, string>;
+  /**
+   * `grant-check` takes a use; `ssh-principals` only asks whether one is
+   * left (sshd asks twice per login, before the session that takes it).
+   */
+  entryType: "grant-check" | "ssh-principals";
+}
+
+export interface Admission {
+  verdict: Verdict;
+  /** The sequence number of the host log entry that records this check. */
+  auditSeq: number;
+  /** Which use of the grant this login took. */
+  use?: number;
+}
+
+const LOGGED_NAME_LENGTH = 64;
+
+function allowedMessage(claims: GrantClaims, context: RuleContext): string {
+  const what = claims.carrier === "ssh-certificate" ? "certificate for grant" : "grant";
+  return `${what} ${claims.grantId} lets '${context.user}' in on '${context.host}' until ${isoTime(claims.notAfter)}`;
+}
+
+function decide(
+  input: AdmissionInput,
+  context: RuleContext,
+): { verdict: Verdict; enforced?: Record<string, Enforcer>; signer?: string } {
+  const { claims } = input;
+  if ("code" in claims) return { verdict: { allowed: false, code: claims.code, message: claims.message } };
+  const decision = decideGrant(claims, input.bundle, context);
+  const signer = decision.signers[0]?.keyId;
+  const known = signer === undefined ? {} : { signer };
+  if (!decision.allowed) {
+    return { verdict: { allowed: false, code: decision.code, message: decision.message, claims }, ...known };
+  }
+  return {
+    verdict: { allowed: true, code: "allowed", message: allowedMessage(claims, context), claims },
+    enforced: decision.enforced,
+    ...known,
+  };
+}
+
+/**
+ * The members every check records (docs/verifier.md, "Audit entries"): the
+ * verdict, who and where, the SHA-256 of what was presented (never the
+ * grant), and what the grant claims once its carrier decoded.
+ */
+function entryData(
+  input: AdmissionInput,
+  verdict: Verdict,
+  signer: string | undefined,
+  enforced: Record<string, Enforcer> | undefined,
+): Record<string, AuditValue> {
+  const user = printableItem(input.user, LOGGED_NAME_LENGTH);
+  const data: Record<string, AuditValue> = {
+    verdict: verdict.code,
+    user: user.value,
+    host: printableItem(input.host, LOGGED_NAME_LENGTH).value,
+    presented: toHex(sha256(input.presented)),
+    presentedBytes: input.presented.length,
+  };
+  if (user.truncated) data.userTruncated = true;
+  if (input.oversized) data.oversized = true;
+  const claims = verdict.claims;
+  if (claims !== undefined) {
+    data.via = claims.carrier;
+    data.grantId = claims.grantId;
+    if (signer !== undefined) data.issuer = signer;
+    data.principal = printableItem(claims.principals[0] ?? "", LOGGED_NAME_LENGTH).value;
+    data.target = formatTarget(claims.target);
+    data.maxUses = claims.maxUses;
+    if (Number.isSafeInteger(claims.notBefore)) data.notBefore = claims.notBefore;
+    if (Number.isSafeInteger(claims.notAfter)) data.notAfter = claims.notAfter;
+    if (claims.anchor !== undefined) {
+      data.anchor = { seq: claims.anchor.seq, head: toHex(claims.anchor.headPrefix) };
+    }
+    if (claims.sshSerial !== undefined) data.sshSerial = claims.sshSerial;
+  }
+  if (enforced !== undefined && Object.keys(enforced).length > 0) data.enforced = enforced;
+  if (input.remoteAddress !== undefined) data.remoteAddress = input.remoteAddress;
+  if (input.context !== undefined) Object.assign(data, input.context);
+  return data;
+}
+
+export function admitGrant(input: AdmissionInput): Admission {
+  const now = Math.floor(input.clock().getTime() / 1000);
+  const context: RuleContext = { user: input.user, host: input.host.toLowerCase(), now };
+  if (input.remoteAddress !== undefined) context.remoteAddress = input.remoteAddress;
+  const decided = decide(input, context);
+  let { verdict } = decided;
+  let use: number | undefined;
+  if (verdict.allowed) {
+    const { claims } = verdict;
+    const left =
+      input.entryType === "grant-check"
+        ? consumeGrantUse(
+            input.state.usedDir,
+            claims.grantId,
+            claims.maxUses,
+            { expires: claims.notAfter + input.bundle.clockSkew, usedAt: now, notAfter: claims.notAfter },
+            { flush: false },
+          )
+        : {
+            consumed: hasUseLeft(input.state.usedDir, claims.grantId, claims.maxUses, { notAfter: claims.notAfter }),
+          };
+    if (!left.consumed) {
+      const message =
+        "pruned" in left
+          ? `grant ${claims.grantId} ended before uses were last pruned: how often it was used can no longer be told`
+          : replayedMessage(claims.grantId, claims.maxUses);
+      verdict = { allowed: false, code: "grant-replayed", message, claims };
+    } else if ("use" in left) use = left.use;
+  }
+  const data = entryData(input, verdict, decided.signer, verdict.allowed ? decided.enforced : undefined);
+  if (use !== undefined) data.use = use;
+  const entry = appendHostEntry(input.state, input.entryType, data, input.clock);
+  if (use !== undefined) {
+    // The use becomes durable only now, after the log entry that records it:
+    // nobody is let in before both are on disk, and the two flushes share a
+    // journal commit on filesystems that journal metadata.
+    flushUseStore(input.state.usedDir);
+    pruneExpiredUsesOccasionally(input.state.usedDir, now, input.bundle.maxLifetime + input.bundle.clockSkew);
+  }
+  return use === undefined ? { verdict, auditSeq: entry.seq } : { verdict, auditSeq: entry.seq, use };
+}

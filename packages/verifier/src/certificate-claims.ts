@@ -1,0 +1,135 @@
+import {
+  AirgrantError,
+  decodeSshCertificate,
+  type GrantTarget,
+  issuerPublicKey,
+  parseTarget,
+  type SshCertificate,
+  sshIssuerKeyBlob,
+  type TrustBundle,
+  type TrustedIssuer,
+  verifySshCertificate,
+} from "@airgrant/core";
+import type { GrantClaims, GrantConstraints } from "./claims.js";
+import type { Refusal } from "./grant-rules.js";
+
+/**
+ * The claims of an OpenSSH user certificate minted for a grant
+ * (docs/openssh.md, "The certificate"). Its key id carries what sshd has no
+ * field for: the grant id, its uses and its target.
+ */
+
+/** A certificate's base64 beyond this is not one of ours (an RSA-8192 subject key is under 2 KiB). */
+export const MAX_CERTIFICATE_BASE64 = 16 * 1024;
+
+/**
+ * Key id: `<grant id>[/<uses>]@<target>`, the uses written only for 2..255
+ * (one spelling per grant), the target as the grant names it.
+ */
+const KEY_ID_PATTERN = /^([0-9a-f]{32})(?:\/([2-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))?@(.+)$/;
+const SSH_USER_CERT = 1;
+
+/** The critical options a grant's constraints become; sshd enforces both. */
+const GRANT_OPTIONS = ["force-command", "source-address"];
+/** The one right a grant's login has beyond a command: a terminal (docs/openssh.md, "Rights"). */
+const GRANT_EXTENSIONS = ["permit-pty"];
+
+type CertificateRefusal = Refusal<"malformed-certificate">;
+
+function malformed(message: string): CertificateRefusal {
+  return { code: "malformed-certificate", message };
+}
+
+/** Strict base64 as sshd writes `%k` and SSH_AUTH_INFO_0: anything else is not a certificate. */
+export function decodeCertificateBase64(text: string): Uint8Array | undefined {
+  if (text.length === 0 || text.length > MAX_CERTIFICATE_BASE64) return undefined;
+  const bytes = Buffer.from(text, "base64");
+  return bytes.toString("base64") === text ? new Uint8Array(bytes) : undefined;
+}
+
+function decodeCertificate(blob: Uint8Array): SshCertificate | CertificateRefusal {
+  try {
+    return decodeSshCertificate(blob);
+  } catch (err) {
+    if (err instanceof AirgrantError) return malformed(err.message);
+    throw err;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** A certificate's CA key is the SSH blob of a bundle issuer (sshIssuerKeyBlob), byte for byte. */
+function issuerOf(certificate: SshCertificate, bundle: TrustBundle): TrustedIssuer | undefined {
+  return bundle.issuers.find((issuer) =>
+    sameBytes(certificate.caKey, sshIssuerKeyBlob(issuer.algorithm, issuer.publicKey)),
+  );
+}
+
+/** Whether a certificate blob is signed by a CA key of this bundle: ssh-session judges only those. */
+export function isBundleCertificate(blob: Uint8Array, bundle: TrustBundle): boolean {
+  const certificate = decodeCertificate(blob);
+  return !("code" in certificate) && issuerOf(certificate, bundle) !== undefined;
+}
+
+function targetOf(text: string): GrantTarget | undefined {
+  try {
+    const target = parseTarget(text);
+    return text === (target.kind === "group" ? `group:${target.name}` : target.name) ? target : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decode a certificate blob into its grant's claims. `keyType` is what sshd
+ * says the key is (`%t`), when it says.
+ */
+export function decodeCertificateClaims(blob: Uint8Array, keyType?: string): GrantClaims | CertificateRefusal {
+  const certificate = decodeCertificate(blob);
+  if ("code" in certificate) return certificate;
+  if (certificate.certType !== SSH_USER_CERT) return malformed("a host certificate, not a user certificate");
+  if (keyType !== undefined && keyType !== certificate.type) {
+    return malformed(`sshd names the key type '${keyType.slice(0, 60)}', the certificate says '${certificate.type}'`);
+  }
+  const keyId = KEY_ID_PATTERN.exec(certificate.keyId);
+  const target = keyId === null ? undefined : targetOf(keyId[3] as string);
+  if (keyId === null || target === undefined) {
+    return malformed(
+      `key id '${certificate.keyId.slice(0, 80)}' is not <grant id>[/<uses>]@<target> (docs/openssh.md)`,
+    );
+  }
+  const extra = certificate.extensions.filter((name) => !GRANT_EXTENSIONS.includes(name));
+  if (extra.length > 0) {
+    return malformed(`extension '${(extra[0] as string).slice(0, 40)}' is a right no grant gives (docs/openssh.md)`);
+  }
+  const constraints: GrantConstraints = {};
+  const options = certificate.criticalOptions;
+  if (options["force-command"] !== undefined) constraints.forceCommand = options["force-command"];
+  if (options["source-address"] !== undefined) constraints.sourceAddress = options["source-address"];
+  const unknown = Object.keys(options).filter((name) => !GRANT_OPTIONS.includes(name));
+  if (unknown.length > 0) constraints.unknown = unknown;
+  return {
+    carrier: "ssh-certificate",
+    grantId: keyId[1] as string,
+    signatures: [
+      {
+        name: "a CA key that is not an issuer of the installed bundle",
+        findIssuer: (bundle) => issuerOf(certificate, bundle),
+        verify: (issuer) =>
+          verifySshCertificate(certificate, issuer.algorithm, issuer.publicKey, issuerPublicKey(issuer))
+            ? undefined
+            : `signature by key ${issuer.keyId} does not verify`,
+      },
+    ],
+    // uint64 bounds: a number past 2^53 is rounded, which keeps every comparison the rules make.
+    notBefore: Number(certificate.validAfter),
+    notAfter: Number(certificate.validBefore),
+    principals: certificate.principals,
+    target,
+    maxUses: keyId[2] === undefined ? 1 : Number(keyId[2]),
+    constraints,
+    sshSerial: certificate.serial.toString(),
+  };
+}
