@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   "wrong-host": "verdict",
   "target-not-allowed": "verdict",
   "wrong-source": "verdict",
+  "constraint-unenforceable": "verdict",
   "grant-replayed": "verdict",
   "invalid-grant-field": "verdict",
   "malformed-bundle": "usage",
