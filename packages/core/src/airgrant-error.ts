@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   "state-unwritable": "environment",
   "state-unreadable": "environment",
   "state-corrupt": "environment",
+  "state-insecure": "environment",
+  "identity-unsafe": "environment",
   "lock-timeout": "environment",
   internal: "environment",
   // grants and the verifier
