@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AirgrantError,
@@ -13,9 +12,11 @@ import {
   sealEpochAt,
   sealMember,
   toHex,
+  withFileLock,
   writeFileAtomic,
 } from "@airgrant/core";
 import type { HostState } from "./host-state.js";
+import { checkStatePermissions, readStateFile } from "./state-permissions.js";
 
 /**
  * The host's audit log, sealed (docs/audit-log.md, "Sealing"): every entry
@@ -51,10 +52,11 @@ function writeSealState(state: HostState, seal: SealState): void {
 function readSealState(state: HostState): SealState | undefined {
   let text: string;
   try {
-    text = readFileSync(sealStatePath(state), "utf8");
+    text = readStateFile(sealStatePath(state)).toString("utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new AirgrantError("state-unreadable", `cannot read ${sealStatePath(state)}`);
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === "ENOENT") return undefined;
+    throw new AirgrantError("state-unreadable", `cannot read ${sealStatePath(state)}: ${errno}`);
   }
   const corrupt = () =>
     new AirgrantError("state-corrupt", `${sealStatePath(state)} is damaged; the log can no longer be sealed`);
@@ -83,25 +85,55 @@ function readSealState(state: HostState): SealState | undefined {
   };
 }
 
+function currentEpoch(seal: SealState, clock: () => Date): number {
+  const now = Math.floor(clock().getTime() / 1000);
+  return Math.max(seal.epoch, sealEpochAt(seal.start, seal.epochSeconds, now));
+}
+
+/**
+ * The key moved forward to `epoch` (never back, whatever the clock says),
+ * the old one gone from disk when this returns. Called under the log's lock.
+ */
+function moveSealKeyForward(state: HostState, seal: SealState, epoch: number): SealState {
+  if (epoch <= seal.epoch) return seal;
+  let key = seal.key;
+  for (let e = seal.epoch; e < epoch; e++) key = evolveSealKey(key);
+  const moved = { ...seal, epoch, key };
+  writeSealState(state, moved);
+  return moved;
+}
+
 /**
  * The seal for an entry, called under the log's lock: the key moves forward
- * to the current epoch first (never back, whatever the clock says), and the
- * old key is gone from disk before the entry is written.
+ * to the current epoch first, and the old key is gone from disk before the
+ * entry is written.
  */
 function sealer(state: HostState, clock: () => Date): (unsealed: AuditEntry) => Record<string, AuditValue> {
   return (unsealed) => {
     const seal = readSealState(state);
     if (seal === undefined) return {};
-    const now = Math.floor(clock().getTime() / 1000);
-    const epoch = Math.max(seal.epoch, sealEpochAt(seal.start, seal.epochSeconds, now));
-    if (epoch > seal.epoch) {
-      let key = seal.key;
-      for (let e = seal.epoch; e < epoch; e++) key = evolveSealKey(key);
-      writeSealState(state, { ...seal, epoch, key });
-      return sealMember(key, epoch, unsealed);
-    }
-    return sealMember(seal.key, seal.epoch, unsealed);
+    const moved = moveSealKeyForward(state, seal, currentEpoch(seal, clock));
+    return sealMember(moved.key, moved.epoch, unsealed);
   };
+}
+
+/**
+ * Move the sealing key forward to the current epoch although nothing is
+ * logged, erasing the older keys (docs/audit-log.md, "Sealing"): run at every
+ * verifier start and from the packaged timer, so that a host idle for days
+ * does not keep a key that could re-seal days of entries. Returns the epoch
+ * the key is at, or undefined when the log is not sealed. Takes the log's
+ * lock only when the key must move.
+ */
+export function advanceSealKey(state: HostState, clock: () => Date): number | undefined {
+  checkStatePermissions(state);
+  const seal = readSealState(state);
+  if (seal === undefined) return undefined;
+  if (currentEpoch(seal, clock) === seal.epoch) return seal.epoch;
+  return withFileLock(`${state.auditLogPath}.lock`, () => {
+    const latest = readSealState(state);
+    return latest === undefined ? undefined : moveSealKeyForward(state, latest, currentEpoch(latest, clock)).epoch;
+  });
 }
 
 /** Append an entry to the host log, sealed when sealing has started. */

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import {
@@ -13,6 +13,8 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { appendHostEntry, startSealing } from "./host-log.js";
+import { checkStatePermissions, readStateFile } from "./state-permissions.js";
+import { requireUseStore } from "./use-store.js";
 
 /** Where a host keeps its airgrant state (docs/verifier.md, "State directory"). */
 export interface HostState {
@@ -38,11 +40,16 @@ export function hostState(dir: string): HostState {
   };
 }
 
-/** The bundle this host trusts; `no-bundle` if none was installed. */
+/**
+ * The bundle this host trusts; `no-bundle` if none was installed. Every
+ * command that judges a grant starts here, so this is where the state
+ * directory's ownership and modes are checked (`state-insecure`).
+ */
 export function loadInstalledBundle(state: HostState): TrustBundle {
+  checkStatePermissions(state);
   let bytes: Buffer;
   try {
-    bytes = readFileSync(state.bundlePath);
+    bytes = readStateFile(state.bundlePath);
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).code;
     if (errno === "ENOENT") {
@@ -61,6 +68,15 @@ export function loadInstalledBundle(state: HostState): TrustBundle {
       "state-corrupt",
       `installed trust bundle is damaged (${(err as Error).message}); reinstall it`,
     );
+  }
+}
+
+function hasEntry(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -84,6 +100,9 @@ export function installBundle(
   options: { receiptPath?: string } = {},
 ): InstallResult {
   const bundle = decodeTrustBundle(bytes);
+  checkStatePermissions(state);
+  // A store gone while a bundle is installed took the record of every use with it: not made again here.
+  if (hasEntry(state.bundlePath)) requireUseStore(state.usedDir);
   ensurePrivateDirectory(state.dir);
   ensurePrivateDirectory(state.usedDir);
   writeFileAtomic(state.bundlePath, bytes);

@@ -87,6 +87,15 @@ function missingStore(dir: string, cause?: unknown): AirgrantError {
   );
 }
 
+/** Throws `state-corrupt` when the store is missing: a bundle is installed, so uses were recorded there. */
+export function requireUseStore(dir: string): void {
+  try {
+    lstatSync(dir);
+  } catch (err) {
+    throw missingStore(dir, err);
+  }
+}
+
 /** installBundle makes the store; a store gone since is never made again here, which would forget every use. */
 function createRecord(dir: string, path: string, content: string): boolean {
   try {
@@ -115,11 +124,7 @@ export function readPruneWatermark(dir: string): number {
         cause: err,
       });
     }
-    try {
-      lstatSync(dir);
-    } catch (dirErr) {
-      throw missingStore(dir, dirErr);
-    }
+    requireUseStore(dir);
     return 0;
   }
   let through: unknown;
