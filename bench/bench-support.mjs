@@ -12,6 +12,7 @@ import {
   encodeTrustBundle,
   keyIdOf,
   toHex,
+  toLowS,
 } from "../packages/core/dist/index.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -77,7 +78,7 @@ export function benchGrant(issuer, now) {
     anchor: { seq: 1, headPrefix: new Uint8Array(8) },
     reason: "benchmark",
   });
-  const signature = new Uint8Array(sign("sha256", body, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" }));
+  const signature = toLowS(new Uint8Array(sign("sha256", body, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" })));
   return {
     body,
     signature,

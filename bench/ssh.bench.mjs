@@ -16,6 +16,7 @@ import {
   sshCertificateLine,
   sshSignatureBlob,
   toHex,
+  toLowS,
 } from "../packages/core/dist/index.js";
 import { hostState, installBundle } from "../packages/verifier/dist/index.js";
 import { benchBundle, benchIssuer, fmt, median, ROOT, workDir } from "./bench-support.mjs";
@@ -180,7 +181,7 @@ try {
       "ecdsa-p256-sha256",
       issuer.spki,
     );
-    const raw = new Uint8Array(sign("sha256", body, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" }));
+    const raw = toLowS(new Uint8Array(sign("sha256", body, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" })));
     const file = join(work, `cert-${++certs}.pub`);
     writeFileSync(
       file,

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { AirgrantError } from "@airgrant/core";
+import { AirgrantError, isLowS } from "@airgrant/core";
 import pkcs11js from "pkcs11js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
@@ -149,6 +149,15 @@ describe.each<IssuerKeyAlg>(["ecdsa-p256", "ed25519"])("issuer key %s", (alg) =>
     const tampered = Uint8Array.from(signature);
     tampered[10] = (tampered[10] ?? 0) ^ 1;
     expect(verifyWithNode(alg, publicKeySpki, tampered)).toBe(false);
+  });
+
+  it.runIf(alg === "ecdsa-p256")("signs with s at most n/2, the one form verifiers accept", () => {
+    const session = newToken().open();
+    session.findOrCreateIssuerKey({ label: "airgrant-issuer", alg, create: true });
+    // The token returns s > n/2 about half the time: 24 signatures all low by chance is 2^-24.
+    for (let i = 0; i < 24; i++) {
+      expect(isLowS(session.sign("airgrant-issuer", Uint8Array.of(i, ...message))), `signature ${i}`).toBe(true);
+    }
   });
 
   it("is refused under the other algorithm's name", () => {

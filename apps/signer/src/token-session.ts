@@ -1,5 +1,5 @@
 import { hash, randomBytes } from "node:crypto";
-import { AirgrantError } from "@airgrant/core";
+import { AirgrantError, toLowS } from "@airgrant/core";
 import pkcs11js from "pkcs11js";
 import { ED25519_EC_PARAMS_NAME, ED25519_EC_PARAMS_OID, type IssuerKeyAlg, P256_EC_PARAMS } from "./issuer-key-alg.js";
 import { pkcs11ReturnValue, toAirgrantError } from "./pkcs11-error.js";
@@ -164,7 +164,8 @@ export class TokenSession {
    * Signs `message` with the private key labelled `keyLabel`.
    * ECDSA P-256: SHA-256 here, CKM_ECDSA on the token over the digest, so
    * tokens without CKM_ECDSA_SHA256 (a YubiKey's PIV) work; the result is
-   * r || s, 32 bytes each (IEEE P1363). Ed25519: CKM_EDDSA over the message
+   * r || s, 32 bytes each (IEEE P1363), with s made low (at most n/2), the
+   * one form verifiers accept: tokens return either. Ed25519: CKM_EDDSA over the message
    * (PureEdDSA, RFC 8032), 64 bytes.
    */
   sign(keyLabel: string, message: Uint8Array): Uint8Array {
@@ -191,7 +192,7 @@ export class TokenSession {
         `the token returned a ${signature.length}-byte ${key.alg} signature; expected ${SIGNATURE_LENGTH}`,
       );
     }
-    return toBytes(signature);
+    return key.alg === "ecdsa-p256" ? toLowS(toBytes(signature)) : toBytes(signature);
   }
 
   /**

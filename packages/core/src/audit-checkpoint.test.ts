@@ -6,7 +6,7 @@ import { CheckpointChecker, checkpointData, checkpointMessage } from "./audit-ch
 import { type AuditEntry, encodeAuditEntry } from "./audit-entry.js";
 import { appendAuditEntry, readAuditHead, readAuditLogId } from "./audit-log.js";
 import { toHex } from "./hex.js";
-import { makeTestIssuer, signWith, trustedIssuer } from "./testing/test-issuer.js";
+import { ecdsaTwin, makeTestIssuer, signWith, trustedIssuer } from "./testing/test-issuer.js";
 import { verifyAuditLog } from "./verify-audit-log.js";
 
 const dir = mkdtempSync(join(tmpdir(), "airgrant-checkpoint-"));
@@ -57,6 +57,23 @@ describe("signed checkpoints", () => {
     expect(verifyAuditLog(path)).toMatchObject({ ok: true });
     // The forger could not re-sign: checkpoint 5 covers entry 4, whose hash changed.
     expect(check(path).report).toMatchObject({ ok: false, code: "bad-checkpoint-signature", seq: 5 });
+  });
+
+  it("refuse the high-S twin of an ECDSA checkpoint signature, which verifies as ECDSA", () => {
+    const ecdsa = makeTestIssuer("ecdsa-p256-sha256");
+    const log = (name: string, twin: boolean) => {
+      const path = join(dir, name);
+      appendAuditEntry(path, "grant-issued", { grantId: "0".repeat(32) });
+      const head = readAuditHead(path) as { seq: number; hash: string };
+      const logId = readAuditLogId(path);
+      const signature = signWith(ecdsa, checkpointMessage(logId, head.seq, head.hash));
+      const key = { keyId: toHex(ecdsa.keyId), algorithm: ecdsa.algorithm };
+      appendAuditEntry(path, "checkpoint", checkpointData(logId, head, key, twin ? ecdsaTwin(signature) : signature));
+      const checker = new CheckpointChecker([trustedIssuer(ecdsa)]);
+      return verifyAuditLog(path, { onEntry: (e) => checker.check(e) });
+    };
+    expect(log("low-s.log", false)).toMatchObject({ ok: true, entries: 3 });
+    expect(log("high-s.log", true)).toMatchObject({ ok: false, code: "bad-checkpoint-signature", seq: 3 });
   });
 
   it("refuse checkpoints by a key the bundle does not list", () => {

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { AirgrantError } from "./airgrant-error.js";
+import { toHex } from "./hex.js";
 import { sha256 } from "./sha256.js";
 
 /**
@@ -52,9 +53,35 @@ export function importPublicKey(algorithm: SignatureAlgorithm, spki: Uint8Array)
   return key;
 }
 
+/** The order n of the P-256 base point (SEC 2 v2, 2.4.2; FIPS 186-4, D.1.2.3). */
+const P256_ORDER = 0xffffffff_00000000_ffffffff_ffffffff_bce6faad_a7179e84_f3b9cac2_fc632551n;
+
+function scalarAt(signature: Uint8Array, offset: number): bigint {
+  return BigInt(`0x${toHex(signature.subarray(offset, offset + 32))}`);
+}
+
+/**
+ * Whether a raw ECDSA P-256 signature r||s has s at most n/2. (r, s) and
+ * (r, n - s) both verify; accepting one of them only gives every signed
+ * message one signature (docs/grant-format.md, "Signatures").
+ */
+export function isLowS(signature: Uint8Array): boolean {
+  return signature.length === 64 && scalarAt(signature, 32) <= P256_ORDER >> 1n;
+}
+
+/** The low-S form of a raw ECDSA P-256 signature r||s: s replaced by n - s when s > n/2. */
+export function toLowS(signature: Uint8Array): Uint8Array {
+  if (signature.length !== 64) throw new AirgrantError("internal", "an ECDSA P-256 signature is 64 bytes");
+  if (isLowS(signature)) return signature;
+  const out = Uint8Array.from(signature);
+  out.set(Buffer.from((P256_ORDER - scalarAt(signature, 32)).toString(16).padStart(64, "0"), "hex"), 32);
+  return out;
+}
+
 /**
  * Verify a raw signature: ECDSA as r||s (IEEE P1363, 32 bytes each) over
- * SHA-256 of the message; Ed25519 as RFC 8032 over the message itself.
+ * SHA-256 of the message, s at most n/2 (low-S); Ed25519 as RFC 8032 over
+ * the message itself.
  */
 export function verifySignature(
   algorithm: SignatureAlgorithm,
@@ -64,5 +91,5 @@ export function verifySignature(
 ): boolean {
   if (signature.length !== SIGNATURE_ALGORITHMS[algorithm].signatureLength) return false;
   if (algorithm === "ed25519") return verify(null, message, key, signature);
-  return verify("sha256", message, { key, dsaEncoding: "ieee-p1363" }, signature);
+  return isLowS(signature) && verify("sha256", message, { key, dsaEncoding: "ieee-p1363" }, signature);
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { isLowS, toLowS } from "./signature-algorithm.js";
 import {
   decodeSshCertificate,
   encodeSshCertificate,
@@ -13,8 +14,9 @@ import {
   sshSignatureBlob,
   verifySshCertificate,
 } from "./ssh-certificate.js";
+import { SshReader, SshWriter } from "./ssh-wire.js";
 import { codeOf } from "./testing/error-code.js";
-import { makeTestIssuer, signWith, type TestIssuer } from "./testing/test-issuer.js";
+import { ecdsaTwin, makeTestIssuer, signWith, type TestIssuer } from "./testing/test-issuer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "airgrant-sshcert-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -121,7 +123,30 @@ describe("OpenSSH user certificates", () => {
     const line = readFileSync(join(dir, "id_ed25519-cert.pub"), "utf8");
     const decoded = decodeSshCertificate(new Uint8Array(Buffer.from(line.split(" ")[1] ?? "", "base64")));
     expect(decoded).toMatchObject({ keyId: "grant-1", principals: ["alice"], serial: 7n });
-    expect(verifySshCertificate(decoded, ca.algorithm, ca.spki)).toBe(true);
+    // ssh-keygen, like most signers, gives s > n/2 half the time; only the low-S form verifies here.
+    const [, rs = new Uint8Array()] = SshReader.strings(decoded.signature, "signature");
+    const [r = new Uint8Array(), s = new Uint8Array()] = SshReader.strings(rs, "ECDSA signature");
+    const raw = new Uint8Array(64);
+    raw.set(r.subarray(r.length - Math.min(r.length, 32)), 32 - Math.min(r.length, 32));
+    raw.set(s.subarray(s.length - Math.min(s.length, 32)), 64 - Math.min(s.length, 32));
+    expect(verifySshCertificate(decoded, ca.algorithm, ca.spki)).toBe(isLowS(raw));
+    const signedWith = (blob: Uint8Array) => decodeSshCertificate(encodeSshCertificate(decoded.signedBytes, blob));
+    const low = toLowS(raw);
+    expect(verifySshCertificate(signedWith(sshSignatureBlob(ca.algorithm, low)), ca.algorithm, ca.spki)).toBe(true);
+    const high = sshSignatureBlob(ca.algorithm, ecdsaTwin(low));
+    expect(verifySshCertificate(signedWith(high), ca.algorithm, ca.spki)).toBe(false);
+    // r written as an mpint with one zero byte too many: the same number, another encoding.
+    const mpintR = new SshWriter().mpint(low.subarray(0, 32)).finish().subarray(4);
+    const padded = new SshWriter()
+      .string("ecdsa-sha2-nistp256")
+      .string(
+        new SshWriter()
+          .string(Uint8Array.of(0, ...mpintR))
+          .mpint(low.subarray(32))
+          .finish(),
+      )
+      .finish();
+    expect(verifySshCertificate(signedWith(padded), ca.algorithm, ca.spki)).toBe(false);
   });
 
   it("refuses public keys it cannot certify and garbage", () => {

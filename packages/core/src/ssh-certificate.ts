@@ -1,6 +1,6 @@
-import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { AirgrantError } from "./airgrant-error.js";
-import { importPublicKey, type SignatureAlgorithm } from "./signature-algorithm.js";
+import { importPublicKey, type SignatureAlgorithm, verifySignature } from "./signature-algorithm.js";
 import { SshReader, SshWriter } from "./ssh-wire.js";
 
 /**
@@ -209,6 +209,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+/** r||s from the two mpints, or undefined unless they are exactly what sshSignatureBlob writes for it. */
 function p1363FromMpints(blob: Uint8Array): Uint8Array | undefined {
   const [r, s] = SshReader.strings(blob, "ECDSA signature");
   const out = new Uint8Array(64);
@@ -218,7 +219,8 @@ function p1363FromMpints(blob: Uint8Array): Uint8Array | undefined {
     if (digits.length > 32) return undefined;
     out.set(digits, 32 * (i + 1) - digits.length);
   }
-  return out;
+  const canonical = new SshWriter().mpint(out.subarray(0, 32)).mpint(out.subarray(32)).finish();
+  return sameBytes(canonical, blob) ? out : undefined;
 }
 
 function signatureVerifies(
@@ -233,11 +235,9 @@ function signatureVerifies(
   const body = sig.string();
   if (sig.remaining !== 0) return false;
   const publicKey = key ?? createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-  if (algorithm === "ed25519") return body.length === 64 && verify(null, certificate.signedBytes, publicKey, body);
+  if (algorithm === "ed25519") return verifySignature(algorithm, publicKey, certificate.signedBytes, body);
   const raw = p1363FromMpints(body);
-  return (
-    raw !== undefined && verify("sha256", certificate.signedBytes, { key: publicKey, dsaEncoding: "ieee-p1363" }, raw)
-  );
+  return raw !== undefined && verifySignature(algorithm, publicKey, certificate.signedBytes, raw);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { GrantFields } from "../grant.js";
 import { encodeGrant, encodeGrantBody } from "../grant-codec.js";
 import { encodeGrantText } from "../grant-text.js";
 import { toHex } from "../hex.js";
-import { keyIdOf, type SignatureAlgorithm } from "../signature-algorithm.js";
+import { keyIdOf, type SignatureAlgorithm, toLowS } from "../signature-algorithm.js";
 import { encodeTrustBundle, type TrustBundle, type TrustedIssuer } from "../trust-bundle.js";
 
 export interface TestIssuer {
@@ -26,7 +26,18 @@ export function makeTestIssuer(algorithm: SignatureAlgorithm = "ecdsa-p256-sha25
 export function signWith(issuer: TestIssuer, message: Uint8Array): Uint8Array {
   return issuer.algorithm === "ed25519"
     ? new Uint8Array(sign(null, message, issuer.privateKey))
-    : new Uint8Array(sign("sha256", message, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" }));
+    : toLowS(new Uint8Array(sign("sha256", message, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" })));
+}
+
+/** n of P-256 (SEC 2 v2, 2.4.2), written out again so tests do not trust the code they test. */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/** The other signature of the same key over the same message: r||s with s replaced by n - s. */
+export function ecdsaTwin(signature: Uint8Array): Uint8Array {
+  const s = BigInt(`0x${Buffer.from(signature.subarray(32)).toString("hex")}`);
+  const twin = Uint8Array.from(signature);
+  twin.set(Buffer.from((P256_N - s).toString(16).padStart(64, "0"), "hex"), 32);
+  return twin;
 }
 
 export const T0 = 1_800_000_000;
