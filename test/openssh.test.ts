@@ -35,6 +35,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "packages/verifier/dist/cli.js");
 const HOST = "ssh-e2e.example";
 const WORK_PREFIX = "airgrant-e2e-ssh-";
+/** The bundle's groups: this host is in `edge`, not in `dbs`. */
+const GROUPS = { dbs: ["db1.example", "db2.example"], edge: [HOST] };
 
 let work: string;
 let token: SoftHsmIssuers | undefined;
@@ -65,8 +67,9 @@ interface SshResult {
 }
 
 /** With a certificate for the airgrant key, or (certFile undefined) with the plain key alone. */
-function sshArgs(certFile: string | undefined, login: string, command: string): string[] {
+function sshArgs(certFile: string | undefined, login: string, command: string, options: string[] = []): string[] {
   return [
+    ...options,
     "-F",
     "/dev/null",
     "-p",
@@ -98,9 +101,9 @@ function writeCert(cert: MintedSshCertificate): string {
   return file;
 }
 
-function ssh(cert: MintedSshCertificate, login = user.name, command = "echo hello"): SshResult {
+function ssh(cert: MintedSshCertificate, login = user.name, command = "echo hello", options: string[] = []): SshResult {
   const started = performance.now();
-  const r = spawnSync("ssh", sshArgs(writeCert(cert), login, command), {
+  const r = spawnSync("ssh", sshArgs(writeCert(cert), login, command, options), {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
     timeout: 30_000,
@@ -127,7 +130,7 @@ function sshAsync(certFile: string): Promise<{ status: number | null; stdout: st
 }
 
 function mint(request: Partial<SshCertificateRequest> = {}, by: TokenIssuer = issuer): MintedSshCertificate {
-  return mintSshCertificate(by, { publicKeyLine, principals: [user.name], ...request });
+  return mintSshCertificate(by, { publicKeyLine, principals: [user.name], target: HOST, ...request });
 }
 
 interface Entry {
@@ -187,7 +190,7 @@ beforeAll(async () => {
   stateDir = join(work, "state");
   sessionLog = join(work, "airgrant-ssh.log");
   const bundleFile = join(work, "bundle.json");
-  writeFileSync(bundleFile, trustBundleFor([issuer, edIssuer]));
+  writeFileSync(bundleFile, trustBundleFor([issuer, edIssuer], undefined, { groups: GROUPS }));
   const installed = cli(["install-bundle", bundleFile, "--state", stateDir]);
   if (installed.status !== 0) throw new Error(`install-bundle failed: ${installed.stderr}`);
 
@@ -226,8 +229,8 @@ beforeAll(async () => {
   sshd = await startSshd({
     dir: join(work, "sshd"),
     pamService: service.name,
+    // The documented lines last: they end in a Match block.
     config: [
-      ...documentedOpenSshConfig(documented),
       "PasswordAuthentication no",
       "KbdInteractiveAuthentication no",
       // A plain key for the login that is not airgrant's business; StrictModes
@@ -236,6 +239,7 @@ beforeAll(async () => {
       "StrictModes no",
       "LogLevel VERBOSE",
       "MaxStartups 40:30:100",
+      ...documentedOpenSshConfig(documented),
     ],
   });
 }, 60_000);
@@ -343,6 +347,43 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     // The principals command said yes (it does not see the address); sshd refused afterwards.
     expect(entriesFor(elsewhere.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("allowed");
     expect(entriesFor(elsewhere.grantId, "grant-check")).toHaveLength(0);
+  });
+
+  it("holds a certificate to its grant's target: another host or a group without this host is refused", () => {
+    for (const target of ["db1.example", "group:dbs"]) {
+      const cert = mint({ target });
+      const r = ssh(cert);
+      expect(r.status, target).not.toBe(0);
+      expect(r.stdout).toBe("");
+      expect(entriesFor(cert.grantId, "ssh-principals").at(-1)?.data).toMatchObject({ verdict: "wrong-host", target });
+      expect(entriesFor(cert.grantId, "grant-check")).toHaveLength(0);
+    }
+    const group = mint({ target: "group:edge" });
+    expect(ssh(group).stdout).toBe("hello\n");
+    expect(entriesFor(group.grantId, "grant-check").at(-1)?.data).toMatchObject({
+      verdict: "allowed",
+      target: "group:edge",
+      via: "ssh-certificate",
+    });
+  });
+
+  it("refuses a certificate whose key id names no target, and one that gives a right no grant gives", () => {
+    const untargeted = mint();
+    const bare = mint({ grantId: untargeted.grantId, keyId: untargeted.grantId });
+    const forwarding = mint({ extensions: ["permit-port-forwarding", "permit-pty"] });
+    for (const cert of [bare, forwarding]) {
+      const r = ssh(cert);
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).toBe("");
+      expect(auditEntries().at(-1)?.data.verdict).toBe("malformed-certificate");
+    }
+    expect(entriesFor(forwarding.grantId, "grant-check")).toHaveLength(0);
+  });
+
+  it("gives a certificate's login no forwarding", () => {
+    const r = ssh(mint(), user.name, "echo hello", ["-o", "ExitOnForwardFailure=yes", "-R", "127.0.0.1:0:127.0.0.1:9"]);
+    expect(r.stderr).toMatch(/remote port forwarding failed/);
+    expect(r.stdout).toBe("");
   });
 
   it("refuses an expired certificate", () => {

@@ -37,11 +37,22 @@ let breakGlass: Removable;
 const fixtures: Removable[] = [];
 const breakGlassPassword = randomBytes(12).toString("base64url");
 
-function login(user: string, answer: string, method?: "password") {
+function login(user: string, answer: string, method?: "password", options?: string[]) {
   if (sshd === undefined) throw new Error("sshd is not running");
   const command = "echo in-as-$(id -un)";
-  return sshWithPromptAnswer({ dir: work, port: sshd.port, user, answer, command, ...(method ? { method } : {}) });
+  return sshWithPromptAnswer({
+    dir: work,
+    port: sshd.port,
+    user,
+    answer,
+    command,
+    ...(method ? { method } : {}),
+    ...(options ? { options } : {}),
+  });
 }
+
+/** A remote forwarding the client must get or give up on: sshd answers it before the command runs. */
+const REMOTE_FORWARD = ["-o", "ExitOnForwardFailure=yes", "-R", "127.0.0.1:0:127.0.0.1:9"];
 
 function grantChecks(): Record<string, unknown>[] {
   return readFileSync(join(stateDir, "audit.log"), "utf8")
@@ -87,7 +98,8 @@ beforeAll(async () => {
   sshd = await startSshd({
     dir: join(work, "sshd"),
     pamService: service.name,
-    config: [...documentedSshdConfig(), "PasswordAuthentication yes", "PubkeyAuthentication no"],
+    // The documented lines last: they end in a Match block.
+    config: ["PasswordAuthentication yes", "PubkeyAuthentication no", ...documentedSshdConfig(breakGlass.name)],
   });
 });
 
@@ -130,6 +142,33 @@ describe("PAM under a real sshd, configured as docs/pam.md says", () => {
     expect(r.status).toBe(0);
   });
 
+  it("gives a grant's login no forwarding, as its certificate would get none", () => {
+    const grantLogin = login(
+      engineer.name,
+      issuer.mint({ principal: engineer.name, target: { kind: "host", name: HOST } }).text,
+      undefined,
+      REMOTE_FORWARD,
+    );
+    expect(grantLogin.stderr).toMatch(/remote port forwarding failed/);
+    expect(grantLogin.stdout).toBe("");
+    expect(grantLogin.status).toBe(255);
+    // The break-glass account is outside the Match block: the forwarding is sshd's, not the grant's, to refuse.
+    const breakGlassLogin = login(breakGlass.name, breakGlassPassword, undefined, REMOTE_FORWARD);
+    expect(breakGlassLogin.stdout.trim()).toBe(`in-as-${breakGlass.name}`);
+  });
+
+  it("refuses a grant with a forced command at the password prompt: nothing there can force it", () => {
+    const forced = issuer.mint({
+      principal: engineer.name,
+      target: { kind: "host", name: HOST },
+      forceCommand: "/usr/bin/true",
+    }).text;
+    const r = login(engineer.name, forced);
+    expect(r.status).toBe(255);
+    expect(r.stdout).toBe("");
+    expect(grantChecks().at(-1)).toMatchObject({ verdict: "constraint-unenforceable", user: engineer.name });
+  });
+
   it("lets the break-glass account in with its password", () => {
     const r = login(breakGlass.name, breakGlassPassword);
     expect(r.stdout.trim()).toBe(`in-as-${breakGlass.name}`);
@@ -139,7 +178,14 @@ describe("PAM under a real sshd, configured as docs/pam.md says", () => {
   it("records the engineer's attempts, and none of the break-glass account's, with sshd's PAM items", () => {
     expect(verifyAuditLog(join(stateDir, "audit.log"))).toMatchObject({ ok: true });
     const checks = grantChecks();
-    expect(checks.map((d) => d.verdict)).toEqual(["allowed", "grant-replayed", "malformed-grant", "allowed"]);
+    expect(checks.map((d) => d.verdict)).toEqual([
+      "allowed",
+      "grant-replayed",
+      "malformed-grant",
+      "allowed",
+      "allowed",
+      "constraint-unenforceable",
+    ]);
     for (const data of checks) {
       expect(data).toMatchObject({
         user: engineer.name,

@@ -38,8 +38,8 @@ export function documentedPamLines(file: "sshd" | "login" | "sudo", options: Doc
     );
 }
 
-/** The sshd_config lines docs/pam.md asks for. */
-export function documentedSshdConfig(): string[] {
+/** The sshd_config lines docs/pam.md asks for; the break-glass group's `Match` names `breakGlassUser` instead. */
+export function documentedSshdConfig(breakGlassUser: string): string[] {
   const doc = readFileSync(join(ROOT, "docs/pam.md"), "utf8");
   const heading = "and in `/etc/ssh/sshd_config`:\n\n```\n";
   const start = doc.indexOf(heading);
@@ -48,5 +48,6 @@ export function documentedSshdConfig(): string[] {
   return doc
     .slice(start + heading.length, end)
     .trimEnd()
-    .split("\n");
+    .split("\n")
+    .map((line) => line.replace("Match Group *,!airgrant-breakglass", `Match User *,!${breakGlassUser}`));
 }

@@ -1,6 +1,6 @@
 // End-to-end test support: OpenSSH user certificates for grants, signed on
 // the real SoftHSM2 token by a TokenIssuer, following docs/openssh.md ("The
-// certificate"): key id = grant id (with /N for N uses), principal = user,
+// certificate"): key id = `<grant id>[/N]@<target>`, principal = user,
 // validity = the grant window, a random serial.
 import { randomBytes } from "node:crypto";
 import {
@@ -17,6 +17,8 @@ export interface SshCertificateRequest {
   /** The engineer's public key line (id_ed25519.pub). */
   publicKeyLine: string;
   principals: string[];
+  /** The grant's target, as the key id names it: a host name or `group:NAME`. */
+  target: string;
   /** Defaults: a fresh grant id, one use, from a minute ago for an hour. */
   grantId?: string;
   maxUses?: number;
@@ -24,6 +26,8 @@ export interface SshCertificateRequest {
   validBefore?: number;
   criticalOptions?: Record<string, string>;
   extensions?: string[];
+  /** Instead of the one docs/openssh.md gives, for certificates the signer would not make. */
+  keyId?: string;
 }
 
 export interface MintedSshCertificate {
@@ -46,7 +50,7 @@ export function mintSshCertificate(issuer: TokenIssuer, request: SshCertificateR
       subjectKey: parseSshPublicKeyLine(request.publicKeyLine).blob,
       nonce: new Uint8Array(randomBytes(32)),
       serial,
-      keyId: maxUses === 1 ? grantId : `${grantId}/${maxUses}`,
+      keyId: request.keyId ?? `${maxUses === 1 ? grantId : `${grantId}/${maxUses}`}@${request.target}`,
       principals: request.principals,
       validAfter: BigInt(request.validAfter ?? now - 60),
       validBefore: BigInt(request.validBefore ?? now + 3600),

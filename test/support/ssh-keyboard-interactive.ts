@@ -20,6 +20,8 @@ export interface SshPromptLogin {
   answer: string;
   command: string;
   method?: "keyboard-interactive" | "password";
+  /** More ssh options, such as a forwarding to ask for. */
+  options?: string[];
 }
 
 /** Log in to 127.0.0.1:`port`, answer the one prompt with `answer`, run `command`. */
@@ -48,6 +50,7 @@ export function sshWithPromptAnswer(login: SshPromptLogin): SshResult {
       "ConnectTimeout=10",
       "-o",
       "LogLevel=ERROR",
+      ...(login.options ?? []),
       `${login.user}@127.0.0.1`,
       login.command,
     ],
