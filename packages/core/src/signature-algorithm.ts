@@ -34,7 +34,10 @@ export function keyIdOf(spki: Uint8Array): Uint8Array {
 
 /**
  * Parse a DER SubjectPublicKeyInfo and check that it is a key of `algorithm`:
- * a P-256 key for ECDSA, an Ed25519 key for Ed25519. Nothing else is accepted.
+ * a P-256 key for ECDSA, an Ed25519 key for Ed25519, in its one canonical
+ * encoding: the DER of the key rebuilt from its coordinates (for P-256 the
+ * uncompressed point). Nothing else is accepted: a key id hashes these
+ * bytes, and a key written two ways would have two ids.
  */
 export function importPublicKey(algorithm: SignatureAlgorithm, spki: Uint8Array): KeyObject {
   let key: KeyObject;
@@ -49,6 +52,14 @@ export function importPublicKey(algorithm: SignatureAlgorithm, spki: Uint8Array)
       : key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1";
   if (!matches) {
     throw new AirgrantError("bad-public-key", `public key is not a ${algorithm} key`);
+  }
+  // Through JWK: a key parsed from a compressed point exports compressed again.
+  const canonical = createPublicKey({ key: key.export({ format: "jwk" }), format: "jwk" });
+  if (!Buffer.from(spki).equals(canonical.export({ type: "spki", format: "der" }))) {
+    throw new AirgrantError(
+      "bad-public-key",
+      `public key is not the canonical DER SubjectPublicKeyInfo of its ${algorithm} key${algorithm === "ed25519" ? "" : " (an uncompressed point)"}`,
+    );
   }
   return key;
 }

@@ -1,4 +1,7 @@
+import { createPublicKey, ECDH } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { toHex } from "./hex.js";
+import { keyIdOf } from "./signature-algorithm.js";
 import { codeOf } from "./testing/error-code.js";
 import { makeBundle, makeBundleBytes, makeTestIssuer } from "./testing/test-issuer.js";
 import { decodeTrustBundle, encodeTrustBundle } from "./trust-bundle.js";
@@ -49,6 +52,51 @@ describe("trust bundle", () => {
     expect(mutate((o) => (o.groups = { "bad group": ["h"] }))).toBe("malformed-bundle");
     expect(mutate((o) => (o.revokedGrants = ["xyz"]))).toBe("malformed-bundle");
     expect(codeOf(() => decodeTrustBundle(new Uint8Array([0xff, 0xfe, 0x0a])))).toBe("malformed-bundle");
+  });
+});
+
+describe("one key, one encoding", () => {
+  /** The same P-256 key as a DER SPKI with its point compressed (SEC 1, 2.3.3): 33 bytes instead of 65. */
+  function compressedSpki(spki: Uint8Array): Uint8Array {
+    const point = new Uint8Array(spki.subarray(spki.length - 65));
+    const compressed = ECDH.convertKey(point, "prime256v1", undefined, undefined, "compressed") as Buffer;
+    const prefix = Buffer.from("3039301306072a8648ce3d020106082a8648ce3d030107032200", "hex");
+    return new Uint8Array(Buffer.concat([prefix, compressed]));
+  }
+
+  it("refuses a bundle listing one P-256 key both uncompressed and compressed", () => {
+    const compressed = compressedSpki(a.spki);
+    // Node reads both as the same key, under two key ids: the attack is real.
+    const asJwk = (spki: Uint8Array) =>
+      createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }).export({ format: "jwk" });
+    expect(asJwk(compressed)).toEqual(asJwk(a.spki));
+    expect(toHex(keyIdOf(compressed))).not.toBe(toHex(keyIdOf(a.spki)));
+
+    const o = JSON.parse(text(makeBundleBytes([a])));
+    const twin = {
+      ...o.issuers[0],
+      keyId: toHex(keyIdOf(compressed)),
+      publicKey: Buffer.from(compressed).toString("base64"),
+    };
+    o.issuers = [...o.issuers, twin].sort((x: { keyId: string }, y: { keyId: string }) => (x.keyId < y.keyId ? -1 : 1));
+    o.requiredSignatures = 2;
+    expect(codeOf(() => decodeTrustBundle(encodeTrustBundleLoose(o)))).toBe("malformed-bundle");
+    o.issuers = [twin];
+    o.requiredSignatures = 1;
+    expect(codeOf(() => decodeTrustBundle(encodeTrustBundleLoose(o)))).toBe("malformed-bundle");
+  });
+
+  it("refuses an SPKI with anything after the key, for both algorithms", () => {
+    for (const issuer of [a, b]) {
+      const o = JSON.parse(text(makeBundleBytes([issuer])));
+      const padded = Uint8Array.from([...issuer.spki, 0]);
+      o.issuers[0].publicKey = Buffer.from(padded).toString("base64");
+      o.issuers[0].keyId = toHex(keyIdOf(padded));
+      expect(
+        codeOf(() => decodeTrustBundle(encodeTrustBundleLoose(o))),
+        issuer.algorithm,
+      ).toBe("malformed-bundle");
+    }
   });
 });
 
