@@ -84,6 +84,8 @@ describe("signer policy", () => {
     expect(officerMayApprove(alice, { kind: "host", name: "db2.example" })).toBe(false);
     expect(officerMayApprove(alice, { kind: "group", name: "db1.example" })).toBe(false);
     expect(officerMayApprove({ ...alice, targets: ["*"] }, { kind: "host", name: "anything" })).toBe(true);
+    // As hosts read an issuer's targets (docs/trust-bundle.md, "What targets permit"): a group, not its hosts.
+    expect(officerMayApprove({ ...alice, targets: ["group:dbs"] }, { kind: "host", name: "db1.example" })).toBe(false);
   });
 
   it("takes YubiKey public ids in modhex, whole bytes, case-insensitively", () => {
