@@ -92,6 +92,32 @@ describe("grant text form", () => {
     expect(codeOf(() => decodeGrantText(`AG1-${"0".repeat(5000)}`))).toBe("malformed-grant");
   });
 
+  it("reads the prefix byte by byte: no Unicode case mapping turns a letter into AG1", () => {
+    const text = encodeGrantText(sample);
+    const body = text.slice(3);
+    expect(decodeGrantText(`ag1${body}`)).toEqual(sample);
+    expect(decodeGrantText(`AGl${body}`)).toEqual(sample);
+    // 'ß'.toUpperCase() is "SS" and 'ı'.toUpperCase() is "I" (a 1 on input); 'ǵ' has no ASCII form at all.
+    for (const prefix of ["AGß", "AGı", "aGı", "ǵ1", "AG\u0131", "\uff21G1"]) {
+      expect(
+        codeOf(() => decodeGrantText(`${prefix}${body}`)),
+        prefix,
+      ).toBe("malformed-grant");
+    }
+  });
+
+  it("refuses any prefix with a character outside ASCII", () => {
+    const body = encodeGrantText(sample).slice(3);
+    fc.assert(
+      fc.property(fc.nat(2), fc.string({ unit: "grapheme", minLength: 1, maxLength: 1 }), (at, c) => {
+        fc.pre([...c].some((ch) => (ch.codePointAt(0) as number) > 0x7f));
+        const prefix = [..."AG1"];
+        prefix[at] = c;
+        expect(codeOf(() => decodeGrantText(`${prefix.join("")}${body}`))).toBe("malformed-grant");
+      }),
+    );
+  });
+
   it("never fails other than with an AirgrantError, whatever it is given", () => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 700 }), fc.string({ unit: "binary", maxLength: 300 })), (s) => {

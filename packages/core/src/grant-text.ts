@@ -144,7 +144,8 @@ export function decodeGrantText(text: string): Uint8Array {
     const code = text.charCodeAt(i);
     if (isIgnorable(code)) continue;
     if (prefixSeen.length < GRANT_TEXT_PREFIX.length) {
-      prefixSeen += text[i]?.toUpperCase();
+      // Byte-wise, ASCII letters only: toUpperCase() makes 'ß' "SS" and 'ı' "I" (read as 1).
+      prefixSeen += String.fromCharCode(code >= 0x61 && code <= 0x7a ? code - 0x20 : code);
       if (prefixSeen.length === GRANT_TEXT_PREFIX.length) checkPrefix(prefixSeen);
       continue;
     }
