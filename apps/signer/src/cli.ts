@@ -16,16 +16,16 @@ import {
   usageError,
   writeFileAtomic,
 } from "@airgrant/core";
-import { grantQrPng, grantQrSvg, grantQrTerminal } from "@airgrant/core/qr";
 import { formatDuration, parseDuration } from "./duration.js";
 import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGrantId, parseGroupOption } from "./export-bundle.js";
 import { withHomeLock } from "./home-lock.js";
 import { initIssuer } from "./init-issuer.js";
 import { isIssuerKeyAlg } from "./issuer-key-alg.js";
 import { publicKeyPem, readIssuerRecord, requireIssuerRecord } from "./issuer-record.js";
-import { checkGrantRequest, type GrantRequest, mintGrant, prepareSigner, saveCounters } from "./mint-grant.js";
+import { type GrantRequest, mintGrant } from "./mint-grant.js";
 import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
+import { withSigner } from "./signer.js";
 import { resolveSignerHome, type SignerHome, signerHome } from "./signer-home.js";
 import {
   checkOfficerName,
@@ -187,17 +187,24 @@ function duration(text: string, flag: string, max: number): number {
 
 /**
  * Opens the token named by --module/--token with the PIN from --pin-file,
- * AIRGRANT_PIN or a prompt. The opening (module start, login) is done under
+ * AIRGRANT_PIN or a prompt.
+ */
+function openCommandToken(ctx: Context): TokenSession {
+  const { values } = ctx;
+  const modulePath = values.module ?? findPkcs11Module();
+  const tokenLabel = values.token ?? (process.env.AIRGRANT_TOKEN || DEFAULT_TOKEN_LABEL);
+  return openToken({ modulePath, tokenLabel, pin: readPin(values["pin-file"], tokenLabel) });
+}
+
+/**
+ * Runs `run` with the token open, for the commands that have no issuer yet
+ * or change the officers. The opening (module start, login) is done under
  * the home's lock, like every other use of the token here, so two signers
  * of one home never read the token while the other's login rewrites it.
  */
 function withToken<T>(ctx: Context, run: (session: TokenSession) => T): T {
-  const { values, home } = ctx;
-  const modulePath = values.module ?? findPkcs11Module();
-  const tokenLabel = values.token ?? (process.env.AIRGRANT_TOKEN || DEFAULT_TOKEN_LABEL);
-  const pin = readPin(values["pin-file"], tokenLabel);
-  ensurePrivateDirectory(home.dir);
-  const session = withHomeLock(home.lockPath, () => openToken({ modulePath, tokenLabel, pin }));
+  ensurePrivateDirectory(ctx.home.dir);
+  const session = withHomeLock(ctx.home.lockPath, () => openCommandToken(ctx));
   try {
     return run(session);
   } finally {
@@ -331,8 +338,7 @@ function parseGrantRequest(values: Values): GrantRequest {
     } catch (err) {
       throw new AirgrantError("file-unreadable", `cannot read ${pubkeyFile}: ${(err as NodeJS.ErrnoException).code}`);
     }
-    parseSshPublicKeyLine(line);
-    request.sshPublicKey = line;
+    request.sshPublicKey = parseSshPublicKeyLine(line);
   } else if (values["cert-out"] !== undefined) {
     throw new AirgrantError("usage", "--cert-out goes with --ssh-pubkey");
   }
@@ -348,33 +354,34 @@ function certificatePath(values: Values): string | undefined {
 
 function runGrant(ctx: Context): number {
   const request = parseGrantRequest(ctx.values);
-  requireIssuerRecord(ctx.home.issuerPath);
-  return withToken(ctx, (session) => {
-    const signer = prepareSigner(ctx.home, session);
-    checkGrantRequest(signer, request, Math.floor(Date.now() / 1000));
-    const otp = readOtp();
-    const result = mintGrant(signer, otp, request);
-    saveCounters(signer);
-    if (result.ok) writeCheckpoint(signer);
-    if (!result.ok) return refuse(ctx.json, result.code, result.message, result.auditSeq);
-    const certPath = certificatePath(ctx.values);
-    if (certPath !== undefined && result.sshCertificate !== undefined) {
-      // Public, like the key it certifies: ssh reads it beside the private key.
-      writeFileAtomic(certPath, `${result.sshCertificate}\n`, 0o644);
-      process.stderr.write(`OpenSSH certificate written to ${certPath}\n`);
-    }
-    process.stdout.write(
-      ctx.json
-        ? `${JSON.stringify({ ...result, ...(certPath === undefined ? {} : { certificateFile: certPath }) })}\n`
-        : `${result.grant}\n`,
-    );
-    if (ctx.values.qr) process.stderr.write(grantQrTerminal(result.grant));
-    const png = ctx.values["qr-png"];
-    if (png !== undefined) writeFileAtomic(png, grantQrPng(result.grant));
-    const svg = ctx.values["qr-svg"];
-    if (svg !== undefined) writeFileAtomic(svg, grantQrSvg(result.grant));
-    return 0;
-  });
+  const result = withSigner(
+    ctx.home,
+    () => openCommandToken(ctx),
+    (signer) => mintGrant(signer, request, readOtp),
+  );
+  if (!result.ok) return refuse(ctx.json, result.code, result.message, result.auditSeq);
+  const certPath = certificatePath(ctx.values);
+  if (certPath !== undefined && result.sshCertificate !== undefined) {
+    // Public, like the key it certifies: ssh reads it beside the private key.
+    writeFileAtomic(certPath, `${result.sshCertificate}\n`, 0o644);
+    process.stderr.write(`OpenSSH certificate written to ${certPath}\n`);
+  }
+  process.stdout.write(
+    ctx.json
+      ? `${JSON.stringify({ ...result, ...(certPath === undefined ? {} : { certificateFile: certPath }) })}\n`
+      : `${result.grant}\n`,
+  );
+  const png = ctx.values["qr-png"];
+  const svg = ctx.values["qr-svg"];
+  if (qr === undefined) {
+    if (ctx.values.qr || png !== undefined || svg !== undefined)
+      throw new AirgrantError("internal", "the QR encoder is not loaded");
+  } else {
+    if (ctx.values.qr) process.stderr.write(qr.grantQrTerminal(result.grant));
+    if (png !== undefined) writeFileAtomic(png, qr.grantQrPng(result.grant));
+    if (svg !== undefined) writeFileAtomic(svg, qr.grantQrSvg(result.grant));
+  }
+  return 0;
 }
 
 function runBundle(ctx: Context): number {
@@ -402,7 +409,11 @@ function runBundle(ctx: Context): number {
     throw new AirgrantError("bad-input", `at most ${MAX_REVOKED_ON_COMMAND_LINE} --revoke options`);
   }
   const exported = exportBundle(ctx.home, out, { maxLifetime, clockSkew, groups, revokedGrants: revoked });
-  withToken(ctx, (session) => writeCheckpoint(prepareSigner(ctx.home, session)));
+  withSigner(
+    ctx.home,
+    () => openCommandToken(ctx),
+    (signer) => writeCheckpoint(signer),
+  );
   const { bundle } = exported;
   print(
     ctx,
@@ -423,8 +434,11 @@ function runBundle(ctx: Context): number {
 }
 
 function runCheckpoint(ctx: Context): number {
-  requireIssuerRecord(ctx.home.issuerPath);
-  const { seq, covers } = withToken(ctx, (session) => writeCheckpoint(prepareSigner(ctx.home, session)));
+  const { seq, covers } = withSigner(
+    ctx.home,
+    () => openCommandToken(ctx),
+    (signer) => writeCheckpoint(signer),
+  );
   print(ctx, { checkpointSeq: seq, covers }, `checkpoint ${seq} signs the audit log up to entry ${covers}\n`);
   return 0;
 }
@@ -467,6 +481,12 @@ const COMMANDS: Readonly<Record<string, (ctx: Context) => number>> = {
   status: runStatus,
   checkpoint: runCheckpoint,
 };
+
+// The QR encoder is a fifth of the start-up of every command; only a grant
+// that prints or writes a QR code loads it.
+const qr = process.argv.some((arg) => /^--qr(-png|-svg)?(=|$)/.test(arg))
+  ? await import("@airgrant/core/qr")
+  : undefined;
 
 process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ values, positionals }) => {
   const [first, second, ...rest] = positionals;

@@ -11,7 +11,7 @@ import {
 } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
 import { requireIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
-import { appendWithoutCounters } from "./log-backed-counters.js";
+import { appendSignerEntry } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
 import { readPolicy, writePolicy } from "./signer-policy.js";
 
@@ -113,9 +113,8 @@ export function exportBundle(
       writePolicy(home.policyPath, { ...policy, maxLifetime: request.maxLifetime });
     }
     const digest = toHex(sha256(bytes));
-    const entry = appendWithoutCounters(
-      home.countersPath,
-      home.auditLogPath,
+    const entry = appendSignerEntry(
+      home,
       "bundle-exported",
       {
         bundleId: bundle.bundleId,

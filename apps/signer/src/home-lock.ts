@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync } from "node:fs";
+import { closeSync, constants, openSync } from "node:fs";
 import { AirgrantError } from "@airgrant/core";
 import { flockSync } from "fs-ext";
 
@@ -9,43 +9,18 @@ export interface HomeLockOptions {
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-function held(err: unknown): boolean {
+function heldByOther(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === "EWOULDBLOCK" || code === "EAGAIN";
 }
 
-interface LockFile {
-  fd: number;
-  dev: number;
-  ino: number;
-  /** This process holds the lock through it now. */
-  locked: boolean;
-}
+/** The lock paths this process holds now: flock through a second open file would wait for itself. */
+const held = new Set<string>();
 
-/**
- * Lock files kept open between uses, per path: a long-lived signer opens
- * its lock file once, not once a grant. Each use first checks by name that
- * the path still is that file.
- */
-const lockFiles = new Map<string, LockFile>();
-
-function openLockFile(lockPath: string): LockFile {
-  const kept = lockFiles.get(lockPath);
-  if (kept !== undefined) {
-    try {
-      // lstat: a symbolic link put in its place is another file, refused below.
-      const st = lstatSync(lockPath);
-      if (st.ino === kept.ino && st.dev === kept.dev) return kept;
-    } catch {
-      // Gone: made again below.
-    }
-    lockFiles.delete(lockPath);
-    closeSync(kept.fd);
-  }
-  let fd: number;
+function openLockFile(lockPath: string): number {
   try {
     // O_NOFOLLOW: a symbolic link planted at the lock's name is refused, not followed.
-    fd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    return openSync(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new AirgrantError(
@@ -56,10 +31,6 @@ function openLockFile(lockPath: string): LockFile {
       { cause: err },
     );
   }
-  const st = fstatSync(fd);
-  const file: LockFile = { fd, dev: st.dev, ino: st.ino, locked: false };
-  lockFiles.set(lockPath, file);
-  return file;
 }
 
 /**
@@ -73,16 +44,30 @@ function openLockFile(lockPath: string): LockFile {
  */
 export function withHomeLock<T>(lockPath: string, fn: () => T, options: HomeLockOptions = {}): T {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  const file = openLockFile(lockPath);
-  // flock is per open file: taken again through the same descriptor it would not wait.
-  if (file.locked) throw new AirgrantError("internal", `the lock ${lockPath} is already held by this process`);
+  if (held.has(lockPath)) throw new AirgrantError("internal", `the lock ${lockPath} is already held by this process`);
+  const fd = openLockFile(lockPath);
+  try {
+    lockWithin(fd, lockPath, deadline);
+    held.add(lockPath);
+    try {
+      return fn();
+    } finally {
+      held.delete(lockPath);
+      flockSync(fd, "un");
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function lockWithin(fd: number, lockPath: string, deadline: number): void {
   let backoff = 1;
   for (;;) {
     try {
-      flockSync(file.fd, "exnb");
-      break;
+      flockSync(fd, "exnb");
+      return;
     } catch (err) {
-      if (!held(err)) {
+      if (!heldByOther(err)) {
         throw new AirgrantError("state-unwritable", `cannot lock ${lockPath}: ${(err as NodeJS.ErrnoException).code}`, {
           cause: err,
         });
@@ -96,12 +81,5 @@ export function withHomeLock<T>(lockPath: string, fn: () => T, options: HomeLock
     }
     Atomics.wait(sleeper, 0, 0, backoff + Math.random() * backoff);
     backoff = Math.min(backoff * 2, 50);
-  }
-  file.locked = true;
-  try {
-    return fn();
-  } finally {
-    file.locked = false;
-    flockSync(file.fd, "un");
   }
 }

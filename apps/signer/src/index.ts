@@ -4,18 +4,10 @@ export { type HomeLockOptions, withHomeLock } from "./home-lock.js";
 export { type InitResult, initIssuer } from "./init-issuer.js";
 export { ISSUER_KEY_ALGS, type IssuerKeyAlg, isIssuerKeyAlg } from "./issuer-key-alg.js";
 export { type IssuerRecord, publicKeyPem, readIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
-export {
-  checkGrantRequest,
-  type GrantRequest,
-  type MintOptions,
-  type MintResult,
-  mintGrant,
-  prepareSigner,
-  type Signer,
-  saveCounters,
-} from "./mint-grant.js";
+export { type GrantRequest, type MintOptions, type MintResult, mintGrant } from "./mint-grant.js";
 export { enrolOfficer, type OfficerEnrolment, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
 export { findPkcs11Module, PKCS11_MODULE_ENV, SOFTHSM2_MODULE_PATHS } from "./pkcs11-module-path.js";
+export { type Signer, withSigner } from "./signer.js";
 export { resolveSignerHome, SIGNER_HOME_ENV, type SignerHome, signerHome } from "./signer-home.js";
 export { type Officer, readPolicy, type SignerPolicy } from "./signer-policy.js";
 export {
@@ -24,6 +16,7 @@ export {
   type SoftHsmToken,
   type SoftHsmTokenOptions,
 } from "./softhsm-token.js";
+export type { SshPublicKey } from "./ssh-user-certificate.js";
 export { spkiFromEcPoint } from "./subject-public-key-info.js";
 export {
   type IssuerKeyInfo,

@@ -2,7 +2,7 @@ import { AirgrantError, ensurePrivateDirectory, keyIdOf, toHex } from "@airgrant
 import { withHomeLock } from "./home-lock.js";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { type IssuerRecord, readIssuerRecord, writeIssuerRecord } from "./issuer-record.js";
-import { appendWithoutCounters } from "./log-backed-counters.js";
+import { appendSignerEntry } from "./log-backed-counters.js";
 import type { SignerHome } from "./signer-home.js";
 import type { TokenSession } from "./token-session.js";
 
@@ -56,9 +56,8 @@ export function initIssuer(
       created: clock().toISOString(),
     };
     writeIssuerRecord(home.issuerPath, issuer);
-    appendWithoutCounters(
-      home.countersPath,
-      home.auditLogPath,
+    appendSignerEntry(
+      home,
       "issuer-initialised",
       { keyId, algorithm: alg, keyLabel: request.keyLabel, token: session.tokenLabel, generated: key.created },
       clock,

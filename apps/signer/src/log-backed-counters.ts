@@ -10,7 +10,9 @@ import {
   verifyAuditLog,
 } from "@airgrant/core";
 import { type CounterAdvance, compareOtpCounters, type OtpCounter, type OtpCounterStore } from "@airgrant/yubikey-otp";
+import type { SignerHome } from "./signer-home.js";
 import { readStateFile } from "./state-file.js";
+import type { TokenSession } from "./token-session.js";
 
 /** The format name of otp-counters.json in the signer's home (docs/signer.md, "OTP counters"). */
 export const SIGNER_COUNTERS_FORMAT = "airgrant-signer-otp-counters-v1";
@@ -23,64 +25,106 @@ export interface LogHead {
   hash: string;
 }
 
+/** The token's record of each YubiKey's highest accepted counter, which editing the home cannot reach. */
+export interface CounterAnchor {
+  /** The counter recorded for `publicId`, undefined when none is. */
+  read(publicId: string): OtpCounter | undefined;
+  /** Records `counter` for `publicId`, durably, before the mint answers. */
+  write(publicId: string, counter: OtpCounter): void;
+}
+
 /**
- * The OTP counters of the signer, kept durable by the signer's audit log.
+ * The label of the token data object holding a YubiKey's counter for one
+ * issuer key (docs/signer.md, "OTP counters"): an OTP spent on a grant of
+ * that issuer is spent for every home signing with it.
+ */
+export function counterObjectLabel(issuerKeyId: string, publicId: string): string {
+  return `airgrant-otp-counter-${issuerKeyId}-${publicId}`;
+}
+
+/**
+ * A YubiKey's counter in its token data object: 4 bytes, the usage counter
+ * and the session counter, each a big-endian 16-bit integer.
+ */
+export function tokenCounterAnchor(session: TokenSession, issuerKeyId: string): CounterAnchor {
+  return {
+    read(publicId) {
+      const label = counterObjectLabel(issuerKeyId, publicId);
+      let highest: OtpCounter | undefined;
+      for (const value of session.readDataObjects(label)) {
+        if (value.length !== 4) {
+          throw new AirgrantError(
+            "state-corrupt",
+            `the data object "${label}" on token "${session.tokenLabel}" holds ${value.length} bytes, not a 4-byte OTP counter`,
+          );
+        }
+        const view = new DataView(value.buffer, value.byteOffset, 4);
+        const counter = { usageCounter: view.getUint16(0), sessionCounter: view.getUint16(2) };
+        // Two objects are a replacement a crash cut short: the newer is the higher.
+        if (highest === undefined || compareOtpCounters(counter, highest) > 0) highest = counter;
+      }
+      return highest;
+    },
+    write(publicId, counter) {
+      const value = new Uint8Array(4);
+      const view = new DataView(value.buffer);
+      view.setUint16(0, counter.usageCounter);
+      view.setUint16(2, counter.sessionCounter);
+      session.replaceDataObject(counterObjectLabel(issuerKeyId, publicId), value);
+    },
+  };
+}
+
+/**
+ * The OTP counters of the signer, kept durable by the signer's audit log and
+ * anchored on the token.
  *
  * Every OTP the signer accepts is recorded, with its counter pair, in the
  * `grant-issued` or `grant-refused` entry that the mint appends and fsyncs
- * before it answers; the log is the durable record. otp-counters.json is a
- * cache of the highest pair per YubiKey as of one log head (seq and hash),
- * with a SHA-256 of its own content, rewritten in place (`save`) without an
- * fsync: one flush per grant instead of three. A long-lived caller keeps the
- * counters in memory between mints and saves them when it likes; the CLI
- * saves after its one mint. (Not by rename: on
- * ext4 a rename over an existing file forces the new file's data out first,
- * which costs as much as the fsync saved.) When the cache does not match the
- * log's head or its own checksum (a crash after the append or in the middle
- * of the rewrite, a power loss that lost it, an entry appended by another
- * command) the counters are rebuilt from the whole log,
- * whose chain is verified on the way. A cache ahead of the log, or naming
- * another entry at the log's head, means the log was truncated or replaced:
- * that is refused, never papered over, since forgetting counters re-opens
- * replays.
+ * before it answers; the log is the home's durable record. otp-counters.json
+ * is a cache of the highest pair per YubiKey as of one log head (seq and
+ * hash), with a SHA-256 of its own content, rewritten in place (`commit`)
+ * without an fsync. (Not by rename: on ext4 a rename over an existing file
+ * forces the new file's data out first, which costs as much as a flush.)
+ * When the cache does not match the log's head or its own checksum (a crash
+ * after the append or in the middle of the rewrite, a power loss that lost
+ * it, an entry appended by another command) the counters are rebuilt from
+ * the whole log, whose chain is verified on the way. A cache ahead of the
+ * log, or naming another entry at the log's head, means the log was
+ * truncated or replaced: that is refused, never papered over, since
+ * forgetting counters re-opens replays.
+ *
+ * Whoever can write the home can still rewrite both the log and the cache
+ * consistently. So each YubiKey's counter is also recorded on the token
+ * (`anchor`), after the entry holding it is durable and before the mint
+ * answers: the token is never behind an answered mint. An OTP is checked
+ * only once the home's counter for its YubiKey is at least the token's; a
+ * home behind the token was rolled back or edited (`otp-counter-rollback`).
+ * A token behind the home (a crash between the log's flush and the token's
+ * write, or a home older than this record) is moved forward by the next
+ * accepted OTP.
  *
  * Use under the signer's home lock: load at the start of a mint, commit
- * after its audit entry is appended.
+ * when its audit entry is appended.
  */
 export class LogBackedCounters implements OtpCounterStore {
   readonly #cachePath: string;
   readonly #counters: Map<string, OtpCounter>;
+  readonly #anchor: CounterAnchor;
   #pending: { publicId: string; counter: OtpCounter } | undefined;
-  /** The log head these counters are as of; undefined before the log exists. */
-  #head: LogHead | undefined;
-  /** The cache file is behind #head. */
-  #unsaved = false;
 
-  private constructor(cachePath: string, counters: Map<string, OtpCounter>, head: LogHead | undefined) {
+  private constructor(cachePath: string, counters: Map<string, OtpCounter>, anchor: CounterAnchor) {
     this.#cachePath = cachePath;
     this.#counters = counters;
-    this.#head = head;
+    this.#anchor = anchor;
   }
 
-  /**
-   * The counters as of `head` (undefined: no log yet): `previous` when a
-   * long-lived caller's counters are still as of that head, else the cache
-   * when it matches, else the log.
-   */
-  static load(
-    cachePath: string,
-    logPath: string,
-    head: LogHead | undefined,
-    previous?: LogBackedCounters,
-  ): LogBackedCounters {
-    if (previous !== undefined && sameHead(previous.#head, head)) {
-      previous.#pending = undefined;
-      return previous;
-    }
+  /** The counters as of `head` (undefined: no log yet): the cache when it matches, else the log. */
+  static load(cachePath: string, logPath: string, head: LogHead | undefined, anchor: CounterAnchor): LogBackedCounters {
     const cached = readCache(cachePath);
     if (cached !== undefined) {
       if (head !== undefined && cached.logSeq === head.seq && cached.logHash === head.hash) {
-        return new LogBackedCounters(cachePath, cached.keys, head);
+        return new LogBackedCounters(cachePath, cached.keys, anchor);
       }
       if (
         head === undefined ||
@@ -93,13 +137,18 @@ export class LogBackedCounters implements OtpCounterStore {
         );
       }
     }
-    const counters = new LogBackedCounters(cachePath, head === undefined ? new Map() : countersFromLog(logPath), head);
-    counters.#unsaved = true;
-    return counters;
+    return new LogBackedCounters(cachePath, head === undefined ? new Map() : countersFromLog(logPath), anchor);
   }
 
   advance(publicId: string, counter: OtpCounter): CounterAdvance {
     const last = this.#counters.get(publicId);
+    const onToken = this.#anchor.read(publicId);
+    if (onToken !== undefined && (last === undefined || compareOtpCounters(onToken, last) > 0)) {
+      throw new AirgrantError(
+        "otp-counter-rollback",
+        `the token records OTP counter ${formatCounter(onToken)} for YubiKey ${publicId}, but the signer home only ${last === undefined ? "none" : formatCounter(last)}: the home's audit.log or otp-counters.json was rolled back or edited; restore them from a backup`,
+      );
+    }
     if (last !== undefined && compareOtpCounters(counter, last) <= 0) return { accepted: false, last };
     const copy = { usageCounter: counter.usageCounter, sessionCounter: counter.sessionCounter };
     this.#counters.set(publicId, copy);
@@ -117,43 +166,46 @@ export class LogBackedCounters implements OtpCounterStore {
     return pending === undefined ? undefined : [pending.counter.usageCounter, pending.counter.sessionCounter];
   }
 
-  /** Records that the log now ends at `entry`, which holds any pending counter. */
-  commit(entry: AuditEntry): void {
-    this.#pending = undefined;
-    this.#head = { seq: entry.seq, hash: entry.hash };
-    this.#unsaved = true;
-  }
-
   /**
-   * Rewrites the cache as of the last commit, if it is behind. Call under the
-   * home's lock (a cache written outside it can only be stale or torn, which
-   * costs the next process a rebuild from the log, never a replay).
+   * Records that the log now ends at `entry`, which holds any pending
+   * counter: the cache is rewritten as of it, then the pending counter goes
+   * on the token. Under the home's lock (a cache written outside it can only
+   * be stale or torn, which costs the next process a rebuild from the log,
+   * never a replay).
    */
-  save(): void {
-    const head = this.#head;
-    if (!this.#unsaved || head === undefined) return;
-    this.#unsaved = false;
-    writeCache(this.#cachePath, head, this.#counters);
+  commit(entry: AuditEntry): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    writeCache(this.#cachePath, entry, this.#counters);
+    if (pending !== undefined) this.#anchor.write(pending.publicId, pending.counter);
   }
 }
 
+function formatCounter(counter: OtpCounter): string {
+  return `[${counter.usageCounter},${counter.sessionCounter}]`;
+}
+
 /**
- * Appends an entry that records no OTP counter (configuration changes,
- * bundle exports) and, if the counter cache was current before it, moves the
- * cache forward to the new entry, so the next grant need not read the log.
- * Call under the home's lock.
+ * The one way the signer appends to its log, under the home's lock. With
+ * the mint's `counters` (loaded at the head this entry follows), the entry
+ * is committed to them; otherwise it records no OTP counter, and a cache
+ * that was current before it is moved forward to it, so the next grant need
+ * not read the log.
  */
-export function appendWithoutCounters(
-  cachePath: string,
-  logPath: string,
+export function appendSignerEntry(
+  home: SignerHome,
   type: string,
   data: Record<string, AuditValue>,
   clock: () => Date,
+  counters?: LogBackedCounters,
 ): AuditEntry {
-  const before = readAuditHead(logPath);
-  // Under the home's lock, which every append to the signer log takes.
-  const entry = appendAuditEntry(logPath, type, data, { clock, callerHoldsLock: true });
-  const cached = before === undefined ? undefined : readCache(cachePath);
+  const before = counters === undefined ? readAuditHead(home.auditLogPath) : undefined;
+  const entry = appendAuditEntry(home.auditLogPath, type, data, { clock });
+  if (counters !== undefined) {
+    counters.commit(entry);
+    return entry;
+  }
+  const cached = before === undefined ? undefined : readCache(home.countersPath);
   if (
     before !== undefined &&
     cached !== undefined &&
@@ -161,7 +213,7 @@ export function appendWithoutCounters(
     cached.logHash === before.hash &&
     entry.seq === before.seq + 1
   ) {
-    writeCache(cachePath, entry, cached.keys);
+    writeCache(home.countersPath, entry, cached.keys);
   }
   return entry;
 }
@@ -186,10 +238,6 @@ function writeCache(path: string, head: LogHead, counters: Map<string, OtpCounte
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-}
-
-function sameHead(a: LogHead | undefined, b: LogHead | undefined): boolean {
-  return a === undefined || b === undefined ? a === b : a.seq === b.seq && a.hash === b.hash;
 }
 
 /** The cache's members but its checksum, in this order, as one JSON object. */

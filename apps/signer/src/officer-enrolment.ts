@@ -1,6 +1,6 @@
 import { AirgrantError } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
-import { appendWithoutCounters } from "./log-backed-counters.js";
+import { appendSignerEntry } from "./log-backed-counters.js";
 import { readSecretFile } from "./secret-file.js";
 import type { SignerHome } from "./signer-home.js";
 import { aesKeyLabelOf, type Officer, readPolicy, writePolicy } from "./signer-policy.js";
@@ -85,9 +85,8 @@ export function enrolOfficer(
       session.deleteObjects(officer.aesKeyLabel);
       session.importAesSecret(officer.aesKeyLabel, enrolment.aesKey);
       writePolicy(home.policyPath, { ...policy, officers: [...policy.officers, officer] });
-      const entry = appendWithoutCounters(
-        home.countersPath,
-        home.auditLogPath,
+      const entry = appendSignerEntry(
+        home,
         "officer-added",
         {
           officer: officer.name,
@@ -129,9 +128,8 @@ export function removeOfficer(
     // (replaced at the next enrolment), never an officer without a key.
     writePolicy(home.policyPath, { ...policy, officers: policy.officers.filter((o) => o !== officer) });
     const deleted = session.deleteObjects(officer.aesKeyLabel);
-    const entry = appendWithoutCounters(
-      home.countersPath,
-      home.auditLogPath,
+    const entry = appendSignerEntry(
+      home,
       "officer-removed",
       { officer: officer.name, yubikeyId: officer.yubikeyId, tokenObjectsDeleted: deleted },
       clock,

@@ -3,12 +3,12 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeSshCertificate, keyIdOf, toHex, verifySshCertificate } from "@airgrant/core";
+import { decodeSshCertificate, keyIdOf, parseSshPublicKeyLine, toHex, verifySshCertificate } from "@airgrant/core";
 import { afterAll, describe, expect, it } from "vitest";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { signatureAlgorithmOf } from "./issuer-record.js";
-import type { Signer } from "./mint-grant.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
+import type { Signer } from "./signer.js";
 import { signSshUserCertificate } from "./ssh-user-certificate.js";
 import { makeTestToken } from "./test-token.fixture.js";
 
@@ -20,7 +20,7 @@ afterAll(() => {
 });
 
 execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "engineer", "-f", join(dir, "id_ed25519")]);
-const engineerKey = readFileSync(join(dir, "id_ed25519.pub"), "utf8");
+const engineerKey = parseSshPublicKeyLine(readFileSync(join(dir, "id_ed25519.pub"), "utf8"));
 
 function signerWith(alg: IssuerKeyAlg): Signer {
   const session = token.open();
@@ -45,6 +45,7 @@ describe("OpenSSH user certificates signed on the token", () => {
         {
           grantId,
           user: "alice",
+          target: "group:dbs",
           notBefore: 1_900_000_000,
           notAfter: 1_900_003_600,
           maxUses: 2,
@@ -59,7 +60,7 @@ describe("OpenSSH user certificates signed on the token", () => {
       const r = spawnSync("ssh-keygen", ["-L", "-f", path], { encoding: "utf8" });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain("Type: ssh-ed25519-cert-v01@openssh.com user certificate");
-      expect(r.stdout).toContain(`Key ID: "${grantId}/2"`);
+      expect(r.stdout).toContain(`Key ID: "${grantId}/2@group:dbs"`);
       expect(r.stdout).toContain(`Serial: ${cert.serial}`);
       expect(r.stdout).toMatch(/Valid: from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d to \d{4}-/);
       expect(r.stdout).toMatch(/Principals: \n\s+alice\n/);

@@ -1,19 +1,24 @@
 import {
   encodeSshCertificate,
   encodeSshCertificateBody,
-  parseSshPublicKeyLine,
+  type parseSshPublicKeyLine,
   sha256,
   sshCertificateLine,
   sshSignatureBlob,
   toHex,
 } from "@airgrant/core";
 import { signatureAlgorithmOf } from "./issuer-record.js";
-import type { Signer } from "./mint-grant.js";
+import type { Signer } from "./signer.js";
+
+/** An OpenSSH public key as parseSshPublicKeyLine reads it from its id_*.pub line. */
+export type SshPublicKey = ReturnType<typeof parseSshPublicKeyLine>;
 
 /** What a certificate repeats of its grant (docs/openssh.md, "Certificates"). */
 export interface CertifiedGrant {
   grantId: string;
   user: string;
+  /** The grant's target as it is written (`db1.example`, `group:dbs`). */
+  target: string;
   notBefore: number;
   notAfter: number;
   maxUses: number;
@@ -33,21 +38,21 @@ export interface SshUserCertificate {
 /**
  * An OpenSSH user certificate for the engineer's own key, signed by the
  * issuer key on the token: principal = user, validity = the grant's window,
- * key id = the grant id (with `/N` when it allows N uses, so the host counts
- * certificate logins and text logins of one grant against one limit), a
- * random serial, and only the pty extension; the grant's constraints become
- * critical options.
+ * key id = `<grant id>[/N]@<target>` (`/N` when it allows N uses, so the
+ * host counts certificate logins and text logins of one grant against one
+ * limit; the target because sshd has no field for it, and the host holds a
+ * certificate to it as to the grant), a random serial, and only the pty
+ * extension; the grant's constraints become critical options.
  */
 export function signSshUserCertificate(
   signer: Signer,
   grant: CertifiedGrant,
-  subjectPublicKeyLine: string,
+  subject: SshPublicKey,
   random: (length: number) => Uint8Array,
 ): SshUserCertificate {
-  const subject = parseSshPublicKeyLine(subjectPublicKeyLine);
   const algorithm = signatureAlgorithmOf(signer.issuer.alg);
   const serial = Buffer.from(random(8)).readBigUInt64BE(0);
-  const keyId = grant.maxUses === 1 ? grant.grantId : `${grant.grantId}/${grant.maxUses}`;
+  const keyId = `${grant.maxUses === 1 ? grant.grantId : `${grant.grantId}/${grant.maxUses}`}@${grant.target}`;
   const criticalOptions: Record<string, string> = {};
   if (grant.forceCommand !== undefined) criticalOptions["force-command"] = grant.forceCommand;
   if (grant.sourceAddress !== undefined) criticalOptions["source-address"] = grant.sourceAddress;

@@ -63,6 +63,9 @@ const ALG_MECHANISMS: Readonly<Record<IssuerKeyAlg, { generate: number; sign: nu
   ed25519: { generate: CKM_EC_EDWARDS_KEY_PAIR_GEN, sign: CKM_EDDSA },
 };
 
+/** CKA_APPLICATION of the data objects the signer keeps on the token (docs/signer.md, "OTP counters"). */
+export const DATA_OBJECT_APPLICATION = "airgrant-signer";
+
 /** Both ECDSA P-256 (r || s) and Ed25519 signatures are 64 bytes. */
 const SIGNATURE_LENGTH = 64;
 const AES_BLOCK_LENGTH = 16;
@@ -267,6 +270,40 @@ export class TokenSession {
     return handles.length;
   }
 
+  /** The values of the data objects (CKO_DATA) labelled `label`: none, one, or more after a crash in replaceDataObject. */
+  readDataObjects(label: string): Uint8Array[] {
+    this.#assertOpen();
+    return this.#findDataObjects(label).map((handle) =>
+      toBytes(this.#attribute(handle, pkcs11js.CKA_VALUE, `read data object "${label}"`)),
+    );
+  }
+
+  /**
+   * Makes `value` the value of the data object labelled `label`: a token
+   * object, private (read and written only after login), of application
+   * DATA_OBJECT_APPLICATION. Tokens keep a data object's value read-only
+   * once made (SoftHSM2 does), so the new object is created first and the
+   * old ones destroyed after it: a crash in between leaves both, never none.
+   */
+  replaceDataObject(label: string, value: Uint8Array): void {
+    this.#assertOpen();
+    const action = `write data object "${label}"`;
+    const old = this.#findDataObjects(label);
+    this.#call(action, () =>
+      this.#pkcs11.C_CreateObject(this.#session, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+        { type: pkcs11js.CKA_LABEL, value: label },
+        { type: pkcs11js.CKA_APPLICATION, value: DATA_OBJECT_APPLICATION },
+        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: pkcs11js.CKA_PRIVATE, value: true },
+        { type: pkcs11js.CKA_VALUE, value: Buffer.from(value) },
+      ]),
+    );
+    for (const handle of old) {
+      this.#call(action, () => this.#pkcs11.C_DestroyObject(this.#session, handle));
+    }
+  }
+
   /** Logs out, closes the session and releases the module. Safe to call twice. */
   close(): void {
     if (this.#closed) return;
@@ -373,6 +410,13 @@ export class TokenSession {
       );
     }
     return handles[0];
+  }
+
+  #findDataObjects(label: string): Handle[] {
+    return this.#findObjects([
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: pkcs11js.CKA_LABEL, value: label },
+    ]);
   }
 
   #findAesKey(label: string): Handle | undefined {
