@@ -1,4 +1,4 @@
-// Audit chain benchmark (issue 2; the target ratio comes with issue 4):
+// Audit chain benchmark:
 // - verifyAuditLog on a 1,000,000-entry log against `sha256sum` of the same
 //   file, in one run, with the verifier's peak resident memory;
 // - fsynced appendAuditEntry against the floor: a bare O_APPEND write of a

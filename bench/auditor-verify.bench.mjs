@@ -1,5 +1,5 @@
-// `airgrant-auditor verify` on a sealed host log of 1,000,000 entries
-// (issue 4), as a whole process, against `sha256sum` of the same file in
+// `airgrant-auditor verify` on a sealed host log of 1,000,000 entries,
+// as a whole process, against `sha256sum` of the same file in
 // the same run: the chain alone, then with every seal checked (--key) and
 // an earlier audit's head (--since), as an auditor runs it. Both use two
 // cores on a log this size. `--entries N` shrinks a run for a quick look.

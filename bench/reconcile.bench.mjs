@@ -1,4 +1,4 @@
-// Reconciliation at scale (issue 4): a signer log of 100,000 grant-issued
+// Reconciliation at scale: a signer log of 100,000 grant-issued
 // entries and 100 host logs holding their uses, written in bulk in the real
 // line format, then `airgrant-auditor reconcile` as a whole process, timed
 // against the one-minute target and against `sha256sum` of the same files

@@ -34,7 +34,7 @@ export interface SignerPolicy {
 }
 
 export const POLICY_FORMAT = "airgrant-signer-policy-v1";
-/** Eight hours, the default officer TTL and host lifetime (issue 3). */
+/** Eight hours, the default officer TTL and host lifetime. */
 export const DEFAULT_MAX_LIFETIME = 8 * 3600;
 /** The trust bundle's own upper bound on maxLifetime (docs/trust-bundle.md). */
 export const MAX_LIFETIME_LIMIT = 7 * 24 * 3600;

@@ -1,4 +1,4 @@
-/** What a command's exit status says (PRODUCT.md, command-line contract). */
+/** What a command's exit status says (docs/errors.md). */
 export type ExitClass = "verdict" | "usage" | "environment";
 
 export const EXIT_STATUS: Readonly<Record<ExitClass, number>> = {

@@ -35,7 +35,7 @@ beforeAll(() => {
   for (let i = 0; i < 30; i++) {
     appendAuditEntry(
       log,
-      i % 3 === 0 ? "grant-checked" : "config-changed",
+      i % 3 === 0 ? "grant-check" : "config-changed",
       {
         i,
         neg: -(i + 1) * 1_000_003,

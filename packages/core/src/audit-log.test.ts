@@ -46,7 +46,7 @@ function lines(): string[] {
 
 describe("appendAuditEntry", () => {
   it("creates the log 0600 with a log-opened entry carrying the log id, then chains entries", () => {
-    const first = appendAuditEntry(log, "grant-checked", { user: "alice", verdict: "allowed" }, options);
+    const first = appendAuditEntry(log, "grant-check", { user: "alice", verdict: "allowed" }, options);
     expect(statSync(log).mode & 0o777).toBe(0o600);
     const [opened, second] = lines().map((l) => JSON.parse(l) as AuditEntry);
     expect(opened).toEqual({

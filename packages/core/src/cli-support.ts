@@ -3,8 +3,8 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import { AirgrantError, type ErrorCode, exitStatusOf } from "./airgrant-error.js";
 
 /**
- * What the three airgrant commands share (PRODUCT.md, command-line
- * contract): option parsing that turns every mistake into a `usage` error,
+ * What the three airgrant commands share (README.md, docs/errors.md):
+ * option parsing that turns every mistake into a `usage` error,
  * `--help` and `--version`, and one place that turns an error into
  * `error: <code>: <message>` on stderr (plus a JSON object on stdout with
  * `--json`) and the exit status for its code.

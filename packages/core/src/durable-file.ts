@@ -14,7 +14,7 @@ import {
 import { dirname } from "node:path";
 import { AirgrantError } from "./airgrant-error.js";
 
-/** Owner-only modes for everything airgrant keeps on disk (STYLE.md, state on disk). */
+/** Owner-only modes for everything airgrant keeps on disk: nobody else reads a use record, key or log. */
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
 

@@ -57,7 +57,8 @@ function codesInSources(): Map<string, string> {
   const patterns = [
     /AirgrantError\(\s*"([a-z][a-z0-9-]*)"/g,
     /\bcode:\s*"([a-z][a-z0-9-]*)"/g,
-    /(?<!typeof [\w.?]*)\bcode\s*[!=]==\s*"([a-z][a-z0-9-]*)"/g,
+    // A comparison, unless it is of a type name (`typeof err.code === "string"`).
+    /^(?!.*\btypeof\b).*\bcode\s*[!=]==\s*"([a-z][a-z0-9-]*)"/gm,
     /\b(?:reject|refuse|fail|broken)\(\s*"([a-z][a-z0-9-]*)",/g,
   ];
   for (const file of files) {

@@ -26,9 +26,9 @@ export function encodeModhex(bytes: Uint8Array): string {
 
 /**
  * Decode modhex to bytes. Strict: only the lower-case alphabet and an even
- * length are accepted, so every byte string has exactly one encoding
- * (STYLE.md: the decoder rejects everything that is not the canonical
- * encoding). Callers that accept typed input fold case first (see parseOtp).
+ * length are accepted, so every byte string has exactly one encoding and
+ * the decoder rejects everything that is not it. Callers that accept typed
+ * input fold case first (see parseOtp).
  */
 export function decodeModhex(text: string): Uint8Array {
   if (!isModhex(text)) {
