@@ -33,6 +33,62 @@ export function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/** `--json` on a bench's command line (bench/run.mjs passes it on): print figures as JSON lines. */
+export const JSON_OUTPUT = process.argv.includes("--json");
+
+/**
+ * Print one figure: what a person waits for, against its baseline measured
+ * in the same run, and the ratio with its target (`<= 1.5`). Text by
+ * default; one JSON object per line with --json, which bench/run.mjs
+ * collects into one document.
+ */
+export function report({ bench, what, oursMs, baseline, baselineMs, target, ...extra }) {
+  const ratio = oursMs / baselineMs;
+  if (JSON_OUTPUT) {
+    const round = (n) => Number(n.toFixed(3));
+    console.log(
+      JSON.stringify({
+        bench,
+        what,
+        oursMs: round(oursMs),
+        baseline,
+        baselineMs: round(baselineMs),
+        ratio: round(ratio),
+        target,
+        ...extra,
+      }),
+    );
+    return ratio;
+  }
+  console.log(`${what}: ${fmt(oursMs, 1)} ms; ${baseline}: ${fmt(baselineMs, 1)} ms`);
+  const notes = Object.entries(extra).map(([k, v]) => `${k} ${v}`);
+  console.log(`  ratio ${fmt(ratio)} (target ${target})${notes.length > 0 ? `; ${notes.join(", ")}` : ""}`);
+  return ratio;
+}
+
+/**
+ * Time two whole processes in turn, `runs` times after `warm` runs of each,
+ * so that drift in the machine hits both alike; returns both medians (ms).
+ */
+export function alternate(ours, baseline, { runs = 31, warm = 3 } = {}) {
+  const time = (fn, i) => {
+    const started = performance.now();
+    fn(i);
+    return performance.now() - started;
+  };
+  for (let i = 0; i < warm; i++) {
+    time(baseline, i);
+    time(ours, i);
+  }
+  const o = [];
+  const b = [];
+  for (let i = warm; i < warm + runs; i++) {
+    b.push(time(baseline, i));
+    o.push(time(ours, i));
+  }
+  return { oursMs: median(o), baselineMs: median(b) };
+}
+
 export function fmt(n, digits = 2) {
   return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
@@ -84,31 +140,4 @@ export function benchGrant(issuer, now) {
     signature,
     text: encodeGrantText(encodeGrant(body, [{ keyId: issuer.keyId, algorithm: "ecdsa-p256-sha256", signature }])),
   };
-}
-
-/**
- * Time `ours(i)` against `floor(i)` for i from `first` to `n`: both warmed up
- * on `warm` calls, the disk settled, then interleaved in small blocks so that
- * drift in the machine's I/O hits both alike. Returns the totals over the
- * measured calls and each block's floor/ours ratio.
- */
-export function interleave(ours, floor, n, { first = 0, warm = 100, block = 20 } = {}) {
-  for (let i = first; i < warm; i++) ours(i);
-  for (let i = first; i < warm; i++) floor(i);
-  spawnSync("sync");
-  let oursMs = 0;
-  let floorMs = 0;
-  const blockRatios = [];
-  for (let start = warm; start + block <= n; start += block) {
-    let t = performance.now();
-    for (let i = start; i < start + block; i++) ours(i);
-    const o = performance.now() - t;
-    t = performance.now();
-    for (let i = start; i < start + block; i++) floor(i);
-    const f = performance.now() - t;
-    oursMs += o;
-    floorMs += f;
-    blockRatios.push(f / o);
-  }
-  return { oursMs, floorMs, blockRatios, measured: Math.floor((n - warm) / block) * block };
 }
