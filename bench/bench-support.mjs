@@ -1,6 +1,5 @@
 // Shared by the benchmarks: timing, statistics and the test issuer, so that
 // every benchmark prints its figures the same way.
-import { spawnSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
