@@ -38,6 +38,7 @@ const at = (seconds: number) => () => new Date(seconds * 1000);
 export class AuditScenario {
   readonly signerLog: string;
   private readonly uses = new Map<string, number>();
+  #touches = 0;
 
   constructor(readonly dir: string) {
     this.signerLog = join(dir, "signer.log");
@@ -48,7 +49,12 @@ export class AuditScenario {
   }
 
   /** A grant-issued entry as the signer writes it, anchored at the signer log's head. */
-  issue(fields: Partial<Omit<IssuedFixture, "anchor" | "seq">> & { issuerKeyId?: string } = {}): IssuedFixture {
+  issue(
+    fields: Partial<Omit<IssuedFixture, "anchor" | "seq">> & {
+      issuerKeyId?: string;
+      otpCounter?: [number, number];
+    } = {},
+  ): IssuedFixture {
     const notBefore = fields.notBefore ?? T0;
     const head = readAuditHead(this.signerLog) ?? this.openSignerLog(notBefore);
     const grant = {
@@ -67,7 +73,8 @@ export class AuditScenario {
         ...grant,
         grantSha256: toHex(randomBytes(32)),
         issuerKeyId: fields.issuerKeyId ?? ISSUER_KEY_ID,
-        otpCounter: [1, 0],
+        // Each grant a new touch of the officer's YubiKey, as the signer records it.
+        otpCounter: fields.otpCounter ?? [1, ++this.#touches],
         reason: "change 42",
         yubikeyId: "cccccccccccb",
       },

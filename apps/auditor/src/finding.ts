@@ -1,3 +1,5 @@
+import type { AuditEntry } from "@airgrant/core";
+
 /**
  * What reconciliation can find wrong (docs/auditor.md, "Findings";
  * docs/errors.md, "auditor"). Each finding names the log and entry it comes
@@ -16,12 +18,15 @@ export type FindingCode =
   | "revoked-grant-used"
   | "bundle-not-exported"
   | "duplicate-grant"
+  | "otp-counter-not-increasing"
+  | "log-recovered"
   | "malformed-record";
 
 /** Every finding code, in the order the report lists them. */
 export const FINDING_CODES: readonly FindingCode[] = [
   "chain-broken",
   "receipt-unmatched",
+  "log-recovered",
   "anchor-not-on-chain",
   "unknown-grant",
   "grant-overused",
@@ -32,6 +37,7 @@ export const FINDING_CODES: readonly FindingCode[] = [
   "revoked-grant-used",
   "bundle-not-exported",
   "duplicate-grant",
+  "otp-counter-not-increasing",
   "malformed-record",
 ];
 
@@ -52,6 +58,22 @@ export interface Finding {
   /** For chain-broken: the chain verifier's reason code (hash-mismatch, sequence-gap, torn-tail, …). */
   reason?: string;
   message: string;
+}
+
+/**
+ * A log-recovered entry: an append was torn (a crash or a full disk) and
+ * the log set its bytes aside and went on. Nothing was lost that any
+ * command answered on, but someone should read the sidecar it names.
+ */
+export function logRecoveredFinding(log: string, entry: AuditEntry): Finding {
+  const { tornBytes, sidecar } = entry.data;
+  return {
+    code: "log-recovered",
+    log,
+    seq: entry.seq,
+    time: entry.time,
+    message: `a torn append of ${typeof tornBytes === "number" ? tornBytes : "?"} byte(s) was set aside here${typeof sidecar === "string" ? ` in ${keptString(sidecar)}` : ""}: the process writing the log crashed or the disk filled mid-append`,
+  };
 }
 
 /** Longest string kept from a log: logs are hostile input and lines may be 64 KiB. */

@@ -1,5 +1,5 @@
-import type { AuditEntry, AuditValue } from "@airgrant/core";
-import { type Finding, type FindingList, keptString } from "./finding.js";
+import { type AuditEntry, type AuditValue, LOG_RECOVERED_TYPE } from "@airgrant/core";
+import { type Finding, type FindingList, keptString, logRecoveredFinding } from "./finding.js";
 import type { IssuedGrant, SignerLedger } from "./signer-ledger.js";
 import type { EntryCheck } from "./stream-log.js";
 
@@ -52,6 +52,7 @@ export class HostUseCheck implements EntryCheck {
   ) {}
 
   onEntry(entry: AuditEntry): undefined {
+    if (entry.type === LOG_RECOVERED_TYPE) this.context.findings.add(logRecoveredFinding(this.path, entry));
     if (entry.type === "bundle-installed") this.recordBundle(entry);
     if (entry.type !== "grant-check") return undefined;
     const d = entry.data;

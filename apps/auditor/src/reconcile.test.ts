@@ -332,6 +332,46 @@ describe("airgrant-auditor reconcile", () => {
     );
   });
 
+  it("flags a YubiKey OTP counter that does not increase across the signer log: the same OTP minted twice", () => {
+    const s = scenario();
+    s.issue({ otpCounter: [1, 4] });
+    const again = s.issue({ otpCounter: [1, 4] });
+    s.signerEntry("grant-refused", { code: "ttl-too-long", yubikeyId: "cccccccccccb", otpCounter: [1, 3] });
+    s.issue({ otpCounter: [2, 0] });
+    // Another YubiKey's counters are its own.
+    s.signerEntry("grant-refused", { code: "ttl-too-long", yubikeyId: "cccccccccccd", otpCounter: [1, 0] });
+    const r = reconcile(s, []);
+    expect(r.findings.map((f) => [f.code, f.seq, f.grantId])).toEqual([
+      ["otp-counter-not-increasing", again.seq, again.grantId],
+      ["otp-counter-not-increasing", again.seq + 1, undefined],
+    ]);
+    expect(r.findings[0]?.message).toBe(
+      `YubiKey cccccccccccb's OTP counter [1,4] is not above the [1,4] of entry ${again.seq - 1}: an OTP accepted twice, or the signer's home rolled back`,
+    );
+    expect(r.ok).toBe(false);
+  });
+
+  it("flags a torn append that a log recovered (log-recovered), in the signer log and in a host log", () => {
+    const s = scenario();
+    const g = s.issue();
+    s.use("db1.example", g);
+    writeFileSync(s.signerLog, `${readFileSync(s.signerLog, "utf8")}{"seq":3,"ti`);
+    writeFileSync(s.hostLog("db1.example"), `${readFileSync(s.hostLog("db1.example"), "utf8")}{"seq":3,"ti`);
+    // The next append of each sets the torn bytes aside and records it.
+    s.issue();
+    s.hostEntry("db1.example", "bundle-installed", { bundleId: "1".repeat(32), issuers: [], sha256: "0".repeat(64) });
+    const r = reconcile(s, ["db1.example"]);
+    expect(r.findings.map((f) => [f.code, f.log, f.seq])).toEqual([
+      ["log-recovered", s.signerLog, 4],
+      ["log-recovered", s.hostLog("db1.example"), 3],
+      ["bundle-not-exported", s.hostLog("db1.example"), 4],
+    ]);
+    expect(r.findings[0]?.message).toMatch(/^a torn append of 12 byte\(s\) was set aside here in signer\.log\.torn-4-/);
+    const text = run(["reconcile", "--signer", s.signerLog, "--host", s.hostLog("db1.example")]);
+    expect(text.status).toBe(1);
+    expect(text.stdout).toContain("log-recovered");
+  });
+
   it("reads PAM and OpenSSH certificate uses alike", () => {
     const s = scenario();
     const pam = s.issue();

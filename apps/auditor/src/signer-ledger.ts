@@ -1,5 +1,5 @@
-import type { AuditEntry, AuditValue } from "@airgrant/core";
-import { type FindingList, keptString } from "./finding.js";
+import { type AuditEntry, type AuditValue, LOG_RECOVERED_TYPE } from "@airgrant/core";
+import { type FindingList, keptString, logRecoveredFinding } from "./finding.js";
 import { SignerChainIndex } from "./signer-chain-index.js";
 import type { EntryCheck } from "./stream-log.js";
 
@@ -60,6 +60,8 @@ export class SignerLedger implements EntryCheck {
   readonly bundles = new Map<string, ExportedBundle>();
   /** The largest clockSkew among bundle-exported entries, seconds; undefined when none. */
   largestExportedSkew: number | undefined;
+  /** Each YubiKey's highest OTP counter so far, and the entry that recorded it. */
+  readonly #otpCounters = new Map<string, { usage: number; session: number; seq: number }>();
 
   constructor(
     private readonly path: string,
@@ -68,7 +70,9 @@ export class SignerLedger implements EntryCheck {
 
   onEntry(entry: AuditEntry): undefined {
     this.chain.add(entry.seq, entry.hash);
-    if (entry.type === "grant-issued") this.recordGrant(entry);
+    if (entry.type === "grant-issued" || entry.type === "grant-refused") this.checkOtpCounter(entry);
+    if (entry.type === LOG_RECOVERED_TYPE) this.findings.add(logRecoveredFinding(this.path, entry));
+    else if (entry.type === "grant-issued") this.recordGrant(entry);
     else if (entry.type === "grant-refused") {
       const officer = keptString(entry.data.officer) ?? "";
       this.refusalsByOfficer.set(officer, (this.refusalsByOfficer.get(officer) ?? 0) + 1);
@@ -83,6 +87,34 @@ export class SignerLedger implements EntryCheck {
       }
     }
     return undefined;
+  }
+
+  /**
+   * An accepted OTP's counter (`otpCounter`, docs/signer.md) must be above
+   * every earlier one of its YubiKey: one that is not is an OTP accepted
+   * twice, a home rolled back or a log edited.
+   */
+  private checkOtpCounter(entry: AuditEntry): void {
+    const { yubikeyId, otpCounter } = entry.data;
+    if (typeof yubikeyId !== "string" || !Array.isArray(otpCounter) || otpCounter.length !== 2) return;
+    const [usage, session] = otpCounter;
+    if (!isCount(usage, 0) || !isCount(session, 0)) return;
+    const id = keptString(yubikeyId) ?? "";
+    const last = this.#otpCounters.get(id);
+    if (last !== undefined && (usage < last.usage || (usage === last.usage && session <= last.session))) {
+      this.findings.add({
+        code: "otp-counter-not-increasing",
+        log: this.path,
+        seq: entry.seq,
+        ...(typeof entry.data.grantId === "string" && GRANT_ID_PATTERN.test(entry.data.grantId)
+          ? { grantId: entry.data.grantId }
+          : {}),
+        time: entry.time,
+        message: `YubiKey ${id}'s OTP counter [${usage},${session}] is not above the [${last.usage},${last.session}] of entry ${last.seq}: an OTP accepted twice, or the signer's home rolled back`,
+      });
+      return;
+    }
+    this.#otpCounters.set(id, { usage, session, seq: entry.seq });
   }
 
   private recordGrant(entry: AuditEntry): void {
