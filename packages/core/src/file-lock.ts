@@ -128,8 +128,8 @@ function isStale(lockPath: string, owner: string, staleMs: number): boolean {
  * take turns under a second exclusive lock link, `<lock>.break`, and remove the lock
  * only if it still names the stale owner. While a breaker holds `.break`, the
  * lock can change only if its holder releases it, and a dead holder cannot.
- * (Moving the lock aside and linking it back, as before, left a moment with
- * no lock file in which a third process could take the lock while the
+ * (Moving the lock aside and linking it back would leave a moment with no
+ * lock file, in which a third process could take the lock while the
  * second's fresh lock was being restored: two holders at once.)
  */
 function breakStaleLock(lockPath: string, staleOwner: string, breaker: string, staleMs: number): void {
