@@ -94,6 +94,7 @@ export const ERROR_CODES = {
   "officer-exists": "verdict",
   "pin-required": "environment",
   "secret-file-exposed": "usage",
+  "otp-counter-rollback": "environment",
   // auditor
   "chain-broken": "verdict",
   "receipt-unmatched": "verdict",
@@ -108,6 +109,8 @@ export const ERROR_CODES = {
   "revoked-grant-used": "verdict",
   "bundle-not-exported": "verdict",
   "duplicate-grant": "verdict",
+  "otp-counter-not-increasing": "verdict",
+  "log-recovered": "verdict",
   "malformed-record": "verdict",
 } as const satisfies Record<string, ExitClass>;
 
