@@ -511,11 +511,11 @@ describe("airgrant-signer grant", () => {
     const listed = execFileSync("ssh-keygen", ["-L", "-f", `${pub}-cert.pub`], { encoding: "utf8" });
     expect(listed).toContain("Type: ecdsa-sha2-nistp256-cert-v01@openssh.com user certificate");
     expect(listed).toContain("Signing CA: ED25519 SHA256:");
-    expect(listed).toContain(`Key ID: "${out.grantId}/2"`);
+    expect(listed).toContain(`Key ID: "${out.grantId}/2@db1.example"`);
     expect(listed).toMatch(/Principals: \n\s+bob\n/);
     expect(listed).toMatch(/Valid: from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d to /);
     const issued = auditEntries(home).find((e) => e.type === "grant-issued");
-    expect(issued?.data.sshCertificate).toMatchObject({ keyId: `${out.grantId}/2` });
+    expect(issued?.data.sshCertificate).toMatchObject({ keyId: `${out.grantId}/2@db1.example` });
     expectError(mint(home, key, ["--ssh-pubkey", join(home, "missing.pub")]), 2, "file-unreadable");
     writeFileSync(join(home, "bad.pub"), "ssh-dss AAAA\n");
     expectError(mint(home, key, ["--ssh-pubkey", join(home, "bad.pub")]), 2, "malformed-ssh-key");
