@@ -92,7 +92,7 @@ function lstatIfPresent(path: string): Stats | undefined {
 export function checkStatePermissions(state: HostState): void {
   let realDir: string;
   try {
-    realDir = realpathSync(state.dir);
+    realDir = realpathSync.native(state.dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new AirgrantError("state-unreadable", `cannot read ${state.dir}: ${(err as NodeJS.ErrnoException).code}`);
@@ -100,7 +100,7 @@ export function checkStatePermissions(state: HostState): void {
     // Not there yet: the directories it will be made in must be safe already.
     let existing = dirname(resolve(state.dir));
     while (lstatIfPresent(existing) === undefined) existing = dirname(existing);
-    checkDirectoriesUpFrom(realpathSync(existing));
+    checkDirectoriesUpFrom(realpathSync.native(existing));
     return;
   }
   checkDirectoriesUpFrom(dirname(realDir));
