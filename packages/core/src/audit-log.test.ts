@@ -259,6 +259,16 @@ describe("withHeldAuditLog", () => {
     expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 4 });
   });
 
+  it("writes nothing on a head it did not read: an entry appended after its head was read is refused", () => {
+    withHeldAuditLog(log, (held) => held.append("event", { n: 1 }, { clock }));
+    withHeldAuditLog(log, (held) => {
+      // Someone appending without the lock the held log's owner holds.
+      appendAuditEntry(log, "event", { n: 2 }, options);
+      expect(codeOf(() => held.append("event", { n: 3 }, { clock }))).toBe("audit-unwritable");
+    });
+    expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 3 });
+  });
+
   it("follows the log's name: a log replaced or removed between calls is opened afresh", () => {
     withHeldAuditLog(log, (held) => held.append("event", { n: 1 }, { clock }));
     // Another log put in its place (as a restore from backup would).
