@@ -12,7 +12,9 @@ import {
   usageError,
 } from "@airgrant/core";
 import { admitGrant } from "./admission.js";
+import { requireUnsignallableIdentity } from "./caller-identity.js";
 import { decodeGrantClaims, MAX_GRANT_INPUT_BYTES } from "./grant-claims.js";
+import { advanceSealKey } from "./host-log.js";
 import { DEFAULT_STATE_DIR, hostState, installBundle, loadInstalledBundle, resolveStateDir } from "./host-state.js";
 import { runPamCheck } from "./pam-check.js";
 import { describeCaller } from "./pam-environment.js";
@@ -226,6 +228,10 @@ export function main(argv: string[]): number {
     const stateDir = LOGIN_COMMANDS.has(command ?? "")
       ? (values.state ?? DEFAULT_STATE_DIR)
       : resolveStateDir(values.state);
+    // Before any state is touched: the user a login check judges must not be able to stop it (docs/pam.md).
+    requireUnsignallableIdentity();
+    // Every start moves the sealing key to the current epoch, logged or not (docs/audit-log.md, "Sealing").
+    advanceSealKey(hostState(stateDir), () => new Date());
     switch (command) {
       case "install-bundle":
         return runInstallBundle(rest, values, stateDir, out);
