@@ -4,7 +4,7 @@
 // OTP (C_Decrypt), signs (C_Sign) and appends one fsynced line. The two
 // alternate, and the ratio of their medians is the figure (target <= 1.3).
 // `--runs N` (default 40), `--alg ed25519`, `--signer PATH` (another build's
-// dist/cli.js, to compare), `--json`. Needs a build and SoftHSM2.
+// dist/airgrant-signer.mjs, to compare), `--json`. Needs a build and SoftHSM2.
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -27,7 +27,7 @@ function option(name, fallback) {
 }
 const RUNS = Number(option("runs", 40));
 const ALG = option("alg", "ecdsa-p256");
-const SIGNER = option("signer", join(ROOT, "apps/signer/dist/cli.js"));
+const SIGNER = option("signer", join(ROOT, "apps/signer/dist/airgrant-signer.mjs"));
 const JSON_OUT = process.argv.includes("--json");
 const PIN = "bench-1234";
 const PUBLIC_ID = "cccccccccccb";

@@ -15,7 +15,7 @@ import { p1363ToDer, TEST_PIN, TEST_SO_PIN } from "./test-token.fixture.js";
  * token made in a temporary directory, checked by the built airgrant-verifier
  * and by openssl.
  */
-const SIGNER = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const SIGNER = fileURLToPath(new URL("../dist/airgrant-signer.mjs", import.meta.url));
 const VERIFIER = fileURLToPath(new URL("../../../packages/verifier/dist/cli.js", import.meta.url));
 const TOKEN_LABEL = "airgrant-cli-test";
 const LOGIN_LOOP = fileURLToPath(new URL("./token-login-loop.fixture.ts", import.meta.url));
