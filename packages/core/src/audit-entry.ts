@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { AirgrantError } from "./airgrant-error.js";
+import { CanonicalJsonError, canonicalJson, type JsonValue } from "./canonical-json.js";
 import { sha256Hex } from "./sha256.js";
 
 /**
@@ -17,8 +18,8 @@ export interface AuditEntry {
   hash: string;
 }
 
-/** What an entry's data may hold: JSON without floats (docs/audit-log.md, section 3). */
-export type AuditValue = string | number | boolean | null | AuditValue[] | { [k: string]: AuditValue };
+/** What an entry's data may hold: canonical JSON (docs/canonical-json.md). */
+export type AuditValue = JsonValue;
 
 /** The format name recorded in every log's first entry. */
 export const AUDIT_LOG_FORMAT = "airgrant-audit-log/1";
@@ -29,14 +30,10 @@ export const MAX_AUDIT_LINE_BYTES = 65_536;
 /** `prev` of the first entry. */
 export const GENESIS_PREV = "0".repeat(64);
 
-/** Nesting limit for data values, so that decoding a hostile line cannot exhaust the stack. */
-export const MAX_AUDIT_DATA_DEPTH = 16;
-
 /** The tail every line ends with: `,"hash":"` + 64 hex + `"}`. */
 export const HASH_SUFFIX_BYTES = 75;
 
 const TYPE_PATTERN = /^[a-z][a-z0-9-]{0,63}$/;
-const KEY_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const HEX64_PATTERN = /^[0-9a-f]{64}$/;
 
 /** Why a line is not a valid entry on its own (before chaining). */
@@ -44,97 +41,8 @@ export type AuditLineProblem = "malformed-entry" | "non-canonical-entry" | "hash
 
 export type DecodedAuditLine = { ok: true; entry: AuditEntry } | { ok: false; code: AuditLineProblem; message: string };
 
+/** What an entry's envelope (seq, time, type, prev) cannot be; its data's faults are CanonicalJsonErrors. */
 class AuditEncodingError extends Error {}
-
-// String.prototype.isWellFormed is in Node 20 but not in the ES2023 lib we compile against.
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-
-/**
- * The canonical encoding of a data value (docs/audit-log.md, section 3): no
- * whitespace, members sorted by key, keys from a small ASCII alphabet,
- * strings escaped exactly as JSON.stringify does and well-formed UTF-16,
- * numbers only safe integers. Python's json.dumps(sort_keys=True,
- * separators=(",", ":"), ensure_ascii=False) writes the same bytes for every
- * value this accepts, which is what lets an auditor re-check with Python.
- */
-function encodeValue(value: unknown, depth: number): string {
-  switch (typeof value) {
-    case "string":
-      return encodeString(value);
-    case "number":
-      if (!Number.isSafeInteger(value) || Object.is(value, -0)) {
-        throw new AuditEncodingError(
-          `numbers must be safe integers, not ${Object.is(value, -0) ? "-0" : String(value)}`,
-        );
-      }
-      return String(value);
-    case "boolean":
-      return value ? "true" : "false";
-    case "object": {
-      if (value === null) return "null";
-      if (depth >= MAX_AUDIT_DATA_DEPTH) throw new AuditEncodingError(`data nests deeper than ${MAX_AUDIT_DATA_DEPTH}`);
-      if (Array.isArray(value)) {
-        let out = "[";
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) out += ",";
-          out += encodeValue(value[i], depth + 1);
-        }
-        return `${out}]`;
-      }
-      return encodeObject(value, depth);
-    }
-    default:
-      throw new AuditEncodingError(`data cannot hold a ${typeof value}`);
-  }
-}
-
-/** Printable ASCII other than `"` and `\\`: what JSON.stringify leaves as it is. */
-const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-function encodeString(value: string): string {
-  // Most strings are ids and names; skipping JSON.stringify for them is a
-  // large share of verification time, and gives the same bytes.
-  if (PLAIN_STRING.test(value)) return `"${value}"`;
-  if (!isWellFormed(value)) throw new AuditEncodingError("a string holds a lone surrogate");
-  return JSON.stringify(value);
-}
-
-/**
- * Keys already found to match KEY_PATTERN. Logs use a few dozen keys, so
- * each is tested once rather than on every entry; the set is bounded, since
- * a hostile log may hold any number of them.
- */
-const checkedKeys = new Set<string>();
-const CHECKED_KEYS_LIMIT = 4096;
-
-function checkKey(key: string): void {
-  if (checkedKeys.has(key)) return;
-  if (!KEY_PATTERN.test(key))
-    throw new AuditEncodingError(`data key ${JSON.stringify(key)} is not [A-Za-z0-9_.-]{1,64}`);
-  if (checkedKeys.size < CHECKED_KEYS_LIMIT) checkedKeys.add(key);
-}
-
-function encodeObject(value: object, depth: number): string {
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) throw new AuditEncodingError("data objects must be plain objects");
-  // Keys are ASCII (checked below), so this order is byte order, code-point
-  // order and Python's alike. A canonical line's keys come sorted already.
-  const keys = Object.keys(value);
-  for (let i = 1; i < keys.length; i++) {
-    if ((keys[i - 1] as string) > (keys[i] as string)) {
-      keys.sort();
-      break;
-    }
-  }
-  let out = "{";
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
-    checkKey(key);
-    if (i > 0) out += ",";
-    out += `"${key}":${encodeValue((value as Record<string, unknown>)[key], depth + 1)}`;
-  }
-  return `${out}}`;
-}
 
 /**
  * The line of an entry up to and excluding its hash member:
@@ -153,7 +61,7 @@ function encodeEntryBody(seq: number, time: string, type: string, data: unknown,
     throw new AuditEncodingError("data must be an object");
   }
   if (typeof prev !== "string" || !HEX64_PATTERN.test(prev)) throw new AuditEncodingError("prev must be 64 hex digits");
-  return `{"seq":${seq},"time":"${time}","type":"${type}","data":${encodeObject(data, 0)},"prev":"${prev}"`;
+  return `{"seq":${seq},"time":"${time}","type":"${type}","data":${canonicalJson(data, "data")},"prev":"${prev}"`;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -262,7 +170,9 @@ export function encodeAuditRecord(
   try {
     body = encodeEntryBody(seq, time, type, data, prev);
   } catch (err) {
-    if (err instanceof AuditEncodingError) throw new AirgrantError("bad-input", `audit entry: ${err.message}`);
+    if (err instanceof AuditEncodingError || err instanceof CanonicalJsonError) {
+      throw new AirgrantError("bad-input", `audit entry: ${err.message}`);
+    }
     throw err;
   }
   // write() stops where the buffer ends; any body it cut short is over the
@@ -286,9 +196,11 @@ export function measureAuditData(data: Record<string, AuditValue>): number {
     if (typeof data !== "object" || data === null || Array.isArray(data)) {
       throw new AuditEncodingError("data must be an object");
     }
-    return Buffer.byteLength(encodeObject(data, 0), "utf8");
+    return Buffer.byteLength(canonicalJson(data, "data"), "utf8");
   } catch (err) {
-    if (err instanceof AuditEncodingError) throw new AirgrantError("bad-input", `audit entry: ${err.message}`);
+    if (err instanceof AuditEncodingError || err instanceof CanonicalJsonError) {
+      throw new AirgrantError("bad-input", `audit entry: ${err.message}`);
+    }
     throw err;
   }
 }
@@ -332,7 +244,7 @@ export function decodeAuditLine(line: Uint8Array): DecodedAuditLine {
   try {
     body = encodeEntryBody(seq, time, type, data, prev);
   } catch (err) {
-    if (err instanceof AuditEncodingError || err instanceof RangeError) {
+    if (err instanceof AuditEncodingError || err instanceof CanonicalJsonError || err instanceof RangeError) {
       return { ok: false, code: "non-canonical-entry", message: err.message };
     }
     throw err;
