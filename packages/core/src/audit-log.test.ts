@@ -17,7 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AUDIT_LOG_FORMAT, GENESIS_PREV, MAX_AUDIT_LINE_BYTES } from "./audit-entry.js";
-import { type AuditEntry, appendAuditEntry, readAuditHead, withHeldAuditLog } from "./audit-log.js";
+import { type AuditEntry, appendAuditEntry, readAuditHead } from "./audit-log.js";
 import { codeOf } from "./testing/error-code.js";
 import { verifyAuditLog } from "./verify-audit-log.js";
 
@@ -221,90 +221,6 @@ describe("torn tails", () => {
     expect(readAuditHead(log)).toEqual({ seq: 3, hash: last.hash });
     appendAuditEntry(log, "event", {}, options);
     expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 5, recoveries: 1 });
-  });
-});
-
-describe("withHeldAuditLog", () => {
-  it("creates a missing log on the first append, then appends through the one descriptor", () => {
-    const appended = withHeldAuditLog(log, (held) => {
-      expect(held.head).toBeUndefined();
-      return [held.append("event", { n: 1 }, { clock }), held.append("event", { n: 2 }, { clock })];
-    });
-    expect(appended.map((e) => e.seq)).toEqual([2, 3]);
-    expect(statSync(log).mode & 0o777).toBe(0o600);
-    expect(readAuditHead(log)).toEqual({ seq: 3, hash: appended[1]?.hash });
-    expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 3 });
-  });
-
-  it("gives the head behind a torn tail, and its first append records the torn bytes first", () => {
-    const last = appendAuditEntry(log, "event", { n: 1 }, options);
-    appendFileSync(log, '{"seq":3,"time":"2026-11-25T1');
-    const entry = withHeldAuditLog(log, (held) => {
-      expect(held.head).toEqual({ seq: last.seq, hash: last.hash });
-      return held.append("event", { n: 2 }, { clock });
-    });
-    expect(entry.seq).toBe(4);
-    expect(JSON.parse(lines()[2] as string)).toMatchObject({ seq: 3, type: "log-recovered" });
-    expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 4, recoveries: 1 });
-  });
-
-  it("sees another appender's entries written since it last appended", () => {
-    withHeldAuditLog(log, (held) => held.append("event", { n: 1 }, { clock }));
-    appendAuditEntry(log, "event", { n: 2 }, options);
-    const head = readAuditHead(log);
-    withHeldAuditLog(log, (held) => {
-      expect(held.head).toEqual(head);
-      expect(held.append("event", { n: 3 }, { clock }).prev).toBe(head?.hash);
-    });
-    expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 4 });
-  });
-
-  it("writes nothing on a head it did not read: an entry appended after its head was read is refused", () => {
-    withHeldAuditLog(log, (held) => held.append("event", { n: 1 }, { clock }));
-    withHeldAuditLog(log, (held) => {
-      // Someone appending without the lock the held log's owner holds.
-      appendAuditEntry(log, "event", { n: 2 }, options);
-      expect(codeOf(() => held.append("event", { n: 3 }, { clock }))).toBe("audit-unwritable");
-    });
-    expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 3 });
-  });
-
-  it("follows the log's name: a log replaced or removed between calls is opened afresh", () => {
-    withHeldAuditLog(log, (held) => held.append("event", { n: 1 }, { clock }));
-    // Another log put in its place (as a restore from backup would).
-    const other = join(dir, "other.log");
-    const otherHead = appendAuditEntry(other, "event", { other: true }, options);
-    renameSync(other, log);
-    withHeldAuditLog(log, (held) => {
-      expect(held.head).toEqual({ seq: otherHead.seq, hash: otherHead.hash });
-      held.append("event", { n: 2 }, { clock });
-    });
-    expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 3 });
-    rmSync(log);
-    withHeldAuditLog(log, (held) => {
-      expect(held.head).toBeUndefined();
-      expect(held.append("event", { n: 3 }, { clock }).seq).toBe(2);
-    });
-    expect(verifyAuditLog(log)).toMatchObject({ ok: true, entries: 2 });
-  });
-
-  it("refuses what appendAuditEntry refuses, before touching the log", () => {
-    withHeldAuditLog(log, (held) => {
-      expect(codeOf(() => held.append("log-opened", {}))).toBe("bad-input");
-      expect(codeOf(() => held.append("event", { big: "x".repeat(MAX_AUDIT_LINE_BYTES) }))).toBe("bad-input");
-    });
-    expect(() => statSync(log)).toThrow();
-    // On a log that exists, torn tail or not, nothing is written either.
-    appendAuditEntry(log, "event", { n: 1 }, options);
-    for (const torn of ["", '{"seq":3,"ti']) {
-      appendFileSync(log, torn);
-      const before = readFileSync(log);
-      withHeldAuditLog(log, (held) => {
-        expect(codeOf(() => held.append("event", { big: "é".repeat(MAX_AUDIT_LINE_BYTES / 2) }))).toBe("bad-input");
-        expect(codeOf(() => held.append("event", { x: 1.5 }))).toBe("bad-input");
-      });
-      expect(readFileSync(log)).toEqual(before);
-    }
   });
 });
 

@@ -9,7 +9,6 @@ import {
   openSync,
   readSync,
   type Stats,
-  statSync,
   writeSync,
 } from "node:fs";
 import { basename } from "node:path";
@@ -38,13 +37,6 @@ export interface AppendAuditEntryOptions {
   randomBytes?: (length: number) => Uint8Array;
   /** How long to wait for other appenders (default 10 s). */
   lockTimeoutMs?: number;
-  /**
-   * The caller already holds a lock that every appender of this log takes
-   * (the signer's home lock): skip the log's own lock. Wrong use of this
-   * breaks the chain under concurrency, so only a component that owns the
-   * log outright passes it.
-   */
-  callerHoldsLock?: boolean;
   /**
    * Members to add to the entry's data that depend on where it lands: called
    * under the log's lock with the entry as it would be without them, so that
@@ -120,58 +112,12 @@ function writeAllAt(fd: number, data: Uint8Array, position: number | null): void
 }
 
 /**
- * The tail this process last read or wrote, per log: while the file has the
- * same inode, size and change time, nobody has written to it since, and the
- * head need not be read and re-checked again. A long-lived caller (the
- * signer minting, a verifier daemon) saves a read and a decode per append;
- * a one-shot command never hits it.
- */
-interface KnownTail {
-  /** Undefined right after our own append: taken from the next look at the file. */
-  ctimeMs: number | undefined;
-  tail: LogTail;
-}
-const knownTails = new Map<string, KnownTail>();
-
-/**
- * After our own append of `written` bytes at the end of the tail `before`
- * (under the lock, so nobody else wrote): the file ends with `head`'s line,
- * `written` bytes further on. No fstat for it: the size is known, and the
- * change time is filled in by the next check, which still catches any other
- * writer by the size (and from then on by the change time too).
- */
-function rememberHead(logPath: string, before: LogTail, head: AuditEntry, written: number): void {
-  const size = before.size + written;
-  knownTails.set(logPath, { ctimeMs: undefined, tail: { head, goodEnd: size, size, ino: before.ino } });
-}
-
-/**
- * The log's last valid entry and what follows it, through `fd`; `st` is the
- * file's status when the caller has just taken it (by its name, having
- * checked it is the file `fd` is open on).
- */
-function readTail(fd: number, logPath: string, st: Stats = fstatSync(fd)): LogTail {
-  const known = knownTails.get(logPath);
-  if (
-    known !== undefined &&
-    known.tail.ino === st.ino &&
-    known.tail.size === st.size &&
-    (known.ctimeMs === undefined || known.ctimeMs === st.ctimeMs)
-  ) {
-    known.ctimeMs = st.ctimeMs;
-    return known.tail;
-  }
-  const tail = readTailFromDisk(fd, logPath, st.size, st.ino);
-  if (tail.goodEnd === tail.size) knownTails.set(logPath, { ctimeMs: st.ctimeMs, tail });
-  return tail;
-}
-
-/**
  * Find the last line that is a valid entry on its own, reading only the end
  * of the file. Whatever follows it is a torn tail, provided it is no longer
  * than one append could have written (docs/audit-log.md, section 6).
  */
-function readTailFromDisk(fd: number, logPath: string, size: number, ino: number): LogTail {
+function readTail(fd: number, logPath: string): LogTail {
+  const { size, ino } = fstatSync(fd);
   if (size === 0) throw corrupt(logPath, "the log is empty (it has no log-opened entry)");
   let window = Math.min(size, FIRST_TAIL_WINDOW);
   for (;;) {
@@ -299,7 +245,7 @@ export function appendAuditEntry(
   const random = options.randomBytes ?? ((length: number) => new Uint8Array(nodeRandomBytes(length)));
   checkAppendable(type, data);
   const lockOptions = options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs };
-  const append = (lock?: HeldFileLock): AuditEntry => {
+  const append = (lock: HeldFileLock): AuditEntry => {
     const fd = openOrCreate(logPath, clock, random);
     try {
       return appendOn(fd, logPath, readTail(fd, logPath), type, data, clock, options.seal, lock);
@@ -309,7 +255,7 @@ export function appendAuditEntry(
       closeSync(fd);
     }
   };
-  return options.callerHoldsLock ? append() : withFileLock(`${logPath}.lock`, (lock) => append(lock), lockOptions);
+  return withFileLock(`${logPath}.lock`, (lock) => append(lock), lockOptions);
 }
 
 function openOrCreate(logPath: string, clock: () => Date, random: (length: number) => Uint8Array): number {
@@ -323,14 +269,14 @@ function openOrCreate(logPath: string, clock: () => Date, random: (length: numbe
 }
 
 /**
- * Throws unless the log is still as `tail` says and, when it is ours, the
- * lock still names us: the last check before bytes are written, so that an
+ * Throws unless the log is still as `tail` says and its lock still names
+ * us: the last check before bytes are written, so that an
  * append never lands on a head other than the one it chained to (a lock
  * removed by hand while we were held up, a log replaced or written by
  * someone who skipped the lock). Nothing is written when it throws.
  */
-function assertTailCurrent(fd: number, logPath: string, tail: LogTail, lock: HeldFileLock | undefined): void {
-  if (lock !== undefined && !lock.stillHeld()) {
+function assertTailCurrent(fd: number, logPath: string, tail: LogTail, lock: HeldFileLock): void {
+  if (!lock.stillHeld()) {
     throw new AirgrantError(
       "audit-unwritable",
       `${logPath}: the log's lock was removed while this process held it; nothing was written`,
@@ -360,7 +306,7 @@ function appendOn(
   data: Record<string, AuditValue>,
   clock: () => Date,
   sealOf: AppendAuditEntryOptions["seal"],
-  lock?: HeldFileLock,
+  lock: HeldFileLock,
 ): AuditEntry {
   let head = tail.head;
   const torn = tail.goodEnd < tail.size;
@@ -382,102 +328,7 @@ function appendOn(
   // line torn, which the next append recovers.
   writeAllAt(fd, record, null);
   fsyncSync(fd);
-  // A recovery rewrote the end through another descriptor: the next append reads it again.
-  if (torn) knownTails.delete(logPath);
-  else rememberHead(logPath, tail, entry, record.length);
   return entry;
-}
-
-/** A log opened once for reading its head and then appending to it (withHeldAuditLog). */
-export interface HeldAuditLog {
-  /** The last valid entry when the log was opened (a torn tail skipped); undefined when there is no log yet. */
-  readonly head: { seq: number; hash: string } | undefined;
-  /** appendAuditEntry's append, through the descriptor already open. */
-  append(type: string, data: Record<string, AuditValue>, options?: { clock?: () => Date }): AuditEntry;
-}
-
-/**
- * Descriptors withHeldAuditLog keeps open between calls, per log, with the
- * file they are open on: a long-lived signer opens its log once, not once a
- * grant. Each call first checks by name that the log still is that file.
- */
-const heldDescriptors = new Map<string, { fd: number; dev: number; ino: number }>();
-
-function forgetHeldDescriptor(logPath: string): void {
-  const kept = heldDescriptors.get(logPath);
-  if (kept === undefined) return;
-  heldDescriptors.delete(logPath);
-  closeSync(kept.fd);
-}
-
-/** Keeps `fd` for the next call; returns the file's status, taken for that. */
-function keepHeldDescriptor(logPath: string, fd: number): Stats {
-  const st = fstatSync(fd);
-  heldDescriptors.set(logPath, { fd, dev: st.dev, ino: st.ino });
-  return st;
-}
-
-/**
- * The log open for appending and its status (one `stat` by name when the
- * descriptor kept from the last call is still on the file of that name),
- * or undefined when there is no log.
- */
-function openHeld(logPath: string): { fd: number; st: Stats } | undefined {
-  let st: Stats;
-  try {
-    st = statSync(logPath);
-  } catch (err) {
-    forgetHeldDescriptor(logPath);
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw unwritable(logPath, err);
-  }
-  const kept = heldDescriptors.get(logPath);
-  if (kept !== undefined && kept.ino === st.ino && kept.dev === st.dev) return { fd: kept.fd, st };
-  // Replaced or removed since: open the file the name holds now.
-  forgetHeldDescriptor(logPath);
-  const fd = openForAppend(logPath);
-  if (fd === undefined) return undefined;
-  return { fd, st: keepHeldDescriptor(logPath, fd) };
-}
-
-/**
- * Read a log's head and append to it through one descriptor, for a caller
- * that holds a lock every appender of the log takes (the signer's home
- * lock; see callerHoldsLock) and must know the head before it appends (a
- * grant is anchored to it). The descriptor stays open for the next call.
- */
-export function withHeldAuditLog<T>(logPath: string, fn: (log: HeldAuditLog) => T): T {
-  const opened = openHeld(logPath);
-  let fd = opened?.fd;
-  let tail = opened === undefined ? undefined : readTail(opened.fd, logPath, opened.st);
-  const log: HeldAuditLog = {
-    head: tail === undefined ? undefined : { seq: tail.head.seq, hash: tail.head.hash },
-    append(type, data, options = {}) {
-      checkType(type);
-      const clock = options.clock ?? (() => new Date());
-      try {
-        let st: Stats | undefined;
-        if (fd === undefined) {
-          checkAppendable(type, data);
-          fd = openOrCreate(logPath, clock, (length) => new Uint8Array(nodeRandomBytes(length)));
-          st = keepHeldDescriptor(logPath, fd);
-        }
-        const current = tail ?? readTail(fd, logPath, st);
-        // Else the entry's own encoding refuses what cannot fit before anything is written.
-        if (current.goodEnd < current.size) checkAppendable(type, data);
-        const entry = appendOn(fd, logPath, current, type, data, clock, undefined);
-        // Only one append per known tail: the next reads what this one left.
-        tail = undefined;
-        return entry;
-      } catch (err) {
-        // A descriptor that failed is not kept for the next call.
-        forgetHeldDescriptor(logPath);
-        fd = undefined;
-        throw unwritable(logPath, err);
-      }
-    },
-  };
-  return fn(log);
 }
 
 /**

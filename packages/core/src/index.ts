@@ -1,8 +1,8 @@
 export {
   AirgrantError,
   ERROR_CODES,
-  EXIT_STATUS,
   type ErrorCode,
+  EXIT_STATUS,
   type ExitClass,
   exitClassOf,
   exitStatusOf,
@@ -17,12 +17,10 @@ export {
   type AuditEntry,
   type AuditValue,
   appendAuditEntry,
-  type HeldAuditLog,
   LOG_OPENED_TYPE,
   LOG_RECOVERED_TYPE,
   readAuditHead,
   readAuditLogId,
-  withHeldAuditLog,
 } from "./audit-log.js";
 export {
   DEFAULT_SEAL_EPOCH_SECONDS,
@@ -89,9 +87,7 @@ export {
   MAX_GRANT_TEXT_LENGTH,
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
-export { targetsPermit } from "./target-permission.js";
 export { sha256 } from "./sha256.js";
-export { checkSourceAddressList, MAX_SOURCE_ADDRESS_LIST_BYTES, sourceAddressAllows } from "./source-address.js";
 export {
   importPublicKey,
   isLowS,
@@ -103,6 +99,7 @@ export {
   toLowS,
   verifySignature,
 } from "./signature-algorithm.js";
+export { checkSourceAddressList, MAX_SOURCE_ADDRESS_LIST_BYTES, sourceAddressAllows } from "./source-address.js";
 export {
   decodeSshCertificate,
   encodeSshCertificate,
@@ -116,6 +113,7 @@ export {
   sshSignatureBlob,
   verifySshCertificate,
 } from "./ssh-certificate.js";
+export { targetsPermit } from "./target-permission.js";
 export {
   decodeTrustBundle,
   encodeTrustBundle,
