@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeTestIssuer, signWith, trustedIssuer } from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 // The built modules: the workers import compiled JavaScript (npm test builds first).
 import { type EvidenceInputs, evidenceSplitCheck, LogEvidence } from "../apps/auditor/dist/log-evidence.js";
@@ -12,7 +13,6 @@ import { verifyAuditLog, verifyAuditLogChecked } from "../packages/core/dist/ver
 import { checkpointData, checkpointMessage } from "../packages/core/src/audit-checkpoint.js";
 import { AUDIT_LOG_FORMAT, type AuditValue, encodeAuditEntry, GENESIS_PREV } from "../packages/core/src/audit-entry.js";
 import { evolveSealKey, sealMember } from "../packages/core/src/audit-seal.js";
-import { makeTestIssuer, signWith, trustedIssuer } from "../packages/core/src/testing/test-issuer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "airgrant-two-cores-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

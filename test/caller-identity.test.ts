@@ -9,13 +9,8 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  makeBundleBytes,
-  makeGrantText,
-  makeTestIssuer,
-  testFields,
-} from "../packages/core/src/testing/test-issuer.js";
 import {
   cleanUpSuite,
   createThrowawayUser,

@@ -9,13 +9,8 @@ import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, wri
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  makeBundleBytes,
-  makeGrantText,
-  makeTestIssuer,
-  testFields,
-} from "../packages/core/src/testing/test-issuer.js";
 import {
   cleanUpSuite,
   createThrowawayUser,

@@ -10,11 +10,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { makeBundleBytes, makeTestIssuer } from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AuditEntry, type AuditValue, encodeAuditEntry } from "../packages/core/src/audit-entry.js";
 import { DEFAULT_SEAL_EPOCH_SECONDS, sealEpochAt, sealMember } from "../packages/core/src/audit-seal.js";
 import { fromHex } from "../packages/core/src/hex.js";
-import { makeBundleBytes, makeTestIssuer } from "../packages/core/src/testing/test-issuer.js";
 import { advanceSealKey, appendHostEntry } from "../packages/verifier/src/host-log.js";
 import { hostState, installBundle } from "../packages/verifier/src/host-state.js";
 

@@ -4,13 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readAuditHead, toHex } from "@airgrant/core";
+import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  makeBundleBytes,
-  makeGrantText,
-  makeTestIssuer,
-  testFields,
-} from "../../../packages/core/src/testing/test-issuer.js";
 import { AuditScenario } from "./audit-logs.fixture.js";
 
 // Host logs written by the real `airgrant-verifier check`, so that the

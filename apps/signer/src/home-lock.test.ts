@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { lstatSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { codeOf } from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
-import { codeOf } from "../../../packages/core/src/testing/error-code.js";
 import { withHomeLock } from "./home-lock.js";
 
 const dir = mkdtempSync(join(tmpdir(), "airgrant-home-lock-"));

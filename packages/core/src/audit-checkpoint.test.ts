@@ -1,12 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ecdsaTwin, makeTestIssuer, signWith, trustedIssuer } from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { CheckpointChecker, checkpointData, checkpointMessage } from "./audit-checkpoint.js";
 import { type AuditEntry, encodeAuditEntry } from "./audit-entry.js";
 import { appendAuditEntry, readAuditHead, readAuditLogId } from "./audit-log.js";
 import { toHex } from "./hex.js";
-import { ecdsaTwin, makeTestIssuer, signWith, trustedIssuer } from "./testing/test-issuer.js";
 import { verifyAuditLog } from "./verify-audit-log.js";
 
 const dir = mkdtempSync(join(tmpdir(), "airgrant-checkpoint-"));

@@ -15,10 +15,10 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { codeOf } from "@airgrant/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AUDIT_LOG_FORMAT, GENESIS_PREV, MAX_AUDIT_LINE_BYTES } from "./audit-entry.js";
 import { type AuditEntry, appendAuditEntry, readAuditHead } from "./audit-log.js";
-import { codeOf } from "./testing/error-code.js";
 import { verifyAuditLog } from "./verify-audit-log.js";
 
 const distAuditLog = resolve(dirname(fileURLToPath(import.meta.url)), "../dist/audit-log.js");

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { codeOf } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeAuditLine, GENESIS_PREV } from "./audit-entry.js";
@@ -11,7 +12,6 @@ import {
   parseCanonicalJson,
 } from "./canonical-json.js";
 import { sha256Hex } from "./sha256.js";
-import { codeOf } from "./testing/error-code.js";
 
 // docs/canonical-json.md: one profile for the trust bundle and the audit log.
 const key = fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/);

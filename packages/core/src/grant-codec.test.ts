@@ -1,3 +1,4 @@
+import { codeOf, makeGrantBytes, makeTestIssuer, signWith, testFields } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -9,8 +10,6 @@ import {
 } from "./grant-codec.js";
 import { encodeGrantText } from "./grant-text.js";
 import { importPublicKey, verifySignature } from "./signature-algorithm.js";
-import { codeOf } from "./testing/error-code.js";
-import { makeGrantBytes, makeTestIssuer, signWith, testFields } from "./testing/test-issuer.js";
 
 const ecdsa = makeTestIssuer("ecdsa-p256-sha256");
 const ed = makeTestIssuer("ed25519");

@@ -1,8 +1,8 @@
+import { makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
 import { PNG } from "pngjs";
 import decodeQR from "qr/decode.js";
 import { describe, expect, it } from "vitest";
 import { grantQrPng, grantQrSvg, grantQrTerminal } from "./grant-qr.js";
-import { makeGrantText, makeTestIssuer, testFields } from "./testing/test-issuer.js";
 
 const issuer = makeTestIssuer();
 const text = makeGrantText(testFields(issuer), [issuer]);

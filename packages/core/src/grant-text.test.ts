@@ -1,8 +1,8 @@
+import { codeOf } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { AirgrantError } from "./airgrant-error.js";
 import { decodeGrantText, encodeGrantText, GRANT_ALPHABET } from "./grant-text.js";
-import { codeOf } from "./testing/error-code.js";
 
 const sample = new Uint8Array(Array.from({ length: 182 }, (_, i) => (i * 73 + 11) & 0xff));
 

@@ -1,7 +1,7 @@
+import { codeOf } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkTarget, parseTarget } from "./grant.js";
-import { codeOf } from "./testing/error-code.js";
 
 const host = (name: string) => codeOf(() => checkTarget({ kind: "host", name }));
 

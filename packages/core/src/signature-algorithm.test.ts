@@ -1,10 +1,10 @@
 import { verify } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { ecdsaTwin, makeGrantBytes, makeTestIssuer, testFields } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeGrant } from "./grant-codec.js";
 import { importPublicKey, isLowS, toLowS, verifySignature } from "./signature-algorithm.js";
-import { ecdsaTwin, makeGrantBytes, makeTestIssuer, testFields } from "./testing/test-issuer.js";
 
 interface LowSVector {
   publicKey: { spkiBase64: string };

@@ -1,8 +1,8 @@
 import { BlockList } from "node:net";
+import { codeOf } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkSourceAddressList, sourceAddressAllows } from "./source-address.js";
-import { codeOf } from "./testing/error-code.js";
 
 const ipv4Text = (v: number) => [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join(".");
 const ipv6Text = (v: bigint) =>

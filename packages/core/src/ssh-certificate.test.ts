@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { codeOf, ecdsaTwin, makeTestIssuer, signWith, type TestIssuer } from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { isLowS, toLowS } from "./signature-algorithm.js";
 import {
@@ -15,8 +16,6 @@ import {
   verifySshCertificate,
 } from "./ssh-certificate.js";
 import { SshReader, SshWriter } from "./ssh-wire.js";
-import { codeOf } from "./testing/error-code.js";
-import { ecdsaTwin, makeTestIssuer, signWith, type TestIssuer } from "./testing/test-issuer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "airgrant-sshcert-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

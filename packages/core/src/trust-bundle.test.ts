@@ -1,9 +1,8 @@
 import { createPublicKey, ECDH } from "node:crypto";
+import { codeOf, makeBundle, makeBundleBytes, makeTestIssuer } from "@airgrant/testkit";
 import { describe, expect, it } from "vitest";
 import { toHex } from "./hex.js";
 import { keyIdOf } from "./signature-algorithm.js";
-import { codeOf } from "./testing/error-code.js";
-import { makeBundle, makeBundleBytes, makeTestIssuer } from "./testing/test-issuer.js";
 import { decodeTrustBundle, encodeTrustBundle } from "./trust-bundle.js";
 
 const a = makeTestIssuer("ecdsa-p256-sha256");

@@ -4,15 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeGrantText, verifyAuditLog } from "@airgrant/core";
+import { makeBundleBytes, makeGrantBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  makeBundleBytes,
-  makeGrantBytes,
-  makeGrantText,
-  makeTestIssuer,
-  testFields,
-} from "../../core/src/testing/test-issuer.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const issuer = makeTestIssuer("ecdsa-p256-sha256");

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { verifyAuditLog } from "@airgrant/core";
+import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
-import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "../../core/src/testing/test-issuer.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "airgrant-crash-"));

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { verifyAuditLog } from "@airgrant/core";
+import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "../../core/src/testing/test-issuer.js";
 import { PAM_ITEM_MAX_LENGTH, printableItem } from "./pam-environment.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));

@@ -12,7 +12,6 @@ import {
   toHex,
   verifyAuditLog,
 } from "@airgrant/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   makeBundleBytes,
   makeGrantText,
@@ -20,7 +19,8 @@ import {
   signWith,
   type TestIssuer,
   testFields,
-} from "../../core/src/testing/test-issuer.js";
+} from "@airgrant/testkit";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { admitGrant } from "./admission.js";
 import { decodeGrantClaims } from "./grant-claims.js";
 import { hostState, installBundle, loadInstalledBundle } from "./host-state.js";

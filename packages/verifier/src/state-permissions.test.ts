@@ -1,9 +1,8 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { codeOf, makeBundleBytes, makeTestIssuer } from "@airgrant/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { codeOf } from "../../core/src/testing/error-code.js";
-import { makeBundleBytes, makeTestIssuer } from "../../core/src/testing/test-issuer.js";
 import { type HostState, hostState, installBundle, loadInstalledBundle } from "./host-state.js";
 import { checkStatePermissions } from "./state-permissions.js";
 

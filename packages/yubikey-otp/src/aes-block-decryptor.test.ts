@@ -1,8 +1,8 @@
 import { createCipheriv } from "node:crypto";
 import { inspect } from "node:util";
+import { codeOf } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { codeOf } from "../../core/src/testing/error-code.js";
 import { nodeAesDecryptor } from "./aes-block-decryptor.js";
 
 const KEY_HEX = "ecde18dbe76fbd0c33330f1c354871db";

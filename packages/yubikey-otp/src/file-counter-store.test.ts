@@ -13,8 +13,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { codeOf } from "@airgrant/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { codeOf } from "../../core/src/testing/error-code.js";
 import { COUNTER_STORE_FORMAT, fileCounterStore } from "./file-counter-store.js";
 import { generateOtp } from "./generate-otp.js";
 

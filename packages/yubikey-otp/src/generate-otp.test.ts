@@ -1,6 +1,6 @@
+import { codeOf } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { codeOf } from "../../core/src/testing/error-code.js";
 import { nodeAesDecryptor } from "./aes-block-decryptor.js";
 import { hasValidOtpCrc } from "./crc16.js";
 import { generateOtp } from "./generate-otp.js";

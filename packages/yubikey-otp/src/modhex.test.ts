@@ -1,6 +1,6 @@
+import { codeOf } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { codeOf } from "../../core/src/testing/error-code.js";
 import { decodeModhex, encodeModhex, isModhex, MODHEX_ALPHABET } from "./modhex.js";
 
 describe("modhex", () => {

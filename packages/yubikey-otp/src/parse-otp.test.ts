@@ -1,6 +1,6 @@
+import { codeOf } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { codeOf } from "../../core/src/testing/error-code.js";
 import { encodeModhex, MODHEX_ALPHABET } from "./modhex.js";
 import { MAX_OTP_INPUT_LENGTH, parseOtp } from "./parse-otp.js";
 

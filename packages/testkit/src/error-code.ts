@@ -1,10 +1,8 @@
-// Test support only (excluded from the build).
-
 /**
  * The `code` of the AirgrantError that `fn` throws, or undefined when it
  * returns. Anything else thrown fails the test. Matched by name rather than
- * instanceof, so that tests importing @airgrant/core's build and its sources
- * agree.
+ * instanceof: the error may come from @airgrant/core's sources (its own
+ * tests) or from its build (every other package's).
  */
 export function codeOf(fn: () => unknown): string | undefined {
   try {

@@ -1,13 +1,20 @@
-// Test support only (excluded from the build): software issuer keys that sign
-// grants the way the signer's token does, so core and verifier tests can make
-// grants without a token. End-to-end tests use the real token instead.
+// Software issuer keys that sign grants the way the signer's token does, so
+// unit tests can make grants without a token. End-to-end tests use the real
+// token instead (./token).
 import { generateKeyPairSync, type KeyObject, randomBytes, sign } from "node:crypto";
-import type { GrantFields } from "../grant.js";
-import { encodeGrant, encodeGrantBody } from "../grant-codec.js";
-import { encodeGrantText } from "../grant-text.js";
-import { toHex } from "../hex.js";
-import { keyIdOf, type SignatureAlgorithm, toLowS } from "../signature-algorithm.js";
-import { encodeTrustBundle, type TrustBundle, type TrustedIssuer } from "../trust-bundle.js";
+import {
+  encodeGrant,
+  encodeGrantBody,
+  encodeGrantText,
+  encodeTrustBundle,
+  type GrantFields,
+  keyIdOf,
+  type SignatureAlgorithm,
+  type TrustBundle,
+  type TrustedIssuer,
+  toHex,
+  toLowS,
+} from "@airgrant/core";
 
 export interface TestIssuer {
   algorithm: SignatureAlgorithm;

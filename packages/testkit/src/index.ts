@@ -1,0 +1,16 @@
+export { codeOf } from "./error-code.js";
+export { AUDITOR_CLI, REPO_ROOT, SIGNER_BUNDLE, VERIFIER_BUNDLE, VERIFIER_CLI } from "./repo-paths.js";
+export {
+  ecdsaTwin,
+  makeBundle,
+  makeBundleBytes,
+  makeGrantBytes,
+  makeGrantText,
+  makeTestIssuer,
+  signWith,
+  T0,
+  type TestIssuer,
+  testFields,
+  trustedIssuer,
+} from "./test-issuer.js";
+export { type AlternateOptions, alternate, fmt, median } from "./timing.js";
