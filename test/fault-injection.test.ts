@@ -13,10 +13,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sshCertificateLine, verifyAuditLog } from "@airgrant/core";
+import {
+  mintSshCertificate,
+  openSoftHsmIssuers,
+  type SoftHsmIssuers,
+  type TokenIssuer,
+  trustBundleFor,
+} from "@airgrant/testkit/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mintSshCertificate } from "./support/ssh-certificates.js";
 import { requireRoot } from "./support/system-fixtures.js";
-import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "./support/token-issuer.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "packages/verifier/dist/airgrant-verifier.cjs");

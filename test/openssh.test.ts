@@ -11,13 +11,17 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sshIssuerKeyLine, verifyAuditLog } from "@airgrant/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentedOpenSshConfig, documentedOpenSshSessionLine } from "./support/documented-openssh-lines.js";
 import {
   type MintedSshCertificate,
   mintSshCertificate,
+  openSoftHsmIssuers,
+  type SoftHsmIssuers,
   type SshCertificateRequest,
-} from "./support/ssh-certificates.js";
+  type TokenIssuer,
+  trustBundleFor,
+} from "@airgrant/testkit/token";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { documentedOpenSshConfig, documentedOpenSshSessionLine } from "./support/documented-openssh-lines.js";
 import { type SshdServer, startSshd } from "./support/sshd-server.js";
 import { stopStaleSshd } from "./support/stale-sshd.js";
 import {
@@ -29,7 +33,6 @@ import {
   requireRoot,
   writePamService,
 } from "./support/system-fixtures.js";
-import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "./support/token-issuer.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "packages/verifier/dist/cli.js");

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyAuditLog } from "@airgrant/core";
+import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "@airgrant/testkit/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { documentedPamLines, documentedSshdConfig, VERIFIER_CLI } from "./support/documented-pam-lines.js";
 import { sshWithPromptAnswer } from "./support/ssh-keyboard-interactive.js";
@@ -22,7 +23,6 @@ import {
   requireRoot,
   writePamService,
 } from "./support/system-fixtures.js";
-import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "./support/token-issuer.js";
 
 const HOST = "pam-sshd-e2e.example";
 

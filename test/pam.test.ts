@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { verifyAuditLog } from "@airgrant/core";
+import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "@airgrant/testkit/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { documentedPamLines } from "./support/documented-pam-lines.js";
 import {
@@ -21,7 +22,6 @@ import {
   requireRoot,
   writePamService,
 } from "./support/system-fixtures.js";
-import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "./support/token-issuer.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "packages/verifier/dist/cli.js");

@@ -4,11 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeGrant, decodeGrantText, verifyAuditLog } from "@airgrant/core";
+import { p1363ToDer } from "@airgrant/testkit";
+import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
 import { createSoftHsmToken } from "./softhsm-token.js";
-import { p1363ToDer, TEST_PIN, TEST_SO_PIN } from "./test-token.fixture.js";
 
 /**
  * airgrant-signer end to end: the built CLI in child processes, on a SoftHSM2

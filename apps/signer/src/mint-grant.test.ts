@@ -11,6 +11,7 @@ import {
   verifyAuditLog,
   verifySignature,
 } from "@airgrant/core";
+import { makeTestToken, type TestToken } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportBundle } from "./export-bundle.js";
@@ -22,8 +23,7 @@ import { enrolOfficer } from "./officer-enrolment.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
 import { withSigner } from "./signer.js";
 import { type SignerHome, signerHome } from "./signer-home.js";
-import { makeTestToken, type TestToken } from "./test-token.fixture.js";
-import type { TokenSession } from "./token-session.js";
+import { openToken, type TokenSession } from "./token-session.js";
 
 const AES_KEY = Buffer.from("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "hex");
 const PRIVATE_ID = "8792ebfe26cc";
@@ -37,7 +37,7 @@ const request: GrantRequest = {
 };
 const fixedClock = () => new Date("2026-11-25T12:00:00.000Z");
 
-let token: TestToken;
+let token: TestToken<TokenSession>;
 let session: TokenSession;
 let work: string;
 let touches = 0;
@@ -78,7 +78,7 @@ function newHome(): SignerHome {
 }
 
 beforeAll(() => {
-  token = makeTestToken(findPkcs11Module(), "airgrant-mint-test");
+  token = makeTestToken(openToken, findPkcs11Module(), "airgrant-mint-test");
   session = token.open();
   work = mkdtempSync(join(tmpdir(), "airgrant-mint-"));
 });

@@ -4,15 +4,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeSshCertificate, keyIdOf, parseSshPublicKeyLine, toHex, verifySshCertificate } from "@airgrant/core";
+import { makeTestToken } from "@airgrant/testkit/token";
 import { afterAll, describe, expect, it } from "vitest";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { signatureAlgorithmOf } from "./issuer-record.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
 import type { Signer } from "./signer.js";
 import { signSshUserCertificate } from "./ssh-user-certificate.js";
-import { makeTestToken } from "./test-token.fixture.js";
+import { openToken } from "./token-session.js";
 
-const token = makeTestToken(findPkcs11Module());
+const token = makeTestToken(openToken, findPkcs11Module());
 const dir = mkdtempSync(join(tmpdir(), "airgrant-sshcert-signer-"));
 afterAll(() => {
   token.remove();

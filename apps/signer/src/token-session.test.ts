@@ -5,25 +5,26 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { AirgrantError, isLowS } from "@airgrant/core";
+import { p1363ToDer, spkiToPem } from "@airgrant/testkit";
+import { makeTestToken, TEST_PIN, type TestToken } from "@airgrant/testkit/token";
 import pkcs11js from "pkcs11js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
-import { makeTestToken, p1363ToDer, spkiToPem, TEST_PIN, type TestToken } from "./test-token.fixture.js";
-import { openToken } from "./token-session.js";
+import { openToken, type TokenSession } from "./token-session.js";
 
 const modulePath = findPkcs11Module();
 const repositoryRoot = fileURLToPath(new URL("../../..", import.meta.url));
 const message = new TextEncoder().encode("grant: alice@db-01 for 30m, reason: patch CVE");
 
-let token: TestToken | undefined;
+let token: TestToken<TokenSession> | undefined;
 afterEach(() => {
   token?.remove();
   token = undefined;
 });
 
-function newToken(label?: string): TestToken {
-  token = makeTestToken(modulePath, label);
+function newToken(label?: string): TestToken<TokenSession> {
+  token = makeTestToken(openToken, modulePath, label);
   return token;
 }
 

@@ -1,4 +1,5 @@
 export { codeOf } from "./error-code.js";
+export { p1363ToDer, spkiToPem } from "./openssl-encoding.js";
 export { AUDITOR_CLI, REPO_ROOT, SIGNER_BUNDLE, VERIFIER_BUNDLE, VERIFIER_CLI } from "./repo-paths.js";
 export {
   ecdsaTwin,

@@ -3,9 +3,6 @@
 // signer CLI is not used: these tests prove the host side against keys and
 // signatures that came out of a real PKCS#11 token.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   encodeGrant,
   encodeGrantBody,
@@ -17,17 +14,8 @@ import {
   type TrustBundle,
   toHex,
 } from "@airgrant/core";
-import {
-  createSoftHsmToken,
-  findPkcs11Module,
-  type IssuerKeyAlg,
-  openToken,
-  type TokenSession,
-} from "@airgrant/signer";
-
-/** Throwaway PINs of a throwaway token (they go on softhsm2-util's command line). */
-const TEST_PIN = "4711-e2e";
-const TEST_SO_PIN = "so-4711-e2e";
+import { findPkcs11Module, type IssuerKeyAlg, openToken, type TokenSession } from "@airgrant/signer";
+import { makeTestToken } from "./test-token.js";
 
 const SIGNATURE_ALGORITHM: Readonly<Record<IssuerKeyAlg, SignatureAlgorithm>> = {
   "ecdsa-p256": "ecdsa-p256-sha256",
@@ -74,35 +62,17 @@ export interface SoftHsmIssuers {
  * SoftHSM2 reads it once, so a process gets one such token at a time.
  */
 export function openSoftHsmIssuers(algs: IssuerKeyAlg[] = ["ecdsa-p256"]): SoftHsmIssuers {
-  const dir = mkdtempSync(join(tmpdir(), "airgrant-e2e-token-"));
-  let session: TokenSession | undefined;
+  const token = makeTestToken(openToken, findPkcs11Module(), "airgrant-e2e");
   try {
-    const token = createSoftHsmToken({ dir, tokenLabel: "airgrant-e2e", soPin: TEST_SO_PIN, pin: TEST_PIN });
-    process.env.SOFTHSM2_CONF = token.confPath;
-    const opened = openToken({ modulePath: findPkcs11Module(), tokenLabel: token.tokenLabel, pin: TEST_PIN });
-    session = opened;
+    const session = token.open();
     const issuers = algs.map((alg, index) => {
       const keyLabel = `airgrant-e2e-${index}-${alg}`;
-      const info = opened.findOrCreateIssuerKey({ label: keyLabel, alg, create: true });
-      return tokenIssuer(opened, keyLabel, SIGNATURE_ALGORITHM[alg], info.publicKeySpki);
+      const info = session.findOrCreateIssuerKey({ label: keyLabel, alg, create: true });
+      return tokenIssuer(session, keyLabel, SIGNATURE_ALGORITHM[alg], info.publicKeySpki);
     });
-    let closed = false;
-    return {
-      dir,
-      issuers,
-      close() {
-        if (closed) return;
-        closed = true;
-        try {
-          opened.close();
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
-      },
-    };
+    return { dir: token.dir, issuers, close: () => token.remove() };
   } catch (err) {
-    session?.close();
-    rmSync(dir, { recursive: true, force: true });
+    token.remove();
     throw err;
   }
 }
