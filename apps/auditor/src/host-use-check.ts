@@ -1,4 +1,4 @@
-import { type AuditEntry, type AuditValue, LOG_RECOVERED_TYPE } from "@airgrant/core";
+import { type AuditEntry, type AuditRecord, type AuditValue, LOG_RECOVERED_TYPE, readAuditData } from "@airgrant/core";
 import { type Finding, type FindingList, keptString, logRecoveredFinding } from "./finding.js";
 import type { IssuedGrant, SignerLedger } from "./signer-ledger.js";
 import type { EntryCheck } from "./stream-log.js";
@@ -29,8 +29,6 @@ export interface HostCheckContext {
   unresolvedGroupUses: number;
 }
 
-const GRANT_ID_PATTERN = /^[0-9a-f]{32}$/;
-const ANCHOR_HEAD_PATTERN = /^[0-9a-f]{16}$/;
 const GROUP_PREFIX = "group:";
 
 /**
@@ -55,7 +53,7 @@ export class HostUseCheck implements EntryCheck {
     if (entry.type === LOG_RECOVERED_TYPE) this.context.findings.add(logRecoveredFinding(this.path, entry));
     if (entry.type === "bundle-installed") this.recordBundle(entry);
     if (entry.type !== "grant-check") return undefined;
-    const d = entry.data;
+    const { record: d, problems } = readAuditData("grant-check", entry.data);
     const host = keptString(d.host)?.toLowerCase();
     const tally = this.tally(host ?? "");
     tally.checks++;
@@ -65,23 +63,30 @@ export class HostUseCheck implements EntryCheck {
       return undefined;
     }
     tally.uses++;
-    const grantId = typeof d.grantId === "string" && GRANT_ID_PATTERN.test(d.grantId) ? d.grantId : undefined;
+    const { grantId } = d;
     const user = keptString(d.user);
     const time = Date.parse(entry.time);
     if (grantId === undefined || user === undefined || host === undefined) {
-      const missing = [grantId === undefined && "grantId", user === undefined && "user", host === undefined && "host"];
       this.add({
         code: "malformed-record",
         log: this.path,
         seq: entry.seq,
         time: entry.time,
-        message: `allowed grant-check lacks or has a bad ${missing.filter(Boolean).join(", ")}`,
+        message: `allowed grant-check has ${(problems.length > 0 ? problems : ["no grantId"]).join(", ").slice(0, 300)}`,
       });
       return undefined;
     }
     const at = { log: this.path, seq: entry.seq, grantId, host, user, time: entry.time };
+    if (problems.length > 0) {
+      this.add({
+        code: "malformed-record",
+        ...at,
+        message: `allowed grant-check has ${problems.join(", ").slice(0, 300)}`,
+      });
+    }
     const grant = this.context.ledger.grants.get(grantId);
-    if (d.anchor !== undefined) this.checkAnchor(d.anchor, grant, at);
+    // Present but not {seq, head}: readAuditData left it out, and that too is an anchor off the chain.
+    if (Object.hasOwn(entry.data, "anchor")) this.checkAnchor(d.anchor, grant, at);
     if (grant === undefined) {
       this.add({ code: "unknown-grant", ...at, message: `used on ${host} by ${user}; the signer log never issued it` });
       return undefined;
@@ -110,7 +115,7 @@ export class HostUseCheck implements EntryCheck {
    * may carry issuer keys that are not the signer's.
    */
   private recordBundle(entry: AuditEntry): void {
-    const bundleId = keptString(entry.data.bundleId);
+    const bundleId = readAuditData("bundle-installed", entry.data).record.bundleId;
     const exported = bundleId === undefined ? undefined : this.context.ledger.bundles.get(bundleId);
     if (bundleId === undefined || exported === undefined) {
       this.installed = undefined;
@@ -147,19 +152,17 @@ export class HostUseCheck implements EntryCheck {
    * entry; otherwise the signer log was cut short, rewritten, or is not the
    * log that issued the grant.
    */
-  private checkAnchor(anchor: AuditValue, grant: IssuedGrant | undefined, at: Omit<Finding, "code" | "message">): void {
+  private checkAnchor(
+    anchor: { seq: number; head: string } | undefined,
+    grant: IssuedGrant | undefined,
+    at: Omit<Finding, "code" | "message">,
+  ): void {
     const chain = this.context.ledger.chain;
-    const seq = typeof anchor === "object" && anchor !== null && !Array.isArray(anchor) ? anchor.seq : undefined;
-    const head = typeof anchor === "object" && anchor !== null && !Array.isArray(anchor) ? anchor.head : undefined;
     let problem: string | undefined;
-    if (
-      typeof seq !== "number" ||
-      !Number.isSafeInteger(seq) ||
-      typeof head !== "string" ||
-      !ANCHOR_HEAD_PATTERN.test(head)
-    ) {
+    if (anchor === undefined) {
       problem = "the anchor is not {seq, head: 16 hex}";
     } else {
+      const { seq, head } = anchor;
       const prefix = chain.prefixAt(seq);
       if (prefix === undefined) {
         problem = `anchor ${seq}/${head} is beyond the signer log, which has ${chain.head} verified entries (cut short, or another signer's log)`;
@@ -208,7 +211,7 @@ export class HostUseCheck implements EntryCheck {
    * describe (forged with the issuer key, or the signer log rewritten).
    */
   private checkGrantFacts(
-    d: Record<string, AuditValue>,
+    d: Partial<AuditRecord<"grant-check">>,
     grant: IssuedGrant,
     at: Omit<Finding, "code" | "message">,
   ): void {

@@ -328,7 +328,7 @@ describe("airgrant-auditor reconcile", () => {
       ["malformed-record", undefined],
     ]);
     expect(r.findings[1]?.message).toBe(
-      "grant-issued entry lacks or has a bad notBefore, notAfter, maxUses, officer, issuerKeyId",
+      "grant-issued entry has no notBefore, no notAfter, no maxUses, no officer, no yubikeyId, no reason, no issuerKeyId, no grantSha256",
     );
   });
 

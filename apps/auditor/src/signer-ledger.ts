@@ -1,4 +1,4 @@
-import { type AuditEntry, type AuditValue, LOG_RECOVERED_TYPE } from "@airgrant/core";
+import { type AuditEntry, LOG_RECOVERED_TYPE, readAuditData } from "@airgrant/core";
 import { type FindingList, keptString, logRecoveredFinding } from "./finding.js";
 import { SignerChainIndex } from "./signer-chain-index.js";
 import type { EntryCheck } from "./stream-log.js";
@@ -32,17 +32,11 @@ export interface IssuedGrant {
   uses: GrantUse[];
 }
 
-const GRANT_ID_PATTERN = /^[0-9a-f]{32}$/;
-
 /** A bundle the signer exported (a bundle-exported entry): what hosts may have installed. */
 export interface ExportedBundle {
   seq: number;
   /** The grant ids it revokes. */
   revoked: ReadonlySet<string>;
-}
-
-function isCount(value: AuditValue | undefined, min: number): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= min;
 }
 
 /**
@@ -74,17 +68,12 @@ export class SignerLedger implements EntryCheck {
     if (entry.type === LOG_RECOVERED_TYPE) this.findings.add(logRecoveredFinding(this.path, entry));
     else if (entry.type === "grant-issued") this.recordGrant(entry);
     else if (entry.type === "grant-refused") {
-      const officer = keptString(entry.data.officer) ?? "";
+      const officer = keptString(readAuditData("grant-refused", entry.data).record.officer) ?? "";
       this.refusalsByOfficer.set(officer, (this.refusalsByOfficer.get(officer) ?? 0) + 1);
     } else if (entry.type === "bundle-exported") {
-      const { bundleId, clockSkew, revokedGrants } = entry.data;
-      if (isCount(clockSkew, 0)) this.largestExportedSkew = Math.max(this.largestExportedSkew ?? 0, clockSkew);
-      if (typeof bundleId === "string") {
-        const revoked = Array.isArray(revokedGrants)
-          ? revokedGrants.filter((id): id is string => typeof id === "string" && GRANT_ID_PATTERN.test(id))
-          : [];
-        this.bundles.set(bundleId, { seq: entry.seq, revoked: new Set(revoked) });
-      }
+      const { bundleId, clockSkew, revokedGrants } = readAuditData("bundle-exported", entry.data).record;
+      if (clockSkew !== undefined) this.largestExportedSkew = Math.max(this.largestExportedSkew ?? 0, clockSkew);
+      if (bundleId !== undefined) this.bundles.set(bundleId, { seq: entry.seq, revoked: new Set(revokedGrants ?? []) });
     }
     return undefined;
   }
@@ -95,10 +84,11 @@ export class SignerLedger implements EntryCheck {
    * twice, a home rolled back or a log edited.
    */
   private checkOtpCounter(entry: AuditEntry): void {
-    const { yubikeyId, otpCounter } = entry.data;
-    if (typeof yubikeyId !== "string" || !Array.isArray(otpCounter) || otpCounter.length !== 2) return;
+    const { yubikeyId, otpCounter } = readAuditData("grant-refused", entry.data).record;
+    const grantId =
+      entry.type === "grant-issued" ? readAuditData("grant-issued", entry.data).record.grantId : undefined;
+    if (yubikeyId === undefined || otpCounter === undefined) return;
     const [usage, session] = otpCounter;
-    if (!isCount(usage, 0) || !isCount(session, 0)) return;
     const id = keptString(yubikeyId) ?? "";
     const last = this.#otpCounters.get(id);
     if (last !== undefined && (usage < last.usage || (usage === last.usage && session <= last.session))) {
@@ -106,9 +96,7 @@ export class SignerLedger implements EntryCheck {
         code: "otp-counter-not-increasing",
         log: this.path,
         seq: entry.seq,
-        ...(typeof entry.data.grantId === "string" && GRANT_ID_PATTERN.test(entry.data.grantId)
-          ? { grantId: entry.data.grantId }
-          : {}),
+        ...(grantId === undefined ? {} : { grantId }),
         time: entry.time,
         message: `YubiKey ${id}'s OTP counter [${usage},${session}] is not above the [${last.usage},${last.session}] of entry ${last.seq}: an OTP accepted twice, or the signer's home rolled back`,
       });
@@ -118,32 +106,17 @@ export class SignerLedger implements EntryCheck {
   }
 
   private recordGrant(entry: AuditEntry): void {
-    const d = entry.data;
-    const grantId = typeof d.grantId === "string" && GRANT_ID_PATTERN.test(d.grantId) ? d.grantId : undefined;
-    const user = keptString(d.user);
-    const target = keptString(d.target);
-    const officer = keptString(d.officer);
-    const issuerKeyId = keptString(d.issuerKeyId);
-    const { notBefore, notAfter, maxUses } = d;
-    const missing = [
-      grantId === undefined && "grantId",
-      user === undefined && "user",
-      target === undefined && "target",
-      !isCount(notBefore, 0) && "notBefore",
-      !isCount(notAfter, 0) && "notAfter",
-      !isCount(maxUses, 1) && "maxUses",
-      officer === undefined && "officer",
-      issuerKeyId === undefined && "issuerKeyId",
-    ].filter((m): m is string => m !== false);
+    const { record, problems } = readAuditData("grant-issued", entry.data);
+    const { grantId, user, target, notBefore, notAfter, maxUses, officer, issuerKeyId } = record;
     if (
       grantId === undefined ||
       user === undefined ||
       target === undefined ||
+      notBefore === undefined ||
+      notAfter === undefined ||
+      maxUses === undefined ||
       officer === undefined ||
-      issuerKeyId === undefined ||
-      !isCount(notBefore, 0) ||
-      !isCount(notAfter, 0) ||
-      !isCount(maxUses, 1)
+      issuerKeyId === undefined
     ) {
       this.findings.add({
         code: "malformed-record",
@@ -151,7 +124,7 @@ export class SignerLedger implements EntryCheck {
         seq: entry.seq,
         ...(grantId === undefined ? {} : { grantId }),
         time: entry.time,
-        message: `grant-issued entry lacks or has a bad ${missing.join(", ")}`,
+        message: `grant-issued entry has ${problems.join(", ").slice(0, 300)}`,
       });
       return;
     }
@@ -171,12 +144,12 @@ export class SignerLedger implements EntryCheck {
       grantId,
       seq: entry.seq,
       time: Date.parse(entry.time),
-      user,
-      target,
+      user: keptString(user) ?? "",
+      target: keptString(target) ?? "",
       notBefore,
       notAfter,
       maxUses,
-      officer,
+      officer: keptString(officer) ?? "",
       issuerKeyId,
       uses: [],
     });

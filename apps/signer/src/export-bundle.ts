@@ -1,6 +1,7 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import {
   AirgrantError,
+  auditData,
   checkTarget,
   encodeTrustBundle,
   fromHex,
@@ -116,7 +117,7 @@ export function exportBundle(
     const entry = appendSignerEntry(
       home,
       "bundle-exported",
-      {
+      auditData("bundle-exported", {
         bundleId: bundle.bundleId,
         sha256: digest,
         issuerKeyId: issuer.keyId,
@@ -124,7 +125,7 @@ export function exportBundle(
         clockSkew: bundle.clockSkew,
         groups: Object.keys(bundle.groups).sort(),
         revokedGrants: bundle.revokedGrants,
-      },
+      }),
       clock,
     );
     return { bytes, bundle, sha256: digest, auditSeq: entry.seq };

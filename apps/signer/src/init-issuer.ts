@@ -1,4 +1,4 @@
-import { AirgrantError, ensurePrivateDirectory, keyIdOf, toHex } from "@airgrant/core";
+import { AirgrantError, auditData, ensurePrivateDirectory, keyIdOf, toHex } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { type IssuerRecord, readIssuerRecord, writeIssuerRecord } from "./issuer-record.js";
@@ -59,7 +59,13 @@ export function initIssuer(
     appendSignerEntry(
       home,
       "issuer-initialised",
-      { keyId, algorithm: alg, keyLabel: request.keyLabel, token: session.tokenLabel, generated: key.created },
+      auditData("issuer-initialised", {
+        keyId,
+        algorithm: alg,
+        keyLabel: request.keyLabel,
+        token: session.tokenLabel,
+        generated: key.created,
+      }),
       clock,
     );
     return { issuer, generated: key.created, recorded: true };

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import {
   AirgrantError,
-  type AuditValue,
+  type AuditRecord,
+  auditData,
   type ErrorCode,
   encodeGrant,
   encodeGrantBody,
@@ -130,9 +131,9 @@ export function mintGrant(
     tokenCounterAnchor(session, issuer.keyId),
   );
   // The entry that ends the mint also makes its OTP counter durable (docs/signer.md, "OTP counters").
-  const audit = (type: string, data: Record<string, AuditValue>): number => {
+  const audit = <T extends "grant-issued" | "grant-refused">(type: T, record: AuditRecord<T>): number => {
     const otpCounter = counters.pendingCounter();
-    if (otpCounter !== undefined) data.otpCounter = otpCounter;
+    const data = auditData(type, otpCounter === undefined ? record : { ...record, otpCounter });
     return appendSignerEntry(home, type, data, clock, counters).seq;
   };
   // Set when the OTP's public id names an officer; trusted only once the OTP is accepted.

@@ -1,4 +1,4 @@
-import { AirgrantError } from "@airgrant/core";
+import { AirgrantError, auditData } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
 import { readSecretFile } from "./secret-file.js";
@@ -88,13 +88,13 @@ export function enrolOfficer(
       const entry = appendSignerEntry(
         home,
         "officer-added",
-        {
+        auditData("officer-added", {
           officer: officer.name,
           yubikeyId: officer.yubikeyId,
           aesKeyLabel: officer.aesKeyLabel,
           targets: officer.targets,
           maxTtl: officer.maxTtl,
-        },
+        }),
         clock,
       );
       return { officer, auditSeq: entry.seq };
@@ -131,7 +131,11 @@ export function removeOfficer(
     const entry = appendSignerEntry(
       home,
       "officer-removed",
-      { officer: officer.name, yubikeyId: officer.yubikeyId, tokenObjectsDeleted: deleted },
+      auditData("officer-removed", {
+        officer: officer.name,
+        yubikeyId: officer.yubikeyId,
+        tokenObjectsDeleted: deleted,
+      }),
       clock,
     );
     return { officer, auditSeq: entry.seq };

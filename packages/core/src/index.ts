@@ -23,6 +23,14 @@ export {
   readAuditLogId,
 } from "./audit-log.js";
 export {
+  AUDIT_RECORDS,
+  type AuditRecord,
+  type AuditRecordType,
+  auditData,
+  type Kind as AuditMemberKind,
+  readAuditData,
+} from "./audit-records.js";
+export {
   DEFAULT_SEAL_EPOCH_SECONDS,
   decodeSealReceipt,
   encodeSealReceipt,

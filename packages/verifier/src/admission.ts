@@ -1,9 +1,9 @@
-import { type AuditValue, formatTarget, sha256, type TrustBundle, toHex } from "@airgrant/core";
+import { type AuditRecord, auditData, formatTarget, sha256, type TrustBundle, toHex } from "@airgrant/core";
 import type { GrantClaims } from "./claims.js";
 import { type DenyCode, decideGrant, type Enforcer, isoTime, type Refusal, type RuleContext } from "./grant-rules.js";
 import { appendHostEntry } from "./host-log.js";
 import type { HostState } from "./host-state.js";
-import { printableItem } from "./pam-environment.js";
+import { type PamItems, printableItem } from "./pam-environment.js";
 import {
   consumeGrantUse,
   flushUseStore,
@@ -37,8 +37,8 @@ export interface AdmissionInput {
   host: string;
   remoteAddress?: string;
   clock: () => Date;
-  /** Extra members for the log entry: the PAM items, the way in. */
-  context?: Record<string, string>;
+  /** The PAM items, for the log entry. */
+  context?: PamItems;
   /**
    * `grant-check` takes a use; `ssh-principals` only asks whether one is
    * left (sshd asks twice per login, before the session that takes it).
@@ -90,9 +90,9 @@ function entryData(
   verdict: Verdict,
   signer: string | undefined,
   enforced: Record<string, Enforcer> | undefined,
-): Record<string, AuditValue> {
+): AuditRecord<"grant-check"> {
   const user = printableItem(input.user, LOGGED_NAME_LENGTH);
-  const data: Record<string, AuditValue> = {
+  const data: AuditRecord<"grant-check"> = {
     verdict: verdict.code,
     user: user.value,
     host: printableItem(input.host, LOGGED_NAME_LENGTH).value,
@@ -153,7 +153,7 @@ export function admitGrant(input: AdmissionInput): Admission {
   }
   const data = entryData(input, verdict, decided.signer, verdict.allowed ? decided.enforced : undefined);
   if (use !== undefined) data.use = use;
-  const entry = appendHostEntry(input.state, input.entryType, data, input.clock);
+  const entry = appendHostEntry(input.state, input.entryType, auditData(input.entryType, data), input.clock);
   if (use !== undefined) {
     // The use becomes durable only now, after the log entry that records it:
     // nobody is let in before both are on disk, and the two flushes share a

@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   AirgrantError,
+  auditData,
   decodeTrustBundle,
   encodeSealReceipt,
   ensurePrivateDirectory,
@@ -110,11 +111,11 @@ export function installBundle(
   const entry = appendHostEntry(
     state,
     "bundle-installed",
-    {
+    auditData("bundle-installed", {
       bundleId: bundle.bundleId,
       sha256: toHex(sha256(bytes)),
       issuers: bundle.issuers.map((i) => i.keyId),
-    },
+    }),
     clock,
   );
   if (sealing === undefined) return { bundle };

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { AirgrantError } from "@airgrant/core";
+import { AirgrantError, type AuditRecord } from "@airgrant/core";
 
 /**
  * What pam_exec tells a login command (pam_exec(8)): the PAM type, the
@@ -32,11 +32,14 @@ export function printableItem(value: string, max = PAM_ITEM_MAX_LENGTH): { value
   return { value: points.slice(0, max).join(""), truncated: points.length > max };
 }
 
+/** The PAM items as the host log records them (docs/verifier.md, "Audit entries"). */
+export type PamItems = Pick<AuditRecord<"grant-check">, "pamService" | "pamRhost" | "pamTty" | "pamTruncated">;
+
 export interface PamEnvironment {
   /** PAM_USER as given: the rules refuse one that is not an account name. */
   user: string;
   /** The items, printable, by audit key; `pamTruncated: "true"` when one was cut. */
-  items: Record<string, string>;
+  items: PamItems;
   /** PAM_RHOST when it is an IP address: sshd gives the client's address unless UseDNS is on. */
   remoteAddress?: string;
   /** sshd's SSH_AUTH_INFO_0, for `ssh-session`. */
@@ -70,7 +73,7 @@ export function readPamEnvironment(env: NodeJS.ProcessEnv, entry: keyof typeof E
   }
   const user = env.PAM_USER ?? "";
   if (user === "") throw misconfigured("PAM_USER is not set: the application asked for no user");
-  const items: Record<string, string> = {};
+  const items: PamItems = {};
   for (const [name, key] of PAM_ITEMS) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;

@@ -1,0 +1,117 @@
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { AuditValue } from "./audit-entry.js";
+import { AUDIT_RECORDS, type AuditRecordType, auditData, readAuditData } from "./audit-records.js";
+
+const doc = (name: string) => readFileSync(new URL(`../../../docs/${name}`, import.meta.url), "utf8");
+
+/** Where the docs list each type's members: the text in which every member must appear in backticks. */
+function documented(type: AuditRecordType): string {
+  if (type === "grant-check" || type === "ssh-principals") {
+    const verifier = doc("verifier.md");
+    const start = verifier.indexOf("## Audit entries");
+    return verifier.slice(start, verifier.indexOf("`install-bundle` appends one", start));
+  }
+  if (type === "bundle-installed") {
+    const verifier = doc("verifier.md");
+    const start = verifier.indexOf("`install-bundle` appends one `bundle-installed` entry");
+    return verifier.slice(start, verifier.indexOf("Each entry type's members", start));
+  }
+  const row = doc("signer.md")
+    .split("\n")
+    .find((line) => line.startsWith(`| \`${type}\` |`));
+  if (row === undefined) throw new Error(`docs/signer.md, "What is logged", has no row for ${type}`);
+  return row;
+}
+
+const good: { [T in AuditRecordType]: Record<string, AuditValue> } = {
+  "grant-check": { verdict: "allowed", user: "alice", host: "db1", presented: "a".repeat(64), presentedBytes: 327 },
+  "ssh-principals": { verdict: "wrong-host", user: "alice", host: "db2", presented: "b".repeat(64), presentedBytes: 9 },
+  "bundle-installed": { bundleId: "c".repeat(32), sha256: "d".repeat(64), issuers: ["e".repeat(16)] },
+  "issuer-initialised": { keyId: "f".repeat(16), algorithm: "ed25519", keyLabel: "k", token: "t", generated: true },
+  "officer-added": { officer: "o", yubikeyId: "cccccccccccb", aesKeyLabel: "l", targets: ["*"], maxTtl: 3600 },
+  "officer-removed": { officer: "o", yubikeyId: "cccccccccccb", tokenObjectsDeleted: 1 },
+  "grant-issued": {
+    grantId: "0".repeat(32),
+    user: "bob",
+    target: "group:dbs",
+    notBefore: 1,
+    notAfter: 2,
+    maxUses: 1,
+    officer: "o",
+    yubikeyId: "cccccccccccb",
+    reason: "r",
+    issuerKeyId: "1".repeat(16),
+    grantSha256: "2".repeat(64),
+    sshCertificate: { serial: "42", keyId: `${"0".repeat(32)}@group:dbs`, subjectKeySha256: "3".repeat(64) },
+    otpCounter: [1, 2],
+  },
+  "grant-refused": { code: "otp-replayed", user: "bob", target: "db1", ttl: 60, yubikeyId: "cccccccccccb" },
+  "bundle-exported": {
+    bundleId: "4".repeat(32),
+    sha256: "5".repeat(64),
+    issuerKeyId: "6".repeat(16),
+    maxLifetime: 28800,
+    clockSkew: 300,
+    groups: ["dbs"],
+    revokedGrants: [],
+  },
+};
+
+const types = Object.keys(AUDIT_RECORDS) as AuditRecordType[];
+
+describe("audit records", () => {
+  it("documents every member of every entry type the signer and the verifier write", () => {
+    for (const type of types) {
+      const text = documented(type);
+      const { required, optional } = AUDIT_RECORDS[type];
+      for (const name of [...Object.keys(required), ...Object.keys(optional)]) {
+        expect(text, `${type}.${name}`).toContain(`\`${name}\``);
+      }
+    }
+  });
+
+  it("round-trips a record through its writer's encoder and the auditor's decoder", () => {
+    for (const type of types) {
+      const data = auditData(type, good[type] as never);
+      expect(readAuditData(type, data)).toEqual({ record: good[type], problems: [] });
+    }
+  });
+
+  it("refuses to write a record with a member missing, of the wrong kind or unknown", () => {
+    const { notBefore: _, ...missing } = good["grant-issued"];
+    expect(() => auditData("grant-issued", missing as never)).toThrow(/no notBefore/);
+    expect(() => auditData("grant-check", { ...good["grant-check"], presented: "xyz" } as never)).toThrow(
+      /presented that is not 64 lower-case hex digits/,
+    );
+    expect(() => auditData("bundle-installed", { ...good["bundle-installed"], extra: 1 } as never)).toThrow(
+      /unknown member 'extra'/,
+    );
+  });
+
+  it("reads hostile data without throwing, keeping only members of their kind", () => {
+    const value: fc.Arbitrary<AuditValue> = fc.letrec<{ v: AuditValue }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: "small" },
+        fc.string(),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie("v"), { maxLength: 3 }),
+        fc.dictionary(fc.string({ maxLength: 8 }), tie("v"), { maxKeys: 3 }),
+      ),
+    })).v;
+    fc.assert(
+      fc.property(fc.constantFrom(...types), fc.dictionary(fc.string({ maxLength: 12 }), value), (type, data) => {
+        const { record, problems } = readAuditData(type, data);
+        const { required, optional } = AUDIT_RECORDS[type];
+        const kinds: Record<string, { is(v: AuditValue | undefined): boolean }> = { ...required, ...optional };
+        for (const [name, v] of Object.entries(record)) expect(kinds[name]?.is(v as AuditValue)).toBe(true);
+        for (const name of Object.keys(required)) {
+          if (!(name in record)) expect(problems.join("\n")).toContain(name);
+        }
+      }),
+    );
+  });
+});

@@ -1,0 +1,232 @@
+import { AirgrantError } from "./airgrant-error.js";
+import type { AuditValue } from "./audit-entry.js";
+
+/**
+ * The data of every audit entry type the signer and the verifier write: one
+ * schema per type, one type derived from it, one encoder the writer calls
+ * (auditData) and one tolerant decoder the auditor reads with
+ * (readAuditData). Whoever writes a record owns its schema here, and the
+ * docs' tables list every member (docs/signer.md, "What is logged";
+ * docs/verifier.md and docs/openssh.md, "Audit entries"; held equal by
+ * audit-records.test.ts). The log's own entries (log-opened, log-recovered,
+ * checkpoint) and the seal member are the audit log's (docs/audit-log.md).
+ */
+
+/** One member's kind: what it holds, and how a reader recognises it. */
+export interface Kind<T> {
+  readonly describe: string;
+  is(value: AuditValue | undefined): value is AuditValue & T;
+}
+
+function kind<T>(describe: string, is: (value: AuditValue | undefined) => boolean): Kind<T> {
+  return { describe, is: is as Kind<T>["is"] };
+}
+
+const text = kind<string>("a string", (v) => typeof v === "string");
+function hex(digits: number): Kind<string> {
+  const pattern = new RegExp(`^[0-9a-f]{${digits}}$`);
+  return kind<string>(`${digits} lower-case hex digits`, (v) => typeof v === "string" && pattern.test(v));
+}
+function count(min: number, max = Number.MAX_SAFE_INTEGER): Kind<number> {
+  return kind<number>(
+    `an integer in ${min}..${max}`,
+    (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max,
+  );
+}
+const flag = kind<true>("true", (v) => v === true);
+const bool = kind<boolean>("true or false", (v) => typeof v === "boolean");
+const decimal = kind<string>("a decimal string", (v) => typeof v === "string" && /^(0|[1-9][0-9]*)$/.test(v));
+function oneOf<const V extends string>(...values: V[]): Kind<V> {
+  return kind<V>(values.map((v) => `'${v}'`).join(" or "), (v) => typeof v === "string" && values.includes(v as V));
+}
+function listOf<T>(item: Kind<T>): Kind<T[]> {
+  return kind<T[]>(`a list of ${item.describe}`, (v) => Array.isArray(v) && v.every((x) => item.is(x)));
+}
+function isObject(v: AuditValue | undefined): v is { [k: string]: AuditValue } {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function recordOf<T>(item: Kind<T>): Kind<Record<string, T>> {
+  return kind<Record<string, T>>(
+    `an object of ${item.describe}`,
+    (v) => isObject(v) && Object.values(v).every((x) => item.is(x)),
+  );
+}
+type KindsOf<S> = { [K in keyof S]: Kind<S[K]> };
+function objectOf<S>(members: KindsOf<S>): Kind<S> {
+  return kind<S>(
+    `{${Object.keys(members).join(", ")}}`,
+    (v) =>
+      isObject(v) &&
+      Object.keys(v).length === Object.keys(members).length &&
+      Object.entries(members).every(([name, k]) => (k as Kind<unknown>).is(v[name])),
+  );
+}
+
+interface Schema {
+  required: Record<string, Kind<unknown>>;
+  optional: Record<string, Kind<unknown>>;
+}
+
+/** A host's check of a grant: `grant-check` (a use, when allowed) and `ssh-principals` (never a use). */
+const GRANT_CHECK = {
+  required: {
+    verdict: text,
+    user: text,
+    host: text,
+    presented: hex(64),
+    presentedBytes: count(0),
+  },
+  optional: {
+    userTruncated: flag,
+    oversized: flag,
+    via: oneOf("grant-text", "ssh-certificate"),
+    grantId: hex(32),
+    issuer: hex(16),
+    principal: text,
+    target: text,
+    maxUses: count(1, 255),
+    notBefore: count(0),
+    notAfter: count(0),
+    anchor: objectOf<{ seq: number; head: string }>({ seq: count(0), head: hex(16) }),
+    sshSerial: decimal,
+    enforced: recordOf(oneOf("airgrant", "sshd")),
+    remoteAddress: text,
+    pamService: text,
+    pamRhost: text,
+    pamTty: text,
+    pamTruncated: oneOf("true"),
+    use: count(1, 255),
+  },
+} as const;
+
+const OTP_COUNTER = kind<[number, number]>(
+  "[usage, session]",
+  (v) => Array.isArray(v) && v.length === 2 && v.every((x) => count(0).is(x)),
+);
+
+/** The entry types and their members, in the order the docs list them. */
+export const AUDIT_RECORDS = {
+  "grant-check": GRANT_CHECK,
+  "ssh-principals": GRANT_CHECK,
+  "bundle-installed": {
+    required: { bundleId: hex(32), sha256: hex(64), issuers: listOf(hex(16)) },
+    optional: {},
+  },
+  "issuer-initialised": {
+    required: {
+      keyId: hex(16),
+      algorithm: oneOf("ecdsa-p256", "ed25519"),
+      keyLabel: text,
+      token: text,
+      generated: bool,
+    },
+    optional: {},
+  },
+  "officer-added": {
+    required: { officer: text, yubikeyId: text, aesKeyLabel: text, targets: listOf(text), maxTtl: count(1) },
+    optional: {},
+  },
+  "officer-removed": {
+    required: { officer: text, yubikeyId: text, tokenObjectsDeleted: count(0) },
+    optional: {},
+  },
+  "grant-issued": {
+    required: {
+      grantId: hex(32),
+      user: text,
+      target: text,
+      notBefore: count(0),
+      notAfter: count(0),
+      maxUses: count(1, 255),
+      officer: text,
+      yubikeyId: text,
+      reason: text,
+      issuerKeyId: hex(16),
+      grantSha256: hex(64),
+    },
+    optional: {
+      sshCertificate: objectOf<{ serial: string; keyId: string; subjectKeySha256: string }>({
+        serial: decimal,
+        keyId: text,
+        subjectKeySha256: hex(64),
+      }),
+      otpCounter: OTP_COUNTER,
+    },
+  },
+  "grant-refused": {
+    required: { code: text, user: text, target: text, ttl: count(0) },
+    optional: { yubikeyId: text, officer: text, otpCounter: OTP_COUNTER },
+  },
+  "bundle-exported": {
+    required: {
+      bundleId: hex(32),
+      sha256: hex(64),
+      issuerKeyId: hex(16),
+      maxLifetime: count(1),
+      clockSkew: count(0),
+      groups: listOf(text),
+      revokedGrants: listOf(hex(32)),
+    },
+    optional: {},
+  },
+} as const satisfies Record<string, Schema>;
+
+export type AuditRecordType = keyof typeof AUDIT_RECORDS;
+
+type KindType<K> = K extends Kind<infer T> ? T : never;
+/** The data of an entry of type `T`, as its writer gives it. */
+export type AuditRecord<T extends AuditRecordType> = {
+  -readonly [K in keyof (typeof AUDIT_RECORDS)[T]["required"]]: KindType<(typeof AUDIT_RECORDS)[T]["required"][K]>;
+} & {
+  -readonly [K in keyof (typeof AUDIT_RECORDS)[T]["optional"]]?: KindType<(typeof AUDIT_RECORDS)[T]["optional"][K]>;
+};
+
+function schemaOf(type: AuditRecordType): Schema {
+  return AUDIT_RECORDS[type];
+}
+
+/**
+ * The data a writer appends for an entry of `type`, checked against the
+ * schema: a member missing, of the wrong kind or unknown is the writer's
+ * bug (`internal`), caught before anything is written.
+ */
+export function auditData<T extends AuditRecordType>(type: T, record: AuditRecord<T>): Record<string, AuditValue> {
+  const data = record as unknown as Record<string, AuditValue>;
+  const problems = readAuditData(type, data).problems;
+  for (const name of Object.keys(data)) {
+    const { required, optional } = schemaOf(type);
+    if (!Object.hasOwn(required, name) && !Object.hasOwn(optional, name)) problems.push(`unknown member '${name}'`);
+  }
+  if (problems.length > 0)
+    throw new AirgrantError("internal", `a ${type} entry would be written with ${problems.join("; ")}`);
+  return data;
+}
+
+/**
+ * What an entry's data says, read tolerantly (a log carried out of a host is
+ * hostile): each member of the schema that is present and of its kind, and
+ * a problem for each required member missing or of another kind and each
+ * optional member of another kind. Members the schema does not know (a
+ * seal, a newer writer's) are left out without a problem.
+ */
+export function readAuditData<T extends AuditRecordType>(
+  type: T,
+  data: Record<string, AuditValue>,
+): { record: Partial<AuditRecord<T>>; problems: string[] } {
+  const { required, optional } = schemaOf(type);
+  const record: Record<string, AuditValue> = {};
+  const problems: string[] = [];
+  for (const [members, isRequired] of [
+    [required, true],
+    [optional, false],
+  ] as const) {
+    for (const [name, k] of Object.entries(members)) {
+      const value = Object.hasOwn(data, name) ? data[name] : undefined;
+      if (value === undefined) {
+        if (isRequired) problems.push(`no ${name}`);
+      } else if (k.is(value)) record[name] = value;
+      else problems.push(`a ${name} that is not ${k.describe}`);
+    }
+  }
+  return { record: record as Partial<AuditRecord<T>>, problems };
+}
