@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sshCertificateLine, verifyAuditLog } from "@airgrant/core";
+import { requireRoot } from "@airgrant/testkit/system";
 import {
   mintSshCertificate,
   openSoftHsmIssuers,
@@ -21,7 +22,6 @@ import {
   trustBundleFor,
 } from "@airgrant/testkit/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireRoot } from "./support/system-fixtures.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "packages/verifier/dist/airgrant-verifier.cjs");

@@ -10,14 +10,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   cleanUpSuite,
   createThrowawayUser,
   type Removable,
   removeStaleFixtures,
   requireRoot,
-} from "./support/system-fixtures.js";
+} from "@airgrant/testkit/system";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const VERIFIER = join(ROOT, "packages/verifier/dist/cli.js");

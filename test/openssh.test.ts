@@ -12,6 +12,19 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sshIssuerKeyLine, verifyAuditLog } from "@airgrant/core";
 import {
+  cleanUpSuite,
+  createThrowawayUser,
+  documentedOpenSshConfig,
+  documentedOpenSshSessionLine,
+  type Removable,
+  removeStaleFixtures,
+  requireCommand,
+  requireRoot,
+  type SshdServer,
+  startSshd,
+  writePamService,
+} from "@airgrant/testkit/system";
+import {
   type MintedSshCertificate,
   mintSshCertificate,
   openSoftHsmIssuers,
@@ -21,18 +34,6 @@ import {
   trustBundleFor,
 } from "@airgrant/testkit/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentedOpenSshConfig, documentedOpenSshSessionLine } from "./support/documented-openssh-lines.js";
-import { type SshdServer, startSshd } from "./support/sshd-server.js";
-import { stopStaleSshd } from "./support/stale-sshd.js";
-import {
-  cleanUpSuite,
-  createThrowawayUser,
-  type Removable,
-  removeStaleFixtures,
-  requireCommand,
-  requireRoot,
-  writePamService,
-} from "./support/system-fixtures.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "packages/verifier/dist/cli.js");
@@ -179,7 +180,6 @@ beforeAll(async () => {
   }
   requireCommand("ssh", "openssh-client");
   requireCommand("ssh-keygen", "openssh-client");
-  stopStaleSshd();
   removeStaleFixtures();
   removeStaleWorkDirs();
   work = mkdtempSync(join(tmpdir(), `${WORK_PREFIX}${process.pid}-`));

@@ -9,20 +9,23 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyAuditLog } from "@airgrant/core";
-import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "@airgrant/testkit/token";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentedPamLines, documentedSshdConfig, VERIFIER_CLI } from "./support/documented-pam-lines.js";
-import { sshWithPromptAnswer } from "./support/ssh-keyboard-interactive.js";
-import { type SshdServer, startSshd } from "./support/sshd-server.js";
+import { VERIFIER_BUNDLE } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
+  documentedPamLines,
+  documentedSshdConfig,
   type Removable,
   removeStaleFixtures,
   requireCommand,
   requireRoot,
+  type SshdServer,
+  sshWithPromptAnswer,
+  startSshd,
   writePamService,
-} from "./support/system-fixtures.js";
+} from "@airgrant/testkit/system";
+import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "@airgrant/testkit/token";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const HOST = "pam-sshd-e2e.example";
 
@@ -74,7 +77,7 @@ beforeAll(async () => {
   stateDir = join(work, "state");
   const bundleFile = join(work, "bundle.json");
   writeFileSync(bundleFile, trustBundleFor([issuer]));
-  const installed = spawnSync(process.execPath, [VERIFIER_CLI, "install-bundle", bundleFile, "--state", stateDir], {
+  const installed = spawnSync(process.execPath, [VERIFIER_BUNDLE, "install-bundle", bundleFile, "--state", stateDir], {
     encoding: "utf8",
   });
   if (installed.status !== 0) throw new Error(`install-bundle failed: ${installed.stderr}`);

@@ -10,17 +10,17 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentedPamLines } from "./support/documented-pam-lines.js";
 import {
   cleanUpSuite,
   createThrowawayUser,
+  documentedPamLines,
   type Removable,
   removeStaleFixtures,
   requireCommand,
   requireRoot,
   writePamService,
-} from "./support/system-fixtures.js";
+} from "@airgrant/testkit/system";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const VERIFIER = join(ROOT, "packages/verifier/dist/cli.js");

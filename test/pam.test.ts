@@ -10,18 +10,18 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { verifyAuditLog } from "@airgrant/core";
-import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "@airgrant/testkit/token";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentedPamLines } from "./support/documented-pam-lines.js";
 import {
   cleanUpSuite,
   createThrowawayUser,
+  documentedPamLines,
   type Removable,
   removeStaleFixtures,
   requireCommand,
   requireRoot,
   writePamService,
-} from "./support/system-fixtures.js";
+} from "@airgrant/testkit/system";
+import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "@airgrant/testkit/token";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "packages/verifier/dist/cli.js");
