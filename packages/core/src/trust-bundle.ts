@@ -79,6 +79,9 @@ function asStringArray(value: JsonValue | undefined, what: string, max: number):
 
 const U32_MAX = 0xffff_ffff;
 
+/** Each decoded issuer's public key, imported once. */
+const keyCache = new WeakMap<TrustedIssuer, KeyObject>();
+
 function decodeIssuer(value: JsonValue, index: number): TrustedIssuer {
   const what = `issuers[${index}]`;
   const o = asObject(value, what, ["algorithm", "keyId", "notAfter", "notBefore", "publicKey", "targets"]);
@@ -87,8 +90,9 @@ function decodeIssuer(value: JsonValue, index: number): TrustedIssuer {
   const keyText = asString(o.publicKey, `${what}.publicKey`);
   const publicKey = new Uint8Array(Buffer.from(keyText, "base64"));
   if (Buffer.from(publicKey).toString("base64") !== keyText) throw bad(`${what}.publicKey must be canonical base64`);
+  let key: KeyObject;
   try {
-    importPublicKey(algorithm, publicKey);
+    key = importPublicKey(algorithm, publicKey);
   } catch (err) {
     throw bad(`${what}.publicKey: ${(err as Error).message}`);
   }
@@ -108,7 +112,10 @@ function decodeIssuer(value: JsonValue, index: number): TrustedIssuer {
     }
     if (formatTarget(parsed) !== t) throw bad(`${what}.targets: '${t}' is not in canonical form`);
   }
-  return { keyId, algorithm, publicKey, notBefore, notAfter, targets };
+  const issuer: TrustedIssuer = { keyId, algorithm, publicKey, notBefore, notAfter, targets };
+  // Imported to check it: kept for the signatures checked against it (issuerPublicKey).
+  keyCache.set(issuer, key);
+  return issuer;
 }
 
 /**
@@ -216,8 +223,7 @@ export function encodeTrustBundle(bundle: TrustBundle): Uint8Array {
   return bytes;
 }
 
-/** The issuer's public key, parsed once per process. */
-const keyCache = new WeakMap<TrustedIssuer, KeyObject>();
+/** An issuer's public key: the one decodeTrustBundle imported to check it, or imported now for an issuer made in code. */
 export function issuerPublicKey(issuer: TrustedIssuer): KeyObject {
   let key = keyCache.get(issuer);
   if (key === undefined) {
