@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
+import { fstatSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { ParseArgsConfig } from "node:util";
 import {
@@ -118,8 +118,10 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
   if (values.user === undefined) throw usage("check needs --user");
   const state = hostState(stateDir);
   const bundle = loadInstalledBundle(state);
-  // From a terminal, Enter ends the grant; from a pipe, the end of input.
-  const input = readBounded(0, MAX_GRANT_INPUT_BYTES, process.stdin.isTTY === true ? 0x0a : undefined);
+  // From a terminal, Enter ends the grant; from a pipe, the end of input. A
+  // terminal is told by fstat (a character device), not by process.stdin,
+  // whose stream costs every check a few milliseconds to set up.
+  const input = readBounded(0, MAX_GRANT_INPUT_BYTES, fstatSync(0).isCharacterDevice() ? 0x0a : undefined);
   const { verdict, auditSeq } = admitGrant({
     state,
     bundle,
