@@ -5,14 +5,22 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+// The packages' builds, which the workers import as well (npm test builds first).
+import { type EvidenceInputs, evidenceSplitCheck, LogEvidence } from "@airgrant/auditor";
+import {
+  AUDIT_LOG_FORMAT,
+  type AuditValue,
+  checkpointData,
+  checkpointMessage,
+  encodeAuditEntry,
+  evolveSealKey,
+  GENESIS_PREV,
+  sealMember,
+  verifyAuditLog,
+  verifyAuditLogChecked,
+} from "@airgrant/core";
 import { makeTestIssuer, signWith, trustedIssuer } from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
-// The built modules: the workers import compiled JavaScript (npm test builds first).
-import { type EvidenceInputs, evidenceSplitCheck, LogEvidence } from "../apps/auditor/dist/log-evidence.js";
-import { verifyAuditLog, verifyAuditLogChecked } from "../packages/core/dist/verify-audit-log.js";
-import { checkpointData, checkpointMessage } from "../packages/core/src/audit-checkpoint.js";
-import { AUDIT_LOG_FORMAT, type AuditValue, encodeAuditEntry, GENESIS_PREV } from "../packages/core/src/audit-entry.js";
-import { evolveSealKey, sealMember } from "../packages/core/src/audit-seal.js";
 
 const dir = mkdtempSync(join(tmpdir(), "airgrant-two-cores-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

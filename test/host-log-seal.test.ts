@@ -7,12 +7,19 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  type AuditEntry,
+  type AuditValue,
+  appendAuditEntry,
+  checkpointData,
+  checkpointMessage,
+  encodeAuditEntry,
+  readAuditHead,
+  readAuditLogId,
+  toHex,
+} from "@airgrant/core";
 import { makeBundleBytes, makeGrantText, makeTestIssuer, signWith, testFields } from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkpointData, checkpointMessage } from "../packages/core/src/audit-checkpoint.js";
-import { type AuditEntry, type AuditValue, encodeAuditEntry } from "../packages/core/src/audit-entry.js";
-import { appendAuditEntry, readAuditHead, readAuditLogId } from "../packages/core/src/audit-log.js";
-import { toHex } from "../packages/core/src/hex.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const VERIFIER = join(ROOT, "packages/verifier/dist/cli.js");

@@ -10,13 +10,18 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  type AuditEntry,
+  type AuditValue,
+  DEFAULT_SEAL_EPOCH_SECONDS,
+  encodeAuditEntry,
+  fromHex,
+  sealEpochAt,
+  sealMember,
+} from "@airgrant/core";
 import { makeBundleBytes, makeTestIssuer } from "@airgrant/testkit";
+import { advanceSealKey, appendHostEntry, hostState, installBundle } from "@airgrant/verifier";
 import { afterAll, describe, expect, it } from "vitest";
-import { type AuditEntry, type AuditValue, encodeAuditEntry } from "../packages/core/src/audit-entry.js";
-import { DEFAULT_SEAL_EPOCH_SECONDS, sealEpochAt, sealMember } from "../packages/core/src/audit-seal.js";
-import { fromHex } from "../packages/core/src/hex.js";
-import { advanceSealKey, appendHostEntry } from "../packages/verifier/src/host-log.js";
-import { hostState, installBundle } from "../packages/verifier/src/host-state.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const VERIFIER = join(ROOT, "packages/verifier/dist/cli.js");

@@ -11,7 +11,7 @@ export {
   type SuccessCode,
 } from "./airgrant-error.js";
 export { CHECKPOINT_TYPE, CheckpointChecker, checkpointData, checkpointMessage } from "./audit-checkpoint.js";
-export { MAX_AUDIT_LINE_BYTES } from "./audit-entry.js";
+export { AUDIT_LOG_FORMAT, encodeAuditEntry, GENESIS_PREV, MAX_AUDIT_LINE_BYTES } from "./audit-entry.js";
 export {
   type AppendAuditEntryOptions,
   type AuditEntry,

@@ -1,8 +1,9 @@
-export { type Admission, type AdmissionInput, admitGrant, type Verdict } from "./admission.js";
+export { type Admission, type AdmissionInput, admitGrant, type Caller, type Verdict } from "./admission.js";
 export { decodeCertificateClaims } from "./certificate-claims.js";
 export type { Carrier, ClaimSignature, GrantClaims, GrantConstraints } from "./claims.js";
 export { decodeGrantClaims, grantClaims } from "./grant-claims.js";
 export { type Decision, type DenyCode, decideGrant, type RuleContext } from "./grant-rules.js";
+export { advanceSealKey, appendHostEntry } from "./host-log.js";
 export {
   DEFAULT_STATE_DIR,
   type HostState,
