@@ -4,14 +4,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readAuditHead, toHex } from "@airgrant/core";
-import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
+import {
+  makeBundleBytes,
+  makeGrantText,
+  makeTestIssuer,
+  testFields,
+  VERIFIER_CLI as VERIFIER,
+} from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { AuditScenario } from "./audit-logs.fixture.js";
 
 // Host logs written by the real `airgrant-verifier check`, so that the
 // entry shapes reconciliation reads are the ones the verifier writes.
 const AUDITOR = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-const VERIFIER = fileURLToPath(new URL("../../../packages/verifier/dist/cli.js", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "airgrant-reconcile-verifier-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeGrant, decodeGrantText, verifyAuditLog } from "@airgrant/core";
-import { p1363ToDer } from "@airgrant/testkit";
+import { p1363ToDer, VERIFIER_CLI as VERIFIER } from "@airgrant/testkit";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +17,6 @@ import { createSoftHsmToken } from "./softhsm-token.js";
  * and by openssl.
  */
 const SIGNER = fileURLToPath(new URL("../dist/airgrant-signer.mjs", import.meta.url));
-const VERIFIER = fileURLToPath(new URL("../../../packages/verifier/dist/cli.js", import.meta.url));
 const TOKEN_LABEL = "airgrant-cli-test";
 const LOGIN_LOOP = fileURLToPath(new URL("./token-login-loop.fixture.ts", import.meta.url));
 const REPOSITORY_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
