@@ -207,7 +207,8 @@ export function mintGrant(
             request.sshPublicKey,
             random,
           );
-    const auditSeq = audit("grant-issued", {
+    // What the grant says, as the log records it and the officer is told.
+    const issued = {
       grantId: grantIdHex,
       user: request.user,
       target,
@@ -215,6 +216,9 @@ export function mintGrant(
       notAfter,
       maxUses: request.maxUses,
       officer: approver.name,
+    };
+    const auditSeq = audit("grant-issued", {
+      ...issued,
       yubikeyId: approver.yubikeyId,
       reason: request.reason,
       issuerKeyId: issuer.keyId,
@@ -232,13 +236,7 @@ export function mintGrant(
     minted = {
       ok: true,
       grant: encodeGrantText(bytes),
-      grantId: grantIdHex,
-      user: request.user,
-      target,
-      notBefore,
-      notAfter,
-      maxUses: request.maxUses,
-      officer: approver.name,
+      ...issued,
       auditSeq,
       ...(certificate === undefined ? {} : { sshCertificate: certificate.line }),
     };

@@ -33,17 +33,24 @@ export interface AdmissionInput {
   presented: Uint8Array;
   /** True when the input went on past what was read. */
   oversized?: boolean;
-  user: string;
+  /** Who asks: the account, and what the way in knows of the login (pam_exec's PamEnvironment). */
+  caller: Caller;
   host: string;
-  remoteAddress?: string;
   clock: () => Date;
-  /** The PAM items, for the log entry. */
-  context?: PamItems;
   /**
    * `grant-check` takes a use; `ssh-principals` only asks whether one is
    * left (sshd asks twice per login, before the session that takes it).
    */
   entryType: "grant-check" | "ssh-principals";
+}
+
+export interface Caller {
+  /** The account being logged in to, as given: the rules refuse one that is not an account name. */
+  user: string;
+  /** The client's address, when the way in knows it. */
+  remoteAddress?: string;
+  /** The PAM items, for the log entry. */
+  items?: PamItems;
 }
 
 export interface Admission {
@@ -91,7 +98,8 @@ function entryData(
   signer: string | undefined,
   enforced: Record<string, Enforcer> | undefined,
 ): AuditRecord<"grant-check"> {
-  const user = printableItem(input.user, LOGGED_NAME_LENGTH);
+  const { caller } = input;
+  const user = printableItem(caller.user, LOGGED_NAME_LENGTH);
   const data: AuditRecord<"grant-check"> = {
     verdict: verdict.code,
     user: user.value,
@@ -117,15 +125,16 @@ function entryData(
     if (claims.sshSerial !== undefined) data.sshSerial = claims.sshSerial;
   }
   if (enforced !== undefined && Object.keys(enforced).length > 0) data.enforced = enforced;
-  if (input.remoteAddress !== undefined) data.remoteAddress = input.remoteAddress;
-  if (input.context !== undefined) Object.assign(data, input.context);
+  if (caller.remoteAddress !== undefined) data.remoteAddress = caller.remoteAddress;
+  if (caller.items !== undefined) Object.assign(data, caller.items);
   return data;
 }
 
 export function admitGrant(input: AdmissionInput): Admission {
   const now = Math.floor(input.clock().getTime() / 1000);
-  const context: RuleContext = { user: input.user, host: input.host.toLowerCase(), now };
-  if (input.remoteAddress !== undefined) context.remoteAddress = input.remoteAddress;
+  const { caller } = input;
+  const context: RuleContext = { user: caller.user, host: input.host.toLowerCase(), now };
+  if (caller.remoteAddress !== undefined) context.remoteAddress = caller.remoteAddress;
   const decided = decide(input, context);
   let { verdict } = decided;
   let use: number | undefined;

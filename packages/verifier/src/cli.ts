@@ -128,7 +128,7 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
     claims: decodeGrantClaims(input.bytes, input.oversized),
     presented: input.bytes,
     oversized: input.oversized,
-    user: values.user,
+    caller: { user: values.user },
     host: values.host ?? hostname(),
     clock: () => new Date(),
     entryType: "grant-check",

@@ -1,4 +1,4 @@
-export { type Admission, type AdmissionInput, admitGrant, type Verdict } from "./admission.js";
+export { type Admission, type AdmissionInput, admitGrant, type Caller, type Verdict } from "./admission.js";
 export { decodeCertificateClaims } from "./certificate-claims.js";
 export type { Carrier, ClaimSignature, GrantClaims, GrantConstraints } from "./claims.js";
 export { decodeGrantClaims, grantClaims } from "./grant-claims.js";

@@ -49,11 +49,9 @@ export function runPamCheck(input: PamCheckInput): PamCheckResult {
     claims: decodeGrantClaims(token.bytes, token.oversized),
     presented: token.bytes,
     oversized: token.oversized,
-    user: pam.user,
+    caller: pam,
     host: input.host,
     clock: input.clock,
-    ...(pam.remoteAddress === undefined ? {} : { remoteAddress: pam.remoteAddress }),
-    context: pam.items,
     entryType: "grant-check",
   });
   const { verdict } = admission;

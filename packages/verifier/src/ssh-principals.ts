@@ -35,7 +35,7 @@ export function runSshPrincipals(input: SshPrincipalsInput): Admission {
         ? { code: "malformed-certificate", message: "the certificate is not base64 of at most 16 KiB" }
         : decodeCertificateClaims(blob, input.type),
     presented: blob ?? new TextEncoder().encode(input.certificate.slice(0, MAX_CERTIFICATE_BASE64)),
-    user: input.user,
+    caller: { user: input.user },
     host: input.host,
     clock: input.clock,
     entryType: "ssh-principals",

@@ -132,7 +132,7 @@ describe("ssh-principals and ssh-session", () => {
       bundle: loadInstalledBundle(state),
       claims: decodeGrantClaims(presented),
       presented,
-      user: "alice",
+      caller: { user: "alice" },
       host: HOST,
       clock,
       entryType: "grant-check",

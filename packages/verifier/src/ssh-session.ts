@@ -72,11 +72,9 @@ export function runSshSession(input: SshSessionInput): SshSessionResult {
       bundle,
       claims: decodeCertificateClaims(blob),
       presented: blob,
-      user: pam.user,
+      caller: pam,
       host: input.host,
       clock: input.clock,
-      ...(pam.remoteAddress === undefined ? {} : { remoteAddress: pam.remoteAddress }),
-      context: pam.items,
       entryType: "grant-check",
     });
     checks.push(admission);
