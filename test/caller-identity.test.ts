@@ -7,9 +7,14 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
+import { join } from "node:path";
+import {
+  makeBundleBytes,
+  makeGrantText,
+  makeTestIssuer,
+  testFields,
+  VERIFIER_CLI as VERIFIER,
+} from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -19,8 +24,6 @@ import {
 } from "@airgrant/testkit/system";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const VERIFIER = join(ROOT, "packages/verifier/dist/cli.js");
 const HOST = "sudo-e2e.example";
 
 const fixtures: Removable[] = [];

@@ -11,8 +11,8 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_pr
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { sshCertificateLine, verifyAuditLog } from "@airgrant/core";
+import { VERIFIER_BUNDLE as CLI } from "@airgrant/testkit";
 import { requireRoot } from "@airgrant/testkit/system";
 import {
   mintSshCertificate,
@@ -23,8 +23,6 @@ import {
 } from "@airgrant/testkit/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CLI = join(ROOT, "packages/verifier/dist/airgrant-verifier.cjs");
 const HOST = "faults.example";
 
 let work: string;

@@ -6,7 +6,6 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type AuditEntry,
   type AuditValue,
@@ -18,12 +17,17 @@ import {
   readAuditLogId,
   toHex,
 } from "@airgrant/core";
-import { makeBundleBytes, makeGrantText, makeTestIssuer, signWith, testFields } from "@airgrant/testkit";
+import {
+  AUDITOR_CLI as AUDITOR,
+  makeBundleBytes,
+  makeGrantText,
+  makeTestIssuer,
+  signWith,
+  testFields,
+  VERIFIER_CLI as VERIFIER,
+} from "@airgrant/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const VERIFIER = join(ROOT, "packages/verifier/dist/cli.js");
-const AUDITOR = join(ROOT, "apps/auditor/dist/cli.js");
 const work = mkdtempSync(join(tmpdir(), "airgrant-seal-e2e-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -8,8 +8,13 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields } from "@airgrant/testkit";
+import {
+  makeBundleBytes,
+  makeGrantText,
+  makeTestIssuer,
+  testFields,
+  VERIFIER_CLI as VERIFIER,
+} from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -19,8 +24,6 @@ import {
 } from "@airgrant/testkit/system";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const VERIFIER = join(ROOT, "packages/verifier/dist/cli.js");
 const HOST = "db1.example";
 
 const fixtures: Removable[] = [];

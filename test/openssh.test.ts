@@ -8,9 +8,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { sshIssuerKeyLine, verifyAuditLog } from "@airgrant/core";
+import { VERIFIER_CLI as CLI } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -35,8 +35,6 @@ import {
 } from "@airgrant/testkit/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "packages/verifier/dist/cli.js");
 const HOST = "ssh-e2e.example";
 const WORK_PREFIX = "airgrant-e2e-ssh-";
 /** The bundle's groups: this host is in `edge`, not in `dbs`. */

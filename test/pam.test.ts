@@ -7,9 +7,9 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { verifyAuditLog } from "@airgrant/core";
+import { VERIFIER_CLI as CLI } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -23,8 +23,6 @@ import {
 import { openSoftHsmIssuers, type SoftHsmIssuers, type TokenIssuer, trustBundleFor } from "@airgrant/testkit/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "packages/verifier/dist/cli.js");
 const HOST = "pam-e2e.example";
 const RHOST = "192.0.2.44";
 const TTY = "pts/7";

@@ -8,8 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   type AuditEntry,
   type AuditValue,
@@ -19,13 +18,10 @@ import {
   sealEpochAt,
   sealMember,
 } from "@airgrant/core";
-import { makeBundleBytes, makeTestIssuer } from "@airgrant/testkit";
+import { AUDITOR_CLI as AUDITOR, makeBundleBytes, makeTestIssuer, VERIFIER_CLI as VERIFIER } from "@airgrant/testkit";
 import { advanceSealKey, appendHostEntry, hostState, installBundle } from "@airgrant/verifier";
 import { afterAll, describe, expect, it } from "vitest";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const VERIFIER = join(ROOT, "packages/verifier/dist/cli.js");
-const AUDITOR = join(ROOT, "apps/auditor/dist/cli.js");
 const work = mkdtempSync(join(tmpdir(), "airgrant-seal-idle-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
