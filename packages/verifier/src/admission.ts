@@ -2,8 +2,8 @@ import { type AuditRecord, auditData, formatTarget, sha256, type TrustBundle, to
 import type { GrantClaims } from "./claims.js";
 import { type DenyCode, decideGrant, type Enforcer, isoTime, type Refusal, type RuleContext } from "./grant-rules.js";
 import { appendHostEntry } from "./host-log.js";
-import type { HostState } from "./host-state.js";
 import { type PamItems, printableItem } from "./pam-environment.js";
+import type { HostState } from "./state-paths.js";
 import {
   consumeGrantUse,
   flushUseStore,

@@ -15,10 +15,11 @@ import { admitGrant } from "./admission.js";
 import { requireUnsignallableIdentity } from "./caller-identity.js";
 import { decodeGrantClaims, MAX_GRANT_INPUT_BYTES } from "./grant-claims.js";
 import { advanceSealKey } from "./host-log.js";
-import { DEFAULT_STATE_DIR, hostState, installBundle, loadInstalledBundle, resolveStateDir } from "./host-state.js";
+import { installBundle, loadInstalledBundle } from "./host-state.js";
 import { runPamCheck } from "./pam-check.js";
 import { describeCaller } from "./pam-environment.js";
 import { printSshCaKeys, runSshPrincipalsCommand, runSshSessionCommand } from "./ssh-cli.js";
+import { DEFAULT_STATE_DIR, hostState, resolveStateDir } from "./state-paths.js";
 import { countConsumedUses } from "./use-store.js";
 
 const USAGE = `usage: airgrant-verifier <command> [options]

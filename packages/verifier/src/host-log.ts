@@ -15,7 +15,7 @@ import {
   withFileLock,
   writeFileAtomic,
 } from "@airgrant/core";
-import type { HostState } from "./host-state.js";
+import type { HostState } from "./state-paths.js";
 import { checkStatePermissions, readStateFile } from "./state-permissions.js";
 
 /**

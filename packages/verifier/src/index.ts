@@ -5,13 +5,15 @@ export { decodeGrantClaims, grantClaims } from "./grant-claims.js";
 export { type Decision, type DenyCode, decideGrant, type RuleContext } from "./grant-rules.js";
 export { advanceSealKey, appendHostEntry } from "./host-log.js";
 export {
+  installBundle,
+  loadInstalledBundle,
+} from "./host-state.js";
+export {
   DEFAULT_STATE_DIR,
   type HostState,
   hostState,
-  installBundle,
-  loadInstalledBundle,
   resolveStateDir,
-} from "./host-state.js";
+} from "./state-paths.js";
 export {
   type ConsumeResult,
   consumeGrantUse,

@@ -1,8 +1,9 @@
 import { readBounded } from "@airgrant/core";
 import { type Admission, admitGrant } from "./admission.js";
 import { decodeGrantClaims, MAX_GRANT_INPUT_BYTES } from "./grant-claims.js";
-import { hostState, loadInstalledBundle } from "./host-state.js";
+import { loadInstalledBundle } from "./host-state.js";
 import { type PamEnvironment, readPamEnvironment } from "./pam-environment.js";
+import { hostState } from "./state-paths.js";
 
 /**
  * PAM keeps at most PAM_MAX_RESP_SIZE (512) bytes of a password, its NUL

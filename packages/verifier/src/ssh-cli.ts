@@ -1,9 +1,10 @@
 import { hostname } from "node:os";
 import { printableLine, sshIssuerKeyLine } from "@airgrant/core";
-import { hostState, loadInstalledBundle } from "./host-state.js";
+import { loadInstalledBundle } from "./host-state.js";
 import { describeCaller } from "./pam-environment.js";
 import { runSshPrincipals } from "./ssh-principals.js";
 import { runSshSession } from "./ssh-session.js";
+import { hostState } from "./state-paths.js";
 
 /**
  * The OpenSSH subcommands of airgrant-verifier (docs/openssh.md); cli.ts

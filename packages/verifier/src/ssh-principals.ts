@@ -1,6 +1,7 @@
 import { type Admission, admitGrant } from "./admission.js";
 import { decodeCertificateBase64, decodeCertificateClaims, MAX_CERTIFICATE_BASE64 } from "./certificate-claims.js";
-import { hostState, loadInstalledBundle } from "./host-state.js";
+import { loadInstalledBundle } from "./host-state.js";
+import { hostState } from "./state-paths.js";
 
 export interface SshPrincipalsInput {
   stateDir: string;

@@ -23,9 +23,10 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { admitGrant } from "./admission.js";
 import { decodeGrantClaims } from "./grant-claims.js";
-import { hostState, installBundle, loadInstalledBundle } from "./host-state.js";
+import { installBundle, loadInstalledBundle } from "./host-state.js";
 import { runSshPrincipals } from "./ssh-principals.js";
 import { certificatesInAuthInfo, runSshSession } from "./ssh-session.js";
+import { hostState } from "./state-paths.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const issuer = makeTestIssuer("ed25519");

@@ -1,7 +1,8 @@
 import { type Admission, admitGrant } from "./admission.js";
 import { decodeCertificateBase64, decodeCertificateClaims, isBundleCertificate } from "./certificate-claims.js";
-import { hostState, loadInstalledBundle } from "./host-state.js";
+import { loadInstalledBundle } from "./host-state.js";
 import { type PamEnvironment, readPamEnvironment } from "./pam-environment.js";
+import { hostState } from "./state-paths.js";
 
 const CERT_SUFFIX = "-cert-v01@openssh.com";
 

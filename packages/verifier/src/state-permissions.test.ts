@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { codeOf, makeBundleBytes, makeTestIssuer } from "@airgrant/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type HostState, hostState, installBundle, loadInstalledBundle } from "./host-state.js";
+import { installBundle, loadInstalledBundle } from "./host-state.js";
+import { type HostState, hostState } from "./state-paths.js";
 import { checkStatePermissions } from "./state-permissions.js";
 
 /** A uid nobody on a test host has: ownership by someone other than root or us. */

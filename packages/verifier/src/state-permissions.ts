@@ -1,7 +1,7 @@
 import { closeSync, constants, lstatSync, openSync, readFileSync, realpathSync, type Stats } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { AirgrantError } from "@airgrant/core";
-import type { HostState } from "./host-state.js";
+import type { HostState } from "./state-paths.js";
 
 /**
  * The state directory's StrictModes (docs/verifier.md, "Who may change the
