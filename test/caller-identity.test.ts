@@ -36,7 +36,9 @@ const now = Math.floor(Date.now() / 1000);
 /** The Uid line of the process once it runs the verifier (setpriv has exec'd node in its place), else undefined. */
 function verifierUids(pid: number): string | undefined {
   try {
-    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(VERIFIER)) return undefined;
+    // setpriv's own command line names the verifier too, and setpriv starts with every uid root.
+    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(`${process.execPath}\0${VERIFIER}\0`))
+      return undefined;
     return /^Uid:\s+(.*)$/m
       .exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
       ?.split(/\s+/)
