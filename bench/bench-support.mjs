@@ -1,9 +1,11 @@
-// Shared by the benchmarks: timing, statistics and the test issuer, so that
-// every benchmark prints its figures the same way.
+// Shared by the benchmarks: the figures' report, scratch directories and the
+// test issuer, with @airgrant/testkit's timing, so that every benchmark prints
+// its figures the same way.
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fmt } from "@airgrant/testkit";
 import {
   encodeGrant,
   encodeGrantBody,
@@ -13,6 +15,8 @@ import {
   toHex,
   toLowS,
 } from "../packages/core/dist/index.js";
+
+export { alternate, fmt, median } from "@airgrant/testkit";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -25,11 +29,6 @@ export function workDir(name) {
   const dir = join(ROOT, "bench", ".work", `${name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-export function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** `--json` on a bench's command line (bench/run.mjs passes it on): print figures as JSON lines. */
@@ -63,33 +62,6 @@ export function report({ bench, what, oursMs, baseline, baselineMs, target, ...e
   const notes = Object.entries(extra).map(([k, v]) => `${k} ${v}`);
   console.log(`  ratio ${fmt(ratio)} (target ${target})${notes.length > 0 ? `; ${notes.join(", ")}` : ""}`);
   return ratio;
-}
-
-/**
- * Time two whole processes in turn, `runs` times after `warm` runs of each,
- * so that drift in the machine hits both alike; returns both medians (ms).
- */
-export function alternate(ours, baseline, { runs = 31, warm = 3 } = {}) {
-  const time = (fn, i) => {
-    const started = performance.now();
-    fn(i);
-    return performance.now() - started;
-  };
-  for (let i = 0; i < warm; i++) {
-    time(baseline, i);
-    time(ours, i);
-  }
-  const o = [];
-  const b = [];
-  for (let i = warm; i < warm + runs; i++) {
-    b.push(time(baseline, i));
-    o.push(time(ours, i));
-  }
-  return { oursMs: median(o), baselineMs: median(b) };
-}
-
-export function fmt(n, digits = 2) {
-  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
 /** A software issuer standing in for the token: the benchmarks measure the host side. */
