@@ -10,16 +10,22 @@ import { AirgrantError, type ErrorCode, exitStatusOf } from "./airgrant-error.js
  * `--json`) and the exit status for its code.
  */
 
-/** One line, printable: messages may quote hostile input. */
+// C0 and C1 controls, DEL, the line and paragraph separators, and the bidi
+// marks, embeddings, overrides and isolates, which reorder what a terminal or
+// the HTML report shows around them.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/** One line, printable, each unprintable character a `?`: messages may quote hostile input. */
 export function printableLine(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
+  return text.replace(UNPRINTABLE, "?");
 }
 
 /** Print an error the way every command does and return its exit status. */
 export function reportError(json: boolean, code: ErrorCode, message: string): number {
-  if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message })}\n`);
-  process.stderr.write(`error: ${code}: ${printableLine(message)}\n`);
+  const line = printableLine(message);
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message: line })}\n`);
+  process.stderr.write(`error: ${code}: ${line}\n`);
   return exitStatusOf(code);
 }
 

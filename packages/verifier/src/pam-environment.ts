@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { AirgrantError, type AuditRecord } from "@airgrant/core";
+import { AirgrantError, type AuditRecord, printableLine } from "@airgrant/core";
 
 /**
  * What pam_exec tells a login command (pam_exec(8)): the PAM type, the
@@ -19,16 +19,10 @@ const PAM_ITEMS = [
 /** Items are kept to this many code points. */
 export const PAM_ITEM_MAX_LENGTH = 128;
 
-// C0 and C1 controls, DEL, the line and paragraph separators, and the bidi
-// embeddings, overrides and isolates, which reorder what a terminal or the
-// HTML report shows around them.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
-
 /** A value from outside as it may go into a log or a message: printable, at most `max` code points. */
 export function printableItem(value: string, max = PAM_ITEM_MAX_LENGTH): { value: string; truncated: boolean } {
   // By code points, so that a cut never leaves half a surrogate pair (which the log refuses).
-  const points = Array.from(value.replace(UNPRINTABLE, "?"));
+  const points = Array.from(printableLine(value));
   return { value: points.slice(0, max).join(""), truncated: points.length > max };
 }
 
