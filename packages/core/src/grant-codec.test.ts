@@ -81,6 +81,9 @@ describe("grant binary format", () => {
     expect(codeOf(() => decodeGrant(encodeGrant(unknownExt, [sig])))).toBe("malformed-grant");
     expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { principal: "Root" })))).toBe("invalid-grant-field");
     expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { reason: "line\nbreak" })))).toBe("invalid-grant-field");
+    for (const bidi of ["\u202eevil", "a\u2066b", "\u200f"]) {
+      expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { reason: bidi })))).toBe("invalid-grant-field");
+    }
     expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { notAfter: 5, notBefore: 5 })))).toBe("invalid-grant-field");
     expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { sourceAddress: "10.0.0.0/33" })))).toBe(
       "invalid-grant-field",

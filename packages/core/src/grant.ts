@@ -65,10 +65,11 @@ const PRINCIPAL_PATTERN = /^[a-z_][a-z0-9_.-]*$/;
 const HOST_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 const HOST_PATTERN = new RegExp(`^${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
 const GROUP_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
-// C0 and C1 controls, DEL, and the Unicode line/paragraph separators: none of
-// them belongs in a reason or command that ends up in logs and terminals.
+// C0 and C1 controls, DEL, the Unicode line/paragraph separators and the bidi
+// controls (printableLine's set): none of them belongs in a reason or command
+// that ends up in logs, terminals and the auditor's report.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them
-const CONTROL_PATTERN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROL_PATTERN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
 function invalid(message: string): AirgrantError {
   return new AirgrantError("invalid-grant-field", message);
