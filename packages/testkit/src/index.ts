@@ -2,7 +2,9 @@ export { codeOf } from "./error-code.js";
 export { p1363ToDer, spkiToPem } from "./openssl-encoding.js";
 export { AUDITOR_CLI, REPO_ROOT, SIGNER_BUNDLE, VERIFIER_BUNDLE, VERIFIER_CLI } from "./repo-paths.js";
 export {
+  type BundleIssuer,
   ecdsaTwin,
+  type GrantSigner,
   makeBundle,
   makeBundleBytes,
   makeGrantBytes,

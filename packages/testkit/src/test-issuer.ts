@@ -16,21 +16,32 @@ import {
   toLowS,
 } from "@airgrant/core";
 
-export interface TestIssuer {
+/** An issuer as a trust bundle names it. */
+export interface BundleIssuer {
   algorithm: SignatureAlgorithm;
-  privateKey: KeyObject;
+  /** DER SubjectPublicKeyInfo. */
   spki: Uint8Array;
   keyId: Uint8Array;
+}
+
+/** An issuer that signs grants: a software TestIssuer, or a key on a token (TokenIssuer). */
+export interface GrantSigner extends BundleIssuer {
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export interface TestIssuer extends GrantSigner {
+  privateKey: KeyObject;
 }
 
 export function makeTestIssuer(algorithm: SignatureAlgorithm = "ecdsa-p256-sha256"): TestIssuer {
   const { privateKey, publicKey } =
     algorithm === "ed25519" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const spki = new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
-  return { algorithm, privateKey, spki, keyId: keyIdOf(spki) };
+  const issuer: TestIssuer = { algorithm, privateKey, spki, keyId: keyIdOf(spki), sign: (m) => signWith(issuer, m) };
+  return issuer;
 }
 
-export function signWith(issuer: TestIssuer, message: Uint8Array): Uint8Array {
+export function signWith(issuer: Pick<TestIssuer, "algorithm" | "privateKey">, message: Uint8Array): Uint8Array {
   return issuer.algorithm === "ed25519"
     ? new Uint8Array(sign(null, message, issuer.privateKey))
     : toLowS(new Uint8Array(sign("sha256", message, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" })));
@@ -49,7 +60,7 @@ export function ecdsaTwin(signature: Uint8Array): Uint8Array {
 
 export const T0 = 1_800_000_000;
 
-export function testFields(issuer: TestIssuer, overrides: Partial<GrantFields> = {}): GrantFields {
+export function testFields(issuer: Pick<BundleIssuer, "keyId">, overrides: Partial<GrantFields> = {}): GrantFields {
   return {
     grantId: new Uint8Array(randomBytes(16)),
     issuerKeyId: issuer.keyId,
@@ -65,30 +76,31 @@ export function testFields(issuer: TestIssuer, overrides: Partial<GrantFields> =
 }
 
 /** Sign `fields` with each issuer in turn; the first must be the grant's issuer. */
-export function makeGrantBytes(fields: GrantFields, signers: TestIssuer[]): Uint8Array {
+export function makeGrantBytes(fields: GrantFields, signers: GrantSigner[]): Uint8Array {
   const body = encodeGrantBody(fields);
   return encodeGrant(
     body,
-    signers.map((s) => ({ keyId: s.keyId, algorithm: s.algorithm, signature: signWith(s, body) })),
+    signers.map((s) => ({ keyId: s.keyId, algorithm: s.algorithm, signature: s.sign(body) })),
   );
 }
 
-export function makeGrantText(fields: GrantFields, signers: TestIssuer[]): string {
+export function makeGrantText(fields: GrantFields, signers: GrantSigner[]): string {
   return encodeGrantText(makeGrantBytes(fields, signers));
 }
 
-export function trustedIssuer(issuer: TestIssuer, targets: string[] = ["*"]): TrustedIssuer {
-  return {
-    keyId: toHex(issuer.keyId),
-    algorithm: issuer.algorithm,
-    publicKey: issuer.spki,
+/** The bundle's entry for `issuer`, valid a year either side of T0 unless `validity` says otherwise. */
+export function trustedIssuer(
+  issuer: BundleIssuer,
+  targets: string[] = ["*"],
+  validity: Pick<TrustedIssuer, "notBefore" | "notAfter"> = {
     notBefore: T0 - 365 * 86_400,
     notAfter: T0 + 365 * 86_400,
-    targets,
-  };
+  },
+): TrustedIssuer {
+  return { keyId: toHex(issuer.keyId), algorithm: issuer.algorithm, publicKey: issuer.spki, ...validity, targets };
 }
 
-export function makeBundle(issuers: TestIssuer[], overrides: Partial<TrustBundle> = {}): TrustBundle {
+export function makeBundle(issuers: BundleIssuer[], overrides: Partial<TrustBundle> = {}): TrustBundle {
   return {
     bundleId: "00112233445566778899aabbccddeeff",
     created: T0 - 86_400,
@@ -102,6 +114,6 @@ export function makeBundle(issuers: TestIssuer[], overrides: Partial<TrustBundle
   };
 }
 
-export function makeBundleBytes(issuers: TestIssuer[], overrides: Partial<TrustBundle> = {}): Uint8Array {
+export function makeBundleBytes(issuers: BundleIssuer[], overrides: Partial<TrustBundle> = {}): Uint8Array {
   return encodeTrustBundle(makeBundle(issuers, overrides));
 }

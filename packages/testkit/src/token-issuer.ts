@@ -3,24 +3,16 @@
 // signer CLI is not used: these tests prove the host side against keys and
 // signatures that came out of a real PKCS#11 token.
 import { randomBytes } from "node:crypto";
+import { type GrantFields, keyIdOf, type TrustBundle, toHex } from "@airgrant/core";
 import {
-  encodeGrant,
-  encodeGrantBody,
-  encodeGrantText,
-  encodeTrustBundle,
-  type GrantFields,
-  keyIdOf,
-  type SignatureAlgorithm,
-  type TrustBundle,
-  toHex,
-} from "@airgrant/core";
-import { findPkcs11Module, type IssuerKeyAlg, openToken, type TokenSession } from "@airgrant/signer";
+  findPkcs11Module,
+  type IssuerKeyAlg,
+  openToken,
+  signatureAlgorithmOf,
+  type TokenSession,
+} from "@airgrant/signer";
+import { type GrantSigner, makeBundleBytes, makeGrantText, testFields, trustedIssuer } from "./test-issuer.js";
 import { makeTestToken } from "./test-token.js";
-
-const SIGNATURE_ALGORITHM: Readonly<Record<IssuerKeyAlg, SignatureAlgorithm>> = {
-  "ecdsa-p256": "ecdsa-p256-sha256",
-  ed25519: "ed25519",
-};
 
 export interface MintedGrant {
   text: string;
@@ -31,12 +23,9 @@ export interface MintedGrant {
 /** What a grant must say; everything else has a default (an hour from a minute ago, one use). */
 export type GrantRequest = Pick<GrantFields, "principal" | "target"> & Partial<GrantFields>;
 
-export interface TokenIssuer {
-  algorithm: SignatureAlgorithm;
+/** An issuer key on the token; `spki` is as read from the token, `sign` signs on it. */
+export interface TokenIssuer extends GrantSigner {
   keyLabel: string;
-  /** DER SubjectPublicKeyInfo, as read from the token. */
-  spki: Uint8Array;
-  keyId: Uint8Array;
   /** Sign `fields` on the token and return the grant's text form. */
   mint(request: GrantRequest, now?: number): MintedGrant;
   /**
@@ -44,8 +33,6 @@ export interface TokenIssuer {
    * (the grant's issuer signs first).
    */
   mintCoSigned(request: GrantRequest, coSigners: TokenIssuer[], now?: number): MintedGrant;
-  /** Sign raw bytes on the token. */
-  sign(message: Uint8Array): Uint8Array;
 }
 
 export interface SoftHsmIssuers {
@@ -68,7 +55,7 @@ export function openSoftHsmIssuers(algs: IssuerKeyAlg[] = ["ecdsa-p256"]): SoftH
     const issuers = algs.map((alg, index) => {
       const keyLabel = `airgrant-e2e-${index}-${alg}`;
       const info = session.findOrCreateIssuerKey({ label: keyLabel, alg, create: true });
-      return tokenIssuer(session, keyLabel, SIGNATURE_ALGORITHM[alg], info.publicKeySpki);
+      return tokenIssuer(session, keyLabel, alg, info.publicKeySpki);
     });
     return { dir: token.dir, issuers, close: () => token.remove() };
   } catch (err) {
@@ -77,68 +64,40 @@ export function openSoftHsmIssuers(algs: IssuerKeyAlg[] = ["ecdsa-p256"]): SoftH
   }
 }
 
-function grantFields(issuer: TokenIssuer, request: GrantRequest, now: number): GrantFields {
-  return {
-    grantId: new Uint8Array(randomBytes(16)),
-    issuerKeyId: issuer.keyId,
-    notBefore: now - 60,
-    notAfter: now + 3600,
-    maxUses: 1,
-    anchor: { seq: 1, headPrefix: new Uint8Array(8) },
-    reason: "end-to-end test",
-    ...request,
-  };
-}
-
-function tokenIssuer(
-  session: TokenSession,
-  keyLabel: string,
-  algorithm: SignatureAlgorithm,
-  spki: Uint8Array,
-): TokenIssuer {
+function tokenIssuer(session: TokenSession, keyLabel: string, alg: IssuerKeyAlg, spki: Uint8Array): TokenIssuer {
   const issuer: TokenIssuer = {
-    algorithm,
+    algorithm: signatureAlgorithmOf(alg),
     keyLabel,
     spki,
     keyId: keyIdOf(spki),
     sign: (message) => session.sign(keyLabel, message),
     mint: (request, now = Math.floor(Date.now() / 1000)) => issuer.mintCoSigned(request, [], now),
     mintCoSigned(request, coSigners, now = Math.floor(Date.now() / 1000)) {
-      const fields = grantFields(issuer, request, now);
-      const body = encodeGrantBody(fields);
-      const signatures = [issuer, ...coSigners].map((s) => ({
-        keyId: s.keyId,
-        algorithm: s.algorithm,
-        signature: s.sign(body),
-      }));
-      return { text: encodeGrantText(encodeGrant(body, signatures)), grantId: toHex(fields.grantId), fields };
+      const fields = testFields(issuer, {
+        notBefore: now - 60,
+        notAfter: now + 3600,
+        anchor: { seq: 1, headPrefix: new Uint8Array(8) },
+        reason: "end-to-end test",
+        ...request,
+      });
+      return { text: makeGrantText(fields, [issuer, ...coSigners]), grantId: toHex(fields.grantId), fields };
     },
   };
   return issuer;
 }
 
-/** A trust bundle (docs/trust-bundle.md) that trusts these issuers for every target. */
+/** A trust bundle (docs/trust-bundle.md) that trusts these issuers for every target, from a day ago for two days. */
 export function trustBundleFor(
   issuers: TokenIssuer[],
   now = Math.floor(Date.now() / 1000),
   overrides: Partial<TrustBundle> = {},
 ): Uint8Array {
-  return encodeTrustBundle({
+  const validity = { notBefore: now - 86_400, notAfter: now + 86_400 };
+  return makeBundleBytes(issuers, {
     bundleId: toHex(randomBytes(16)),
     created: now - 60,
-    issuers: issuers.map((issuer) => ({
-      keyId: toHex(issuer.keyId),
-      algorithm: issuer.algorithm,
-      publicKey: issuer.spki,
-      notBefore: now - 86_400,
-      notAfter: now + 86_400,
-      targets: ["*"],
-    })),
+    issuers: issuers.map((issuer) => trustedIssuer(issuer, ["*"], validity)),
     groups: {},
-    maxLifetime: 8 * 3600,
-    clockSkew: 300,
-    requiredSignatures: 1,
-    revokedGrants: [],
     ...overrides,
   });
 }
