@@ -1,4 +1,3 @@
-import { isUtf8 } from "node:buffer";
 import { AirgrantError } from "./airgrant-error.js";
 import { CanonicalJsonError, canonicalJson, type JsonValue } from "./canonical-json.js";
 import { sha256Hex } from "./sha256.js";
@@ -34,7 +33,23 @@ export const GENESIS_PREV = "0".repeat(64);
 export const HASH_SUFFIX_BYTES = 75;
 
 const TYPE_PATTERN = /^[a-z][a-z0-9-]{0,63}$/;
-const HEX64_PATTERN = /^[0-9a-f]{64}$/;
+/** 1 at the code of each lower-case hex digit. */
+const HEX_DIGIT = new Uint8Array(128);
+for (const digit of "0123456789abcdef") HEX_DIGIT[digit.charCodeAt(0)] = 1;
+
+/**
+ * Whether `s` is 64 lower-case hex digits, the form of every hash and seal
+ * tag in a log. A table rather than a regular expression: a chain
+ * verification tests two or three of these per entry, and the expression
+ * costs three times as much.
+ */
+export function isHex64(s: string): boolean {
+  if (s.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    if (HEX_DIGIT[s.charCodeAt(i)] !== 1) return false;
+  }
+  return true;
+}
 
 /** Why a line is not a valid entry on its own (before chaining). */
 export type AuditLineProblem = "malformed-entry" | "non-canonical-entry" | "hash-mismatch";
@@ -60,7 +75,7 @@ function encodeEntryBody(seq: number, time: string, type: string, data: unknown,
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new AuditEncodingError("data must be an object");
   }
-  if (typeof prev !== "string" || !HEX64_PATTERN.test(prev)) throw new AuditEncodingError("prev must be 64 hex digits");
+  if (typeof prev !== "string" || !isHex64(prev)) throw new AuditEncodingError("prev must be 64 hex digits");
   return `{"seq":${seq},"time":"${time}","type":"${type}","data":${canonicalJson(data, "data")},"prev":"${prev}"`;
 }
 
@@ -133,10 +148,24 @@ function hashScratchedBody(bodyLength: number): string {
   return sha256Hex(hashScratch.subarray(0, bodyLength + 1));
 }
 
-/** The hash of an entry whose body (its line up to the hash member) is `body`, at most MAX_AUDIT_LINE_BYTES - 1 bytes. */
-function hashBody(body: Uint8Array): string {
-  hashScratch.set(body);
-  return hashScratchedBody(body.length);
+/** The hash of the entry whose line is `line`, from its bytes (section 4); `line` is at least HASH_SUFFIX_BYTES long. */
+function hashLine(line: Uint8Array): string {
+  const bodyLength = line.length - HASH_SUFFIX_BYTES;
+  hashScratch.set(line.subarray(0, bodyLength));
+  return hashScratchedBody(bodyLength);
+}
+
+/**
+ * The hash the entry whose line is `line` would have with the bytes
+ * `[from, to)` of its body cut out: section 4's hash over the line as
+ * received, less those bytes. The seal check hashes an entry without its
+ * `seal` member this way (audit-seal.ts) rather than encoding it again.
+ */
+export function hashLineWithout(line: Uint8Array, from: number, to: number): string {
+  const bodyEnd = line.length - HASH_SUFFIX_BYTES;
+  hashScratch.set(line.subarray(0, from));
+  hashScratch.set(line.subarray(to, bodyEnd), from);
+  return hashScratchedBody(from + bodyEnd - to);
 }
 
 /**
@@ -205,6 +234,9 @@ export function measureAuditData(data: Record<string, AuditValue>): number {
   }
 }
 
+/** Decodes and validates in one pass; a BOM is kept, to be refused as not JSON. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /**
  * Decode one line (without its "\n") and check it on its own: JSON, the
  * member set, the canonical encoding byte for byte, and that `hash` is the
@@ -215,8 +247,12 @@ export function decodeAuditLine(line: Uint8Array): DecodedAuditLine {
   if (line.length > MAX_AUDIT_LINE_BYTES) {
     return { ok: false, code: "malformed-entry", message: `line is over ${MAX_AUDIT_LINE_BYTES} bytes` };
   }
-  if (!isUtf8(line)) return { ok: false, code: "non-canonical-entry", message: "line is not valid UTF-8" };
-  const text = Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString("utf8");
+  let text: string;
+  try {
+    text = utf8.decode(line);
+  } catch {
+    return { ok: false, code: "non-canonical-entry", message: "line is not valid UTF-8" };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -239,7 +275,12 @@ export function decodeAuditLine(line: Uint8Array): DecodedAuditLine {
   ) {
     return { ok: false, code: "malformed-entry", message: "entry lacks seq, time, type, data, prev or hash" };
   }
-  if (!HEX64_PATTERN.test(hash)) return { ok: false, code: "malformed-entry", message: "hash is not 64 hex digits" };
+  // A hash that matches the line's bytes is 64 hex digits; only one that
+  // does not is tested, as finding it malformed comes before the other checks.
+  const received = line.length >= HASH_SUFFIX_BYTES ? hashLine(line) : undefined;
+  if (received !== hash && !isHex64(hash)) {
+    return { ok: false, code: "malformed-entry", message: "hash is not 64 hex digits" };
+  }
   let body: string;
   try {
     body = encodeEntryBody(seq, time, type, data, prev);
@@ -254,8 +295,7 @@ export function decodeAuditLine(line: Uint8Array): DecodedAuditLine {
   if (text !== `${body},"hash":"${hash}"}`) {
     return { ok: false, code: "non-canonical-entry", message: "entry is not in canonical form" };
   }
-  const bodyBytes = line.subarray(0, line.length - HASH_SUFFIX_BYTES);
-  if (hashBody(bodyBytes) !== hash) {
+  if (received !== hash) {
     return { ok: false, code: "hash-mismatch", message: "hash does not match the entry's bytes" };
   }
   return { ok: true, entry: { seq, time, type, data: data as Record<string, AuditValue>, prev, hash } };

@@ -1,6 +1,8 @@
+import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AuditEntry, type AuditValue, encodeAuditEntry } from "./audit-entry.js";
 import { appendAuditEntry } from "./audit-log.js";
@@ -11,6 +13,7 @@ import {
   SealChecker,
   sealEpochAt,
   sealMember,
+  sealTag,
 } from "./audit-seal.js";
 import { verifyAuditLog } from "./verify-audit-log.js";
 
@@ -143,6 +146,9 @@ describe("forward-secure sealing", () => {
       { a: 1, z: "after" },
       { a: { seal: decoy }, z: "after" },
       { nested: { seal: decoy }, tail: [{ seal: decoy }] },
+      { a: [[{ seal: decoy }]] },
+      // Keys of digits only, which an object lists first: still before the seal.
+      { "10": { seal: decoy }, "9": 1, z: { seal: decoy } },
     ];
     for (const data of variants) {
       appendAuditEntry(path, "grant-check", data, {
@@ -151,7 +157,7 @@ describe("forward-secure sealing", () => {
       });
     }
     const logId = JSON.parse(readFileSync(path, "utf8").split("\n")[0] as string).data.logId as string;
-    expect(verifyWith(path, logId).report).toMatchObject({ ok: true, entries: 7 });
+    expect(verifyWith(path, logId).report).toMatchObject({ ok: true, entries: 9 });
     // A nested copy of entry 6's very seal member, added after it was sealed: both ways refuse it.
     const lines = readFileSync(path, "utf8").trimEnd().split("\n");
     const sixth = JSON.parse(lines[5] as string) as AuditEntry;
@@ -159,6 +165,33 @@ describe("forward-secure sealing", () => {
     lines[5] = encodeAuditEntry(6, sixth.time, sixth.type, copied, sixth.prev).line.toString();
     writeFileSync(path, `${lines.slice(0, 6).join("\n")}\n`);
     expect(verifyWith(path, logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 6 });
+  });
+
+  it("never verifies a tag that is not hex, whose member has other bytes than a hex one", () => {
+    for (const tag of ['"'.repeat(64), "G".repeat(64), "é".repeat(64), "0".repeat(63), "0".repeat(65)]) {
+      const path = join(dir, `tag-${tag.length}-${tag.charCodeAt(0)}.log`);
+      appendAuditEntry(
+        path,
+        "grant-check",
+        { a: 1, seal: { epoch: 0, tag }, z: 2 },
+        {
+          clock: () => new Date((START + 60) * 1000),
+        },
+      );
+      const logId = JSON.parse(readFileSync(path, "utf8").split("\n")[0] as string).data.logId as string;
+      expect(verifyWith(path, logId).report).toMatchObject({ ok: false, code: "bad-seal", seq: 2 });
+    }
+  });
+
+  it("tags with HMAC-SHA256 of the label and the unsealed hash (RFC 2104), for keys of any length", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (key, digest) => {
+        const hash = Buffer.from(digest).toString("hex");
+        const hmac = createHmac("sha256", key).update("airgrant seal v1\u0000").update(hash).digest("hex");
+        expect(sealTag(key, hash)).toBe(hmac);
+      }),
+    );
+    expect(() => sealTag(KEY0, "not a hash")).toThrow(/64 hex digits/);
   });
 
   it("round-trips a receipt", () => {

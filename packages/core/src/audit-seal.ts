@@ -1,6 +1,12 @@
-import { createHmac } from "node:crypto";
 import { AirgrantError } from "./airgrant-error.js";
-import { type AuditEntry, type AuditValue, encodeAuditEntry } from "./audit-entry.js";
+import {
+  type AuditEntry,
+  type AuditValue,
+  encodeAuditEntry,
+  HASH_SUFFIX_BYTES,
+  hashLineWithout,
+  isHex64,
+} from "./audit-entry.js";
 import { fromHex, toHex } from "./hex.js";
 import { sha256, sha256Hex } from "./sha256.js";
 
@@ -16,7 +22,9 @@ import { sha256, sha256Hex } from "./sha256.js";
 export const SEAL_RECEIPT_FORMAT = "airgrant-seal-receipt-v1";
 export const DEFAULT_SEAL_EPOCH_SECONDS = 900;
 const EVOLVE_LABEL = new TextEncoder().encode("airgrant seal evolve v1\u0000");
-const TAG_LABEL = "airgrant seal v1\u0000";
+const TAG_LABEL = new TextEncoder().encode("airgrant seal v1\u0000");
+/** SHA-256's block size, which HMAC pads its key to (RFC 2104). */
+const HMAC_BLOCK_BYTES = 64;
 
 /** The key of the next epoch: SHA-256("airgrant seal evolve v1\0" ‖ key). */
 export function evolveSealKey(key: Uint8Array): Uint8Array {
@@ -32,13 +40,44 @@ export function sealEpochAt(start: number, epochSeconds: number, nowSeconds: num
 }
 
 /**
+ * Tags entries under one epoch's key: HMAC-SHA256 (RFC 2104) with the key's
+ * two padded blocks laid out once, so that a tag is two one-shot SHA-256
+ * calls over buffers it reuses. An auditor tags every entry of a log, and
+ * createHmac, which sets up the key and its own state on every call, cost
+ * twice as much.
+ */
+class SealTagger {
+  /** key ⊕ ipad ‖ label ‖ the unsealed hash's 64 hex digits. */
+  readonly #inner = Buffer.alloc(HMAC_BLOCK_BYTES + TAG_LABEL.length + 64);
+  /** key ⊕ opad ‖ the inner digest. */
+  readonly #outer = Buffer.alloc(HMAC_BLOCK_BYTES + 32);
+
+  constructor(key: Uint8Array) {
+    const block = key.length > HMAC_BLOCK_BYTES ? sha256(key) : key;
+    for (let i = 0; i < HMAC_BLOCK_BYTES; i++) {
+      this.#inner[i] = (block[i] ?? 0) ^ 0x36;
+      this.#outer[i] = (block[i] ?? 0) ^ 0x5c;
+    }
+    this.#inner.set(TAG_LABEL, HMAC_BLOCK_BYTES);
+  }
+
+  /** `unsealedHash`: 64 hex digits, as every entry hash is. */
+  tag(unsealedHash: string): string {
+    this.#inner.write(unsealedHash, HMAC_BLOCK_BYTES + TAG_LABEL.length, "latin1");
+    this.#outer.write(sha256Hex(this.#inner), HMAC_BLOCK_BYTES, "hex");
+    return sha256Hex(this.#outer);
+  }
+}
+
+/**
  * The tag of an entry: HMAC-SHA256 under its epoch's key of
- * "airgrant seal v1\0" ‖ the hash the entry has without its `seal` member,
- * as lower-case hex. It covers the entry's own content and, through `prev`,
- * everything before it.
+ * "airgrant seal v1\0" ‖ the hash the entry has without its `seal` member
+ * (64 hex digits), as lower-case hex. It covers the entry's own content and,
+ * through `prev`, everything before it.
  */
 export function sealTag(key: Uint8Array, unsealedHash: string): string {
-  return createHmac("sha256", key).update(TAG_LABEL).update(unsealedHash).digest("hex");
+  if (!isHex64(unsealedHash)) throw new AirgrantError("bad-input", "a seal tags an entry hash of 64 hex digits");
+  return new SealTagger(key).tag(unsealedHash);
 }
 
 /** The `seal` member for an entry sealed in `epoch` with that epoch's key. */
@@ -119,14 +158,17 @@ export class SealChecker {
   /** The last entry whose seal verified. */
   lastSealedSeq = 0;
   private key: Uint8Array;
+  private tagger: SealTagger;
 
   constructor(private readonly receipt: SealReceipt) {
     this.key = receipt.key;
+    this.tagger = new SealTagger(this.key);
   }
 
   /**
-   * `line`: the entry's line as read, when the caller has it; the hash
-   * without the seal is then cut from its bytes instead of encoded again.
+   * `line`: the entry's line as read and found canonical (verifyAuditLog's
+   * `bytes`), when the caller has it; the hash without the seal is then cut
+   * from its bytes instead of encoded again.
    */
   check(entry: AuditEntry, line?: Uint8Array): { code: "bad-seal"; message: string } | undefined {
     const message = this.problem(entry, line);
@@ -154,48 +196,66 @@ export class SealChecker {
     const dated = sealEpochAt(this.receipt.start, this.receipt.epochSeconds, Math.floor(Date.parse(entry.time) / 1000));
     if (dated !== epoch) return `entry ${entry.seq} is dated in epoch ${dated} but sealed in epoch ${epoch}`;
     if (epoch > this.epoch || this.epochStartSeq === 0) this.epochStartSeq = entry.seq;
-    while (this.epoch < epoch) {
-      this.key = evolveSealKey(this.key);
-      this.epoch++;
+    if (this.epoch < epoch) {
+      while (this.epoch < epoch) {
+        this.key = evolveSealKey(this.key);
+        this.epoch++;
+      }
+      this.tagger = new SealTagger(this.key);
     }
     // Only a seal of exactly these two members has the bytes unsealedHash looks for.
     const exact = Object.keys(seal).length === 2 ? line : undefined;
-    if (sealTag(this.key, unsealedHash(entry, epoch, tag, exact)) !== tag)
+    if (this.tagger.tag(unsealedHash(entry, epoch, exact)) !== tag)
       return `entry ${entry.seq}'s seal does not verify: it was changed after it was sealed`;
     this.lastSealedSeq = entry.seq;
     return undefined;
   }
 }
 
-/** The last bytes of every line: `,"hash":"<64 hex>"}` (docs/audit-log.md, section 4). */
-const HASH_MEMBER_BYTES = 75;
-const TAG_PATTERN = /^[0-9a-f]{64}$/;
+/** How the seal member starts in a canonical line (docs/audit-log.md, "Sealing"). */
+const SEAL_MEMBER_START = Buffer.from('"seal":{"epoch":', "latin1");
+/** What follows the epoch's digits in the member: `,"tag":"` + 64 hex digits + `"}`. */
+const SEAL_MEMBER_TAIL_BYTES = 74;
 
 /**
  * The hash `entry` would have without its `seal` member. From its canonical
- * line, when given: the line with that member (and one comma) cut out and
- * its hash member cut off, hashed as section 4 says, as encoding the entry
- * again without the seal would give, at a fraction of the cost. Where the
- * member's bytes are not found exactly once (a nested copy of it, a tag that
- * is not hex), it is encoded again.
+ * line, when given: the line with that member (and one comma) cut out,
+ * hashed as section 4 says, as encoding the entry again without the seal
+ * would give, at a fraction of the cost. Otherwise, or where the member
+ * cannot be told apart from a nested copy, the entry is encoded again.
  */
-function unsealedHash(entry: AuditEntry, epoch: number, tag: string, line: Uint8Array | undefined): string {
-  if (line !== undefined && TAG_PATTERN.test(tag)) {
+function unsealedHash(entry: AuditEntry, epoch: number, line: Uint8Array | undefined): string {
+  if (line !== undefined) {
+    // No string holds the member's start (its quotes would be escaped), and
+    // members come sorted: the first place it starts is the seal's own,
+    // unless a member before it holds an object or array, which could hold
+    // a copy; then it must start only once.
     const bytes = Buffer.from(line.buffer, line.byteOffset, line.byteLength);
-    const member = `"seal":{"epoch":${epoch},"tag":"${tag}"}`;
-    const at = bytes.indexOf(member, 0, "latin1");
-    if (at > 0 && bytes.indexOf(member, at + 1, "latin1") === -1) {
-      const end = at + member.length;
+    const at = bytes.indexOf(SEAL_MEMBER_START);
+    if (at > 0 && (!holdsContainerBefore(entry.data, "seal") || bytes.indexOf(SEAL_MEMBER_START, at + 1) === -1)) {
+      // `"seal":{"epoch":E,"tag":"T"}` for a hex tag. A tag that is not hex
+      // has other bytes, but never verifies: every tag computed is hex.
+      const end = at + SEAL_MEMBER_START.length + String(epoch).length + SEAL_MEMBER_TAIL_BYTES;
       // The member's own comma: the one before it, or for a first member the one after it.
-      const [cutFrom, cutTo] = bytes[at - 1] === 0x2c ? [at - 1, end] : bytes[end] === 0x2c ? [at, end + 1] : [at, end];
-      const bodyEnd = bytes.length - HASH_MEMBER_BYTES;
-      if (cutTo <= bodyEnd) {
-        return sha256Hex(Buffer.concat([bytes.subarray(0, cutFrom), bytes.subarray(cutTo, bodyEnd), CLOSING_BRACE]));
-      }
+      let cutFrom = at;
+      let cutTo = end;
+      if (bytes[at - 1] === 0x2c) cutFrom--;
+      else if (bytes[end] === 0x2c) cutTo++;
+      if (cutTo <= bytes.length - HASH_SUFFIX_BYTES) return hashLineWithout(line, cutFrom, cutTo);
     }
   }
   const { seal: _, ...unsealedData } = entry.data;
   return encodeAuditEntry(entry.seq, entry.time, entry.type, unsealedData, entry.prev).entry.hash;
 }
 
-const CLOSING_BRACE = Buffer.from("}");
+/** Whether a member of `data` that comes before `key` in canonical order holds an object or array. */
+function holdsContainerBefore(data: Record<string, AuditValue>, key: string): boolean {
+  // A decoded object lists its keys in the order of its canonical text, but
+  // for keys of digits only, which come first; these sort first there too.
+  for (const k in data) {
+    if (k === key) return false;
+    const value = data[k];
+    if (typeof value === "object" && value !== null) return true;
+  }
+  return false;
+}
