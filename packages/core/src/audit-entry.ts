@@ -145,7 +145,8 @@ const hashScratch = Buffer.allocUnsafe(MAX_AUDIT_LINE_BYTES);
 /** The hash of the entry whose body is the first `bodyLength` bytes of hashScratch (the brace goes after them). */
 function hashScratchedBody(bodyLength: number): string {
   hashScratch[bodyLength] = 0x7d;
-  return sha256Hex(hashScratch.subarray(0, bodyLength + 1));
+  // A plain view: Buffer's subarray runs JavaScript of its own, on every entry.
+  return sha256Hex(new Uint8Array(hashScratch.buffer, hashScratch.byteOffset, bodyLength + 1));
 }
 
 /** The hash of the entry whose line is `line`, from its bytes (section 4); `line` is at least HASH_SUFFIX_BYTES long. */

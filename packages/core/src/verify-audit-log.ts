@@ -507,7 +507,9 @@ function verifyLines(fd: number, logPath: string, state: ChainState, start = 0, 
     const newline = buf.indexOf(0x0a, scanFrom);
     if (newline !== -1 && newline < filled) {
       if (newline - lineStart > MAX_AUDIT_LINE_BYTES) return tooLong(state);
-      const problem = state.accept(buf.subarray(lineStart, newline));
+      // A plain view, not a Buffer: Buffer's subarray runs JavaScript of its own, and the line's
+      // own views (its hashed body, the seal's cut) are then plain too.
+      const problem = state.accept(new Uint8Array(buf.buffer, buf.byteOffset + lineStart, newline - lineStart));
       if (problem !== undefined) return problem;
       lineStart = newline + 1;
       scanFrom = lineStart;
