@@ -1,11 +1,11 @@
 // Where this checkout keeps its documents and built commands: tests run the
 // commands as a user would, and read the documents' examples so that the
 // documents cannot drift from what is proven. This file sits one level below
-// packages/testkit in its sources and in its build alike.
+// testkit/ in its sources and in its build alike.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** `airgrant-verifier` as tsc builds it. */
 export const VERIFIER_CLI = join(REPO_ROOT, "packages/verifier/dist/cli.js");
