@@ -5,7 +5,7 @@
 // certificate) and on an sshd without airgrant's lines. Interleaved, one of
 // each in turn. Needs root and openssh-server, like test/openssh.test.ts.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { randomBytes, sign } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
@@ -16,10 +16,10 @@ import {
   sshCertificateLine,
   sshSignatureBlob,
   toHex,
-  toLowS,
-} from "../packages/core/dist/index.js";
-import { hostState, installBundle } from "../packages/verifier/dist/index.js";
-import { benchBundle, benchIssuer, fmt, median, ROOT, workDir } from "./bench-support.mjs";
+} from "@airgrant/core";
+import { makeBundleBytes, makeTestIssuer } from "@airgrant/testkit";
+import { hostState, installBundle } from "@airgrant/verifier";
+import { fmt, median, ROOT, workDir } from "./bench-support.mjs";
 
 if (process.getuid?.() !== 0 || !existsSync("/usr/sbin/sshd")) {
   console.error("ssh.bench.mjs needs root and /usr/sbin/sshd (apt-get install -y openssh-server)");
@@ -30,9 +30,9 @@ const HOST = "bench.example";
 const CLI = join(ROOT, "packages/verifier/dist/airgrant-verifier.cjs");
 const now = Math.floor(Date.now() / 1000);
 const work = workDir("ssh");
-const issuer = benchIssuer();
+const issuer = makeTestIssuer();
 const state = hostState(join(work, "state"));
-installBundle(state, benchBundle(issuer, now), () => new Date());
+installBundle(state, makeBundleBytes([issuer]), () => new Date());
 const caKeys = join(work, "airgrant_ca_keys");
 writeFileSync(caKeys, execFileSync(process.execPath, [CLI, "ssh-ca-keys", "--state", state.dir]));
 
@@ -171,7 +171,7 @@ try {
         subjectKey,
         nonce: new Uint8Array(randomBytes(32)),
         serial: randomBytes(8).readBigUInt64BE(),
-        keyId: toHex(randomBytes(16)),
+        keyId: `${toHex(randomBytes(16))}@${HOST}`,
         principals: [user],
         validAfter: BigInt(now - 60),
         validBefore: BigInt(now + 3600),
@@ -181,7 +181,7 @@ try {
       "ecdsa-p256-sha256",
       issuer.spki,
     );
-    const raw = toLowS(new Uint8Array(sign("sha256", body, { key: issuer.privateKey, dsaEncoding: "ieee-p1363" })));
+    const raw = issuer.sign(body);
     const file = join(work, `cert-${++certs}.pub`);
     writeFileSync(
       file,

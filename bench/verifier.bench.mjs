@@ -7,17 +7,23 @@
 // would flatter the ratio.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { hostState, installBundle } from "../packages/verifier/dist/index.js";
-import { alternate, benchBundle, benchGrant, benchIssuer, ROOT, report, workDir } from "./bench-support.mjs";
+import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields, VERIFIER_BUNDLE } from "@airgrant/testkit";
+import { hostState, installBundle } from "@airgrant/verifier";
+import { alternate, report, workDir } from "./bench-support.mjs";
 
 const RUNS = 41;
 const WARM = 3;
 const now = Math.floor(Date.now() / 1000);
-const issuer = benchIssuer();
+const issuer = makeTestIssuer();
 const state = hostState(join(workDir("verifier"), "state"));
-installBundle(state, benchBundle(issuer, now), () => new Date());
-const cli = join(ROOT, "packages/verifier/dist/airgrant-verifier.cjs");
-const grants = Array.from({ length: 2 * (RUNS + WARM) }, () => benchGrant(issuer, now).text);
+installBundle(state, makeBundleBytes([issuer]), () => new Date());
+const cli = VERIFIER_BUNDLE;
+const grants = Array.from({ length: 2 * (RUNS + WARM) }, () =>
+  makeGrantText(
+    testFields(issuer, { notBefore: now - 60, notAfter: now + 3600, target: { kind: "host", name: "bench.example" } }),
+    [issuer],
+  ),
+);
 
 function run(args, input, env) {
   const r = spawnSync(process.execPath, [cli, ...args, "--state", state.dir, "--host", "bench.example"], {
