@@ -299,5 +299,6 @@ export function decodeAuditLine(line: Uint8Array): DecodedAuditLine {
   if (received !== hash) {
     return { ok: false, code: "hash-mismatch", message: "hash does not match the entry's bytes" };
   }
-  return { ok: true, entry: { seq, time, type, data: data as Record<string, AuditValue>, prev, hash } };
+  // Canonical, the line held these six members and nothing else: what it parsed to is the entry.
+  return { ok: true, entry: parsed as AuditEntry };
 }
