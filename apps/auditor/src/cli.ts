@@ -68,18 +68,27 @@ function runVerify(paths: string[], values: VerifyOptions, json: boolean): numbe
   const verdicts = verifyLogs(paths, receipts, issuers, known);
   const unmatched = receipts.filter((r) => !verdicts.some((v) => v.report.ok && v.report.logId === r.logId));
   const broken = verdicts.filter((v) => !v.report.ok).length;
+  const repeats = verdicts.filter((v) => v.report.ok && v.otpCounterRepeat !== undefined).length;
   // One verdict, one error line: a broken log is the graver news, and its receipt is unmatched because of it.
-  const code = broken > 0 ? "chain-broken" : unmatched.length > 0 ? "receipt-unmatched" : "chain-intact";
+  const code =
+    broken > 0
+      ? "chain-broken"
+      : repeats > 0
+        ? "otp-counter-not-increasing"
+        : unmatched.length > 0
+          ? "receipt-unmatched"
+          : "chain-intact";
   const notes =
     known === undefined ? [] : headsNotGiven(known, new Set(verdicts.map((v) => v.report.logId))).map(notGivenNote);
   const intact = code === "chain-intact";
   if (json) {
-    const logs = verdicts.map(({ path, report, seals, checkpoints, since }) => ({
+    const logs = verdicts.map(({ path, report, seals, checkpoints, since, otpCounterRepeat }) => ({
       path,
       ...report,
       ...(seals === undefined ? {} : { seals }),
       ...(checkpoints === undefined ? {} : { checkpoints }),
       ...(since === undefined ? {} : { since }),
+      ...(otpCounterRepeat === undefined ? {} : { otpCounterRepeat }),
     }));
     process.stdout.write(`${JSON.stringify({ ok: intact, code, logs, notes })}\n`);
   } else {
@@ -91,6 +100,10 @@ function runVerify(paths: string[], values: VerifyOptions, json: boolean): numbe
     const alsoUnmatched = unmatched.length === 0 ? "" : `; no intact log given has id ${unmatchedIds}`;
     process.stderr.write(
       `error: chain-broken: ${printableLine(`${broken} of ${verdicts.length} log(s) failed verification${alsoUnmatched}`)}\n`,
+    );
+  } else if (code === "otp-counter-not-increasing") {
+    process.stderr.write(
+      `error: otp-counter-not-increasing: ${printableLine(`${repeats} signer log(s) record a YubiKey OTP counter that does not increase: an OTP accepted twice`)}\n`,
     );
   } else if (code === "receipt-unmatched") {
     process.stderr.write(`error: receipt-unmatched: ${printableLine(`no intact log given has id ${unmatchedIds}`)}\n`);

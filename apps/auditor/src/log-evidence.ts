@@ -12,6 +12,7 @@ import {
   type TrustedIssuer,
 } from "@airgrant/core";
 import { KnownHeadCheck, type KnownHeads, truncation } from "./known-heads.js";
+import { type CounterRepeat, type CounterSummary, joinCounters, OtpCounterTrack } from "./otp-counters.js";
 
 /** What the seals of a host log say, when the auditor holds its receipt. */
 export interface SealSummary {
@@ -45,6 +46,8 @@ export interface EvidenceSummary {
   };
   checkpoints?: CheckpointSummary;
   since?: SinceSummary;
+  /** The YubiKey OTP counters of a signer log, when it has any. */
+  otpCounters?: CounterSummary;
 }
 
 /** What LogEvidence is built from; it crosses to workers, so plain data. */
@@ -70,6 +73,8 @@ export class LogEvidence implements RangeCheck<EvidenceSummary> {
   readonly #checkpoints: CheckpointChecker | undefined;
   readonly #known: KnownHeadCheck | undefined;
   readonly #receipts: readonly SealReceipt[];
+  readonly #otpCounters = new OtpCounterTrack();
+  #countersSeen = false;
 
   /** `start`: where the entries begin; mid-log (in the log with that id) for a large log's second half. */
   constructor({ receipts, issuers, known }: EvidenceInputs, start?: RangeStart) {
@@ -92,6 +97,10 @@ export class LogEvidence implements RangeCheck<EvidenceSummary> {
     bytes?: Uint8Array,
   ): { code: AuditChainCode; message: string } | undefined {
     if (entry.seq === 1) this.#startIn(entry.data.logId);
+    if (entry.type === "grant-issued" || entry.type === "grant-refused") {
+      this.#countersSeen = true;
+      this.#otpCounters.onEntry(entry);
+    }
     const problem = this.#checkpoints?.check(entry) ?? this.#seals?.check(entry, bytes) ?? this.#known?.onEntry(entry);
     const seals = this.#seals;
     if (problem === undefined && this.#firstSealed === undefined && seals !== undefined && seals.lastSealedSeq > 0) {
@@ -122,20 +131,30 @@ export class LogEvidence implements RangeCheck<EvidenceSummary> {
     }
     const known = this.#known;
     if (known?.head !== undefined) summary.since = { seq: known.head.seq, file: known.file };
+    if (this.#countersSeen) summary.otpCounters = this.#otpCounters.summary();
     return summary;
   }
 
-  /** Puts what was found (seals, checkpoints, an earlier head), once the pass is over, on a log's verdict or summary. */
-  recordOn(target: { seals?: SealSummary; checkpoints?: CheckpointSummary; since?: SinceSummary }): void {
+  /** Puts what was found (seals, checkpoints, an earlier head, a repeated OTP counter), once the pass is over, on a log's verdict or summary. */
+  recordOn(target: EvidenceTarget): void {
     recordEvidence(target, this.summary());
   }
 }
 
+/** Where a log's evidence is shown: its verdict (verify) or its summary (reconcile). */
+export interface EvidenceTarget {
+  seals?: SealSummary;
+  checkpoints?: CheckpointSummary;
+  since?: SinceSummary;
+  otpCounterRepeat?: CounterRepeat;
+}
+
 /** An EvidenceSummary as a log's verdict or summary shows it: no checkpoints when there were none. */
 export function recordEvidence(
-  target: { seals?: SealSummary; checkpoints?: CheckpointSummary; since?: SinceSummary },
-  { seals, checkpoints, since }: EvidenceSummary,
+  target: EvidenceTarget,
+  { seals, checkpoints, since, otpCounters }: EvidenceSummary,
 ): void {
+  if (otpCounters?.repeat !== undefined) target.otpCounterRepeat = otpCounters.repeat;
   if (seals !== undefined) {
     const { host, lastSealedSeq, epoch, epochStartSeq } = seals;
     target.seals = { host, lastSealedSeq, epoch, epochStartSeq };
@@ -161,6 +180,10 @@ export function joinEvidence(
   const summary: EvidenceSummary = {};
   const since = first.since ?? second.since;
   if (since !== undefined) summary.since = since;
+  if (first.otpCounters !== undefined || second.otpCounters !== undefined) {
+    const none = { first: {}, last: {} };
+    summary.otpCounters = joinCounters(first.otpCounters ?? none, second.otpCounters ?? none);
+  }
   if (first.checkpoints !== undefined && second.checkpoints !== undefined) {
     summary.checkpoints = {
       checkpoints: first.checkpoints.checkpoints + second.checkpoints.checkpoints,

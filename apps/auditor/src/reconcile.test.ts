@@ -332,6 +332,23 @@ describe("airgrant-auditor reconcile", () => {
     );
   });
 
+  it("makes verify with the bundle refuse a signer log that records one OTP counter twice", () => {
+    const s = scenario();
+    s.issue({ otpCounter: [1, 4] });
+    const bundle = s.bundle({}, 120);
+    expect(run(["verify", s.signerLog, "--bundle", bundle])).toMatchObject({ status: 0 });
+    const again = s.issue({ otpCounter: [1, 4] });
+    const r = run(["verify", s.signerLog, "--bundle", bundle, "--json"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: otp-counter-not-increasing: 1 signer log\(s\) record/);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      code: "otp-counter-not-increasing",
+      logs: [{ ok: true, otpCounterRepeat: { at: { seq: again.seq, usage: 1, session: 4 } } }],
+    });
+    expect(run(["verify", s.signerLog, "--bundle", bundle]).stdout).toContain(`entry ${again.seq} reuses an OTP`);
+  });
+
   it("flags a YubiKey OTP counter that does not increase across the signer log: the same OTP minted twice", () => {
     const s = scenario();
     s.issue({ otpCounter: [1, 4] });

@@ -1,5 +1,6 @@
 import { type AuditEntry, LOG_RECOVERED_TYPE, readAuditData } from "@airgrant/core";
 import { type FindingList, keptString, logRecoveredFinding } from "./finding.js";
+import { OtpCounterTrack, repeatMessage } from "./otp-counters.js";
 import { SignerChainIndex } from "./signer-chain-index.js";
 import type { EntryCheck } from "./stream-log.js";
 
@@ -54,8 +55,7 @@ export class SignerLedger implements EntryCheck {
   readonly bundles = new Map<string, ExportedBundle>();
   /** The largest clockSkew among bundle-exported entries, seconds; undefined when none. */
   largestExportedSkew: number | undefined;
-  /** Each YubiKey's highest OTP counter so far, and the entry that recorded it. */
-  readonly #otpCounters = new Map<string, { usage: number; session: number; seq: number }>();
+  readonly #otpCounters = new OtpCounterTrack();
 
   constructor(
     private readonly path: string,
@@ -64,7 +64,17 @@ export class SignerLedger implements EntryCheck {
 
   onEntry(entry: AuditEntry): undefined {
     this.chain.add(entry.seq, entry.hash);
-    if (entry.type === "grant-issued" || entry.type === "grant-refused") this.checkOtpCounter(entry);
+    const repeat = this.#otpCounters.onEntry(entry);
+    if (repeat !== undefined) {
+      this.findings.add({
+        code: "otp-counter-not-increasing",
+        log: this.path,
+        seq: repeat.at.seq,
+        ...(repeat.grantId === undefined ? {} : { grantId: repeat.grantId }),
+        time: entry.time,
+        message: repeatMessage(repeat),
+      });
+    }
     if (entry.type === LOG_RECOVERED_TYPE) this.findings.add(logRecoveredFinding(this.path, entry));
     else if (entry.type === "grant-issued") this.recordGrant(entry);
     else if (entry.type === "grant-refused") {
@@ -76,33 +86,6 @@ export class SignerLedger implements EntryCheck {
       if (bundleId !== undefined) this.bundles.set(bundleId, { seq: entry.seq, revoked: new Set(revokedGrants ?? []) });
     }
     return undefined;
-  }
-
-  /**
-   * An accepted OTP's counter (`otpCounter`, docs/signer.md) must be above
-   * every earlier one of its YubiKey: one that is not is an OTP accepted
-   * twice, a home rolled back or a log edited.
-   */
-  private checkOtpCounter(entry: AuditEntry): void {
-    const { yubikeyId, otpCounter } = readAuditData("grant-refused", entry.data).record;
-    const grantId =
-      entry.type === "grant-issued" ? readAuditData("grant-issued", entry.data).record.grantId : undefined;
-    if (yubikeyId === undefined || otpCounter === undefined) return;
-    const [usage, session] = otpCounter;
-    const id = keptString(yubikeyId) ?? "";
-    const last = this.#otpCounters.get(id);
-    if (last !== undefined && (usage < last.usage || (usage === last.usage && session <= last.session))) {
-      this.findings.add({
-        code: "otp-counter-not-increasing",
-        log: this.path,
-        seq: entry.seq,
-        ...(grantId === undefined ? {} : { grantId }),
-        time: entry.time,
-        message: `YubiKey ${id}'s OTP counter [${usage},${session}] is not above the [${last.usage},${last.session}] of entry ${last.seq}: an OTP accepted twice, or the signer's home rolled back`,
-      });
-      return;
-    }
-    this.#otpCounters.set(id, { usage, session, seq: entry.seq });
   }
 
   private recordGrant(entry: AuditEntry): void {

@@ -14,6 +14,7 @@ import {
   type SealSummary,
   type SinceSummary,
 } from "./log-evidence.js";
+import { type CounterRepeat, repeatMessage } from "./otp-counters.js";
 
 export interface LogVerdict {
   path: string;
@@ -21,6 +22,8 @@ export interface LogVerdict {
   seals?: SealSummary;
   checkpoints?: CheckpointSummary;
   since?: SinceSummary;
+  /** The first YubiKey OTP counter in a signer log that is not above an earlier one of its key. */
+  otpCounterRepeat?: CounterRepeat;
 }
 
 /**
@@ -53,5 +56,9 @@ export function describeLogVerdict(verdict: LogVerdict): string {
     return `${path}: BROKEN at entry ${report.seq} (line ${report.line}): ${report.code}: ${report.message}; ${report.entriesVerified} entries before it verified`;
   }
   const recovered = report.recoveries > 0 ? `, ${report.recoveries} torn tail(s) recovered` : "";
+  const repeat = verdict.otpCounterRepeat;
+  if (repeat !== undefined) {
+    return `${path}: chain intact, but entry ${repeat.at.seq} reuses an OTP: ${repeatMessage(repeat)}`;
+  }
   return `${path}: intact, ${report.entries} entries${recovered}${describeEvidence(verdict)}, log ${report.logId}, head ${report.head.seq} ${report.head.hash}`;
 }
