@@ -1,5 +1,6 @@
 // End-to-end test support: OpenSSH user certificates for grants, signed on
-// the real SoftHSM2 token by a TokenIssuer, following docs/openssh.md ("The
+// the real SoftHSM2 token by a TokenIssuer (or by a software TestIssuer where
+// the token is not what is measured), following docs/openssh.md ("The
 // certificate"): key id = `<grant id>[/N]@<target>`, principal = user,
 // validity = the grant window, a random serial.
 import { randomBytes } from "node:crypto";
@@ -11,7 +12,7 @@ import {
   sshSignatureBlob,
   toHex,
 } from "@airgrant/core";
-import type { TokenIssuer } from "./token-issuer.js";
+import type { GrantSigner } from "./test-issuer.js";
 
 export interface SshCertificateRequest {
   /** The engineer's public key line (id_ed25519.pub). */
@@ -39,8 +40,8 @@ export interface MintedSshCertificate {
   line: string;
 }
 
-/** Mint a user certificate signed by the issuer's key on the token. */
-export function mintSshCertificate(issuer: TokenIssuer, request: SshCertificateRequest): MintedSshCertificate {
+/** Mint a user certificate signed by the issuer's key. */
+export function mintSshCertificate(issuer: GrantSigner, request: SshCertificateRequest): MintedSshCertificate {
   const now = Math.floor(Date.now() / 1000);
   const grantId = request.grantId ?? toHex(randomBytes(16));
   const maxUses = request.maxUses ?? 1;
