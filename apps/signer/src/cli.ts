@@ -5,7 +5,6 @@ import {
   AirgrantError,
   type CommandLine,
   type ErrorCode,
-  ensurePrivateDirectory,
   exitStatusOf,
   type ParsedArgs,
   parseSshPublicKeyLine,
@@ -18,7 +17,6 @@ import {
 } from "@airgrant/core";
 import { formatDuration, parseDuration } from "./duration.js";
 import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGrantId, parseGroupOption } from "./export-bundle.js";
-import { withHomeLock } from "./home-lock.js";
 import { initIssuer } from "./init-issuer.js";
 import { isIssuerKeyAlg } from "./issuer-key-alg.js";
 import { publicKeyPem, readIssuerRecord, requireIssuerRecord } from "./issuer-record.js";
@@ -196,27 +194,11 @@ function openCommandToken(ctx: Context): TokenSession {
   return openToken({ modulePath, tokenLabel, pin: readPin(values["pin-file"], tokenLabel) });
 }
 
-/**
- * Runs `run` with the token open, for the commands that have no issuer yet
- * or change the officers. The opening (module start, login) is done under
- * the home's lock, like every other use of the token here, so two signers
- * of one home never read the token while the other's login rewrites it.
- */
-function withToken<T>(ctx: Context, run: (session: TokenSession) => T): T {
-  ensurePrivateDirectory(ctx.home.dir);
-  const session = withHomeLock(ctx.home.lockPath, () => openCommandToken(ctx));
-  try {
-    return run(session);
-  } finally {
-    session.close();
-  }
-}
-
 function runInit(ctx: Context): number {
   const alg = ctx.values.alg;
   if (alg !== undefined && !isIssuerKeyAlg(alg)) throw usage(`--alg must be ecdsa-p256 or ed25519, not '${alg}'`);
   const keyLabel = ctx.values["key-label"] ?? DEFAULT_KEY_LABEL;
-  const result = withToken(ctx, (session) => initIssuer(ctx.home, session, { keyLabel, alg }));
+  const result = initIssuer(ctx.home, () => openCommandToken(ctx), { keyLabel, alg });
   const { issuer } = result;
   const pem = publicKeyPem(issuer.publicKey);
   const how = result.recorded
@@ -253,9 +235,14 @@ function runOfficerAdd(ctx: Context): number {
   const aesKey = readAesKeyFile(keyFile);
   let result: ReturnType<typeof enrolOfficer>;
   try {
-    result = withToken(ctx, (session) =>
-      enrolOfficer(ctx.home, session, { name, yubikeyId, privateId, aesKey, targets, maxTtl }),
-    );
+    result = enrolOfficer(ctx.home, () => openCommandToken(ctx), {
+      name,
+      yubikeyId,
+      privateId,
+      aesKey,
+      targets,
+      maxTtl,
+    });
   } finally {
     aesKey.fill(0);
   }
@@ -294,7 +281,7 @@ function runOfficerRemove(ctx: Context): number {
       `no officer named ${name} is enrolled; see "airgrant-signer officer list"`,
     );
   }
-  const { officer, auditSeq } = withToken(ctx, (session) => removeOfficer(ctx.home, session, name));
+  const { officer, auditSeq } = removeOfficer(ctx.home, () => openCommandToken(ctx), name);
   print(
     ctx,
     { officer: { name: officer.name, yubikeyId: officer.yubikeyId }, auditSeq },
@@ -408,11 +395,15 @@ function runBundle(ctx: Context): number {
   if (revoked.length > MAX_REVOKED_ON_COMMAND_LINE) {
     throw new AirgrantError("bad-input", `at most ${MAX_REVOKED_ON_COMMAND_LINE} --revoke options`);
   }
-  const exported = exportBundle(ctx.home, out, { maxLifetime, clockSkew, groups, revokedGrants: revoked });
-  withSigner(
+  // One operation under one lock: the bundle, its log entry, and the checkpoint that signs it.
+  const exported = withSigner(
     ctx.home,
     () => openCommandToken(ctx),
-    (signer) => writeCheckpoint(signer),
+    (signer) => {
+      const result = exportBundle(signer, out, { maxLifetime, clockSkew, groups, revokedGrants: revoked });
+      writeCheckpoint(signer);
+      return result;
+    },
   );
   const { bundle } = exported;
   print(

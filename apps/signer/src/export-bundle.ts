@@ -10,10 +10,9 @@ import {
   toHex,
   writeFileAtomic,
 } from "@airgrant/core";
-import { withHomeLock } from "./home-lock.js";
-import { requireIssuerRecord, signatureAlgorithmOf } from "./issuer-record.js";
+import { signatureAlgorithmOf } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
-import type { SignerHome } from "./signer-home.js";
+import type { Signer } from "./signer.js";
 import { readPolicy, writePolicy } from "./signer-policy.js";
 
 export interface BundleRequest {
@@ -69,65 +68,63 @@ export function parseGrantId(text: string): string {
  * Builds the trust bundle (docs/trust-bundle.md) for this signer's issuer key,
  * writes it atomically to `outPath` (0644: it holds only public keys),
  * records its maxLifetime as the longest grant the signer will mint, and
- * appends `bundle-exported` with its SHA-256 to the signer log.
+ * appends `bundle-exported` with its SHA-256 to the signer log: one step of
+ * a Signer's operation (withSigner), under the home's lock it holds.
  *
  * The issuer may grant every target (`*`): officers' targets are enforced
  * when minting, so enrolling or removing an officer never needs new bundles
  * on the hosts.
  */
 export function exportBundle(
-  home: SignerHome,
+  signer: Signer,
   outPath: string,
   request: BundleRequest,
   options: { clock?: () => Date; randomBytes?: (n: number) => Uint8Array } = {},
 ): ExportedBundle {
   const clock = options.clock ?? (() => new Date());
   const random = options.randomBytes ?? ((n: number) => new Uint8Array(nodeRandomBytes(n)));
-  requireIssuerRecord(home.issuerPath);
-  return withHomeLock(home.lockPath, () => {
-    const issuer = requireIssuerRecord(home.issuerPath);
-    const now = Math.floor(clock().getTime() / 1000);
-    const created = Math.floor(Date.parse(issuer.created) / 1000);
-    const bundle: TrustBundle = {
-      bundleId: toHex(random(16)),
-      created: now,
-      issuers: [
-        {
-          keyId: issuer.keyId,
-          algorithm: signatureAlgorithmOf(issuer.alg),
-          publicKey: issuer.publicKey,
-          notBefore: Math.min(created, now),
-          notAfter: now + ISSUER_VALIDITY_SECONDS,
-          targets: ["*"],
-        },
-      ],
-      groups: request.groups,
-      maxLifetime: request.maxLifetime,
-      clockSkew: request.clockSkew,
-      requiredSignatures: 1,
-      revokedGrants: [...new Set(request.revokedGrants)].sort(),
-    };
-    const bytes = encodeTrustBundle(bundle);
-    writeFileAtomic(outPath, bytes, 0o644);
-    const policy = readPolicy(home.policyPath);
-    if (policy.maxLifetime !== request.maxLifetime) {
-      writePolicy(home.policyPath, { ...policy, maxLifetime: request.maxLifetime });
-    }
-    const digest = toHex(sha256(bytes));
-    const entry = appendSignerEntry(
-      home,
-      "bundle-exported",
-      auditData("bundle-exported", {
-        bundleId: bundle.bundleId,
-        sha256: digest,
-        issuerKeyId: issuer.keyId,
-        maxLifetime: bundle.maxLifetime,
-        clockSkew: bundle.clockSkew,
-        groups: Object.keys(bundle.groups).sort(),
-        revokedGrants: bundle.revokedGrants,
-      }),
-      clock,
-    );
-    return { bytes, bundle, sha256: digest, auditSeq: entry.seq };
-  });
+  const { home, issuer } = signer;
+  const now = Math.floor(clock().getTime() / 1000);
+  const created = Math.floor(Date.parse(issuer.created) / 1000);
+  const bundle: TrustBundle = {
+    bundleId: toHex(random(16)),
+    created: now,
+    issuers: [
+      {
+        keyId: issuer.keyId,
+        algorithm: signatureAlgorithmOf(issuer.alg),
+        publicKey: issuer.publicKey,
+        notBefore: Math.min(created, now),
+        notAfter: now + ISSUER_VALIDITY_SECONDS,
+        targets: ["*"],
+      },
+    ],
+    groups: request.groups,
+    maxLifetime: request.maxLifetime,
+    clockSkew: request.clockSkew,
+    requiredSignatures: 1,
+    revokedGrants: [...new Set(request.revokedGrants)].sort(),
+  };
+  const bytes = encodeTrustBundle(bundle);
+  writeFileAtomic(outPath, bytes, 0o644);
+  const policy = readPolicy(home.policyPath);
+  if (policy.maxLifetime !== request.maxLifetime) {
+    writePolicy(home.policyPath, { ...policy, maxLifetime: request.maxLifetime });
+  }
+  const digest = toHex(sha256(bytes));
+  const entry = appendSignerEntry(
+    home,
+    "bundle-exported",
+    auditData("bundle-exported", {
+      bundleId: bundle.bundleId,
+      sha256: digest,
+      issuerKeyId: issuer.keyId,
+      maxLifetime: bundle.maxLifetime,
+      clockSkew: bundle.clockSkew,
+      groups: Object.keys(bundle.groups).sort(),
+      revokedGrants: bundle.revokedGrants,
+    }),
+    clock,
+  );
+  return { bytes, bundle, sha256: digest, auditSeq: entry.seq };
 }

@@ -1,10 +1,9 @@
-import { AirgrantError, auditData, ensurePrivateDirectory, keyIdOf, toHex } from "@airgrant/core";
-import { withHomeLock } from "./home-lock.js";
+import { AirgrantError, auditData, keyIdOf, toHex } from "@airgrant/core";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { type IssuerRecord, readIssuerRecord, writeIssuerRecord } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
+import { type TokenSource, withHomeSession } from "./signer.js";
 import type { SignerHome } from "./signer-home.js";
-import type { TokenSession } from "./token-session.js";
 
 export interface InitResult {
   issuer: IssuerRecord;
@@ -23,12 +22,11 @@ export interface InitResult {
  */
 export function initIssuer(
   home: SignerHome,
-  session: TokenSession,
+  token: TokenSource,
   request: { keyLabel: string; alg: IssuerKeyAlg | undefined },
   clock: () => Date = () => new Date(),
 ): InitResult {
-  ensurePrivateDirectory(home.dir);
-  return withHomeLock(home.lockPath, () => {
+  return withHomeSession(home, token, (session) => {
     const recorded = readIssuerRecord(home.issuerPath);
     if (recorded !== undefined && recorded.keyLabel !== request.keyLabel) {
       throw new AirgrantError(

@@ -246,12 +246,14 @@ describe("mintGrant", () => {
   it("keeps the counter cache current across configuration changes, so the next grant need not read the log", () => {
     const home = newHome();
     expect(mint(home, otp()).ok).toBe(true);
-    exportBundle(home, join(work, `bundle-${homes}.json`), {
-      maxLifetime: 3600,
-      clockSkew: 60,
-      groups: {},
-      revokedGrants: [],
-    });
+    withSigner(home, session, (signer) =>
+      exportBundle(signer, join(work, `bundle-${homes}.json`), {
+        maxLifetime: 3600,
+        clockSkew: 60,
+        groups: {},
+        revokedGrants: [],
+      }),
+    );
     const last = lastEntry(home);
     expect(last.type).toBe("bundle-exported");
     expect(JSON.parse(readFileSync(home.countersPath, "utf8"))).toMatchObject({ logSeq: last.seq, logHash: last.hash });

@@ -1,10 +1,9 @@
 import { AirgrantError, auditData } from "@airgrant/core";
-import { withHomeLock } from "./home-lock.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
 import { readSecretFile } from "./secret-file.js";
+import { type TokenSource, withHomeSession } from "./signer.js";
 import type { SignerHome } from "./signer-home.js";
 import { aesKeyLabelOf, type Officer, readPolicy, writePolicy } from "./signer-policy.js";
-import type { TokenSession } from "./token-session.js";
 
 export interface OfficerEnrolment {
   name: string;
@@ -51,12 +50,12 @@ export function readAesKeyFile(path: string): Uint8Array {
  */
 export function enrolOfficer(
   home: SignerHome,
-  session: TokenSession,
+  token: TokenSource,
   enrolment: OfficerEnrolment,
   clock: () => Date = () => new Date(),
 ): { officer: Officer; auditSeq: number } {
   try {
-    return withHomeLock(home.lockPath, () => {
+    return withHomeSession(home, token, (session) => {
       const policy = readPolicy(home.policyPath);
       if (policy.officers.some((o) => o.name === enrolment.name)) {
         throw new AirgrantError(
@@ -111,11 +110,11 @@ export function enrolOfficer(
  */
 export function removeOfficer(
   home: SignerHome,
-  session: TokenSession,
+  token: TokenSource,
   name: string,
   clock: () => Date = () => new Date(),
 ): { officer: Officer; auditSeq: number } {
-  return withHomeLock(home.lockPath, () => {
+  return withHomeSession(home, token, (session) => {
     const policy = readPolicy(home.policyPath);
     const officer = policy.officers.find((o) => o.name === name);
     if (officer === undefined) {

@@ -29,28 +29,43 @@ function checkIssuerKey(home: SignerHome, session: TokenSession, issuer: IssuerR
   }
 }
 
+/** A session the caller keeps, or how to open one (the CLI's: module, token, PIN). */
+export type TokenSource = TokenSession | (() => TokenSession);
+
+/** `run` with the session of `token`, opened now (and closed after) unless the caller keeps it. */
+function inSession<T>(token: TokenSource, run: (session: TokenSession) => T): T {
+  const session = token instanceof TokenSession ? token : token();
+  try {
+    return run(session);
+  } finally {
+    if (session !== token) session.close();
+  }
+}
+
 /**
- * Runs `run` with a Signer of `home`, the whole of it under the home's lock
- * (docs/signer.md, "Home"): issuer.json is read once (`key-missing` before
- * the token is touched when there is none), the token is opened by
- * `openSession` (or `token`, a session the caller keeps, is used) and its key
- * checked, and every read and append of the home in `run` is inside the same
- * lock. A session opened here is closed when `run` returns or throws.
+ * Runs `run` with the token open, the whole of it under the home's lock
+ * (docs/signer.md, "Home"): one operation of the signer, whatever the
+ * command. The session is opened inside the lock too, so two signers of one
+ * home never read the token while the other's login rewrites it (SoftHSM2).
  */
-export function withSigner<T>(
-  home: SignerHome,
-  token: TokenSession | (() => TokenSession),
-  run: (signer: Signer) => T,
-): T {
+export function withHomeSession<T>(home: SignerHome, token: TokenSource, run: (session: TokenSession) => T): T {
+  ensurePrivateDirectory(home.dir);
+  return withHomeLock(home.lockPath, () => inSession(token, run));
+}
+
+/**
+ * Runs `run` with a Signer of `home`, under the home's lock like
+ * withHomeSession: issuer.json is read once (`key-missing` before the token
+ * is touched when there is none), the token is opened and its key checked
+ * against it before `run` signs anything.
+ */
+export function withSigner<T>(home: SignerHome, token: TokenSource, run: (signer: Signer) => T): T {
   ensurePrivateDirectory(home.dir);
   return withHomeLock(home.lockPath, () => {
     const issuer = requireIssuerRecord(home.issuerPath);
-    const session = token instanceof TokenSession ? token : token();
-    try {
+    return inSession(token, (session) => {
       checkIssuerKey(home, session, issuer);
       return run({ home, session, issuer });
-    } finally {
-      if (session !== token) session.close();
-    }
+    });
   });
 }
