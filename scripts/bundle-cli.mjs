@@ -2,7 +2,7 @@
 // scripts/bundle-cli.mjs [--esm] ENTRY OUT [EXTERNAL...]`, from a package's
 // directory. Every run of a role command pays its start-up, and Node 20
 // starts one file in well under half the time it takes to load the graph of
-// ES modules tsc emits (bench/verifier.bench.mjs, bench/signer.bench.mjs).
+// ES modules tsc emits (bench/verifier.bench.ts, bench/signer.bench.ts).
 // CommonJS by default, the fastest to start; --esm for a command that loads
 // a part only when asked (the signer's QR encoder, an `await import`).
 // Native addons stay outside (EXTERNAL), loaded from node_modules.

@@ -5,30 +5,29 @@
 // alternate, and the ratio of their medians is the figure (target <= 1.3).
 // `--runs N` (default 40), `--alg ed25519`, `--signer PATH` (another build's
 // dist/airgrant-signer.mjs, to compare), `--json`. Needs a build and SoftHSM2.
-
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { toHex } from "@airgrant/core";
 import {
   createSoftHsmToken,
   enrolOfficer,
   findPkcs11Module,
   initIssuer,
+  isIssuerKeyAlg,
   openToken,
   signerHome,
-} from "../apps/signer/dist/index.js";
-import { generateOtp } from "../packages/yubikey-otp/dist/generate-otp.js";
-import { fmt, median, ROOT, workDir } from "./bench-support.mjs";
+} from "@airgrant/signer";
+import { SIGNER_BUNDLE } from "@airgrant/testkit";
+import { decodeModhex } from "@airgrant/yubikey-otp";
+import { generateOtp } from "@airgrant/yubikey-otp/generate";
+import { fmt, JSON_OUTPUT, median, numberOption, option, ROOT, workDir } from "./bench-support.js";
 
-function option(name, fallback) {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1];
-}
-const RUNS = Number(option("runs", 40));
+const RUNS = numberOption("runs", 40);
 const ALG = option("alg", "ecdsa-p256");
-const SIGNER = option("signer", join(ROOT, "apps/signer/dist/airgrant-signer.mjs"));
-const JSON_OUT = process.argv.includes("--json");
+if (!isIssuerKeyAlg(ALG)) throw new Error(`--alg must be ecdsa-p256 or ed25519, not '${ALG}'`);
+const SIGNER = option("signer", SIGNER_BUNDLE);
 const PIN = "bench-1234";
 const PUBLIC_ID = "cccccccccccb";
 
@@ -57,7 +56,7 @@ const privateId = Buffer.from("8792ebfe26cc", "hex");
 }
 
 let touches = 0;
-function otp() {
+function otp(): string {
   touches += 1;
   return generateOtp({
     aesKey,
@@ -80,7 +79,7 @@ const env = {
 };
 const GRANT = ["grant", "--user", "alice", "--host", "db1.example", "--ttl", "30m", "--reason", "patch CVE-2026-0001"];
 
-function grant() {
+function grant(): void {
   const r = spawnSync(process.execPath, [SIGNER, ...GRANT], { input: `${otp()}\n`, env, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`bench grant failed: ${r.stderr}`);
 }
@@ -121,16 +120,14 @@ p.C_Finalize();
 `,
 );
 const floorLog = join(dir, "floor.log");
-function baseline() {
-  const hex = otp()
-    .slice(12)
-    .replace(/./g, (c) => "0123456789abcdef"["cbdefghijklnrtuv".indexOf(c)]);
+function baseline(): void {
+  const hex = toHex(decodeModhex(otp().slice(PUBLIC_ID.length)));
   const args = [baselineScript, modulePath, PIN, hex, floorLog, ALG === "ed25519" ? "1" : "0"];
   const r = spawnSync(process.execPath, args, { env, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
 }
 
-function timed(fn) {
+function timed(fn: () => void): number {
   const t = performance.now();
   fn();
   return performance.now() - t;
@@ -139,8 +136,8 @@ function timed(fn) {
 // Warm the page cache and the token's files for both, then alternate.
 grant();
 baseline();
-const ours = [];
-const floor = [];
+const ours: number[] = [];
+const floor: number[] = [];
 for (let i = 0; i < RUNS; i++) {
   if (i % 2 === 0) {
     ours.push(timed(grant));
@@ -153,7 +150,7 @@ for (let i = 0; i < RUNS; i++) {
 const oursMs = median(ours);
 const floorMs = median(floor);
 const ratio = oursMs / floorMs;
-if (JSON_OUT) {
+if (JSON_OUTPUT) {
   const result = {
     bench: "signer-grant-process",
     token: "softhsm2",

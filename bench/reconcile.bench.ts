@@ -8,8 +8,9 @@ import { randomBytes } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeAuditEntry } from "../packages/core/dist/audit-entry.js";
-import { fmt, ROOT } from "./bench-support.mjs";
+import { type AuditEntry, type AuditValue, encodeAuditEntry } from "@airgrant/core";
+import { AUDITOR_CLI } from "@airgrant/testkit";
+import { fmt } from "./bench-support.js";
 
 const GRANTS = 100_000;
 const HOSTS = 100;
@@ -19,21 +20,25 @@ const REFUSED_EVERY = 10;
 const TARGET_MS = 60_000;
 const T0 = Date.parse("2026-10-01T00:00:00Z");
 const GENESIS = "0".repeat(64);
-const hex = (n) => randomBytes(n).toString("hex");
+const hex = (n: number) => randomBytes(n).toString("hex");
 
 /** Appends lines to a file in big writes, chaining them as appendAuditEntry would. */
 class BulkLog {
-  constructor(path, time) {
-    this.path = path;
+  readonly fd: number;
+  chunks: Buffer[] = [];
+  size = 0;
+  seq = 0;
+  prev = GENESIS;
+
+  constructor(
+    readonly path: string,
+    time: number,
+  ) {
     this.fd = openSync(path, "w", 0o600);
-    this.chunks = [];
-    this.size = 0;
-    this.seq = 0;
-    this.prev = GENESIS;
     this.append(time, "log-opened", { format: "airgrant-audit-log/1", logId: hex(16) });
   }
 
-  append(time, type, data) {
+  append(time: number, type: string, data: Record<string, AuditValue>): AuditEntry {
     const { entry, line } = encodeAuditEntry(this.seq + 1, new Date(time).toISOString(), type, data, this.prev);
     this.seq = entry.seq;
     this.prev = entry.hash;
@@ -43,13 +48,13 @@ class BulkLog {
     return entry;
   }
 
-  flush() {
+  flush(): void {
     writeSync(this.fd, Buffer.concat(this.chunks));
     this.chunks = [];
     this.size = 0;
   }
 
-  close() {
+  close(): void {
     this.flush();
     closeSync(this.fd);
   }
@@ -109,7 +114,7 @@ for (let i = 0; i < GRANTS; i++) {
     target: host,
     user: grant.user,
   };
-  const log = hosts[i % HOSTS];
+  const log = hosts[i % HOSTS] as BulkLog;
   if (i % REFUSED_EVERY === 0)
     log.append(issued + 30_000, "grant-check", { ...check, verdict: "wrong-user", user: "eve" });
   log.append(issued + 60_000, "grant-check", { ...check, use: 1, verdict: "allowed" });
@@ -126,10 +131,10 @@ console.log(
 
 // Warm the page cache for both, then alternate: sha256sum, reconcile, sha256sum.
 spawnSync("sha256sum", files, { stdio: "ignore" });
-const cli = join(ROOT, "apps/auditor/dist/cli.js");
+const cli = AUDITOR_CLI;
 const hostArgs = hosts.flatMap((l) => ["--host", l.path]);
-const shaTimes = [];
-function sha256sum() {
+const shaTimes: number[] = [];
+function sha256sum(): void {
   const s = performance.now();
   const r = spawnSync("sha256sum", files, { stdio: ["ignore", "ignore", "inherit"] });
   if (r.status !== 0) throw new Error("sha256sum failed");
@@ -151,7 +156,14 @@ const reconcileMs = performance.now() - t;
 closeSync(outFd);
 sha256sum();
 if (r.status !== 0) throw new Error(`reconcile exited ${r.status}: ${r.stderr.slice(0, 500)}`);
-const result = JSON.parse(readFileSync(out, "utf8"));
+/** The members of `reconcile --json` this bench checks. */
+interface ReconcileResult {
+  grantsIssued: number;
+  uses: number;
+  neverUsed: unknown[];
+  findingsTotal: number;
+}
+const result = JSON.parse(readFileSync(out, "utf8")) as ReconcileResult;
 const peakKiB = Number(r.stderr.trim().split("\n").at(-1));
 if (result.grantsIssued !== GRANTS || result.uses !== uses || result.findingsTotal !== 0) {
   throw new Error(

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields, VERIFIER_BUNDLE } from "@airgrant/testkit";
 import { hostState, installBundle } from "@airgrant/verifier";
-import { alternate, report, workDir } from "./bench-support.mjs";
+import { alternate, report, workDir } from "./bench-support.js";
 
 const RUNS = 41;
 const WARM = 3;
@@ -25,7 +25,14 @@ const grants = Array.from({ length: 2 * (RUNS + WARM) }, () =>
   ),
 );
 
-function run(args, input, env) {
+/** Each run presents a grant of its own: a grant is good for one use. */
+function grantAt(i: number): string {
+  const grant = grants[i];
+  if (grant === undefined) throw new RangeError(`no grant ${i}`);
+  return grant;
+}
+
+function run(args: string[], input: string, env: NodeJS.ProcessEnv): void {
   const r = spawnSync(process.execPath, [cli, ...args, "--state", state.dir, "--host", "bench.example"], {
     input,
     env,
@@ -33,9 +40,9 @@ function run(args, input, env) {
   if (r.status !== 0) throw new Error(`${args[0]} failed: ${r.stderr}`);
 }
 
-const bare = { PATH: process.env.PATH };
+const bare: NodeJS.ProcessEnv = { PATH: process.env.PATH };
 const check = alternate(
-  (i) => run(["check", "--user", "alice"], grants[i], bare),
+  (i) => run(["check", "--user", "alice"], grantAt(i), bare),
   () => spawnSync(process.execPath, ["-e", "0"], { env: bare }),
   { runs: RUNS, warm: WARM },
 );
@@ -48,9 +55,15 @@ report({
 });
 
 // What pam_exec passes: the PAM environment (here none) and the PAM items, nothing else.
-const pamEnv = { PAM_TYPE: "auth", PAM_USER: "alice", PAM_SERVICE: "sshd", PAM_RHOST: "192.0.2.10", PAM_TTY: "ssh" };
+const pamEnv: NodeJS.ProcessEnv = {
+  PAM_TYPE: "auth",
+  PAM_USER: "alice",
+  PAM_SERVICE: "sshd",
+  PAM_RHOST: "192.0.2.10",
+  PAM_TTY: "ssh",
+};
 const pam = alternate(
-  (i) => run(["pam"], `${grants[RUNS + WARM + i]}\0`, pamEnv),
+  (i) => run(["pam"], `${grantAt(RUNS + WARM + i)}\0`, pamEnv),
   () => spawnSync(process.execPath, ["-e", "0"], { env: pamEnv }),
   { runs: RUNS, warm: WARM },
 );

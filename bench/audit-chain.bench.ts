@@ -3,38 +3,32 @@
 //   file, in one run, with the verifier's peak resident memory;
 // - fsynced appendAuditEntry against the floor: a bare O_APPEND write of a
 //   line of the same size plus fsync.
-// Needs a build (`npx tsc -b packages/core`). Works in bench/.work/ and deletes
-// the big file afterwards.
+// Needs a build (`npm run build`). Works in bench/.work/ and deletes the big
+// file afterwards.
 import { spawnSync } from "node:child_process";
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, statSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, "../packages/core/dist");
-const { encodeAuditEntry, AUDIT_LOG_FORMAT, GENESIS_PREV } = await import(
-  pathToFileURL(join(dist, "audit-entry.js")).href
-);
-const { appendAuditEntry } = await import(pathToFileURL(join(dist, "audit-log.js")).href);
-const { withFileLock } = await import(pathToFileURL(join(dist, "file-lock.js")).href);
+import { join } from "node:path";
+import {
+  AUDIT_LOG_FORMAT,
+  type AuditValue,
+  appendAuditEntry,
+  encodeAuditEntry,
+  GENESIS_PREV,
+  withFileLock,
+} from "@airgrant/core";
+import { fmt, numberOption, ROOT } from "./bench-support.js";
 
 /** `--entries N` and `--appends N` shrink a run for a quick look; the defaults are the reported figures. */
-function option(name, fallback) {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : Number(process.argv[at + 1]);
-}
-const ENTRIES = option("entries", 1_000_000);
-const APPENDS = option("appends", 2_000);
-const work = join(here, ".work");
+const ENTRIES = numberOption("entries", 1_000_000);
+const APPENDS = numberOption("appends", 2_000);
+const work = join(ROOT, "bench", ".work");
 mkdirSync(work, { recursive: true });
 const bigLog = join(work, "audit-chain-1m.log");
 
-const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
-const fmt = (n, digits = 0) =>
-  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 /** A host's grant-checked entry: realistic sizes (ids, names, a hash of what was presented). */
-function dataOf(seq) {
+function dataOf(seq: number): Record<string, AuditValue> {
   const id = (seq * 2654435761).toString(16).padStart(12, "0");
   return {
     grantId: `${id}${id}${id.slice(0, 8)}`,
@@ -44,11 +38,11 @@ function dataOf(seq) {
   };
 }
 
-function generate(path, entries) {
+function generate(path: string, entries: number): number {
   const fd = openSync(path, "w", 0o600);
   const t0 = process.hrtime.bigint();
   let prev = GENESIS_PREV;
-  let batch = [];
+  let batch: Buffer[] = [];
   let batchBytes = 0;
   const base = Date.UTC(2026, 0, 1);
   for (let seq = 1; seq <= entries; seq++) {
@@ -74,7 +68,7 @@ function generate(path, entries) {
 }
 const NEWLINE = Buffer.from("\n");
 
-function timeSha256sum(path) {
+function timeSha256sum(path: string): number {
   const t0 = process.hrtime.bigint();
   const r = spawnSync("sha256sum", [path], { encoding: "utf8" });
   const elapsed = ms(t0);
@@ -89,22 +83,32 @@ function timeSha256sum(path) {
  */
 const PEAK_RSS_KB = `Number(/VmHWM:\\s*(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))[1])`;
 
-/** verifyAuditLog in a fresh process, so that its peak RSS is the verifier's own. */
-function timeVerify(path) {
+interface VerifyRun {
+  ms: number;
+  ok: boolean;
+  entries: number;
+  maxRssKb: number;
+}
+
+/**
+ * verifyAuditLog in a fresh process, so that its peak RSS is the verifier's
+ * own; run from the root, where @airgrant/core resolves by name.
+ */
+function timeVerify(path: string): VerifyRun {
   const script = `
     import { readFileSync } from "node:fs";
-    const { verifyAuditLog } = await import(${JSON.stringify(pathToFileURL(join(dist, "verify-audit-log.js")).href)});
+    import { verifyAuditLog } from "@airgrant/core";
     const t0 = process.hrtime.bigint();
     const report = verifyAuditLog(${JSON.stringify(path)});
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     console.log(JSON.stringify({ ms, ok: report.ok, entries: report.entries, maxRssKb: ${PEAK_RSS_KB} }));
   `;
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: ROOT, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`verify failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
 
-function baselineRssKb() {
+function baselineRssKb(): number {
   const script = `import { readFileSync } from "node:fs"; console.log(${PEAK_RSS_KB});`;
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
   return Number(r.stdout);
@@ -146,10 +150,10 @@ function baselineRssKb() {
   const appendRate = count / (appendMs / 1000);
   const bareRate = count / (bareMs / 1000);
   console.log(
-    `appendAuditEntry          ${fmt(appendRate)} appends/s (${fmt(appendMs / count, 3)} ms each, fsynced, lock included)`,
+    `appendAuditEntry          ${fmt(appendRate, 0)} appends/s (${fmt(appendMs / count, 3)} ms each, fsynced, lock included)`,
   );
   console.log(
-    `bare O_APPEND+fsync       ${fmt(bareRate)} appends/s (${fmt(bareMs / count, 3)} ms each, ${line.length}-byte lines)`,
+    `bare O_APPEND+fsync       ${fmt(bareRate, 0)} appends/s (${fmt(bareMs / count, 3)} ms each, ${line.length}-byte lines)`,
   );
   console.log(`ratio append/bare         ${fmt(appendRate / bareRate, 2)}`);
   console.log(
@@ -160,22 +164,22 @@ function baselineRssKb() {
 }
 
 // 2. Chain verification against sha256sum.
-console.log(`generating ${fmt(ENTRIES)} entries in ${bigLog} …`);
+console.log(`generating ${fmt(ENTRIES, 0)} entries in ${bigLog} …`);
 const genMs = generate(bigLog, ENTRIES);
 const size = statSync(bigLog).size;
 console.log(
   `  ${fmt(size / 1e6, 1)} MB, ${fmt(size / ENTRIES, 0)} bytes/entry on average, written in ${fmt(genMs / 1000, 1)} s`,
 );
 timeSha256sum(bigLog); // Warm the page cache so both read from memory.
-const runs = [];
+const runs: Array<{ sum: number; verify: VerifyRun }> = [];
 for (let i = 0; i < 2; i++) runs.push({ sum: timeSha256sum(bigLog), verify: timeVerify(bigLog) });
 const bestSum = Math.min(...runs.map((r) => r.sum));
 const bestVerify = runs.reduce((a, b) => (a.verify.ms <= b.verify.ms ? a : b)).verify;
 if (!bestVerify.ok || bestVerify.entries !== ENTRIES) throw new Error("the generated log did not verify");
 const peakRssMb = Math.max(...runs.map((r) => r.verify.maxRssKb)) / 1024;
-console.log(`sha256sum                 ${fmt(bestSum)} ms   (${fmt(size / 1e6 / (bestSum / 1000))} MB/s)`);
+console.log(`sha256sum                 ${fmt(bestSum, 0)} ms   (${fmt(size / 1e6 / (bestSum / 1000), 0)} MB/s)`);
 console.log(
-  `verifyAuditLog            ${fmt(bestVerify.ms)} ms   (${fmt(ENTRIES / (bestVerify.ms / 1000))} entries/s, ${fmt(size / 1e6 / (bestVerify.ms / 1000))} MB/s)`,
+  `verifyAuditLog            ${fmt(bestVerify.ms, 0)} ms   (${fmt(ENTRIES / (bestVerify.ms / 1000), 0)} entries/s, ${fmt(size / 1e6 / (bestVerify.ms / 1000), 0)} MB/s)`,
 );
 console.log(`ratio verify/sha256sum    ${fmt(bestVerify.ms / bestSum, 2)}   (best of ${runs.length} each)`);
 console.log(

@@ -8,12 +8,19 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { AUDIT_LOG_FORMAT, encodeAuditEntry, GENESIS_PREV } from "../packages/core/dist/audit-entry.js";
-import { encodeSealReceipt, evolveSealKey, sealMember } from "../packages/core/dist/audit-seal.js";
-import { fmt, JSON_OUTPUT, median, ROOT, report, workDir } from "./bench-support.mjs";
+import {
+  AUDIT_LOG_FORMAT,
+  type AuditValue,
+  encodeAuditEntry,
+  encodeSealReceipt,
+  evolveSealKey,
+  GENESIS_PREV,
+  sealMember,
+} from "@airgrant/core";
+import { AUDITOR_CLI } from "@airgrant/testkit";
+import { fmt, JSON_OUTPUT, median, numberOption, report, workDir } from "./bench-support.js";
 
-const at = process.argv.indexOf("--entries");
-const ENTRIES = at === -1 ? 1_000_000 : Number(process.argv[at + 1]);
+const ENTRIES = numberOption("entries", 1_000_000);
 const START = Date.parse("2026-10-01T00:00:00Z") / 1000;
 const EPOCH_SECONDS = 900;
 const RUNS = 5;
@@ -24,20 +31,21 @@ const receiptPath = join(dir, "receipt.json");
 const earlierPath = join(dir, "earlier-audit.json");
 
 /** A host log as the verifier writes it: a grant check every 2 s, each sealed with its epoch's key. */
-function generate() {
-  const keys = [new Uint8Array(32).fill(0x5e)];
+function generate(): void {
+  const keys: Uint8Array[] = [new Uint8Array(32).fill(0x5e)];
   const fd = openSync(log, "w", 0o600);
   let prev = GENESIS_PREV;
-  let batch = [];
+  let batch: Buffer[] = [];
   let bytes = 0;
   for (let seq = 1; seq <= ENTRIES; seq++) {
     const seconds = START + seq * 2;
     const time = new Date(seconds * 1000).toISOString();
     let type = "log-opened";
-    let data = { format: AUDIT_LOG_FORMAT, logId: LOG_ID };
+    let data: Record<string, AuditValue> = { format: AUDIT_LOG_FORMAT, logId: LOG_ID };
     if (seq > 1) {
       const epoch = Math.floor((seconds - START) / EPOCH_SECONDS);
-      while (keys.length <= epoch) keys.push(evolveSealKey(keys[keys.length - 1]));
+      while (keys.length <= epoch) keys.push(evolveSealKey(keys.at(-1) as Uint8Array));
+      const key = keys[epoch] as Uint8Array;
       const id = (seq * 2654435761).toString(16).padStart(12, "0");
       type = "grant-check";
       data = {
@@ -46,7 +54,7 @@ function generate() {
         user: `engineer${seq % 97}`,
         verdict: "allowed",
       };
-      data = { ...data, ...sealMember(keys[epoch], epoch, encodeAuditEntry(seq, time, type, data, prev).entry) };
+      data = { ...data, ...sealMember(key, epoch, encodeAuditEntry(seq, time, type, data, prev).entry) };
     }
     const { entry, line } = encodeAuditEntry(seq, time, type, data, prev);
     prev = entry.hash;
@@ -59,14 +67,26 @@ function generate() {
     }
   }
   closeSync(fd);
-  const receipt = { logId: LOG_ID, host: "plc-7", start: START, epochSeconds: EPOCH_SECONDS, key: keys[0] };
+  const receipt = {
+    logId: LOG_ID,
+    host: "plc-7",
+    start: START,
+    epochSeconds: EPOCH_SECONDS,
+    key: keys[0] as Uint8Array,
+  };
   writeFileSync(receiptPath, encodeSealReceipt({ ...receipt, firstSealedSeq: 2 }));
 }
 
-const cli = join(ROOT, "apps/auditor/dist/cli.js");
+const cli = AUDITOR_CLI;
+
+interface Timed {
+  ms: number;
+  peakKiB: number;
+  stdout: string;
+}
 
 /** One whole process under /usr/bin/time: wall time and peak RSS. */
-function timed(command, args) {
+function timed(command: string, args: string[]): Timed {
   const t = performance.now();
   const r = spawnSync("/usr/bin/time", ["-f", "%M", command, ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
   const ms = performance.now() - t;
@@ -74,7 +94,7 @@ function timed(command, args) {
   return { ms, peakKiB: Number(r.stderr.trim().split("\n").at(-1)), stdout: r.stdout };
 }
 
-const say = (text) => JSON_OUTPUT || console.log(text);
+const say = (text: string) => JSON_OUTPUT || console.log(text);
 say(`generating ${fmt(ENTRIES, 0)} sealed entries in ${log} …`);
 generate();
 const size = statSync(log).size;
@@ -82,16 +102,16 @@ say(`  ${fmt(size / 1e6, 1)} MB`);
 // The earlier audit, as the auditor kept it: what --since checks against.
 writeFileSync(earlierPath, timed(process.execPath, [cli, "verify", log, "--json"]).stdout);
 
-const runs = { sha: [], chain: [], evidence: [] };
+const runs: Record<"sha" | "chain" | "evidence", Timed[]> = { sha: [], chain: [], evidence: [] };
 for (let i = 0; i < RUNS; i++) {
   runs.sha.push(timed("sha256sum", [log]));
   runs.chain.push(timed(process.execPath, [cli, "verify", log]));
   runs.evidence.push(timed(process.execPath, [cli, "verify", log, "--key", receiptPath, "--since", earlierPath]));
 }
-const ms = (list) => median(list.map((r) => r.ms));
-const peak = (list) => Math.max(...list.map((r) => r.peakKiB)) / 1024;
-if (!runs.evidence[0].stdout.includes(`sealed (host plc-7) through entry ${ENTRIES};`)) {
-  throw new Error(`unexpected verify output: ${runs.evidence[0].stdout}`);
+const ms = (list: Timed[]) => median(list.map((r) => r.ms));
+const peak = (list: Timed[]) => Math.max(...list.map((r) => r.peakKiB)) / 1024;
+if (!runs.evidence[0]?.stdout.includes(`sealed (host plc-7) through entry ${ENTRIES};`)) {
+  throw new Error(`unexpected verify output: ${runs.evidence[0]?.stdout}`);
 }
 const shaMs = ms(runs.sha);
 report({
