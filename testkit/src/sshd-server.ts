@@ -59,6 +59,25 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * The ssh client's options for a key login to a test sshd: no prompt, no
+ * known-hosts file, only the key given with -i.
+ */
+export const SSH_KEY_LOGIN_OPTIONS: readonly string[] = [
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "IdentitiesOnly=yes",
+  "-o",
+  "ConnectTimeout=10",
+  "-o",
+  "LogLevel=ERROR",
+];
+
 /** Start sshd and wait until it accepts connections. */
 export async function startSshd(options: SshdOptions): Promise<SshdServer> {
   const { dir } = options;

@@ -11,7 +11,7 @@ export {
   type HostPaths,
 } from "./documented-lines.js";
 export { type SshPromptLogin, type SshResult, sshWithPromptAnswer } from "./ssh-keyboard-interactive.js";
-export { type SshdOptions, type SshdServer, startSshd } from "./sshd-server.js";
+export { SSH_KEY_LOGIN_OPTIONS, type SshdOptions, type SshdServer, startSshd } from "./sshd-server.js";
 export {
   cleanUp,
   cleanUpSuite,
