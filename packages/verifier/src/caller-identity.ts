@@ -32,8 +32,11 @@ export function processUids(status = "/proc/self/status"): number[] | undefined 
  */
 export function requireUnsignallableIdentity(): void {
   if (process.geteuid === undefined || process.geteuid() !== 0) return;
+  // execve(2) copies the effective uid into the saved one: with real and
+  // effective uid 0 (and gid 0) every uid is root already, which sshd's and
+  // login's pam_exec give; only a caller's real uid needs changing.
+  if (process.getuid?.() === 0 && process.getgid?.() === 0) return;
   const before = processUids();
-  if (before?.every((uid) => uid === 0) && process.getgid?.() === 0) return;
   try {
     process.setgid?.(0);
     process.setuid?.(0);
