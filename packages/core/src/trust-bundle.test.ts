@@ -1,6 +1,8 @@
 import { createPublicKey, ECDH } from "node:crypto";
 import { codeOf, makeBundle, makeBundleBytes, makeTestIssuer } from "@airgrant/testkit";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { AirgrantError } from "./airgrant-error.js";
 import { toHex } from "./hex.js";
 import { keyIdOf } from "./signature-algorithm.js";
 import { decodeTrustBundle, encodeTrustBundle } from "./trust-bundle.js";
@@ -113,3 +115,30 @@ function encodeTrustBundleLoose(value: unknown): Uint8Array {
         : v;
   return bytesOf(`${JSON.stringify(sort(value))}\n`);
 }
+
+describe("trust bundle decoder under hostile input", () => {
+  it("decodes any bytes and any mutation of a good bundle to a bundle that re-encodes to them, or to malformed-bundle", () => {
+    const good = makeBundleBytes([a, b]);
+    const check = (bytes: Uint8Array) => {
+      try {
+        expect(encodeTrustBundle(decodeTrustBundle(bytes))).toEqual(bytes);
+      } catch (err) {
+        expect(err).toBeInstanceOf(AirgrantError);
+        expect((err as AirgrantError).code).toBe("malformed-bundle");
+      }
+    };
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 3000 }), (bytes) => check(bytes)));
+    fc.assert(
+      fc.property(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 }), (at, xor) => {
+        const bytes = good.slice();
+        bytes[at] = (bytes[at] as number) ^ xor;
+        check(bytes);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.nat(good.length), fc.string({ maxLength: 12 }), (at, inserted) => {
+        check(bytesOf(`${text(good.subarray(0, at))}${inserted}${text(good.subarray(at))}`));
+      }),
+    );
+  });
+});
