@@ -205,4 +205,28 @@ describe("forward-secure sealing", () => {
     };
     expect(decodeSealReceipt(encodeSealReceipt(receipt))).toEqual(receipt);
   });
+
+  it("decodes any text and any mutation of a receipt to a receipt or to malformed-receipt, never anything else", () => {
+    const good = encodeSealReceipt({
+      logId: "ab".repeat(16),
+      host: "db1",
+      start: START,
+      epochSeconds: EPOCH,
+      key: KEY0,
+      firstSealedSeq: 2,
+    });
+    const check = (text: string) => {
+      try {
+        decodeSealReceipt(text);
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe("malformed-receipt");
+      }
+    };
+    fc.assert(fc.property(fc.string({ maxLength: 400 }), check));
+    fc.assert(
+      fc.property(fc.nat(good.length - 1), fc.string({ maxLength: 3 }), (at, inserted) =>
+        check(`${good.slice(0, at)}${inserted}${good.slice(at + 1)}`),
+      ),
+    );
+  });
 });
