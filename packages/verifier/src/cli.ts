@@ -11,7 +11,7 @@ import {
   runCommandLine,
   usageError,
 } from "@airgrant/core";
-import { admitGrant } from "./admission.js";
+import { type Admission, admitGrant } from "./admission.js";
 import { requireUnsignallableIdentity } from "./caller-identity.js";
 import { decodeGrantClaims, MAX_GRANT_INPUT_BYTES } from "./grant-claims.js";
 import { advanceSealKey } from "./host-log.js";
@@ -123,7 +123,7 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
   // terminal is told by fstat (a character device), not by process.stdin,
   // whose stream costs every check a few milliseconds to set up.
   const input = readBounded(0, MAX_GRANT_INPUT_BYTES, fstatSync(0).isCharacterDevice() ? 0x0a : undefined);
-  const { verdict, auditSeq } = admitGrant({
+  const admission = admitGrant({
     state,
     bundle,
     claims: decodeGrantClaims(input.bytes, input.oversized),
@@ -134,23 +134,8 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
     clock: () => new Date(),
     entryType: "grant-check",
   });
-  if (out.json) {
-    const claims = verdict.claims;
-    const json = {
-      ok: verdict.allowed,
-      code: verdict.code,
-      message: verdict.message,
-      auditSeq,
-      ...(claims === undefined ? {} : { grantId: claims.grantId, principal: claims.principals[0] }),
-    };
-    process.stdout.write(`${JSON.stringify(json)}\n`);
-  }
-  if (!verdict.allowed) {
-    process.stderr.write(`error: ${verdict.code}: ${printableLine(verdict.message)}\n`);
-    return 1;
-  }
-  if (!out.json) process.stdout.write(`allowed: ${printableLine(verdict.message)}\n`);
-  return 0;
+  const { message } = admission.verdict;
+  return printVerdict(admission, message, printableLine(message), out);
 }
 
 function runPam(values: { host?: string }, stateDir: string, out: Output): number {
@@ -160,19 +145,26 @@ function runPam(values: { host?: string }, stateDir: string, out: Output): numbe
     env: process.env,
     clock: () => new Date(),
   });
-  const { verdict, auditSeq } = result;
+  return printVerdict(result, result.message, printableLine(`${result.message} ${describeCaller(result.pam)}`), out);
+}
+
+/**
+ * A check's verdict as `check` and `pam` print it: with --json one object
+ * on stdout (`message` as the verdict says it); then `allowed: LINE`, or
+ * `error: <code>: LINE` on stderr and exit 1.
+ */
+function printVerdict({ verdict, auditSeq }: Admission, message: string, line: string, out: Output): number {
   if (out.json) {
     const claims = verdict.claims;
     const json = {
       ok: verdict.allowed,
       code: verdict.code,
-      message: result.message,
+      message: printableLine(message),
       auditSeq,
       ...(claims === undefined ? {} : { grantId: claims.grantId, principal: claims.principals[0] }),
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);
   }
-  const line = printableLine(`${result.message} ${describeCaller(result.pam)}`);
   if (!verdict.allowed) {
     process.stderr.write(`error: ${verdict.code}: ${line}\n`);
     return 1;
