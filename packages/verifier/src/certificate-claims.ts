@@ -1,6 +1,7 @@
 import {
   AirgrantError,
   decodeSshCertificate,
+  formatTarget,
   type GrantTarget,
   issuerPublicKey,
   parseTarget,
@@ -76,7 +77,8 @@ export function isBundleCertificate(blob: Uint8Array, bundle: TrustBundle): bool
 function targetOf(text: string): GrantTarget | undefined {
   try {
     const target = parseTarget(text);
-    return text === (target.kind === "group" ? `group:${target.name}` : target.name) ? target : undefined;
+    // One spelling: what the signer writes (formatTarget), not any text parseTarget would take.
+    return text === formatTarget(target) ? target : undefined;
   } catch {
     return undefined;
   }
