@@ -64,6 +64,9 @@ describe("reconciliation of hostile logs", () => {
         const escaped = escapeHtml(text);
         expect(escaped).not.toMatch(/[<>"']/);
         expect(escaped.replace(/&#\d+;/g, "")).not.toContain("&");
+        // Nor anything that reorders what is shown around it, or hides as a control.
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+        expect(escaped).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/);
       }),
     );
   });
