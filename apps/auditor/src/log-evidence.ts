@@ -55,6 +55,11 @@ export interface EvidenceInputs {
   receipts: readonly SealReceipt[];
   issuers: readonly TrustedIssuer[];
   known?: KnownHeads | undefined;
+  /**
+   * Also check that a signer log's YubiKey OTP counters increase (`verify`);
+   * `reconcile` leaves it to its ledger, which makes each repeat a finding.
+   */
+  otpCounters?: boolean;
 }
 
 /**
@@ -62,7 +67,8 @@ export interface EvidenceInputs {
  * 7c), checked entry by entry in the chain verifier's pass: the seals of a
  * host log whose install receipt the auditor holds (matched by log id),
  * every signed checkpoint when the auditor has the bundle's issuer keys,
- * and the head an earlier audit saw when the auditor kept its output.
+ * the head an earlier audit saw when the auditor kept its output, and for
+ * `verify` whether a signer log's YubiKey OTP counters increase.
  * `verify`, `reconcile` and `report` all check a log through this; `verify`
  * splits a large log's checks between two workers (`evidenceSplitCheck`).
  */
@@ -73,12 +79,12 @@ export class LogEvidence implements RangeCheck<EvidenceSummary> {
   readonly #checkpoints: CheckpointChecker | undefined;
   readonly #known: KnownHeadCheck | undefined;
   readonly #receipts: readonly SealReceipt[];
-  readonly #otpCounters = new OtpCounterTrack();
-  #countersSeen = false;
+  readonly #otpCounters: OtpCounterTrack | undefined;
 
   /** `start`: where the entries begin; mid-log (in the log with that id) for a large log's second half. */
-  constructor({ receipts, issuers, known }: EvidenceInputs, start?: RangeStart) {
+  constructor({ receipts, issuers, known, otpCounters }: EvidenceInputs, start?: RangeStart) {
     this.#receipts = receipts;
+    this.#otpCounters = otpCounters === true ? new OtpCounterTrack() : undefined;
     this.#checkpoints = issuers.length === 0 ? undefined : new CheckpointChecker(issuers, start?.logId);
     this.#known = known === undefined ? undefined : new KnownHeadCheck(known);
     if (start !== undefined) this.#startIn(start.logId);
@@ -97,10 +103,7 @@ export class LogEvidence implements RangeCheck<EvidenceSummary> {
     bytes?: Uint8Array,
   ): { code: AuditChainCode; message: string } | undefined {
     if (entry.seq === 1) this.#startIn(entry.data.logId);
-    if (entry.type === "grant-issued" || entry.type === "grant-refused") {
-      this.#countersSeen = true;
-      this.#otpCounters.onEntry(entry);
-    }
+    this.#otpCounters?.onEntry(entry);
     const problem = this.#checkpoints?.check(entry) ?? this.#seals?.check(entry, bytes) ?? this.#known?.onEntry(entry);
     const seals = this.#seals;
     if (problem === undefined && this.#firstSealed === undefined && seals !== undefined && seals.lastSealedSeq > 0) {
@@ -131,7 +134,8 @@ export class LogEvidence implements RangeCheck<EvidenceSummary> {
     }
     const known = this.#known;
     if (known?.head !== undefined) summary.since = { seq: known.head.seq, file: known.file };
-    if (this.#countersSeen) summary.otpCounters = this.#otpCounters.summary();
+    const counters = this.#otpCounters?.summary();
+    if (counters !== undefined && Object.keys(counters.first).length > 0) summary.otpCounters = counters;
     return summary;
   }
 

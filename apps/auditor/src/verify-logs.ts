@@ -42,7 +42,10 @@ export function verifyLogs(
   const chainOnly = receipts.length === 0 && issuers.length === 0 && known === undefined;
   return paths.map((path) => {
     if (chainOnly) return { path, report: verifyAuditLog(path) };
-    const { report, summary } = verifyAuditLogChecked(path, evidenceSplitCheck({ receipts, issuers, known }));
+    const { report, summary } = verifyAuditLogChecked(
+      path,
+      evidenceSplitCheck({ receipts, issuers, known, otpCounters: true }),
+    );
     const verdict: LogVerdict = { path, report };
     recordEvidence(verdict, summary);
     return verdict;
