@@ -1,4 +1,3 @@
-import { lstatSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import {
@@ -15,7 +14,7 @@ import {
 } from "@airgrant/core";
 import { appendHostEntry, startSealing } from "./host-log.js";
 import type { HostState } from "./state-paths.js";
-import { checkStatePermissions, readStateFile } from "./state-permissions.js";
+import { checkStatePermissions, lstatIfPresent, readStateFile } from "./state-permissions.js";
 import { requireUseStore } from "./use-store.js";
 
 /**
@@ -49,15 +48,6 @@ export function loadInstalledBundle(state: HostState): TrustBundle {
   }
 }
 
-function hasEntry(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export interface InstallResult {
   bundle: TrustBundle;
   /** Where the seal receipt was written, when this install started sealing. */
@@ -80,7 +70,7 @@ export function installBundle(
   const bundle = decodeTrustBundle(bytes);
   checkStatePermissions(state);
   // A store gone while a bundle is installed took the record of every use with it: not made again here.
-  if (hasEntry(state.bundlePath)) requireUseStore(state.usedDir);
+  if (lstatIfPresent(state.bundlePath) !== undefined) requireUseStore(state.usedDir);
   ensurePrivateDirectory(state.dir);
   ensurePrivateDirectory(state.usedDir);
   writeFileAtomic(state.bundlePath, bytes);

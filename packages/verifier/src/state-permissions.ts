@@ -71,7 +71,7 @@ function checkEntry(path: string, st: Stats, kind: "file" | "directory", private
 }
 
 /** lstat, or undefined when nothing has that name. */
-function lstatIfPresent(path: string): Stats | undefined {
+export function lstatIfPresent(path: string): Stats | undefined {
   try {
     return lstatSync(path);
   } catch (err) {

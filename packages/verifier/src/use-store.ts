@@ -1,4 +1,4 @@
-import { closeSync, constants, lstatSync, openSync, readdirSync, readSync, unlinkSync } from "node:fs";
+import { lstatSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import {
   AirgrantError,
@@ -8,6 +8,7 @@ import {
   readExclusiveRecord,
   writeFileAtomic,
 } from "@airgrant/core";
+import { readStateFile } from "./state-permissions.js";
 
 /**
  * The one-time-use store (docs/verifier.md, "One-time use"): a directory
@@ -117,7 +118,7 @@ export function readPruneWatermark(dir: string): number {
   const path = join(dir, WATERMARK);
   let text: string;
   try {
-    text = readSmallFileNoFollow(path);
+    text = readStateFile(path).toString("utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new AirgrantError("state-unreadable", `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`, {
@@ -138,23 +139,6 @@ export function readPruneWatermark(dir: string): number {
     throw new AirgrantError("state-corrupt", `${path} is damaged; the uses of pruned grants can no longer be told`);
   }
   return through as number;
-}
-
-/** A state file of a few bytes, read without following a symbolic link put in its place. */
-function readSmallFileNoFollow(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const buf = Buffer.alloc(256);
-    let length = 0;
-    while (length < buf.length) {
-      const n = readSync(fd, buf, length, buf.length - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    return buf.subarray(0, length).toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function writePruneWatermark(dir: string, through: number): void {
