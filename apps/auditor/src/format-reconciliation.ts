@@ -1,5 +1,4 @@
-import { printableLine } from "@airgrant/core";
-import { isoSeconds } from "./host-use-check.js";
+import { isoSeconds, printableLine } from "@airgrant/core";
 import { notGivenNote } from "./known-heads.js";
 import { describeEvidence } from "./log-evidence.js";
 import type { OfficerTally, Reconciliation } from "./reconcile-logs.js";

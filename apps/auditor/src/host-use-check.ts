@@ -1,4 +1,11 @@
-import { type AuditEntry, type AuditRecord, type AuditValue, LOG_RECOVERED_TYPE, readAuditData } from "@airgrant/core";
+import {
+  type AuditEntry,
+  type AuditRecord,
+  type AuditValue,
+  isoSeconds,
+  LOG_RECOVERED_TYPE,
+  readAuditData,
+} from "@airgrant/core";
 import { type Finding, type FindingList, keptString, logRecoveredFinding } from "./finding.js";
 import type { IssuedGrant, SignerLedger } from "./signer-ledger.js";
 import type { EntryCheck } from "./stream-log.js";
@@ -251,10 +258,4 @@ export class HostUseCheck implements EntryCheck {
       });
     }
   }
-}
-
-/** A grant time for a message; times beyond what Date holds are printed as numbers. */
-export function isoSeconds(seconds: number): string {
-  const date = new Date(seconds * 1000);
-  return Number.isNaN(date.getTime()) ? `${seconds} s` : date.toISOString().replace(".000Z", "Z");
 }

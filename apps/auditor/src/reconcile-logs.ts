@@ -1,6 +1,6 @@
-import { AirgrantError, type SealReceipt, type TrustBundle } from "@airgrant/core";
+import { AirgrantError, isoSeconds, type SealReceipt, type TrustBundle } from "@airgrant/core";
 import { FINDING_CODES, type Finding, type FindingCode, FindingList } from "./finding.js";
-import { type HostCheckContext, type HostTally, HostUseCheck, isoSeconds } from "./host-use-check.js";
+import { type HostCheckContext, type HostTally, HostUseCheck } from "./host-use-check.js";
 import { headsNotGiven, type KnownHead, type KnownHeads } from "./known-heads.js";
 import { LogEvidence } from "./log-evidence.js";
 import { type IssuedGrant, SignerLedger } from "./signer-ledger.js";

@@ -1,7 +1,6 @@
-import { printableLine } from "@airgrant/core";
+import { isoSeconds, printableLine } from "@airgrant/core";
 import type { Finding } from "./finding.js";
 import { describeLog, describeSkew, officerCells, reconciliationNotes } from "./format-reconciliation.js";
-import { isoSeconds } from "./host-use-check.js";
 import type { Reconciliation } from "./reconcile-logs.js";
 
 /** Events the timeline table lists at most; the histogram above it counts them all. */

@@ -95,6 +95,7 @@ export {
   MAX_GRANT_TEXT_LENGTH,
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
+export { isoSeconds } from "./iso-seconds.js";
 export { sha256 } from "./sha256.js";
 export {
   importPublicKey,

@@ -1,6 +1,6 @@
-import { type AuditRecord, auditData, formatTarget, sha256, type TrustBundle, toHex } from "@airgrant/core";
+import { type AuditRecord, auditData, formatTarget, isoSeconds, sha256, type TrustBundle, toHex } from "@airgrant/core";
 import type { GrantClaims } from "./claims.js";
-import { type DenyCode, decideGrant, type Enforcer, isoTime, type Refusal, type RuleContext } from "./grant-rules.js";
+import { type DenyCode, decideGrant, type Enforcer, type Refusal, type RuleContext } from "./grant-rules.js";
 import { appendHostEntry } from "./host-log.js";
 import { type PamItems, printableItem } from "./pam-environment.js";
 import type { HostState } from "./state-paths.js";
@@ -65,7 +65,7 @@ const LOGGED_NAME_LENGTH = 64;
 
 function allowedMessage(claims: GrantClaims, context: RuleContext): string {
   const what = claims.carrier === "ssh-certificate" ? "certificate for grant" : "grant";
-  return `${what} ${claims.grantId} lets '${context.user}' in on '${context.host}' until ${isoTime(claims.notAfter)}`;
+  return `${what} ${claims.grantId} lets '${context.user}' in on '${context.host}' until ${isoSeconds(claims.notAfter)}`;
 }
 
 function decide(

@@ -1,6 +1,7 @@
 import {
   checkPrincipal,
   formatTarget,
+  isoSeconds,
   sourceAddressAllows,
   type TrustBundle,
   type TrustedIssuer,
@@ -67,12 +68,6 @@ export type Decision =
     }
   | (Refusal<Exclude<DenyCode, "grant-replayed">> & { allowed: false; signers: TrustedIssuer[] });
 
-/** Seconds since the epoch, as ISO 8601 without milliseconds. */
-export function isoTime(seconds: number): string {
-  const date = new Date(seconds * 1000);
-  return Number.isNaN(date.getTime()) ? `${seconds} s` : date.toISOString().replace(".000Z", "Z");
-}
-
 type Rule = (
   claims: GrantClaims,
   bundle: TrustBundle,
@@ -107,7 +102,7 @@ function signatures(claims: GrantClaims, bundle: TrustBundle, context: RuleConte
     if (now + bundle.clockSkew < issuer.notBefore || now - bundle.clockSkew >= issuer.notAfter) {
       return {
         code: "issuer-not-valid",
-        message: `issuer key ${issuer.keyId} is not valid at ${isoTime(now)}`,
+        message: `issuer key ${issuer.keyId} is not valid at ${isoSeconds(now)}`,
       } as const;
     }
     signers.push(issuer);
@@ -146,13 +141,13 @@ function window(claims: GrantClaims, bundle: TrustBundle, context: RuleContext) 
   if (now + bundle.clockSkew < claims.notBefore) {
     return {
       code: "grant-not-yet-valid",
-      message: `${what(claims)} is valid from ${isoTime(claims.notBefore)}; it is ${isoTime(now)}`,
+      message: `${what(claims)} is valid from ${isoSeconds(claims.notBefore)}; it is ${isoSeconds(now)}`,
     } as const;
   }
   if (now - bundle.clockSkew >= claims.notAfter) {
     return {
       code: "grant-expired",
-      message: `${what(claims)} expired at ${isoTime(claims.notAfter)}; it is ${isoTime(now)}`,
+      message: `${what(claims)} expired at ${isoSeconds(claims.notAfter)}; it is ${isoSeconds(now)}`,
     } as const;
   }
   return undefined;
