@@ -57,15 +57,10 @@ function decodeCertificate(blob: Uint8Array): SshCertificate | CertificateRefusa
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
 /** A certificate's CA key is the SSH blob of a bundle issuer (sshIssuerKeyBlob), byte for byte. */
 function issuerOf(certificate: SshCertificate, bundle: TrustBundle): TrustedIssuer | undefined {
-  return bundle.issuers.find((issuer) =>
-    sameBytes(certificate.caKey, sshIssuerKeyBlob(issuer.algorithm, issuer.publicKey)),
-  );
+  const caKey = Buffer.from(certificate.caKey);
+  return bundle.issuers.find((issuer) => caKey.equals(sshIssuerKeyBlob(issuer.algorithm, issuer.publicKey)));
 }
 
 /** Whether a certificate blob is signed by a CA key of this bundle: ssh-session judges only those. */
