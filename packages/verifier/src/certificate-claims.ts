@@ -63,12 +63,6 @@ function issuerOf(certificate: SshCertificate, bundle: TrustBundle): TrustedIssu
   return bundle.issuers.find((issuer) => caKey.equals(sshIssuerKeyBlob(issuer.algorithm, issuer.publicKey)));
 }
 
-/** Whether a certificate blob is signed by a CA key of this bundle: ssh-session judges only those. */
-export function isBundleCertificate(blob: Uint8Array, bundle: TrustBundle): boolean {
-  const certificate = decodeCertificate(blob);
-  return !("code" in certificate) && issuerOf(certificate, bundle) !== undefined;
-}
-
 function targetOf(text: string): GrantTarget | undefined {
   try {
     const target = parseTarget(text);
@@ -85,7 +79,24 @@ function targetOf(text: string): GrantTarget | undefined {
  */
 export function decodeCertificateClaims(blob: Uint8Array, keyType?: string): GrantClaims | CertificateRefusal {
   const certificate = decodeCertificate(blob);
-  if ("code" in certificate) return certificate;
+  return "code" in certificate ? certificate : claimsOf(certificate, keyType);
+}
+
+/**
+ * The claims of a certificate blob whose CA key is an issuer of this bundle,
+ * decoded once; undefined for any other blob, which ssh-session leaves to the
+ * rest of the stack.
+ */
+export function decodeBundleCertificateClaims(
+  blob: Uint8Array,
+  bundle: TrustBundle,
+): GrantClaims | CertificateRefusal | undefined {
+  const certificate = decodeCertificate(blob);
+  if ("code" in certificate || issuerOf(certificate, bundle) === undefined) return undefined;
+  return claimsOf(certificate);
+}
+
+function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | CertificateRefusal {
   if (certificate.certType !== SSH_USER_CERT) return malformed("a host certificate, not a user certificate");
   if (keyType !== undefined && keyType !== certificate.type) {
     return malformed(`sshd names the key type '${keyType.slice(0, 60)}', the certificate says '${certificate.type}'`);

@@ -1,5 +1,5 @@
 import { type Admission, admitGrant } from "./admission.js";
-import { decodeCertificateBase64, decodeCertificateClaims, isBundleCertificate } from "./certificate-claims.js";
+import { decodeBundleCertificateClaims, decodeCertificateBase64 } from "./certificate-claims.js";
 import { loadInstalledBundle } from "./host-state.js";
 import { type PamEnvironment, readPamEnvironment } from "./pam-environment.js";
 import { hostState } from "./state-paths.js";
@@ -56,7 +56,10 @@ export function runSshSession(input: SshSessionInput): SshSessionResult {
   const pam = readPamEnvironment(input.env, "ssh-session");
   const state = hostState(input.stateDir);
   const bundle = loadInstalledBundle(state);
-  const ours = certificatesInAuthInfo(pam.authInfo ?? "").filter((blob) => isBundleCertificate(blob, bundle));
+  const ours = certificatesInAuthInfo(pam.authInfo ?? "").flatMap((blob) => {
+    const claims = decodeBundleCertificateClaims(blob, bundle);
+    return claims === undefined ? [] : [{ blob, claims }];
+  });
   if (ours.length === 0) {
     return {
       allowed: true,
@@ -67,11 +70,11 @@ export function runSshSession(input: SshSessionInput): SshSessionResult {
     };
   }
   const checks: Admission[] = [];
-  for (const blob of ours) {
+  for (const { blob, claims } of ours) {
     const admission = admitGrant({
       state,
       bundle,
-      claims: decodeCertificateClaims(blob),
+      claims,
       presented: blob,
       caller: pam,
       host: input.host,
