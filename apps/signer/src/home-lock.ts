@@ -1,13 +1,11 @@
 import { closeSync, constants, openSync } from "node:fs";
-import { AirgrantError } from "@airgrant/core";
+import { AirgrantError, sleepMs } from "@airgrant/core";
 import { flockSync } from "fs-ext";
 
 export interface HomeLockOptions {
   /** Give up after this long (default 10 s): a lock held that long is a stuck signer, not contention. */
   timeoutMs?: number;
 }
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 function heldByOther(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
@@ -79,7 +77,7 @@ function lockWithin(fd: number, lockPath: string, deadline: number): void {
         `timed out waiting for lock ${lockPath}: another airgrant-signer has held it for long; is it stuck?`,
       );
     }
-    Atomics.wait(sleeper, 0, 0, backoff + Math.random() * backoff);
+    sleepMs(backoff + Math.random() * backoff);
     backoff = Math.min(backoff * 2, 50);
   }
 }

@@ -1,5 +1,5 @@
 import { hash, randomBytes } from "node:crypto";
-import { AirgrantError, toLowS } from "@airgrant/core";
+import { AirgrantError, sleepMs, toLowS } from "@airgrant/core";
 import pkcs11js from "pkcs11js";
 import { ED25519_EC_PARAMS_NAME, ED25519_EC_PARAMS_OID, type IssuerKeyAlg, P256_EC_PARAMS } from "./issuer-key-alg.js";
 import { pkcs11ReturnValue, toAirgrantError } from "./pkcs11-error.js";
@@ -617,7 +617,6 @@ function findSlot(pkcs11: pkcs11js.PKCS11, modulePath: string, tokenLabel: strin
 }
 
 const OPEN_ATTEMPTS = 5;
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Loads the module, finds the token by label, opens a read/write session and
@@ -637,7 +636,7 @@ export function openToken(options: OpenTokenOptions): TokenSession {
       return openTokenOnce(options);
     } catch (err) {
       if (attempt >= OPEN_ATTEMPTS || !mayBeTokenRewrite(err)) throw err;
-      Atomics.wait(sleeper, 0, 0, 20 * attempt + Math.floor(Math.random() * 20));
+      sleepMs(20 * attempt + Math.floor(Math.random() * 20));
     }
   }
 }

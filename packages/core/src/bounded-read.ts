@@ -1,4 +1,5 @@
 import { readSync } from "node:fs";
+import { sleepMs } from "./sleep.js";
 
 export interface BoundedRead {
   /** What was read, up to (not including) the stop byte; a view into `buffer`. */
@@ -10,8 +11,6 @@ export interface BoundedRead {
   /** Everything read; a caller that read a secret fills it with zeros when done. */
   buffer: Buffer;
 }
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Read from `fd` until the end of input, the first `stopAt` byte, or
@@ -30,7 +29,7 @@ export function readBounded(fd: number, limit: number, stopAt?: number): Bounded
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EAGAIN") {
         // A non-blocking descriptor with nothing yet: wait a little, not spin.
-        Atomics.wait(sleeper, 0, 0, 5);
+        sleepMs(5);
         continue;
       }
       if (code === "EOF") break;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { lstatSync, readFileSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
 import { AirgrantError } from "./airgrant-error.js";
+import { sleepMs } from "./sleep.js";
 
 export interface FileLockOptions {
   /** Give up after this long (default 10 s): a lock held that long is a stuck process, not contention. */
@@ -20,15 +21,13 @@ export interface HeldFileLock {
   stillHeld(): boolean;
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/** Tells this process's locks apart from a dead process's that had the same pid; drawn once. */
-const ownerPrefix = randomBytes(8).toString("hex");
+/**
+ * Tells this process's locks apart from a dead process's that had the same
+ * pid. Drawn at the first lock, not when the module loads: a start-up
+ * snapshot would otherwise give every process the same one.
+ */
+let ownerNonce: string | undefined;
 let lockCount = 0;
-
-function sleepMs(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
-}
 
 function isProcessAlive(pid: number): boolean {
   try {
@@ -195,7 +194,8 @@ export function withFileLock<T>(lockPath: string, fn: (lock: HeldFileLock) => T,
   const timeoutMs = options.timeoutMs ?? 10_000;
   const staleMs = options.staleMs ?? 30_000;
   const { bootId, startTime } = holderIdentity();
-  const owner = `${process.pid} ${startTime} ${bootId} ${ownerPrefix} ${++lockCount}`;
+  ownerNonce ??= randomBytes(8).toString("hex");
+  const owner = `${process.pid} ${startTime} ${bootId} ${ownerNonce} ${++lockCount}`;
   const deadline = Date.now() + timeoutMs;
   let backoff = 1;
   while (!tryAcquire(lockPath, owner)) {

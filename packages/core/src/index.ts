@@ -108,6 +108,7 @@ export {
   toLowS,
   verifySignature,
 } from "./signature-algorithm.js";
+export { sleepMs } from "./sleep.js";
 export { checkSourceAddressList, MAX_SOURCE_ADDRESS_LIST_BYTES, sourceAddressAllows } from "./source-address.js";
 export {
   decodeSshCertificate,
