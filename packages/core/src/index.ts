@@ -103,8 +103,10 @@ export {
   isSignatureAlgorithm,
   KEY_ID_LENGTH,
   keyIdOf,
+  rawPublicKey,
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
+  spkiOf,
   toLowS,
   verifySignature,
 } from "./signature-algorithm.js";

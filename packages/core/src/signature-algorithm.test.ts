@@ -1,10 +1,18 @@
-import { verify } from "node:crypto";
+import { createPublicKey, ECDH, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ecdsaTwin, makeGrantBytes, makeTestIssuer, testFields } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeGrant } from "./grant-codec.js";
-import { importPublicKey, isLowS, toLowS, verifySignature } from "./signature-algorithm.js";
+import {
+  importPublicKey,
+  isLowS,
+  rawPublicKey,
+  type SignatureAlgorithm,
+  spkiOf,
+  toLowS,
+  verifySignature,
+} from "./signature-algorithm.js";
 
 interface LowSVector {
   publicKey: { spkiBase64: string };
@@ -50,5 +58,48 @@ describe("ECDSA P-256 signatures: low S only", () => {
         else expect(ecdsaTwin(low)).toEqual(signature);
       }),
     );
+  });
+});
+
+describe("public keys: one DER form each, and a point of the curve", () => {
+  const p256 = makeTestIssuer("ecdsa-p256-sha256");
+  const ed = makeTestIssuer("ed25519");
+
+  it("takes each key in the DER openssl writes and gives back its raw key", () => {
+    for (const issuer of [p256, ed]) {
+      const der = createPublicKey({ key: Buffer.from(issuer.spki), format: "der", type: "spki" });
+      expect(Buffer.from(der.export({ type: "spki", format: "der" }))).toEqual(Buffer.from(issuer.spki));
+      const key = importPublicKey(issuer.algorithm, issuer.spki);
+      expect(key.equals(der)).toBe(true);
+      expect(spkiOf(issuer.algorithm, rawPublicKey(issuer.algorithm, issuer.spki))).toEqual(issuer.spki);
+    }
+  });
+
+  it("refuses a point off the curve, a compressed point, the other algorithm's key and a longer encoding", () => {
+    const offCurve = Uint8Array.from(p256.spki);
+    offCurve[offCurve.length - 1] = (offCurve[offCurve.length - 1] ?? 0) ^ 1;
+    const compressed = ECDH.convertKey(
+      Buffer.from(p256.spki.subarray(26)),
+      "prime256v1",
+      undefined,
+      undefined,
+      "compressed",
+    ) as Buffer;
+    const compressedSpki = Buffer.concat([
+      Buffer.from("3039301306072a8648ce3d020106082a8648ce3d030107032200", "hex"),
+      compressed,
+    ]);
+    // The compressed form is a valid key to OpenSSL: only the one-form rule refuses it.
+    expect(() => createPublicKey({ key: compressedSpki, format: "der", type: "spki" })).not.toThrow();
+    const cases: [SignatureAlgorithm, Uint8Array][] = [
+      ["ecdsa-p256-sha256", offCurve],
+      ["ecdsa-p256-sha256", new Uint8Array(compressedSpki)],
+      ["ecdsa-p256-sha256", ed.spki],
+      ["ed25519", p256.spki],
+      ["ed25519", Uint8Array.of(...ed.spki, 0)],
+    ];
+    for (const [algorithm, spki] of cases) {
+      expect(() => importPublicKey(algorithm, spki)).toThrow(expect.objectContaining({ code: "bad-public-key" }));
+    }
   });
 });

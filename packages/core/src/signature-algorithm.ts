@@ -33,35 +33,78 @@ export function keyIdOf(spki: Uint8Array): Uint8Array {
 }
 
 /**
- * Parse a DER SubjectPublicKeyInfo and check that it is a key of `algorithm`:
- * a P-256 key for ECDSA, an Ed25519 key for Ed25519, in its one canonical
- * encoding: the DER of the key rebuilt from its coordinates (for P-256 the
- * uncompressed point). Nothing else is accepted: a key id hashes these
- * bytes, and a key written two ways would have two ids.
+ * The one DER SubjectPublicKeyInfo of each algorithm's keys is these bytes
+ * followed by the public key: for P-256, SEQUENCE { SEQUENCE {
+ * id-ecPublicKey, prime256v1 }, BIT STRING (the 65-byte uncompressed point
+ * 04 || x || y) } (RFC 5480, 2); for Ed25519, SEQUENCE { SEQUENCE {
+ * id-Ed25519 }, BIT STRING (the 32-byte key) } (RFC 8410, 4).
  */
-export function importPublicKey(algorithm: SignatureAlgorithm, spki: Uint8Array): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-  } catch (err) {
-    throw new AirgrantError("bad-public-key", "public key is not a valid DER SubjectPublicKeyInfo", { cause: err });
-  }
-  const matches =
-    algorithm === "ed25519"
-      ? key.asymmetricKeyType === "ed25519"
-      : key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1";
-  if (!matches) {
-    throw new AirgrantError("bad-public-key", `public key is not a ${algorithm} key`);
-  }
-  // Through JWK: a key parsed from a compressed point exports compressed again.
-  const canonical = createPublicKey({ key: key.export({ format: "jwk" }), format: "jwk" });
-  if (!Buffer.from(spki).equals(canonical.export({ type: "spki", format: "der" }))) {
+const SPKI_FORM: Readonly<Record<SignatureAlgorithm, { prefix: Buffer; keyLength: number }>> = {
+  "ecdsa-p256-sha256": {
+    prefix: Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex"),
+    keyLength: 65,
+  },
+  ed25519: { prefix: Buffer.from("302a300506032b6570032100", "hex"), keyLength: 32 },
+};
+
+/** The DER SubjectPublicKeyInfo of a raw public key (an uncompressed P-256 point, or an Ed25519 key). */
+export function spkiOf(algorithm: SignatureAlgorithm, publicKey: Uint8Array): Uint8Array {
+  const { prefix, keyLength } = SPKI_FORM[algorithm];
+  if (publicKey.length !== keyLength || (algorithm === "ecdsa-p256-sha256" && publicKey[0] !== 0x04)) {
     throw new AirgrantError(
       "bad-public-key",
-      `public key is not the canonical DER SubjectPublicKeyInfo of its ${algorithm} key${algorithm === "ed25519" ? "" : " (an uncompressed point)"}`,
+      `a ${algorithm} public key is ${keyLength} bytes${keyLength === 65 ? ", starting 04" : ""}`,
     );
   }
-  return key;
+  return new Uint8Array(Buffer.concat([prefix, publicKey]));
+}
+
+/**
+ * The raw public key inside a DER SubjectPublicKeyInfo of `algorithm` in its
+ * one encoding (SPKI_FORM; for P-256 the uncompressed point), or
+ * `bad-public-key`. Nothing else is accepted: a key id hashes these bytes,
+ * and a key written two ways would have two ids.
+ */
+export function rawPublicKey(algorithm: SignatureAlgorithm, spki: Uint8Array): Uint8Array {
+  const { prefix, keyLength } = SPKI_FORM[algorithm];
+  const bytes = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
+  const key = bytes.subarray(prefix.length);
+  if (
+    bytes.length !== prefix.length + keyLength ||
+    !bytes.subarray(0, prefix.length).equals(prefix) ||
+    (algorithm === "ecdsa-p256-sha256" && key[0] !== 0x04)
+  ) {
+    throw new AirgrantError(
+      "bad-public-key",
+      `public key is not the DER SubjectPublicKeyInfo of a ${algorithm} key in its one encoding${algorithm === "ed25519" ? "" : " (an uncompressed point)"}`,
+    );
+  }
+  return new Uint8Array(key);
+}
+
+/**
+ * Parse a DER SubjectPublicKeyInfo as a key of `algorithm` (rawPublicKey),
+ * for P-256 a point on the curve. The key is imported from its coordinates,
+ * which also spares a login OpenSSL's DER decoders.
+ */
+export function importPublicKey(algorithm: SignatureAlgorithm, spki: Uint8Array): KeyObject {
+  const key = Buffer.from(rawPublicKey(algorithm, spki));
+  const jwk =
+    algorithm === "ed25519"
+      ? { kty: "OKP", crv: "Ed25519", x: key.toString("base64url") }
+      : {
+          kty: "EC",
+          crv: "P-256",
+          x: key.subarray(1, 33).toString("base64url"),
+          y: key.subarray(33).toString("base64url"),
+        };
+  try {
+    return createPublicKey({ key: jwk, format: "jwk" });
+  } catch (err) {
+    throw new AirgrantError("bad-public-key", `public key is not a ${algorithm} key: not a point of its curve`, {
+      cause: err,
+    });
+  }
 }
 
 /** The order n of the P-256 base point (SEC 2 v2, 2.4.2; FIPS 186-4, D.1.2.3). */

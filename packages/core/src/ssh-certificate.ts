@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { AirgrantError } from "./airgrant-error.js";
-import { importPublicKey, type SignatureAlgorithm, verifySignature } from "./signature-algorithm.js";
+import { rawPublicKey, type SignatureAlgorithm, verifySignature } from "./signature-algorithm.js";
 import { SshReader, SshWriter } from "./ssh-wire.js";
 
 /**
@@ -30,17 +30,12 @@ function malformed(message: string): AirgrantError {
   return new AirgrantError("malformed-ssh-key", message);
 }
 
-function base64url(text: string | undefined): Uint8Array {
-  return new Uint8Array(Buffer.from(text ?? "", "base64url"));
-}
-
 /** The SSH public key blob of an issuer key (RFC 5656 section 3.1, RFC 8709 section 4). */
 export function sshIssuerKeyBlob(algorithm: SignatureAlgorithm, spki: Uint8Array): Uint8Array {
-  const jwk = importPublicKey(algorithm, spki).export({ format: "jwk" });
+  const key = rawPublicKey(algorithm, spki);
   const w = new SshWriter().string(SSH_KEY_TYPE[algorithm]);
-  if (algorithm === "ed25519") return w.string(base64url(jwk.x)).finish();
-  const point = new Uint8Array([4, ...base64url(jwk.x), ...base64url(jwk.y)]);
-  return w.string("nistp256").string(point).finish();
+  if (algorithm === "ed25519") return w.string(key).finish();
+  return w.string("nistp256").string(key).finish();
 }
 
 /** `<type> <base64> [comment]`, the line `TrustedUserCAKeys` and authorized_keys take. */
