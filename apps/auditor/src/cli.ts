@@ -3,6 +3,7 @@ import {
   type CommandLine,
   decodeSealReceipt,
   decodeTrustBundle,
+  packageVersion,
   printableLine,
   runCommandLine,
   type SealReceipt,
@@ -19,7 +20,7 @@ import { describeLogVerdict, verifyLogs } from "./verify-logs.js";
 
 const CLI: CommandLine = {
   name: "airgrant-auditor",
-  packageJson: new URL("../package.json", import.meta.url),
+  version: packageVersion(new URL("../package.json", import.meta.url)),
   usage: `usage: airgrant-auditor <command> [options]
 
 Verify airgrant audit logs carried out from the signer and the hosts.

@@ -7,6 +7,7 @@ import {
   type ErrorCode,
   exitStatusOf,
   type ParsedArgs,
+  packageVersion,
   parseSshPublicKeyLine,
   parseTarget,
   printableLine,
@@ -40,7 +41,7 @@ import { writeCheckpoint } from "./write-checkpoint.js";
 
 const CLI: CommandLine = {
   name: "airgrant-signer",
-  packageJson: new URL("../package.json", import.meta.url),
+  version: packageVersion(new URL("../package.json", import.meta.url)),
   usage: `usage: airgrant-signer <command> [options]
 
 Mint airgrant access grants on a PKCS#11 token, approved by an officer's YubiKey.

@@ -33,8 +33,20 @@ export interface CommandLine {
   /** The command's name, as in `airgrant-verifier`. */
   name: string;
   usage: string;
-  /** Where the command's package.json is, for --version: `new URL("../package.json", import.meta.url)`. */
-  packageJson: URL;
+  /** What --version prints after the name: the package's version, from `packageVersion`. */
+  version: string;
+}
+
+/**
+ * The `version` of the package.json at `url`, read when the command's module
+ * loads. The host's single executable loads its modules while its start-up
+ * snapshot is built, so it carries the version it was built from and reads
+ * no file at run time.
+ */
+export function packageVersion(url: URL): string {
+  const pkg = JSON.parse(readFileSync(url, "utf8")) as { version?: unknown };
+  if (typeof pkg.version !== "string") throw new Error(`${url.pathname} has no version`);
+  return pkg.version;
 }
 
 const COMMON_OPTIONS = {
@@ -84,8 +96,7 @@ export function runCommandLine<O extends Options>(
       return 0;
     }
     if (common.version) {
-      const pkg = JSON.parse(readFileSync(cli.packageJson, "utf8")) as { version: string };
-      process.stdout.write(`${cli.name} ${pkg.version}\n`);
+      process.stdout.write(`${cli.name} ${cli.version}\n`);
       return 0;
     }
     return body(args);

@@ -47,6 +47,7 @@ export { encodeCanonicalJson, type JsonValue, parseCanonicalJson } from "./canon
 export {
   type CommandLine,
   type ParsedArgs,
+  packageVersion,
   printableLine,
   reportError,
   runCommandLine,

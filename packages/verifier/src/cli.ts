@@ -2,9 +2,11 @@
 import { fstatSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { ParseArgsConfig } from "node:util";
+import { startupSnapshot } from "node:v8";
 import {
   AirgrantError,
   type CommandLine,
+  packageVersion,
   printableLine,
   readAuditHead,
   readBounded,
@@ -68,7 +70,7 @@ const OPTIONS = {
 const CLI: CommandLine = {
   name: "airgrant-verifier",
   usage: USAGE,
-  packageJson: new URL("../package.json", import.meta.url),
+  version: packageVersion(new URL("../package.json", import.meta.url)),
 };
 
 interface Output {
@@ -213,7 +215,7 @@ function runStatus(stateDir: string, out: Output): number {
   return 0;
 }
 
-export function main(argv: string[]): number {
+function main(argv: string[]): number {
   return runCommandLine(CLI, argv, OPTIONS, ({ values, positionals }) => {
     const out: Output = { json: values.json === true };
     const [command, ...rest] = positionals;
@@ -263,4 +265,11 @@ export function main(argv: string[]): number {
   });
 }
 
-process.exitCode = main(process.argv.slice(2));
+const run = (): void => {
+  process.exitCode = main(process.argv.slice(2));
+};
+// The host's single executable is a start-up snapshot of this module
+// (scripts/build-sea.mjs): there main runs when the snapshot starts, not
+// while it is made.
+if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(run);
+else run();
