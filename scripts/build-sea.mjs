@@ -1,0 +1,129 @@
+// Builds the host verifier as a command that needs no Node on the host:
+// `node scripts/build-sea.mjs MAIN LAUNCHER OUT`, from a package's directory.
+// MAIN is the one-file CommonJS command (scripts/bundle-cli.mjs); OUT-runtime
+// gets a Node runtime with MAIN's start-up snapshot injected (Node's single
+// executable applications), and OUT the static launcher compiled from
+// LAUNCHER, which starts OUT-runtime with a clean environment
+// (docs/verifier.md, "Environment").
+//
+// The runtime is Node 24 LTS, not the Node that builds: only from 22.20 and
+// 24.6 on can a single executable refuse NODE_OPTIONS (`execArgvExtension:
+// "none"`), and pam_exec runs the verifier as root with an environment users
+// can set. It comes from the npm registry, where nodejs.org's Linux builds
+// are published as node-linux-<arch>, and is checked against the integrity
+// pinned below before it is used: a registry that served other bytes stops
+// the build.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { inject } from "postject";
+
+const RUNTIME_VERSION = "24.22.3";
+/** dist.integrity of node-linux-<arch>@RUNTIME_VERSION, as `npm view` printed it when it was pinned. */
+const RUNTIME_INTEGRITY = {
+  x64: "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==",
+  arm64: "sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==",
+};
+/** The fuse Node looks for to know a blob was injected (doc/api/single-executable-applications.md). */
+const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+/**
+ * What the executable always starts with, and nothing else (execArgvExtension
+ * "none"). OpenSSL reads a configuration file at start-up, named by
+ * OPENSSL_CONF unless Node is given one: an empty one here, so that no
+ * environment can make OpenSSL load a module into the verifier. No warnings:
+ * NODE_REDIRECT_WARNINGS would have root append them to a file it names.
+ */
+const EXEC_ARGV = ["--openssl-config=/dev/null", "--no-warnings"];
+
+const [main, launcher, out] = process.argv.slice(2);
+if (main === undefined || launcher === undefined || out === undefined) {
+  process.stderr.write("usage: node scripts/build-sea.mjs MAIN LAUNCHER OUT\n");
+  process.exit(2);
+}
+const integrity = RUNTIME_INTEGRITY[process.arch];
+if (integrity === undefined) {
+  process.stderr.write(`build-sea: no Node runtime is pinned for ${process.arch}; add node-linux-${process.arch}\n`);
+  process.exit(3);
+}
+
+const cache = resolve(dirname(fileURLToPath(import.meta.url)), "../node_modules/.cache/airgrant-sea");
+const runtime = join(cache, `node-${RUNTIME_VERSION}-linux-${process.arch}`);
+
+/** The pinned runtime, fetched once into node_modules/.cache (npm's own cache serves it offline after). */
+function pinnedRuntime() {
+  if (existsSync(runtime)) return runtime;
+  mkdirSync(cache, { recursive: true });
+  const spec = `node-linux-${process.arch}@${RUNTIME_VERSION}`;
+  const [packed] = JSON.parse(
+    execFileSync("npm", ["pack", spec, "--json", "--pack-destination", cache], { encoding: "utf8" }),
+  );
+  const tarball = join(cache, packed.filename);
+  const actual = `sha512-${createHash("sha512").update(readFileSync(tarball)).digest("base64")}`;
+  if (actual !== integrity) {
+    rmSync(tarball);
+    throw new Error(`${spec} from the registry is ${actual}, not the pinned ${integrity}`);
+  }
+  execFileSync("tar", ["-xzf", tarball, "-C", cache, "package/bin/node"]);
+  rmSync(tarball);
+  renameSync(join(cache, "package/bin/node"), runtime);
+  rmSync(join(cache, "package"), { recursive: true });
+  return runtime;
+}
+
+const node = pinnedRuntime();
+const output = `${resolve(out)}-runtime`;
+const blob = `${output}.blob`;
+const config = `${output}.sea.json`;
+writeFileSync(
+  config,
+  JSON.stringify({
+    main: resolve(main),
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useSnapshot: true,
+    execArgv: EXEC_ARGV,
+    execArgvExtension: "none",
+  }),
+);
+execFileSync(node, ["--no-warnings", "--experimental-sea-config", config], { stdio: ["ignore", "ignore", "inherit"] });
+const staged = `${output}.tmp`;
+copyFileSync(node, staged);
+await inject(staged, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SEA_FUSE });
+chmodSync(staged, 0o755);
+renameSync(staged, output);
+rmSync(blob);
+rmSync(config);
+
+// Static, so that no dynamic loader reads the environment it is started with.
+const launcherOut = resolve(out);
+execFileSync(
+  "cc",
+  [
+    "-std=c11",
+    "-D_GNU_SOURCE",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Os",
+    "-static",
+    "-s",
+    "-o",
+    `${launcherOut}.tmp`,
+    resolve(launcher),
+  ],
+  {
+    stdio: ["ignore", "inherit", "inherit"],
+  },
+);
+renameSync(`${launcherOut}.tmp`, launcherOut);
