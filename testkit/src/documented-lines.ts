@@ -1,10 +1,10 @@
 // The configuration lines docs/pam.md and docs/openssh.md give, as the
 // end-to-end tests run them: the tests read them from the documents, so the
-// documents cannot drift from what is proven. This checkout's node and
-// verifier and the test's scratch files stand in for the installed paths.
+// documents cannot drift from what is proven. This checkout's built verifier
+// and the test's scratch files stand in for the installed paths.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, VERIFIER_BUNDLE } from "./repo-paths.js";
+import { REPO_ROOT, VERIFIER_EXECUTABLE } from "./repo-paths.js";
 
 /** Where a test's host keeps what the documents put under /var. */
 export interface HostPaths {
@@ -40,8 +40,7 @@ function codeBlock(file: string, marker: string): string[] {
 /** A documented line with this checkout's paths; `documentedLog` is the log= file the document names. */
 function localise(line: string, paths: HostPaths, documentedLog: string): string {
   return line
-    .replace("/usr/bin/node", process.execPath)
-    .replace("/usr/lib/airgrant/verifier/dist/airgrant-verifier.cjs", VERIFIER_BUNDLE)
+    .replace("/usr/sbin/airgrant-verifier", VERIFIER_EXECUTABLE)
     .replace(`log=${documentedLog}`, `log=${paths.logFile}`)
     .replace("--state /var/lib/airgrant", `--state ${paths.stateDir} --host ${paths.host}`);
 }

@@ -1,6 +1,14 @@
 export { codeOf } from "./error-code.js";
 export { p1363ToDer, spkiToPem } from "./openssl-encoding.js";
-export { AUDITOR_CLI, REPO_ROOT, SIGNER_BUNDLE, VERIFIER_BUNDLE, VERIFIER_CLI } from "./repo-paths.js";
+export {
+  AUDITOR_CLI,
+  REPO_ROOT,
+  SIGNER_BUNDLE,
+  VERIFIER_BUNDLE,
+  VERIFIER_CLI,
+  VERIFIER_EXECUTABLE,
+  verifierRuntimeNode,
+} from "./repo-paths.js";
 export {
   type BundleIssuer,
   ecdsaTwin,
