@@ -1,13 +1,13 @@
-// A whole ssh login with an airgrant certificate (ssh client, sshd, two
-// `airgrant-verifier ssh-principals` processes and one `ssh-session`), set up
-// as docs/openssh.md says, against the same login with a plain authorized
-// key: on the same sshd (which still runs `ssh-session`, finding no
-// certificate) and on an sshd without airgrant's lines. Interleaved, one of
-// each in turn. Needs root and openssh-server, like test/openssh.test.ts.
+// A whole ssh login with an airgrant certificate (ssh client, sshd, and one
+// `airgrant-verifier ssh-session` start that checks it and takes its use),
+// set up as docs/openssh.md says, against the same login with a plain
+// authorized key: on the same sshd (which still runs `ssh-session`, finding
+// no certificate) and on an sshd without airgrant's lines. Interleaved, one
+// of each in turn. Needs root and openssh-server, like test/openssh.test.ts.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeBundleBytes, makeTestIssuer, VERIFIER_BUNDLE } from "@airgrant/testkit";
+import { makeBundleBytes, makeTestIssuer, VERIFIER_EXECUTABLE } from "@airgrant/testkit";
 import {
   cleanUp,
   createThrowawayUser,
@@ -21,7 +21,7 @@ import {
 } from "@airgrant/testkit/system";
 import { mintSshCertificate } from "@airgrant/testkit/token";
 import { hostState, installBundle } from "@airgrant/verifier";
-import { fmt, median, workDir } from "./bench-support.js";
+import { median, report, workDir } from "./bench-support.js";
 
 if (process.getuid?.() !== 0 || !existsSync("/usr/sbin/sshd")) {
   console.error("ssh.bench.ts needs root and /usr/sbin/sshd (apt-get install -y openssh-server)");
@@ -34,7 +34,7 @@ const issuer = makeTestIssuer();
 const state = hostState(join(work, "state"));
 installBundle(state, makeBundleBytes([issuer]), () => new Date());
 const caKeys = join(work, "airgrant_ca_keys");
-writeFileSync(caKeys, execFileSync(process.execPath, [VERIFIER_BUNDLE, "ssh-ca-keys", "--state", state.dir]));
+writeFileSync(caKeys, execFileSync(VERIFIER_EXECUTABLE, ["ssh-ca-keys", "--state", state.dir]));
 
 const fixtures: Removable[] = [];
 const servers: SshdServer[] = [];
@@ -129,18 +129,17 @@ try {
     keyTimes.push(k);
     bareTimes.push(b);
   }
-  const cert = median(certTimes);
-  const key = median(keyTimes);
   const bare = median(bareTimes);
-  console.log(
-    `ssh login with an airgrant certificate: ${fmt(cert, 1)} ms median of ${RUNS} (max ${fmt(Math.max(...certTimes), 1)})`,
-  );
-  console.log(
-    `same login with a plain authorized key: ${fmt(key, 1)} ms on the airgrant sshd, ${fmt(bare, 1)} ms without airgrant's lines`,
-  );
-  console.log(
-    `ratio certificate/plain key: ${fmt(cert / key)} (same sshd), ${fmt(cert / bare)} (sshd without airgrant); medians`,
-  );
+  report({
+    bench: "ssh-certificate-login",
+    what: "ssh login with an airgrant certificate, whole login",
+    oursMs: median(certTimes),
+    baseline: "the same login with a plain authorized key on the same sshd",
+    baselineMs: median(keyTimes),
+    target: "<= 1.3",
+    runs: RUNS,
+    "plain key without airgrant's lines, ms": Number(bare.toFixed(1)),
+  });
 } finally {
   for (const server of servers) await server.stop();
   removeFixtures();

@@ -103,7 +103,7 @@ describe("every role command under hostile input", () => {
       },
       { requiredKeys: [] },
     );
-    const commands = ["install-bundle", "check", "status", "pam", "ssh-ca-keys", "ssh-principals", "ssh-session"];
+    const commands = ["install-bundle", "check", "status", "pam", "ssh-ca-keys", "ssh-session"];
     const flags = [
       "--user",
       "--host",

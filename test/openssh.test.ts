@@ -1,8 +1,9 @@
 // End to end with a real sshd and the real ssh client: OpenSSH user
-// certificates for grants, signed on a real SoftHSM2 token, checked by
-// `airgrant-verifier ssh-principals` (AuthorizedPrincipalsCommand, takes no
-// use) and used up by `airgrant-verifier ssh-session` (pam_exec in sshd's
-// session stack), with the sshd_config and PAM lines of docs/openssh.md.
+// certificates for grants, signed on a real SoftHSM2 token, checked by sshd
+// against TrustedUserCAKeys and then, in one verifier start, by
+// `airgrant-verifier ssh-session` (pam_exec in sshd's session stack), which
+// applies every airgrant rule and takes the use, with the sshd_config and PAM
+// lines of docs/openssh.md.
 // Needs root, sshd and ssh (CI has them, see .ci/run): it fails, never
 // skips, without them.
 import { spawn, spawnSync } from "node:child_process";
@@ -189,7 +190,7 @@ beforeAll(async () => {
   if (caKeys.status !== 0) throw new Error(`ssh-ca-keys failed: ${caKeys.stderr}`);
   // What `airgrant-verifier ssh-ca-keys` printed, plus one key the bundle no
   // longer trusts, as a TrustedUserCAKeys file not updated after a bundle
-  // change would hold: the principals command must refuse it on its own.
+  // change would hold: sshd accepts its certificates, the session line must refuse them.
   writeFileSync(
     join(work, "airgrant_ca_keys"),
     `${caKeys.stdout}${sshIssuerKeyLine(staleIssuer.algorithm, staleIssuer.spki, "stale-issuer")}\n`,
@@ -251,7 +252,7 @@ afterAll(async () => {
   }
 }, 30_000);
 
-describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use", () => {
+describe("OpenSSH certificates: sshd checks the CA, ssh-session every airgrant rule and the use", () => {
   it("prints one TrustedUserCAKeys line per bundle issuer, naming its key id", () => {
     const r = cli(["ssh-ca-keys", "--state", stateDir]);
     const lines = r.stdout.trimEnd().split("\n");
@@ -271,11 +272,8 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     expect(r.stderr).not.toContain("Permission denied");
     expect(r.stdout).toBe("hello\n");
     expect(r.status).toBe(0);
-    const principals = entriesFor(first.grantId, "ssh-principals");
-    // sshd 9.2 asks twice for one login: the key query, then the signed attempt.
-    expect(principals).toHaveLength(2);
-    expect(principals.every((e) => e.data.verdict === "allowed")).toBe(true);
-    const uses = entriesFor(first.grantId, "grant-check");
+    // One verifier start for the login: one entry, the use.
+    const uses = entriesFor(first.grantId);
     expect(uses).toHaveLength(1);
     expect(uses[0]?.data).toMatchObject({
       verdict: "allowed",
@@ -289,14 +287,15 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     expect(readFileSync(sessionLog, "utf8")).toMatch(new RegExp(`allowed: certificate for grant ${first.grantId}`));
   });
 
-  it("refuses a second login with the same certificate", () => {
-    const r = ssh(first);
-    expect(r.status).not.toBe(0);
+  /** A login sshd authenticated whose session the verifier refused: sshd runs nothing, ssh exits 254. */
+  function refusedAtSession(r: SshResult): void {
     expect(r.stdout).toBe("");
-    expect(r.stderr).toContain("Permission denied");
-    const last = entriesFor(first.grantId, "ssh-principals").at(-1);
-    expect(last?.data.verdict).toBe("grant-replayed");
-    expect(entriesFor(first.grantId, "grant-check")).toHaveLength(1);
+    expect(r.status, r.stderr).toBe(254);
+  }
+
+  it("refuses a second login with the same certificate: the session does not open", () => {
+    refusedAtSession(ssh(first));
+    expect(entriesFor(first.grantId).map((e) => e.data.verdict)).toEqual(["allowed", "grant-replayed"]);
   });
 
   it("lets exactly one of several simultaneous logins with one certificate in, every time", async () => {
@@ -307,9 +306,9 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
       for (const r of results) raceStatuses.set(String(r.status), (raceStatuses.get(String(r.status)) ?? 0) + 1);
       const inside = results.filter((r) => r.status === 0 && r.stdout === "hello\n");
       expect(inside, `round ${round}: ${JSON.stringify(results)}`).toHaveLength(1);
-      // Nobody else ran the command: refused at authentication (255) or
-      // when the session would not open (254: sshd runs nothing).
+      // Nobody else ran the command: their sessions would not open (254: sshd runs nothing).
       expect(results.filter((r) => r.stdout !== "")).toHaveLength(1);
+      expect(results.filter((r) => r.status !== 0).every((r) => r.status === 254)).toBe(true);
       const uses = entriesFor(cert.grantId, "grant-check");
       expect(uses.filter((e) => e.data.verdict === "allowed")).toHaveLength(1);
       expect(uses.filter((e) => e.data.verdict !== "allowed").every((e) => e.data.verdict === "grant-replayed")).toBe(
@@ -322,10 +321,8 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     const cert = mint({ maxUses: 2 });
     expect(ssh(cert).stdout).toBe("hello\n");
     expect(ssh(cert).stdout).toBe("hello\n");
-    const third = ssh(cert);
-    expect(third.status).not.toBe(0);
-    expect(third.stdout).toBe("");
-    expect(entriesFor(cert.grantId, "grant-check").map((e) => e.data.use)).toEqual([1, 2]);
+    refusedAtSession(ssh(cert));
+    expect(entriesFor(cert.grantId).map((e) => e.data.use)).toEqual([1, 2, undefined]);
   });
 
   it("lets sshd enforce the certificate's force-command and source-address; a refused address takes no use", () => {
@@ -333,21 +330,20 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     expect(ssh(forced, user.name, "echo asked").stdout).toBe("forced\n");
     const elsewhere = mint({ criticalOptions: { "source-address": "192.0.2.0/24" } });
     const r = ssh(elsewhere);
-    expect(r.status).not.toBe(0);
-    expect(r.stdout).toBe("");
-    // The principals command said yes (it does not see the address); sshd refused afterwards.
-    expect(entriesFor(elsewhere.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("allowed");
-    expect(entriesFor(elsewhere.grantId, "grant-check")).toHaveLength(0);
+    expect(r.status).toBe(255);
+    expect(r.stderr).toContain("Permission denied");
+    // sshd refused it at authentication: the verifier never ran.
+    expect(entriesFor(elsewhere.grantId)).toHaveLength(0);
   });
 
   it("holds a certificate to its grant's target: another host or a group without this host is refused", () => {
     for (const target of ["db1.example", "group:dbs"]) {
       const cert = mint({ target });
-      const r = ssh(cert);
-      expect(r.status, target).not.toBe(0);
-      expect(r.stdout).toBe("");
-      expect(entriesFor(cert.grantId, "ssh-principals").at(-1)?.data).toMatchObject({ verdict: "wrong-host", target });
-      expect(entriesFor(cert.grantId, "grant-check")).toHaveLength(0);
+      refusedAtSession(ssh(cert));
+      const entries = entriesFor(cert.grantId);
+      expect(entries).toHaveLength(1);
+      expect(entries[0]?.data).toMatchObject({ verdict: "wrong-host", target });
+      expect(entries[0]?.data.use).toBeUndefined();
     }
     const group = mint({ target: "group:edge" });
     expect(ssh(group).stdout).toBe("hello\n");
@@ -363,12 +359,9 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     const bare = mint({ grantId: untargeted.grantId, keyId: untargeted.grantId });
     const forwarding = mint({ extensions: ["permit-port-forwarding", "permit-pty"] });
     for (const cert of [bare, forwarding]) {
-      const r = ssh(cert);
-      expect(r.status).not.toBe(0);
-      expect(r.stdout).toBe("");
+      refusedAtSession(ssh(cert));
       expect(auditEntries().at(-1)?.data.verdict).toBe("malformed-certificate");
     }
-    expect(entriesFor(forwarding.grantId, "grant-check")).toHaveLength(0);
   });
 
   it("gives a certificate's login no forwarding", () => {
@@ -377,22 +370,24 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     expect(r.stdout).toBe("");
   });
 
-  it("refuses an expired certificate", () => {
+  // sshd checks the window and the principal itself: these never reach the verifier.
+  it("refuses an expired certificate and one for another user at authentication", () => {
     const now = Math.floor(Date.now() / 1000);
-    const cert = mint({ validAfter: now - 7200, validBefore: now - 3600 });
-    const r = ssh(cert);
-    expect(r.status).not.toBe(0);
-    expect(r.stdout).toBe("");
-    expect(entriesFor(cert.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("grant-expired");
-    expect(entriesFor(cert.grantId, "grant-check")).toHaveLength(0);
+    for (const cert of [
+      mint({ validAfter: now - 7200, validBefore: now - 3600 }),
+      mint({ principals: ["someone-else"] }),
+    ]) {
+      const r = ssh(cert);
+      expect(r.status).toBe(255);
+      expect(r.stderr).toContain("Permission denied");
+      expect(entriesFor(cert.grantId)).toHaveLength(0);
+    }
   });
 
-  it("refuses a certificate for another user", () => {
-    const cert = mint({ principals: ["someone-else"] });
-    const r = ssh(cert);
-    expect(r.status).not.toBe(0);
-    expect(r.stdout).toBe("");
-    expect(entriesFor(cert.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("wrong-user");
+  it("refuses a certificate with the user among other principals, which sshd would take", () => {
+    const cert = mint({ principals: [user.name, "root"] });
+    refusedAtSession(ssh(cert));
+    expect(entriesFor(cert.grantId).at(-1)?.data.verdict).toBe("wrong-user");
   });
 
   it("refuses a certificate from a CA nobody trusts (sshd refuses it before asking)", () => {
@@ -405,13 +400,8 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
 
   it("refuses a certificate from a CA left in TrustedUserCAKeys but not in the bundle", () => {
     const cert = mint({}, staleIssuer);
-    const r = ssh(cert);
-    expect(r.status).not.toBe(0);
-    expect(r.stdout).toBe("");
-    const last = auditEntries()
-      .filter((e) => e.type === "ssh-principals")
-      .at(-1);
-    expect(last?.data).toMatchObject({ verdict: "unknown-issuer", user: user.name });
+    refusedAtSession(ssh(cert));
+    expect(auditEntries().at(-1)?.data).toMatchObject({ verdict: "unknown-issuer", user: user.name });
   });
 
   it("refuses a revoked grant after the new bundle is installed", () => {
@@ -419,9 +409,8 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     const bundleFile = join(work, "bundle-revoking.json");
     writeFileSync(bundleFile, trustBundleFor([issuer, edIssuer], undefined, { revokedGrants: [cert.grantId] }));
     expect(cli(["install-bundle", bundleFile, "--state", stateDir]).status).toBe(0);
-    const r = ssh(cert);
-    expect(r.status).not.toBe(0);
-    expect(entriesFor(cert.grantId, "ssh-principals").at(-1)?.data.verdict).toBe("grant-revoked");
+    refusedAtSession(ssh(cert));
+    expect(entriesFor(cert.grantId).at(-1)?.data.verdict).toBe("grant-revoked");
   });
 
   it("leaves a login with a plain authorized key to the rest of the stack, and logs nothing for it", () => {
@@ -434,7 +423,7 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     expect(r.stdout, r.stderr).toBe("plain\n");
     expect(r.status).toBe(0);
     expect(auditEntries()).toHaveLength(before);
-    expect(readFileSync(sessionLog, "utf8")).toMatch(/not-airgrant: not a login with an airgrant certificate/);
+    expect(readFileSync(sessionLog, "utf8")).toMatch(/not-airgrant: not a login with a certificate/);
   });
 
   it("logs every attempt, never the certificate, and the host log verifies", () => {
@@ -442,8 +431,7 @@ describe("OpenSSH certificates: ssh-principals checks, ssh-session takes the use
     expect(text).not.toContain(Buffer.from(first.blob).toString("base64").slice(0, 60));
     expect(verifyAuditLog(join(stateDir, "audit.log"))).toMatchObject({ ok: true });
     const types = new Set(auditEntries().map((e) => e.type));
-    expect(types).toContain("ssh-principals");
-    expect(types).toContain("grant-check");
+    expect(types).toEqual(new Set(["log-opened", "bundle-installed", "grant-check"]));
     expect(readFileSync(sshd?.logFile ?? "", "utf8")).toContain("Accepted publickey");
   });
 });

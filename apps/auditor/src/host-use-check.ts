@@ -43,8 +43,8 @@ const GROUP_PREFIX = "group:";
  * (docs/verifier.md, "Audit entries"): written by `airgrant-verifier check`,
  * by the PAM entry point (which adds pamService, pamRhost, pamTty) and by
  * `ssh-session` when sshd opens a session with a grant's certificate (`via`
- * `ssh-certificate`; it has no target or anchor). `ssh-principals` entries
- * take no use and are not uses.
+ * `ssh-certificate`; it has no anchor). `ssh-principals` entries, which
+ * hosts that ran a principals command at authentication wrote, are not uses.
  */
 export class HostUseCheck implements EntryCheck {
   /** The bundle this host had installed last (its bundle-installed entry), when the signer exported it. */

@@ -67,7 +67,11 @@ interface Schema {
   optional: Record<string, Kind<unknown>>;
 }
 
-/** A host's check of a grant: `grant-check` (a use, when allowed) and `ssh-principals` (never a use). */
+/**
+ * A host's check of a grant: `grant-check` (a use, when allowed), and
+ * `ssh-principals`, never a use, which hosts that asked a principals command
+ * at authentication wrote and the auditor still reads.
+ */
 const GRANT_CHECK = {
   required: {
     verdict: text,

@@ -4,19 +4,12 @@ import { type DenyCode, decideGrant, type Enforcer, type Refusal, type RuleConte
 import { appendHostEntry } from "./host-log.js";
 import { type PamItems, printableItem } from "./pam-environment.js";
 import type { HostState } from "./state-paths.js";
-import {
-  consumeGrantUse,
-  flushUseStore,
-  hasUseLeft,
-  pruneExpiredUsesOccasionally,
-  replayedMessage,
-} from "./use-store.js";
+import { consumeGrantUse, flushUseStore, pruneExpiredUsesOccasionally, replayedMessage } from "./use-store.js";
 
 /**
  * The one admission transaction of the host (docs/verifier.md, "One-time
  * use"): decide on a grant's claims, take a use, record the check, make the
- * use durable, prune. `check`, `pam` and `ssh-session` admit through it;
- * `ssh-principals` asks it without taking a use.
+ * use durable, prune. `check`, `pam` and `ssh-session` admit through it.
  */
 
 export type Verdict =
@@ -37,11 +30,6 @@ export interface AdmissionInput {
   caller: Caller;
   host: string;
   clock: () => Date;
-  /**
-   * `grant-check` takes a use; `ssh-principals` only asks whether one is
-   * left (sshd asks twice per login, before the session that takes it).
-   */
-  entryType: "grant-check" | "ssh-principals";
 }
 
 export interface Caller {
@@ -140,18 +128,13 @@ export function admitGrant(input: AdmissionInput): Admission {
   let use: number | undefined;
   if (verdict.allowed) {
     const { claims } = verdict;
-    const left =
-      input.entryType === "grant-check"
-        ? consumeGrantUse(
-            input.state.usedDir,
-            claims.grantId,
-            claims.maxUses,
-            { expires: claims.notAfter + input.bundle.clockSkew, usedAt: now, notAfter: claims.notAfter },
-            { flush: false },
-          )
-        : {
-            consumed: hasUseLeft(input.state.usedDir, claims.grantId, claims.maxUses, { notAfter: claims.notAfter }),
-          };
+    const left = consumeGrantUse(
+      input.state.usedDir,
+      claims.grantId,
+      claims.maxUses,
+      { expires: claims.notAfter + input.bundle.clockSkew, usedAt: now, notAfter: claims.notAfter },
+      { flush: false },
+    );
     if (!left.consumed) {
       const message =
         "pruned" in left
@@ -162,7 +145,7 @@ export function admitGrant(input: AdmissionInput): Admission {
   }
   const data = entryData(input, verdict, decided.signer, verdict.allowed ? decided.enforced : undefined);
   if (use !== undefined) data.use = use;
-  const entry = appendHostEntry(input.state, input.entryType, auditData(input.entryType, data), input.clock);
+  const entry = appendHostEntry(input.state, "grant-check", auditData("grant-check", data), input.clock);
   if (use !== undefined) {
     // The use becomes durable only now, after the log entry that records it:
     // nobody is let in before both are on disk, and the two flushes share a

@@ -82,20 +82,6 @@ export function decodeCertificateClaims(blob: Uint8Array, keyType?: string): Gra
   return "code" in certificate ? certificate : claimsOf(certificate, keyType);
 }
 
-/**
- * The claims of a certificate blob whose CA key is an issuer of this bundle,
- * decoded once; undefined for any other blob, which ssh-session leaves to the
- * rest of the stack.
- */
-export function decodeBundleCertificateClaims(
-  blob: Uint8Array,
-  bundle: TrustBundle,
-): GrantClaims | CertificateRefusal | undefined {
-  const certificate = decodeCertificate(blob);
-  if ("code" in certificate || issuerOf(certificate, bundle) === undefined) return undefined;
-  return claimsOf(certificate);
-}
-
 function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | CertificateRefusal {
   if (certificate.certType !== SSH_USER_CERT) return malformed("a host certificate, not a user certificate");
   if (keyType !== undefined && keyType !== certificate.type) {

@@ -20,7 +20,7 @@ import { advanceSealKey } from "./host-log.js";
 import { installBundle, loadInstalledBundle } from "./host-state.js";
 import { runPamCheck } from "./pam-check.js";
 import { describeCaller } from "./pam-environment.js";
-import { printSshCaKeys, runSshPrincipalsCommand, runSshSessionCommand } from "./ssh-cli.js";
+import { printSshCaKeys, runSshSessionCommand } from "./ssh-cli.js";
 import { DEFAULT_STATE_DIR, hostState, resolveStateDir } from "./state-paths.js";
 import { countConsumedUses } from "./use-store.js";
 
@@ -37,11 +37,8 @@ commands:
   pam [--host H]               for pam_exec.so expose_authtok: check the grant on stdin for
                                $PAM_USER (auth only); exit 0 if allowed (docs/pam.md)
   ssh-ca-keys                  print the bundle's issuer keys for sshd's TrustedUserCAKeys
-  ssh-principals --user U --type T --cert B64
-                               sshd's AuthorizedPrincipalsCommand (%u %t %k): print U if the
-                               certificate may log in, takes no use (docs/openssh.md)
-  ssh-session [--host H]       for pam_exec.so type=open_session in sshd's session stack: take
-                               the use of the certificate in $SSH_AUTH_INFO_0 (docs/openssh.md)
+  ssh-session [--host H]       for pam_exec.so type=open_session in sshd's session stack: check
+                               the certificate in $SSH_AUTH_INFO_0 and take its use (docs/openssh.md)
 
 options:
   --state DIR   state directory (default: $AIRGRANT_STATE, else /var/lib/airgrant;
@@ -56,15 +53,13 @@ exit status: 0 allowed/ok, 1 denied, 2 usage or input error, 3 environment error
  * Commands run by sshd or PAM at login: their state directory comes from the
  * configured command line only, never from an environment users can influence.
  */
-const LOGIN_COMMANDS = new Set(["pam", "ssh-principals", "ssh-session"]);
+const LOGIN_COMMANDS = new Set(["pam", "ssh-session"]);
 
 const OPTIONS = {
   state: { type: "string" },
   receipt: { type: "string" },
   user: { type: "string" },
   host: { type: "string" },
-  type: { type: "string" },
-  cert: { type: "string" },
 } satisfies ParseArgsConfig["options"];
 
 const CLI: CommandLine = {
@@ -134,7 +129,6 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
     caller: { user: values.user },
     host: values.host ?? hostname(),
     clock: () => new Date(),
-    entryType: "grant-check",
   });
   const { message } = admission.verdict;
   return printVerdict(admission, message, printableLine(message), out);
@@ -244,16 +238,6 @@ function main(argv: string[]): number {
       case "ssh-ca-keys":
         if (rest.length > 0) throw usage("ssh-ca-keys takes no arguments");
         return printSshCaKeys(stateDir, out);
-      case "ssh-principals":
-        if (rest.length > 0) throw usage("ssh-principals takes no arguments");
-        if (values.user === undefined || values.type === undefined || values.cert === undefined) {
-          throw usage("ssh-principals needs --user %u --type %t --cert %k");
-        }
-        return runSshPrincipalsCommand(
-          { ...values, user: values.user, type: values.type, cert: values.cert },
-          stateDir,
-          out,
-        );
       case "ssh-session":
         if (rest.length > 0 || values.user !== undefined) throw usage("ssh-session takes the user from PAM_USER");
         return runSshSessionCommand(values, stateDir, out);

@@ -53,7 +53,6 @@ export function runPamCheck(input: PamCheckInput): PamCheckResult {
     caller: pam,
     host: input.host,
     clock: input.clock,
-    entryType: "grant-check",
   });
   const { verdict } = admission;
   let message = verdict.message;

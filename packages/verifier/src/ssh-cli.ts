@@ -2,7 +2,6 @@ import { hostname } from "node:os";
 import { printableLine, sshIssuerKeyLine } from "@airgrant/core";
 import { loadInstalledBundle } from "./host-state.js";
 import { describeCaller } from "./pam-environment.js";
-import { runSshPrincipals } from "./ssh-principals.js";
 import { runSshSession } from "./ssh-session.js";
 import { hostState } from "./state-paths.js";
 
@@ -24,43 +23,6 @@ export function printSshCaKeys(stateDir: string, out: Output): number {
   if (out.json)
     process.stdout.write(`${JSON.stringify({ ok: true, code: "ssh-ca-keys", bundleId: bundle.bundleId, lines })}\n`);
   else process.stdout.write(lines.map((line) => `${line}\n`).join(""));
-  return 0;
-}
-
-/**
- * sshd reads the principals from stdout: the user's name when allowed,
- * nothing otherwise. With --json the verdict goes to stderr instead, so that
- * stdout stays what sshd expects.
- */
-export function runSshPrincipalsCommand(
-  values: { user: string; type: string; cert: string; host?: string },
-  stateDir: string,
-  out: Output,
-): number {
-  const { verdict, auditSeq } = runSshPrincipals({
-    stateDir,
-    host: values.host ?? hostname(),
-    user: values.user,
-    type: values.type,
-    certificate: values.cert,
-    clock: () => new Date(),
-  });
-  if (out.json) {
-    const grantId = verdict.claims?.grantId;
-    const json = {
-      ok: verdict.allowed,
-      code: verdict.code,
-      message: verdict.message,
-      auditSeq,
-      ...(grantId === undefined ? {} : { grantId }),
-    };
-    process.stderr.write(`${JSON.stringify(json)}\n`);
-  }
-  if (!verdict.allowed) {
-    process.stderr.write(`error: ${verdict.code}: ${printableLine(verdict.message)}\n`);
-    return 1;
-  }
-  process.stdout.write(`${values.user}\n`);
   return 0;
 }
 

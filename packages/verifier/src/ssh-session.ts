@@ -1,5 +1,7 @@
 import { type Admission, admitGrant } from "./admission.js";
-import { decodeBundleCertificateClaims, decodeCertificateBase64 } from "./certificate-claims.js";
+import { decodeCertificateBase64, decodeCertificateClaims, MAX_CERTIFICATE_BASE64 } from "./certificate-claims.js";
+import type { GrantClaims } from "./claims.js";
+import type { DenyCode, Refusal } from "./grant-rules.js";
 import { loadInstalledBundle } from "./host-state.js";
 import { type PamEnvironment, readPamEnvironment } from "./pam-environment.js";
 import { hostState } from "./state-paths.js";
@@ -25,61 +27,78 @@ export interface SshSessionResult {
   checks: Admission[];
 }
 
+/** A certificate a login used, as SSH_AUTH_INFO_0 gives it, decoded or refused. */
+export interface PresentedCertificate {
+  /** The certificate blob; what was written when it is not base64 of one. */
+  presented: Uint8Array;
+  claims: GrantClaims | Refusal<DenyCode>;
+}
+
 /**
  * The certificates in sshd's SSH_AUTH_INFO_0: one line per authentication
  * method that succeeded, `publickey <key type> <base64 key>` for a key
  * (OpenSSH auth2-pubkey.c, auth2_record_info; exposed by auth-pam.c's
- * expose_authinfo before pam_open_session).
+ * expose_authinfo before pam_open_session). A line of a certificate type
+ * that is not base64 of at most 16 KiB is kept, refused: sshd let the login
+ * in with a certificate, and one this cannot read is not let through.
  */
-export function certificatesInAuthInfo(authInfo: string): Uint8Array[] {
-  const out: Uint8Array[] = [];
+export function certificatesInAuthInfo(authInfo: string): PresentedCertificate[] {
+  const out: PresentedCertificate[] = [];
   for (const line of authInfo.split("\n")) {
-    const [method, type, base64] = line.split(" ");
-    if (method !== "publickey" || type === undefined || !type.endsWith(CERT_SUFFIX) || base64 === undefined) continue;
+    const [method, type, base64 = ""] = line.split(" ");
+    if (method !== "publickey" || type === undefined || !type.endsWith(CERT_SUFFIX)) continue;
     const blob = decodeCertificateBase64(base64);
-    if (blob !== undefined) out.push(blob);
+    out.push(
+      blob === undefined
+        ? {
+            presented: new TextEncoder().encode(base64.slice(0, MAX_CERTIFICATE_BASE64)),
+            claims: { code: "malformed-certificate", message: "the certificate is not base64 of at most 16 KiB" },
+          }
+        : { presented: blob, claims: decodeCertificateClaims(blob, type) },
+    );
   }
   return out;
 }
 
 /**
  * The `ssh-session` entry point's work, run by `pam_exec.so type=open_session`
- * in sshd's session stack: find the airgrant certificate the login used and
- * admit it, which takes one of its grant's uses in the one-time store (the
- * same store as grants typed at a prompt). Exactly one of several
- * connections racing with one certificate gets the use; the others' sessions
- * fail to open and sshd runs nothing for them. A login by anything else (a
- * plain key, a certificate of another CA, a PAM grant) is not ours to judge
- * here: allowed, not logged.
+ * in sshd's session stack, the one airgrant step of a certificate login: sshd
+ * has checked the certificate against TrustedUserCAKeys, its principal and
+ * its window; this applies every airgrant rule to each certificate the login
+ * used and takes one of its grant's uses in the one-time store (the same
+ * store as grants typed at a prompt). Exactly one of several connections
+ * racing with one certificate gets the use; the others' sessions fail to
+ * open and sshd runs nothing for them. Every certificate is judged, whoever
+ * signed it: TrustedUserCAKeys lists the bundle's issuers, so a certificate of
+ * any other CA is a stale or foreign key in that file, refused
+ * (`unknown-issuer`). A login without a certificate (a plain key, a grant
+ * typed at the prompt, a password) is not ours to judge here: allowed, not
+ * logged.
  */
 export function runSshSession(input: SshSessionInput): SshSessionResult {
   const pam = readPamEnvironment(input.env, "ssh-session");
   const state = hostState(input.stateDir);
   const bundle = loadInstalledBundle(state);
-  const ours = certificatesInAuthInfo(pam.authInfo ?? "").flatMap((blob) => {
-    const claims = decodeBundleCertificateClaims(blob, bundle);
-    return claims === undefined ? [] : [{ blob, claims }];
-  });
-  if (ours.length === 0) {
+  const certificates = certificatesInAuthInfo(pam.authInfo ?? "");
+  if (certificates.length === 0) {
     return {
       allowed: true,
       code: "not-airgrant",
-      message: "not a login with an airgrant certificate",
+      message: "not a login with a certificate",
       pam,
       checks: [],
     };
   }
   const checks: Admission[] = [];
-  for (const { blob, claims } of ours) {
+  for (const { presented, claims } of certificates) {
     const admission = admitGrant({
       state,
       bundle,
       claims,
-      presented: blob,
+      presented,
       caller: pam,
       host: input.host,
       clock: input.clock,
-      entryType: "grant-check",
     });
     checks.push(admission);
     const { verdict } = admission;

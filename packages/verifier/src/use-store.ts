@@ -159,30 +159,6 @@ function listEntries(dir: string): string[] {
   }
 }
 
-/**
- * Whether a grant still has a use to take, without taking it (the OpenSSH
- * principals check). With the grant's `notAfter`, a grant past the prune
- * watermark has none, as consumeGrantUse would say.
- */
-export function hasUseLeft(
-  dir: string,
-  grantIdHex: string,
-  maxUses: number,
-  options: { notAfter?: number } = {},
-): boolean {
-  const watermark = readPruneWatermark(dir);
-  if (options.notAfter !== undefined && options.notAfter + MAX_CLOCK_SKEW <= watermark) return false;
-  for (let use = 1; use <= maxUses; use++) {
-    try {
-      lstatSync(useRecordPath(dir, grantIdHex, use));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
-      throw err;
-    }
-  }
-  return false;
-}
-
 function useRecordPath(dir: string, grantIdHex: string, use: number): string {
   return join(dir, `${grantIdHex}.${use}`);
 }
