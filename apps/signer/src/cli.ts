@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { ParseArgsConfig } from "node:util";
 import {
   AirgrantError,
@@ -20,7 +20,13 @@ import { formatDuration, parseDuration } from "./duration.js";
 import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGrantId, parseGroupOption } from "./export-bundle.js";
 import { initIssuer } from "./init-issuer.js";
 import { isIssuerKeyAlg } from "./issuer-key-alg.js";
-import { publicKeyPem, readIssuerRecord, requireIssuerRecord } from "./issuer-record.js";
+import {
+  type IssuerRecord,
+  publicKeyPem,
+  readIssuerRecord,
+  requireIssuerRecord,
+  type TokenLocation,
+} from "./issuer-record.js";
 import { type GrantRequest, mintGrant } from "./mint-grant.js";
 import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
@@ -72,8 +78,10 @@ commands:
 
 options:
   --home DIR        state directory (default: $AIRGRANT_HOME, else ~/.airgrant)
-  --module PATH     PKCS#11 library (default: $AIRGRANT_PKCS11_MODULE, else SoftHSM2's)
-  --token LABEL     token label (default: $AIRGRANT_TOKEN, else airgrant)
+  --module PATH     PKCS#11 library (default: the one init used, recorded in the
+                    home; before init: $AIRGRANT_PKCS11_MODULE, else SoftHSM2's)
+  --token LABEL     token label (default: the one init used, recorded in the
+                    home; before init: $AIRGRANT_TOKEN, else airgrant)
   --pin-file FILE   read the PIN from FILE (default: $AIRGRANT_PIN, else a prompt)
 
 secret files (--pin-file, --aes-key-file, --private-id-file) must be regular
@@ -185,21 +193,35 @@ function duration(text: string, flag: string, max: number): number {
 }
 
 /**
- * Opens the token named by --module/--token with the PIN from --pin-file,
- * AIRGRANT_PIN or a prompt.
+ * Opens the token with the PIN from --pin-file, AIRGRANT_PIN or a prompt:
+ * the module and label of --module and --token, else those the home's init
+ * recorded, else (a home made before init recorded them, or init itself)
+ * AIRGRANT_PKCS11_MODULE or SoftHSM2's and AIRGRANT_TOKEN or "airgrant".
  */
-function openCommandToken(ctx: Context): TokenSession {
+function openCommandToken(ctx: Context, recorded: TokenLocation | undefined): TokenSession {
   const { values } = ctx;
-  const modulePath = values.module ?? findPkcs11Module();
-  const tokenLabel = values.token ?? (process.env.AIRGRANT_TOKEN || DEFAULT_TOKEN_LABEL);
+  const modulePath = values.module ?? recordedModule(ctx.home, recorded) ?? findPkcs11Module();
+  const tokenLabel = values.token ?? recorded?.tokenLabel ?? (process.env.AIRGRANT_TOKEN || DEFAULT_TOKEN_LABEL);
   return openToken({ modulePath, tokenLabel, pin: readPin(values["pin-file"], tokenLabel) });
+}
+
+/** The module init recorded, or `module-not-found` saying so when that file is gone. */
+function recordedModule(home: SignerHome, recorded: TokenLocation | undefined): string | undefined {
+  const modulePath = recorded?.modulePath;
+  if (modulePath !== undefined && modulePath.includes("/") && !existsSync(modulePath)) {
+    throw new AirgrantError(
+      "module-not-found",
+      `${home.issuerPath} records the PKCS#11 module ${modulePath}, which does not exist; install it there again, or pass --module with where it is now`,
+    );
+  }
+  return modulePath;
 }
 
 function runInit(ctx: Context): number {
   const alg = ctx.values.alg;
   if (alg !== undefined && !isIssuerKeyAlg(alg)) throw usage(`--alg must be ecdsa-p256 or ed25519, not '${alg}'`);
   const keyLabel = ctx.values["key-label"] ?? DEFAULT_KEY_LABEL;
-  const result = initIssuer(ctx.home, () => openCommandToken(ctx), { keyLabel, alg });
+  const result = initIssuer(ctx.home, (recorded) => openCommandToken(ctx, recorded), { keyLabel, alg });
   const { issuer } = result;
   const pem = publicKeyPem(issuer.publicKey);
   const how = result.recorded
@@ -236,7 +258,7 @@ function runOfficerAdd(ctx: Context): number {
   const aesKey = readAesKeyFile(keyFile);
   let result: ReturnType<typeof enrolOfficer>;
   try {
-    result = enrolOfficer(ctx.home, () => openCommandToken(ctx), {
+    result = enrolOfficer(ctx.home, (recorded) => openCommandToken(ctx, recorded), {
       name,
       yubikeyId,
       privateId,
@@ -282,7 +304,7 @@ function runOfficerRemove(ctx: Context): number {
       `no officer named ${name} is enrolled; see "airgrant-signer officer list"`,
     );
   }
-  const { officer, auditSeq } = removeOfficer(ctx.home, () => openCommandToken(ctx), name);
+  const { officer, auditSeq } = removeOfficer(ctx.home, (recorded) => openCommandToken(ctx, recorded), name);
   print(
     ctx,
     { officer: { name: officer.name, yubikeyId: officer.yubikeyId }, auditSeq },
@@ -344,7 +366,7 @@ function runGrant(ctx: Context): number {
   const request = parseGrantRequest(ctx.values);
   const result = withSigner(
     ctx.home,
-    () => openCommandToken(ctx),
+    (recorded) => openCommandToken(ctx, recorded),
     (signer) => mintGrant(signer, request, readOtp),
   );
   if (!result.ok) return refuse(ctx.json, result.code, result.message, result.auditSeq);
@@ -399,7 +421,7 @@ function runBundle(ctx: Context): number {
   // One operation under one lock: the bundle, its log entry, and the checkpoint that signs it.
   const exported = withSigner(
     ctx.home,
-    () => openCommandToken(ctx),
+    (recorded) => openCommandToken(ctx, recorded),
     (signer) => {
       const result = exportBundle(signer, out, { maxLifetime, clockSkew, groups, revokedGrants: revoked });
       writeCheckpoint(signer);
@@ -428,7 +450,7 @@ function runBundle(ctx: Context): number {
 function runCheckpoint(ctx: Context): number {
   const { seq, covers } = withSigner(
     ctx.home,
-    () => openCommandToken(ctx),
+    (recorded) => openCommandToken(ctx, recorded),
     (signer) => writeCheckpoint(signer),
   );
   print(ctx, { checkpointSeq: seq, covers }, `checkpoint ${seq} signs the audit log up to entry ${covers}\n`);
@@ -446,7 +468,13 @@ function runStatus(ctx: Context): number {
       issuer:
         issuer === undefined
           ? null
-          : { keyId: issuer.keyId, alg: issuer.alg, keyLabel: issuer.keyLabel, created: issuer.created },
+          : {
+              keyId: issuer.keyId,
+              alg: issuer.alg,
+              keyLabel: issuer.keyLabel,
+              created: issuer.created,
+              token: issuer.token ?? null,
+            },
       officers: policy.officers.length,
       maxLifetime: policy.maxLifetime,
       logHead: head ?? null,
@@ -454,6 +482,7 @@ function runStatus(ctx: Context): number {
     [
       `home:            ${ctx.home.dir}`,
       `issuer key:      ${issuer === undefined ? 'none (run "airgrant-signer init")' : `${issuer.keyId} ${issuer.alg} label "${issuer.keyLabel}" since ${issuer.created}`}`,
+      `token:           ${tokenLine(issuer)}`,
       `officers:        ${policy.officers.length}`,
       `longest grant:   ${formatDuration(policy.maxLifetime)}`,
       `audit log head:  ${head === undefined ? "(empty)" : `seq ${head.seq} ${head.hash}`}`,
@@ -461,6 +490,13 @@ function runStatus(ctx: Context): number {
     ].join("\n"),
   );
   return 0;
+}
+
+/** Status's token line: what init recorded, or what a home without a record opens. */
+function tokenLine(issuer: IssuerRecord | undefined): string {
+  if (issuer?.token !== undefined) return `"${issuer.token.tokenLabel}" in ${issuer.token.modulePath}`;
+  if (issuer === undefined) return "none recorded";
+  return "not recorded: --token and --module, else $AIRGRANT_TOKEN and $AIRGRANT_PKCS11_MODULE, else airgrant on SoftHSM2";
 }
 
 const COMMANDS: Readonly<Record<string, (ctx: Context) => number>> = {

@@ -1,6 +1,7 @@
+import { resolve } from "node:path";
 import { AirgrantError, auditData, keyIdOf, toHex } from "@airgrant/core";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
-import { type IssuerRecord, readIssuerRecord, writeIssuerRecord } from "./issuer-record.js";
+import { type IssuerRecord, writeIssuerRecord } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
 import { type TokenSource, withHomeSession } from "./signer.js";
 import type { SignerHome } from "./signer-home.js";
@@ -18,7 +19,8 @@ export interface InitResult {
  * generates it there, and records its public half in issuer.json, under the
  * home's lock so that two runs at once make one key. Run again, it reports
  * the key already recorded. `alg` undefined means: the recorded key's, else
- * ECDSA P-256.
+ * ECDSA P-256. The record names the token it was opened on (module and
+ * label), which later commands open unless told otherwise.
  */
 export function initIssuer(
   home: SignerHome,
@@ -26,8 +28,7 @@ export function initIssuer(
   request: { keyLabel: string; alg: IssuerKeyAlg | undefined },
   clock: () => Date = () => new Date(),
 ): InitResult {
-  return withHomeSession(home, token, (session) => {
-    const recorded = readIssuerRecord(home.issuerPath);
+  return withHomeSession(home, token, (session, recorded) => {
     if (recorded !== undefined && recorded.keyLabel !== request.keyLabel) {
       throw new AirgrantError(
         "bad-input",
@@ -46,12 +47,18 @@ export function initIssuer(
       }
       return { issuer: recorded, generated: key.created, recorded: false };
     }
-    const issuer: IssuerRecord = {
+    const issuer = {
       keyLabel: request.keyLabel,
       alg,
       publicKey: key.publicKeySpki,
       keyId,
       created: clock().toISOString(),
+      // A bare file name is left for the dynamic loader to search, as it was
+      // found; a path is made absolute, since later commands run elsewhere.
+      token: {
+        tokenLabel: session.tokenLabel,
+        modulePath: session.modulePath.includes("/") ? resolve(session.modulePath) : session.modulePath,
+      },
     };
     writeIssuerRecord(home.issuerPath, issuer);
     appendSignerEntry(

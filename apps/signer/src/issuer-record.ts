@@ -7,7 +7,11 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { type IssuerKeyAlg, isIssuerKeyAlg } from "./issuer-key-alg.js";
-import { parseStateObject, readStateFile, stateCorrupt } from "./state-file.js";
+import { checkStateObject, parseStateJson, readStateFile, stateCorrupt } from "./state-file.js";
+import type { OpenTokenOptions } from "./token-session.js";
+
+/** The token the issuer key is on, as `init` opened it: every later command opens it unless told otherwise. */
+export type TokenLocation = Pick<OpenTokenOptions, "modulePath" | "tokenLabel">;
 
 /** issuer.json in the signer's home: which token key signs, and its public half (docs/signer.md). */
 export interface IssuerRecord {
@@ -19,18 +23,23 @@ export interface IssuerRecord {
   keyId: string;
   /** When `init` first recorded the key, ISO 8601 UTC. */
   created: string;
+  /** Absent in a home made before init recorded its token (format v1). */
+  token?: TokenLocation;
 }
 
-export const ISSUER_RECORD_FORMAT = "airgrant-signer-issuer-v1";
+export const ISSUER_RECORD_FORMAT = "airgrant-signer-issuer-v2";
+/** The format of a home made before init recorded its token: still read, never written. */
+const ISSUER_RECORD_FORMAT_V1 = "airgrant-signer-issuer-v1";
 
 /** The grant format's name for each issuer key algorithm. */
 export function signatureAlgorithmOf(alg: IssuerKeyAlg): SignatureAlgorithm {
   return alg === "ecdsa-p256" ? "ecdsa-p256-sha256" : "ed25519";
 }
 
-const KEYS = ["format", "keyLabel", "alg", "publicKey", "keyId", "created"] as const;
+const KEYS_V1 = ["format", "keyLabel", "alg", "publicKey", "keyId", "created"] as const;
+const KEYS = [...KEYS_V1, "tokenLabel", "modulePath"] as const;
 
-export function encodeIssuerRecord(record: IssuerRecord): string {
+export function encodeIssuerRecord(record: IssuerRecord & { token: TokenLocation }): string {
   const value = {
     format: ISSUER_RECORD_FORMAT,
     keyLabel: record.keyLabel,
@@ -38,17 +47,24 @@ export function encodeIssuerRecord(record: IssuerRecord): string {
     publicKey: Buffer.from(record.publicKey).toString("base64"),
     keyId: record.keyId,
     created: record.created,
+    tokenLabel: record.token.tokenLabel,
+    modulePath: record.token.modulePath,
   };
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-/** issuer.json, or undefined when `init` has not been run in this home. */
+/**
+ * issuer.json, or undefined when `init` has not been run in this home. It
+ * must be owner-only (`state-insecure`): it names the library the signer loads.
+ */
 export function readIssuerRecord(path: string): IssuerRecord | undefined {
-  const text = readStateFile(path);
+  const text = readStateFile(path, { ownerOnly: true });
   if (text === undefined) return undefined;
-  const o = parseStateObject(path, text, KEYS);
+  const value = parseStateJson(path, text);
+  const v1 = (value as { format?: unknown } | null)?.format === ISSUER_RECORD_FORMAT_V1;
+  const o = checkStateObject(path, value, v1 ? KEYS_V1 : KEYS, "the file");
   const { format, keyLabel, alg, publicKey, keyId, created } = o;
-  if (format !== ISSUER_RECORD_FORMAT) throw stateCorrupt(path, `format is not ${ISSUER_RECORD_FORMAT}`);
+  if (format !== ISSUER_RECORD_FORMAT && !v1) throw stateCorrupt(path, `format is not ${ISSUER_RECORD_FORMAT}`);
   if (typeof keyLabel !== "string" || keyLabel === "") throw stateCorrupt(path, "keyLabel");
   if (typeof alg !== "string" || !isIssuerKeyAlg(alg)) throw stateCorrupt(path, "alg");
   if (typeof created !== "string" || Number.isNaN(Date.parse(created))) throw stateCorrupt(path, "created");
@@ -60,7 +76,12 @@ export function readIssuerRecord(path: string): IssuerRecord | undefined {
     throw stateCorrupt(path, `publicKey is not an ${alg} public key`);
   }
   if (keyId !== toHex(keyIdOf(spki))) throw stateCorrupt(path, "keyId does not match publicKey");
-  return { keyLabel, alg, publicKey: spki, keyId, created };
+  const record: IssuerRecord = { keyLabel, alg, publicKey: spki, keyId, created };
+  if (v1) return record;
+  const { tokenLabel, modulePath } = o;
+  if (typeof tokenLabel !== "string" || tokenLabel === "") throw stateCorrupt(path, "tokenLabel");
+  if (typeof modulePath !== "string" || modulePath === "") throw stateCorrupt(path, "modulePath");
+  return { ...record, token: { tokenLabel, modulePath } };
 }
 
 /** issuer.json, or `key-missing` telling the user to run init. */
@@ -75,7 +96,7 @@ export function requireIssuerRecord(path: string): IssuerRecord {
   return record;
 }
 
-export function writeIssuerRecord(path: string, record: IssuerRecord): void {
+export function writeIssuerRecord(path: string, record: IssuerRecord & { token: TokenLocation }): void {
   writeFileAtomic(path, encodeIssuerRecord(record));
 }
 

@@ -1,6 +1,6 @@
 import { AirgrantError, ensurePrivateDirectory } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
-import { type IssuerRecord, requireIssuerRecord } from "./issuer-record.js";
+import { type IssuerRecord, readIssuerRecord, requireIssuerRecord, type TokenLocation } from "./issuer-record.js";
 import type { SignerHome } from "./signer-home.js";
 import { TokenSession } from "./token-session.js";
 
@@ -29,12 +29,15 @@ function checkIssuerKey(home: SignerHome, session: TokenSession, issuer: IssuerR
   }
 }
 
-/** A session the caller keeps, or how to open one (the CLI's: module, token, PIN). */
-export type TokenSource = TokenSession | (() => TokenSession);
+/**
+ * A session the caller keeps, or how to open one given the token the home
+ * recorded at init (the CLI's: its flags, the record, the defaults).
+ */
+export type TokenSource = TokenSession | ((recorded: TokenLocation | undefined) => TokenSession);
 
 /** `run` with the session of `token`, opened now (and closed after) unless the caller keeps it. */
-function inSession<T>(token: TokenSource, run: (session: TokenSession) => T): T {
-  const session = token instanceof TokenSession ? token : token();
+function inSession<T>(token: TokenSource, issuer: IssuerRecord | undefined, run: (session: TokenSession) => T): T {
+  const session = token instanceof TokenSession ? token : token(issuer?.token);
   try {
     return run(session);
   } finally {
@@ -47,10 +50,19 @@ function inSession<T>(token: TokenSource, run: (session: TokenSession) => T): T 
  * (docs/signer.md, "Home"): one operation of the signer, whatever the
  * command. The session is opened inside the lock too, so two signers of one
  * home never read the token while the other's login rewrites it (SoftHSM2).
+ * issuer.json is read once, before the token is opened; `run` gets it, or
+ * undefined before the first init.
  */
-export function withHomeSession<T>(home: SignerHome, token: TokenSource, run: (session: TokenSession) => T): T {
+export function withHomeSession<T>(
+  home: SignerHome,
+  token: TokenSource,
+  run: (session: TokenSession, issuer: IssuerRecord | undefined) => T,
+): T {
   ensurePrivateDirectory(home.dir);
-  return withHomeLock(home.lockPath, () => inSession(token, run));
+  return withHomeLock(home.lockPath, () => {
+    const issuer = readIssuerRecord(home.issuerPath);
+    return inSession(token, issuer, (session) => run(session, issuer));
+  });
 }
 
 /**
@@ -63,7 +75,7 @@ export function withSigner<T>(home: SignerHome, token: TokenSource, run: (signer
   ensurePrivateDirectory(home.dir);
   return withHomeLock(home.lockPath, () => {
     const issuer = requireIssuerRecord(home.issuerPath);
-    return inSession(token, (session) => {
+    return inSession(token, issuer, (session) => {
       checkIssuerKey(home, session, issuer);
       return run({ home, session, issuer });
     });
