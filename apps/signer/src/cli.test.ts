@@ -1,7 +1,19 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeGrant, decodeGrantText, verifyAuditLog } from "@airgrant/core";
 import { p1363ToDer, VERIFIER_CLI as VERIFIER } from "@airgrant/testkit";
@@ -179,7 +191,13 @@ function secretFile(text: string, mode = 0o600): string {
 
 let yubikeys = 0;
 /** Enrols a new demo YubiKey (unique public id and AES key) for officer `name`. */
-function enrol(home: string, name: string, targets: string, maxTtl: string): TestYubikey {
+function enrol(
+  home: string,
+  name: string,
+  targets: string,
+  maxTtl: string,
+  env: Record<string, string> = {},
+): TestYubikey {
   yubikeys += 1;
   const id = yubikeys.toString(16).padStart(4, "0");
   const key = newYubikey(
@@ -188,22 +206,27 @@ function enrol(home: string, name: string, targets: string, maxTtl: string): Tes
   );
   const keyFile = join(work, `aes-${yubikeys}`);
   writeFileSync(keyFile, `${key.aesKeyHex}\n`, { mode: 0o600 });
-  const add = signer(home, [
-    "officer",
-    "add",
-    "--name",
-    name,
-    "--yubikey-id",
-    key.publicId,
-    "--private-id-file",
-    secretFile(`${key.privateId}\n`),
-    "--aes-key-file",
-    keyFile,
-    "--targets",
-    targets,
-    "--max-ttl",
-    maxTtl,
-  ]);
+  const add = signer(
+    home,
+    [
+      "officer",
+      "add",
+      "--name",
+      name,
+      "--yubikey-id",
+      key.publicId,
+      "--private-id-file",
+      secretFile(`${key.privateId}\n`),
+      "--aes-key-file",
+      keyFile,
+      "--targets",
+      targets,
+      "--max-ttl",
+      maxTtl,
+    ],
+    "",
+    env,
+  );
   expect(add.status, add.stderr).toBe(0);
   return key;
 }
@@ -220,11 +243,12 @@ function readyHome(options: { alg?: string; targets?: string; maxTtl?: string } 
   return { home, key: enrol(home, "alice", options.targets ?? "*", options.maxTtl ?? "2h") };
 }
 
-function mint(home: string, key: TestYubikey, args: string[] = []): Run {
+function mint(home: string, key: TestYubikey, args: string[] = [], env: Record<string, string> = {}): Run {
   return signer(
     home,
     ["grant", "--user", "bob", "--host", "db1.example", "--ttl", "30m", "--reason", "patch CVE-2026-1", ...args],
     `${touch(key)}\n`,
+    env,
   );
 }
 
@@ -275,6 +299,122 @@ describe("airgrant-signer init", () => {
       { args: ["init", "--module", join(work, "missing.so")], status: 3, code: "module-not-found" },
       { args: ["init", "--alg", "rsa"], status: 2, code: "usage" },
     ]);
+  });
+});
+
+describe("airgrant-signer remembers the token init opened", () => {
+  /** A token not labelled airgrant, in a module at a path of its own: only the home's record names them. */
+  function siteToken(): { moduleLink: string; env: Record<string, string> } {
+    createSoftHsmToken({ dir: join(work, "hsm"), tokenLabel: "site-hsm", soPin: TEST_SO_PIN, pin: TEST_PIN });
+    const moduleLink = join(work, "site-lib", "libsofthsm2.so");
+    mkdirSync(dirname(moduleLink), { recursive: true });
+    if (!existsSync(moduleLink)) symlinkSync(findPkcs11Module({}), moduleLink);
+    // Neither the environment nor the defaults lead there: the default label
+    // is airgrant, and the module variable names a file that does not exist.
+    return { moduleLink, env: { AIRGRANT_TOKEN: "", AIRGRANT_PKCS11_MODULE: join(work, "no-such-module.so") } };
+  }
+
+  it("opens init's --token and --module in grant, bundle, status, checkpoint and officer add; a flag still wins", async () => {
+    const { moduleLink, env } = siteToken();
+    const home = newHome();
+    expectOk(signer(home, ["init", "--token", "site-hsm", "--module", moduleLink], "", env));
+    const record = JSON.parse(readFileSync(join(home, "issuer.json"), "utf8"));
+    expect(record).toMatchObject({
+      format: "airgrant-signer-issuer-v2",
+      tokenLabel: "site-hsm",
+      modulePath: moduleLink,
+    });
+
+    const key = enrol(home, "alice", "*", "2h", env);
+    const grant = mint(home, key, [], env);
+    expect(grant.stdout, grant.stderr).toMatch(/^AG1-/);
+    expectOk(signer(home, ["bundle", "--out", join(home, "..", "site-bundle.json")], "", env));
+    expectOk(signer(home, ["checkpoint"], "", env));
+    const status = signer(home, ["status", "--json"], "", env);
+    expect(JSON.parse(status.stdout).issuer.token).toEqual({ tokenLabel: "site-hsm", modulePath: moduleLink });
+    expect(signer(home, ["status"], "", env).stdout).toContain(`token:           "site-hsm" in ${moduleLink}\n`);
+    expect(auditEntries(home).find((e) => e.type === "issuer-initialised")?.data.token).toBe("site-hsm");
+
+    // A flag wins over the record: another token (which lacks the issuer key), one that is not there, another module.
+    const other = mint(home, key, ["--token", "airgrant-cli-test"], env);
+    expectError(other, 3, "key-missing");
+    expect(other.stderr).toContain('on token "airgrant-cli-test"');
+    const missing = mint(home, key, ["--token", "no-such-token"], env);
+    expectError(missing, 3, "token-not-found");
+    expect(missing.stderr).toContain('no token labelled "no-such-token"');
+    expect(missing.stderr).toContain('"site-hsm"');
+    await expectErrors(home, [
+      { args: ["checkpoint", "--module", join(work, "missing.so")], env, status: 3, code: "module-not-found" },
+    ]);
+
+    // The recorded module gone: said so, naming the record.
+    renameSync(moduleLink, `${moduleLink}.moved`);
+    try {
+      const gone = signer(home, ["checkpoint"], "", env);
+      expectError(gone, 3, "module-not-found");
+      expect(gone.stderr).toContain(`${join(home, "issuer.json")} records the PKCS#11 module ${moduleLink}`);
+      expectOk(signer(home, ["checkpoint", "--module", `${moduleLink}.moved`], "", env));
+    } finally {
+      renameSync(`${moduleLink}.moved`, moduleLink);
+    }
+  });
+
+  it("keeps a home made before init recorded its token working with the defaults", () => {
+    const { moduleLink, env } = siteToken();
+    const home = newHome();
+    expectOk(signer(home, ["init", "--token", "site-hsm", "--module", moduleLink], "", env));
+    const key = enrol(home, "alice", "*", "2h", env);
+    const {
+      tokenLabel: _label,
+      modulePath: _module,
+      ...v1
+    } = JSON.parse(readFileSync(join(home, "issuer.json"), "utf8"));
+    writeFileSync(
+      join(home, "issuer.json"),
+      `${JSON.stringify({ ...v1, format: "airgrant-signer-issuer-v1" }, null, 2)}\n`,
+    );
+    expect(signer(home, ["status"], "", env).stdout).toContain("token:           not recorded");
+    expect(JSON.parse(signer(home, ["status", "--json"]).stdout).issuer.token).toBe(null);
+    const defaults = signer(home, ["checkpoint"], "", { AIRGRANT_TOKEN: "", AIRGRANT_PKCS11_MODULE: "" });
+    expectError(defaults, 3, "token-not-found");
+    expect(defaults.stderr).toContain('no token labelled "airgrant"');
+    const fromEnv = { AIRGRANT_TOKEN: "site-hsm", AIRGRANT_PKCS11_MODULE: moduleLink };
+    expectOk(signer(home, ["checkpoint"], "", fromEnv));
+    expect(mint(home, key, [], fromEnv).stdout).toMatch(/^AG1-/);
+    expectOk(mint(home, key, ["--token", "site-hsm", "--module", moduleLink], env));
+  });
+
+  it("refuses an issuer.json that someone else could have written: another owner, group or other bits, a symbolic link", async () => {
+    const home = newHome();
+    expectOk(signer(home, ["init"]));
+    const path = join(home, "issuer.json");
+    const saved = readFileSync(path, "utf8");
+    const checkRefused = async (why: string) => {
+      await expectErrors(home, [
+        { args: ["checkpoint"], status: 3, code: "state-insecure" },
+        { args: ["status"], status: 3, code: "state-insecure" },
+        { args: ["init"], status: 3, code: "state-insecure" },
+      ]);
+      expect(signer(home, ["status"]).stderr).toContain(`${path} ${why}`);
+    };
+    // The attack: another local user who can write the home plants a record
+    // naming their own library, which the signer would load as the officer.
+    chownSync(path, 1234, 1234);
+    await checkRefused("is owned by another user (uid 1234)");
+    chownSync(path, 0, 0);
+    for (const mode of [0o640, 0o604, 0o660]) {
+      chmodSync(path, mode);
+      await checkRefused(`is accessible by others (mode 0${mode.toString(8)})`);
+    }
+    chmodSync(path, 0o600);
+    const elsewhere = join(work, "planted-issuer.json");
+    writeFileSync(elsewhere, saved, { mode: 0o600 });
+    rmSync(path);
+    symlinkSync(elsewhere, path);
+    await checkRefused("is a symbolic link");
+    rmSync(path);
+    writeFileSync(path, saved, { mode: 0o600 });
+    expectOk(signer(home, ["checkpoint"]));
   });
 });
 

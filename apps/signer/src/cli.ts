@@ -208,7 +208,7 @@ function openCommandToken(ctx: Context, recorded: TokenLocation | undefined): To
 /** The module init recorded, or `module-not-found` saying so when that file is gone. */
 function recordedModule(home: SignerHome, recorded: TokenLocation | undefined): string | undefined {
   const modulePath = recorded?.modulePath;
-  if (modulePath !== undefined && modulePath.includes("/") && !existsSync(modulePath)) {
+  if (modulePath?.includes("/") && !existsSync(modulePath)) {
     throw new AirgrantError(
       "module-not-found",
       `${home.issuerPath} records the PKCS#11 module ${modulePath}, which does not exist; install it there again, or pass --module with where it is now`,
