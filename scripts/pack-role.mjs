@@ -64,47 +64,62 @@ if (role === undefined) {
   process.stderr.write("usage: node scripts/pack-role.mjs signer|auditor [DIR]\n");
   process.exit(2);
 }
-const appDir = join(ROOT, role.dir);
-const app = readJson(join(appDir, "package.json"));
-if (!existsSync(join(appDir, role.entry))) fail(`${role.dir}/${role.entry} is missing: run 'npm run build' first`);
-const outDir = resolve(outArg ?? join(ROOT, "dist"));
 
-const stage = mkdtempSync(join(tmpdir(), `airgrant-pack-${roleName}-`));
+/** What stops a pack: one line, exit 3, the stage removed. */
+class PackFailure extends Error {}
+
 try {
-  for (const file of role.files()) copyInto(join(appDir, file), join(stage, file));
-  const bundled = new Map();
-  for (const name of role.addons) bundled.set(name, stagePrebuiltAddon(packageDir(name, appDir), stage));
-  const pending = role.packages.map((name) => ({ name, from: appDir }));
-  while (pending.length > 0) {
-    const { name, from } = pending.shift();
-    if (bundled.has(name)) continue;
-    const dir = packageDir(name, from);
-    const manifest = stagePackedPackage(name, dir, stage);
-    bundled.set(name, manifest.version);
-    for (const dependency of Object.keys(manifest.dependencies ?? {})) pending.push({ name: dependency, from: dir });
+  process.stdout.write(`${packRole(role, resolve(outArg ?? join(ROOT, "dist")))}\n`);
+} catch (err) {
+  if (!(err instanceof PackFailure)) throw err;
+  process.stderr.write(`error: ${err.message}\n`);
+  process.exitCode = 3;
+}
+
+/** Writes the role's tarball into `outDir`; returns its path. */
+function packRole(role, outDir) {
+  const appDir = join(ROOT, role.dir);
+  const app = readJson(join(appDir, "package.json"));
+  if (!existsSync(join(appDir, role.entry))) {
+    throw new PackFailure(`${role.dir}/${role.entry} is missing: run 'npm run build' first`);
   }
-  const names = [...bundled.keys()].sort();
-  const manifest = {
-    name: app.name,
-    version: app.version,
-    description: app.description,
-    license: app.license,
-    type: app.type,
-    bin: app.bin,
-    engines:
-      role.addons.length === 0
-        ? readJson(join(ROOT, "package.json")).engines
-        : { node: `>=20.19 <${Number(process.versions.node.split(".")[0]) + 1}` },
-    ...(role.addons.length === 0 ? {} : { os: [process.platform], cpu: [process.arch] }),
-    dependencies: Object.fromEntries(names.map((name) => [name, bundled.get(name)])),
-    bundleDependencies: names,
-  };
-  writeFileSync(join(stage, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-  mkdirSync(outDir, { recursive: true });
-  const [packed] = npmPack(stage, outDir);
-  process.stdout.write(`${join(outDir, packed.filename)}\n`);
-} finally {
-  rmSync(stage, { recursive: true, force: true });
+  const stage = mkdtempSync(join(tmpdir(), "airgrant-pack-role-"));
+  try {
+    for (const file of role.files()) copyInto(join(appDir, file), join(stage, file));
+    const bundled = new Map();
+    for (const name of role.addons) bundled.set(name, stagePrebuiltAddon(packageDir(name, appDir), stage));
+    const pending = role.packages.map((name) => ({ name, from: appDir }));
+    while (pending.length > 0) {
+      const { name, from } = pending.shift();
+      if (bundled.has(name)) continue;
+      const dir = packageDir(name, from);
+      const manifest = stagePackedPackage(name, dir, stage);
+      bundled.set(name, manifest.version);
+      for (const dependency of Object.keys(manifest.dependencies ?? {})) pending.push({ name: dependency, from: dir });
+    }
+    const names = [...bundled.keys()].sort();
+    const { engines } = readJson(join(ROOT, "package.json"));
+    const nodeMajor = Number(process.versions.node.split(".")[0]);
+    const manifest = {
+      name: app.name,
+      version: app.version,
+      description: app.description,
+      license: app.license,
+      type: app.type,
+      bin: app.bin,
+      ...(role.addons.length === 0
+        ? { engines }
+        : { engines: { node: `${engines.node} <${nodeMajor + 1}` }, os: [process.platform], cpu: [process.arch] }),
+      dependencies: Object.fromEntries(names.map((name) => [name, bundled.get(name)])),
+      bundleDependencies: names,
+    };
+    writeFileSync(join(stage, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    mkdirSync(outDir, { recursive: true });
+    const [packed] = npmPack(stage, outDir);
+    return join(outDir, packed.filename);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -118,7 +133,7 @@ function stagePrebuiltAddon(dir, stage) {
   const dest = join(stage, "node_modules", name);
   const release = join(dir, "build", "Release");
   const addons = existsSync(release) ? readdirSync(release).filter((f) => f.endsWith(".node")) : [];
-  if (addons.length === 0) fail(`${name} has no compiled addon in ${release}: run 'npm ci' first`);
+  if (addons.length === 0) throw new PackFailure(`${name} has no compiled addon in ${release}: run 'npm ci' first`);
   for (const file of [main, ...addons.map((f) => `build/Release/${f}`), ...licencesOf(dir)]) {
     copyInto(join(dir, file), join(dest, file));
   }
@@ -146,7 +161,7 @@ function packageDir(name, from) {
   for (let dir = from; ; dir = dirname(dir)) {
     const candidate = join(dir, "node_modules", name);
     if (existsSync(join(candidate, "package.json"))) return realpathSync(candidate);
-    if (dirname(dir) === dir) fail(`${name} is not installed: run 'npm ci' first`);
+    if (dirname(dir) === dir) throw new PackFailure(`${name} is not installed: run 'npm ci' first`);
   }
 }
 
@@ -170,9 +185,4 @@ function copyInto(from, to) {
 
 function readJson(path) {
   return JSON.parse(readFileSync(path, "utf8"));
-}
-
-function fail(message) {
-  process.stderr.write(`error: ${message}\n`);
-  process.exit(3);
 }
