@@ -1,7 +1,8 @@
-// The configuration lines docs/pam.md and docs/openssh.md give, as the
-// end-to-end tests run them: the tests read them from the documents, so the
-// documents cannot drift from what is proven. This checkout's built verifier
-// and the test's scratch files stand in for the installed paths.
+// The configuration lines docs/pam.md, docs/openssh.md and docs/install.md
+// give, as the end-to-end tests run them: the tests read them from the
+// documents, so the documents cannot drift from what is proven. For pam.md
+// and openssh.md this checkout's built verifier and the test's scratch files
+// stand in for the installed paths; install.md's are run as written.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, VERIFIER_EXECUTABLE } from "./repo-paths.js";
@@ -77,4 +78,9 @@ export function documentedOpenSshSessionLine(options: DocumentedOpenSshOptions):
 
 function localiseOpenSsh(line: string, options: DocumentedOpenSshOptions): string {
   return localise(line.replace("/etc/ssh/airgrant_ca_keys", options.caKeysFile), options, "/var/log/airgrant-ssh.log");
+}
+
+/** The lines of the first code block after `marker` in docs/install.md, as an administrator types them. */
+export function documentedInstallLines(marker: string): string[] {
+  return codeBlock("install.md", marker);
 }

@@ -26,6 +26,11 @@ export interface SshdOptions {
   pamService: string;
   /** sshd_config lines after Port, ListenAddress, HostKey and PidFile. */
   config: string[];
+  /**
+   * A command line that runs sshd's, given after it, by exec (such as
+   * `unshare --mount … sh -c '…; exec "$@"'`), so that sshd keeps its pid.
+   */
+  launcher?: readonly string[];
 }
 
 function freePort(): Promise<number> {
@@ -103,10 +108,13 @@ export async function startSshd(options: SshdOptions): Promise<SshdServer> {
       "",
     ].join("\n"),
   );
-  const check = spawnSync(program, ["-t", "-f", configFile], { encoding: "utf8" });
+  const launcher = options.launcher ?? [];
+  const run = (args: string[]): [string, string[]] =>
+    launcher.length === 0 ? [program, args] : [launcher[0] as string, [...launcher.slice(1), program, ...args]];
+  const check = spawnSync(...run(["-t", "-f", configFile]), { encoding: "utf8" });
   if (check.status !== 0) throw new Error(`sshd -t refused the configuration: ${check.stderr}`);
   // sshd re-executes itself for each connection, so it must be started by an absolute path.
-  const child = spawn(program, ["-D", "-f", configFile, "-E", logFile], { stdio: "ignore" });
+  const child = spawn(...run(["-D", "-f", configFile, "-E", logFile]), { stdio: "ignore" });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     await exited(child);

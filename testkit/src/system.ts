@@ -4,6 +4,7 @@
 export {
   type DocumentedLinesOptions,
   type DocumentedOpenSshOptions,
+  documentedInstallLines,
   documentedOpenSshConfig,
   documentedOpenSshSessionLine,
   documentedPamLines,
