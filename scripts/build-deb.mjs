@@ -16,9 +16,9 @@ import {
   readSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,8 +27,11 @@ import { gzipSync } from "node:zlib";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PACKAGING = join(ROOT, "packaging/deb");
 const VERIFIER = join(ROOT, "packages/verifier");
-const EXECUTABLE = join(VERIFIER, "dist/airgrant-verifier");
 const NAME = "airgrant-verifier";
+// The launcher and the runtime it starts, the file beside it (docs/verifier.md).
+const LAUNCHER = join(VERIFIER, "dist", NAME);
+const RUNTIME = join(VERIFIER, "dist", `${NAME}-runtime`);
+const RUNTIME_LICENSE = `${RUNTIME}.LICENSE`;
 // The documents an administrator reads on a host that has no copy of the repository.
 const DOCS = ["install.md", "pam.md", "openssh.md", "verifier.md", "errors.md"];
 
@@ -47,24 +50,16 @@ function isElf(path) {
   }
 }
 
-let executableMode;
-try {
-  executableMode = statSync(EXECUTABLE).mode;
-} catch {
-  fail(`${relative(ROOT, EXECUTABLE)} is missing: run 'npm run build' first`);
-}
-if (!isElf(EXECUTABLE) || (executableMode & 0o111) === 0) {
-  fail(`${relative(ROOT, EXECUTABLE)} is not an executable ELF file: run 'npm run build' again`);
-}
-
-// The executable embeds the Node.js runtime of this package; its license and
-// the notices of the parts Node bundles must travel with it.
-const nodeRuntime = `node-linux-${process.arch}`;
-let nodeLicense;
-try {
-  nodeLicense = readFileSync(createRequire(join(VERIFIER, "package.json")).resolve(`${nodeRuntime}/LICENSE`), "utf8");
-} catch {
-  fail(`cannot read ${nodeRuntime}/LICENSE, the license of the Node.js runtime in the executable: run 'npm ci'`);
+for (const file of [LAUNCHER, RUNTIME, RUNTIME_LICENSE]) {
+  let mode;
+  try {
+    mode = statSync(file).mode;
+  } catch {
+    fail(`${relative(ROOT, file)} is missing: run 'npm run build' first`);
+  }
+  if (file !== RUNTIME_LICENSE && (!isElf(file) || (mode & 0o111) === 0)) {
+    fail(`${relative(ROOT, file)} is not an executable ELF file: run 'npm run build' again`);
+  }
 }
 
 const { version } = JSON.parse(readFileSync(join(VERIFIER, "package.json"), "utf8"));
@@ -98,7 +93,13 @@ const continuation = (text) =>
 
 const doc = `usr/share/doc/${NAME}`;
 try {
-  put(`usr/sbin/${NAME}`, 0o755, { from: EXECUTABLE });
+  // Off PATH, so that nobody starts the runtime without the launcher's clean
+  // environment; /usr/sbin has a link to the launcher, which finds the runtime
+  // beside its own real path.
+  put(`usr/lib/${NAME}/${NAME}`, 0o755, { from: LAUNCHER });
+  put(`usr/lib/${NAME}/${NAME}-runtime`, 0o755, { from: RUNTIME });
+  mkdirSync(join(root, "usr/sbin"), { mode: 0o755 });
+  symlinkSync(`../lib/${NAME}/${NAME}`, join(root, "usr/sbin", NAME));
   put(`usr/share/man/man8/${NAME}.8.gz`, 0o644, {
     content: gzip(readFileSync(join(VERIFIER, "man", `${NAME}.8`))),
   });
@@ -108,7 +109,7 @@ try {
   });
   put(`usr/share/lintian/overrides/${NAME}`, 0o644, { from: join(PACKAGING, "lintian-overrides") });
   put(`${doc}/copyright`, 0o644, {
-    content: `${readFileSync(join(PACKAGING, "copyright"), "utf8")}\nLicense: Node.js\n${continuation(nodeLicense)}\n`,
+    content: `${readFileSync(join(PACKAGING, "copyright"), "utf8")}\nLicense: Node.js\n${continuation(readFileSync(RUNTIME_LICENSE, "utf8"))}\n`,
   });
   const date = new Date(epoch * 1000).toUTCString().replace("GMT", "+0000");
   put(`${doc}/changelog.gz`, 0o644, {
@@ -127,7 +128,7 @@ try {
       if (entry.isDirectory()) {
         chmodSync(path, 0o755);
         walk(path);
-      } else files.push(path);
+      } else if (entry.isFile()) files.push(path);
     }
   };
   walk(root);

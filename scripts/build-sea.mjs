@@ -4,7 +4,8 @@
 // gets a Node runtime with MAIN's start-up snapshot injected (Node's single
 // executable applications), and OUT the static launcher compiled from
 // LAUNCHER, which starts OUT-runtime with a clean environment
-// (docs/verifier.md, "Environment").
+// (docs/verifier.md, "Environment"); OUT-runtime.LICENSE is the runtime's
+// license, for whoever ships it (scripts/build-deb.mjs).
 //
 // The runtime is Node 24 LTS, not the Node that builds: only from 22.20 and
 // 24.6 on can a single executable refuse NODE_OPTIONS (`execArgvExtension:
@@ -59,10 +60,12 @@ if (integrity === undefined) {
 
 const cache = resolve(dirname(fileURLToPath(import.meta.url)), "../node_modules/.cache/airgrant-sea");
 const runtime = join(cache, `node-${RUNTIME_VERSION}-linux-${process.arch}`);
+// Node's license and the notices of the parts it bundles travel with every copy of the runtime.
+const runtimeLicense = join(cache, `LICENSE-node-${RUNTIME_VERSION}-linux-${process.arch}`);
 
-/** The pinned runtime, fetched once into node_modules/.cache (npm's own cache serves it offline after). */
+/** The pinned runtime and its license, fetched once into node_modules/.cache (npm's own cache serves it offline after). */
 function pinnedRuntime() {
-  if (existsSync(runtime)) return runtime;
+  if (existsSync(runtime) && existsSync(runtimeLicense)) return runtime;
   mkdirSync(cache, { recursive: true });
   const spec = `node-linux-${process.arch}@${RUNTIME_VERSION}`;
   const [packed] = JSON.parse(
@@ -74,8 +77,9 @@ function pinnedRuntime() {
     rmSync(tarball);
     throw new Error(`${spec} from the registry is ${actual}, not the pinned ${integrity}`);
   }
-  execFileSync("tar", ["-xzf", tarball, "-C", cache, "package/bin/node"]);
+  execFileSync("tar", ["-xzf", tarball, "-C", cache, "package/bin/node", "package/LICENSE"]);
   rmSync(tarball);
+  renameSync(join(cache, "package/LICENSE"), runtimeLicense);
   renameSync(join(cache, "package/bin/node"), runtime);
   rmSync(join(cache, "package"), { recursive: true });
   return runtime;
@@ -104,6 +108,7 @@ chmodSync(staged, 0o755);
 renameSync(staged, output);
 rmSync(blob);
 rmSync(config);
+copyFileSync(runtimeLicense, `${output}.LICENSE`);
 
 // Static, so that no dynamic loader reads the environment it is started with.
 const launcherOut = resolve(out);

@@ -43,6 +43,8 @@ const VERSION: string = JSON.parse(readFileSync(join(REPO_ROOT, "packages/verifi
 const ARCH = execFileSync("dpkg", ["--print-architecture"], { encoding: "utf8" }).trim();
 const DEB = join(REPO_ROOT, "dist", `${NAME}_${VERSION}_${ARCH}.deb`);
 const INSTALLED = "/usr/sbin/airgrant-verifier";
+/** The launcher INSTALLED links to, and the runtime beside it that the launcher starts. */
+const LIBEXEC = "/usr/lib/airgrant-verifier";
 const STATE = "/var/lib/airgrant";
 const LOGS = ["/var/log/airgrant-pam.log", "/var/log/airgrant-ssh.log"];
 const BREAK_GLASS_GROUP = "airgrant-breakglass";
@@ -233,8 +235,9 @@ function grantChecks(): string[] {
 function packageListing(): Map<string, string> {
   const listing = new Map<string, string>();
   for (const line of run("dpkg-deb", ["-c", DEB]).stdout.trimEnd().split("\n")) {
-    const [mode, owner, , , , path] = line.split(/\s+/);
-    listing.set((path as string).replace(/^\.\//, "/"), `${mode} ${owner}`);
+    // mode, owner, size, date, time, then the path (and ` -> target` for a link)
+    const [mode, owner, , , , ...path] = line.split(" ").filter((field) => field !== "");
+    listing.set(path.join(" ").replace(/^\.\//, "/"), `${mode} ${owner}`);
   }
   return listing;
 }
@@ -320,7 +323,9 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
     const files = [...listing].filter(([, mode]) => !mode.startsWith("d"));
     const doc = "/usr/share/doc/airgrant-verifier";
     expect(Object.fromEntries(files)).toEqual({
-      [INSTALLED]: "-rwxr-xr-x root/root",
+      [`${INSTALLED} -> ../lib/airgrant-verifier/airgrant-verifier`]: "lrwxrwxrwx root/root",
+      [`${LIBEXEC}/airgrant-verifier`]: "-rwxr-xr-x root/root",
+      [`${LIBEXEC}/airgrant-verifier-runtime`]: "-rwxr-xr-x root/root",
       "/usr/share/man/man8/airgrant-verifier.8.gz": "-rw-r--r-- root/root",
       "/usr/share/pam-configs/airgrant": "-rw-r--r-- root/root",
       "/usr/share/airgrant-verifier/sshd_config.d/airgrant.conf": "-rw-r--r-- root/root",
@@ -364,8 +369,10 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
     expect(packageStatus()).toBe("installed");
     expect(loginConfiguration()).toEqual(before);
 
-    const command = statSync(INSTALLED);
-    expect([command.mode, command.uid, command.gid]).toEqual([0o100755, 0, 0]);
+    for (const file of [INSTALLED, `${LIBEXEC}/airgrant-verifier-runtime`]) {
+      const s = statSync(file);
+      expect([file, s.mode, s.uid, s.gid]).toEqual([file, 0o100755, 0, 0]);
+    }
     const state = statSync(STATE);
     expect([state.mode, state.uid, state.gid]).toEqual([0o40700, 0, 0]);
     expect(readdirSync(STATE)).toEqual([]);
@@ -384,6 +391,7 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
     const help = onHost([NAME, "--help"]);
     expect(help.stdout).toMatch(/^usage: airgrant-verifier <command>/);
     expect(help.status).toBe(0);
+    expect(onHost([NAME, "--version"]).stdout).toContain(VERSION);
   });
 
   it("installs the trust bundle with the installed command", () => {
@@ -524,6 +532,7 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
     expect(readFileSync(view("/etc/pam.d/common-auth"), "utf8")).toBe(commonAuthBeforeEnable);
     expect(enabledProfiles(view("/var/cache/debconf/config.dat"))).not.toMatch(/airgrant/);
     expect(existsSync(INSTALLED)).toBe(false);
+    expect(existsSync(LIBEXEC)).toBe(false);
     expect(existsSync(join(STATE, "audit.log"))).toBe(true);
   }, 120_000);
 
