@@ -16,7 +16,16 @@
 // directory and its logs are the machine's own.
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -403,6 +412,19 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
     expect(installed.status).toBe(0);
     expect(readdirSync(STATE).sort()).toEqual(expect.arrayContaining(["audit.log", "bundle.json", "used"]));
   });
+
+  it("installs again over itself, keeping the state and making its directory root's 0700 again", () => {
+    const stateFiles = () =>
+      new Map(["bundle.json", "audit.log", "seal.key"].map((f) => [f, readFileSync(join(STATE, f), "hex")]));
+    const kept = stateFiles();
+    chmodSync(STATE, 0o755);
+    const again = run("dpkg", ["-i", DEB]);
+    expect(again.stderr).toBe("");
+    expect(again.status).toBe(0);
+    expect(statSync(STATE).mode).toBe(0o40700);
+    expect(stateFiles()).toEqual(kept);
+    expect(loginConfiguration()).toEqual(before);
+  }, 120_000);
 
   it("enables PAM with pam-auth-update --enable airgrant, the airgrant line first in common-auth as written", () => {
     commonAuthBeforeEnable = readFileSync(view("/etc/pam.d/common-auth"), "utf8");
