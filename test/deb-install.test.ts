@@ -141,12 +141,14 @@ function runLong(command: string, args: string[]): Promise<Run> {
   });
 }
 
-/** Every node binary a PATH could find here, by its real path. */
+/** Every Node binary a PATH could find here (Debian's, nodesource's, an official image's), by its real path. */
 function nodeBinaries(): string[] {
   const dirs = new Set([...ROOT_PATH.split(":"), ...(process.env.PATH ?? "").split(":")]);
   const found = new Set([realpathSync(process.execPath)]);
   for (const dir of dirs) {
-    if (dir !== "" && existsSync(join(dir, "node"))) found.add(realpathSync(join(dir, "node")));
+    for (const name of ["node", "nodejs"]) {
+      if (dir !== "" && existsSync(join(dir, name))) found.add(realpathSync(join(dir, name)));
+    }
   }
   return [...found];
 }
@@ -395,7 +397,7 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
   }, 120_000);
 
   it("runs on a host view where no node can be found or started", () => {
-    expect(onHost(["sh", "-c", "command -v node"]).status).not.toBe(0);
+    expect(onHost(["sh", "-c", "command -v node || command -v nodejs"]).status).not.toBe(0);
     for (const node of nodeBinaries()) expect(onHost([node, "-e", "0"]).status).not.toBe(0);
     const help = onHost([NAME, "--help"]);
     expect(help.stdout).toMatch(/^usage: airgrant-verifier <command>/);
