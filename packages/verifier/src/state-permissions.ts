@@ -15,23 +15,31 @@ const GROUP_OR_OTHER_WRITE = 0o022;
 const GROUP_OR_OTHER_ACCESS = 0o077;
 const STICKY = 0o1000;
 
-function insecure(path: string, why: string, fix: string): AirgrantError {
-  return new AirgrantError(
-    "state-insecure",
-    `${path} ${why}: the verifier acts only on state that nobody but root can change; ${fix}`,
-  );
+/**
+ * One thing wrong with the state's ownership or modes. `refused`: the
+ * verifier acts on no state with it (`state-insecure`); otherwise only
+ * `airgrant-verifier doctor` reports it, as the state is not as installed
+ * (0700, files 0600) but nobody else can change it.
+ */
+export interface PermissionFinding {
+  path: string;
+  /** What is wrong, as a phrase after the path: "is writable by others (mode 0777)". */
+  problem: string;
+  fix: string;
+  refused: boolean;
 }
 
 function trustedOwner(uid: number): boolean {
   return uid === 0 || uid === process.geteuid?.();
 }
 
-function checkOwner(path: string, st: Stats): void {
-  if (!trustedOwner(st.uid)) throw insecure(path, `is owned by uid ${st.uid}`, `chown root:root ${path}`);
-}
-
 function modeText(st: Stats): string {
   return `0${(st.mode & 0o7777).toString(8)}`;
+}
+
+function ownerFinding(path: string, st: Stats): PermissionFinding[] {
+  if (trustedOwner(st.uid)) return [];
+  return [{ path, problem: `is owned by uid ${st.uid}`, fix: `chown root:root ${path}`, refused: true }];
 }
 
 /**
@@ -40,14 +48,20 @@ function modeText(st: Stats): string {
  * names but not rename or remove ours (the next component down is checked to
  * be ours, so it cannot have been put there by them).
  */
-function checkDirectoriesUpFrom(realDir: string): void {
+export function directoryFindingsUpFrom(realDir: string): PermissionFinding[] {
+  const findings: PermissionFinding[] = [];
   for (let dir = realDir; ; dir = dirname(dir)) {
-    const st = lstatSync(dir);
-    checkOwner(dir, st);
+    const st = lstatOrUnreadable(dir);
+    findings.push(...ownerFinding(dir, st));
     if ((st.mode & GROUP_OR_OTHER_WRITE) !== 0 && (st.mode & STICKY) === 0) {
-      throw insecure(dir, `is writable by others (mode ${modeText(st)})`, `chmod go-w ${dir}`);
+      findings.push({
+        path: dir,
+        problem: `is writable by others (mode ${modeText(st)})`,
+        fix: `chmod go-w ${dir}`,
+        refused: true,
+      });
     }
-    if (dirname(dir) === dir) return;
+    if (dirname(dir) === dir) return findings;
   }
 }
 
@@ -60,14 +74,40 @@ const STATE_ENTRIES: ReadonlyArray<{ name: string; kind: "file" | "directory"; p
   { name: "used/.watermark", kind: "file", privateToOwner: false },
 ];
 
-function checkEntry(path: string, st: Stats, kind: "file" | "directory", privateToOwner: boolean): void {
-  if (st.isSymbolicLink()) throw insecure(path, "is a symbolic link", `replace it with the ${kind} itself`);
-  checkOwner(path, st);
+/**
+ * A file or directory that only root (or we) may change: not a symbolic
+ * link, owned so, not writable by others, and when `privateToOwner` not
+ * readable by them either. Access by others short of that is reported as
+ * not refused.
+ */
+export function entryFindings(
+  path: string,
+  st: Stats,
+  kind: "file" | "directory",
+  privateToOwner: boolean,
+): PermissionFinding[] {
+  if (st.isSymbolicLink()) {
+    return [{ path, problem: "is a symbolic link", fix: `replace it with the ${kind} itself`, refused: true }];
+  }
+  const findings = ownerFinding(path, st);
   const forbidden = privateToOwner ? GROUP_OR_OTHER_ACCESS : GROUP_OR_OTHER_WRITE;
   if ((st.mode & forbidden) !== 0) {
     const what = privateToOwner ? "readable or writable by others" : "writable by others";
-    throw insecure(path, `is ${what} (mode ${modeText(st)})`, `chmod go-${privateToOwner ? "rwx" : "w"} ${path}`);
+    findings.push({
+      path,
+      problem: `is ${what} (mode ${modeText(st)})`,
+      fix: `chmod go-${privateToOwner ? "rwx" : "w"} ${path}`,
+      refused: true,
+    });
+  } else if ((st.mode & GROUP_OR_OTHER_ACCESS) !== 0) {
+    findings.push({
+      path,
+      problem: `is readable by others (mode ${modeText(st)}), not ${kind === "file" ? "0600" : "0700"} as installed`,
+      fix: `chmod go-rwx ${path}`,
+      refused: false,
+    });
   }
+  return findings;
 }
 
 /** lstat, or undefined when nothing has that name. */
@@ -80,16 +120,21 @@ export function lstatIfPresent(path: string): Stats | undefined {
   }
 }
 
+function lstatOrUnreadable(path: string): Stats {
+  const st = lstatIfPresent(path);
+  if (st === undefined) throw new AirgrantError("state-unreadable", `cannot read ${path}: ENOENT`);
+  return st;
+}
+
 /**
- * Refuse (`state-insecure`, naming the path) unless the state directory, its
- * parents up to / and every file in it that the verifier reads are owned by
- * root (or the effective uid), are not symbolic links, and are not writable
- * by group or others; `seal.key` must not even be readable by them. A name
- * that does not exist is left to the code that reads it (`no-bundle`, a
- * missing store). Returns without a look at the files when the directory
- * does not exist yet (the first install creates it).
+ * Everything wrong with the ownership and modes of the state directory, its
+ * parents up to / and every file in it that the verifier reads (docs/verifier.md,
+ * "Who may change the state"). A name that does not exist is left to the
+ * code that reads it (`no-bundle`, a missing store). When the directory does
+ * not exist yet (the first install creates it), only the directories it
+ * will be made in are looked at.
  */
-export function checkStatePermissions(state: HostState): void {
+export function statePermissionFindings(state: HostState): PermissionFinding[] {
   let realDir: string;
   try {
     realDir = realpathSync.native(state.dir);
@@ -97,17 +142,32 @@ export function checkStatePermissions(state: HostState): void {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new AirgrantError("state-unreadable", `cannot read ${state.dir}: ${(err as NodeJS.ErrnoException).code}`);
     }
-    // Not there yet: the directories it will be made in must be safe already.
     let existing = dirname(resolve(state.dir));
     while (lstatIfPresent(existing) === undefined) existing = dirname(existing);
-    checkDirectoriesUpFrom(realpathSync.native(existing));
-    return;
+    return directoryFindingsUpFrom(realpathSync.native(existing));
   }
-  checkDirectoriesUpFrom(dirname(realDir));
-  checkEntry(state.dir, lstatSync(realDir), "directory", false);
+  const findings = directoryFindingsUpFrom(dirname(realDir));
+  findings.push(...entryFindings(state.dir, lstatSync(realDir), "directory", false));
   for (const { name, kind, privateToOwner } of STATE_ENTRIES) {
     const st = lstatIfPresent(join(realDir, name));
-    if (st !== undefined) checkEntry(join(state.dir, name), st, kind, privateToOwner);
+    if (st !== undefined) findings.push(...entryFindings(join(state.dir, name), st, kind, privateToOwner));
+  }
+  return findings;
+}
+
+/**
+ * Refuse (`state-insecure`, naming the path) unless the state directory, its
+ * parents up to / and every file in it that the verifier reads are owned by
+ * root (or the effective uid), are not symbolic links, and are not writable
+ * by group or others; `seal.key` must not even be readable by them.
+ */
+export function checkStatePermissions(state: HostState): void {
+  const first = statePermissionFindings(state).find((finding) => finding.refused);
+  if (first !== undefined) {
+    throw new AirgrantError(
+      "state-insecure",
+      `${first.path} ${first.problem}: the verifier acts only on state that nobody but root can change; ${first.fix}`,
+    );
   }
 }
 
