@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { codeOf } from "@airgrant/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AUDIT_LOG_FORMAT, GENESIS_PREV, MAX_AUDIT_LINE_BYTES } from "./audit-entry.js";
-import { type AuditEntry, appendAuditEntry, readAuditHead } from "./audit-log.js";
+import { type AuditEntry, appendAuditEntry, readAuditHead, readAuditHeadEntry } from "./audit-log.js";
 import { verifyAuditLog } from "./verify-audit-log.js";
 
 const distAuditLog = resolve(dirname(fileURLToPath(import.meta.url)), "../dist/audit-log.js");
@@ -78,6 +78,7 @@ describe("appendAuditEntry", () => {
     let last: AuditEntry | undefined;
     for (let i = 0; i < 50; i++) last = appendAuditEntry(log, "event", { i, text: "ü".repeat(i) }, options);
     expect(readAuditHead(log)).toEqual({ seq: 51, hash: last?.hash });
+    expect(readAuditHeadEntry(log)).toEqual(last);
     const report = verifyAuditLog(log);
     expect(report).toEqual({
       ok: true,

@@ -332,12 +332,12 @@ function appendOn(
 }
 
 /**
- * The last valid entry's sequence number and hash, read from the end of the
- * file without a lock; undefined when the log does not exist. A torn tail is
- * skipped (the next append will record it). Throws `audit-log-corrupt` when
- * the end of the file holds no valid entry.
+ * The last valid entry, read from the end of the file without a lock;
+ * undefined when the log does not exist. A torn tail is skipped (the next
+ * append will record it). Throws `audit-log-corrupt` when the end of the
+ * file holds no valid entry.
  */
-export function readAuditHead(logPath: string): { seq: number; hash: string } | undefined {
+export function readAuditHeadEntry(logPath: string): AuditEntry | undefined {
   let fd: number;
   try {
     fd = openSync(logPath, "r");
@@ -352,11 +352,16 @@ export function readAuditHead(logPath: string): { seq: number; hash: string } | 
     );
   }
   try {
-    const { head } = readTail(fd, logPath);
-    return { seq: head.seq, hash: head.hash };
+    return readTail(fd, logPath).head;
   } finally {
     closeSync(fd);
   }
+}
+
+/** The sequence number and hash of readAuditHeadEntry's entry. */
+export function readAuditHead(logPath: string): { seq: number; hash: string } | undefined {
+  const head = readAuditHeadEntry(logPath);
+  return head === undefined ? undefined : { seq: head.seq, hash: head.hash };
 }
 
 /** The log id from a log's first entry (log-opened), reading no more than that line. */

@@ -20,6 +20,7 @@ export {
   LOG_OPENED_TYPE,
   LOG_RECOVERED_TYPE,
   readAuditHead,
+  readAuditHeadEntry,
   readAuditLogId,
 } from "./audit-log.js";
 export {
