@@ -15,6 +15,7 @@ import {
 } from "@airgrant/core";
 import { type Admission, admitGrant } from "./admission.js";
 import { requireUnsignallableIdentity } from "./caller-identity.js";
+import { DEFAULT_PAM_DIR, printDoctorReport, runDoctor } from "./doctor.js";
 import { decodeGrantClaims, MAX_GRANT_INPUT_BYTES } from "./grant-claims.js";
 import { advanceSealKey } from "./host-log.js";
 import { installBundle, loadInstalledBundle } from "./host-state.js";
@@ -39,6 +40,9 @@ commands:
   ssh-ca-keys                  print the bundle's issuer keys for sshd's TrustedUserCAKeys
   ssh-session [--host H]       for pam_exec.so type=open_session in sshd's session stack: check
                                the certificate in $SSH_AUTH_INFO_0 and take its use (docs/openssh.md)
+  doctor [--pam-dir DIR] [--sshd-config FILE]
+                               check the state, the PAM stacks (default /etc/pam.d) and sshd's
+                               configuration (sshd -T); one line per finding, exit 0 if none
 
 options:
   --state DIR   state directory (default: $AIRGRANT_STATE, else /var/lib/airgrant;
@@ -60,6 +64,8 @@ const OPTIONS = {
   receipt: { type: "string" },
   user: { type: "string" },
   host: { type: "string" },
+  "pam-dir": { type: "string" },
+  "sshd-config": { type: "string" },
 } satisfies ParseArgsConfig["options"];
 
 const CLI: CommandLine = {
@@ -169,6 +175,22 @@ function printVerdict({ verdict, auditSeq }: Admission, message: string, line: s
   return 0;
 }
 
+function runDoctorCommand(
+  positionals: string[],
+  values: { "pam-dir"?: string; "sshd-config"?: string },
+  stateDir: string,
+  out: Output,
+): number {
+  if (positionals.length > 0) throw usage("doctor takes no arguments");
+  const findings = runDoctor({
+    stateDir,
+    pamDir: values["pam-dir"] ?? DEFAULT_PAM_DIR,
+    ...(values["sshd-config"] === undefined ? {} : { sshdConfig: values["sshd-config"] }),
+    clock: () => new Date(),
+  });
+  return printDoctorReport(findings, out.json);
+}
+
 function runStatus(stateDir: string, out: Output): number {
   const state = hostState(stateDir);
   const bundle = loadInstalledBundle(state);
@@ -221,6 +243,8 @@ function main(argv: string[]): number {
       : resolveStateDir(values.state);
     // Before any state is touched: the user a login check judges must not be able to stop it (docs/pam.md).
     requireUnsignallableIdentity();
+    // Doctor changes nothing, the sealing key included.
+    if (command === "doctor") return runDoctorCommand(rest, values, stateDir, out);
     // Every start moves the sealing key to the current epoch, logged or not (docs/audit-log.md, "Sealing").
     advanceSealKey(hostState(stateDir), () => new Date());
     switch (command) {

@@ -136,6 +136,16 @@ export function advanceSealKey(state: HostState, clock: () => Date): number | un
   });
 }
 
+/**
+ * The earliest time (seconds) the sealing key on disk can have been made at:
+ * the start of its epoch; undefined when the log is not sealed. The key
+ * never moves back, so a clock earlier than this has been set back.
+ */
+export function sealKeyEpochStart(state: HostState): number | undefined {
+  const seal = readSealState(state);
+  return seal === undefined ? undefined : seal.start + seal.epoch * seal.epochSeconds;
+}
+
 /** Append an entry to the host log, sealed when sealing has started. */
 export function appendHostEntry(
   state: HostState,

@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
-import { printableLine, sshIssuerKeyLine } from "@airgrant/core";
+import { printableLine } from "@airgrant/core";
 import { loadInstalledBundle } from "./host-state.js";
 import { describeCaller } from "./pam-environment.js";
+import { sshCaKeyLines } from "./ssh-ca-keys.js";
 import { runSshSession } from "./ssh-session.js";
 import { hostState } from "./state-paths.js";
 
@@ -17,9 +18,7 @@ interface Output {
 /** One TrustedUserCAKeys line per bundle issuer, its comment naming the key id. */
 export function printSshCaKeys(stateDir: string, out: Output): number {
   const bundle = loadInstalledBundle(hostState(stateDir));
-  const lines = bundle.issuers.map((issuer) =>
-    sshIssuerKeyLine(issuer.algorithm, issuer.publicKey, `airgrant-issuer-${issuer.keyId}`),
-  );
+  const lines = sshCaKeyLines(bundle);
   if (out.json)
     process.stdout.write(`${JSON.stringify({ ok: true, code: "ssh-ca-keys", bundleId: bundle.bundleId, lines })}\n`);
   else process.stdout.write(lines.map((line) => `${line}\n`).join(""));

@@ -1,0 +1,149 @@
+import { join } from "node:path";
+import { AirgrantError, decodeTrustBundle, isoSeconds, readAuditHeadEntry, type TrustBundle } from "@airgrant/core";
+import type { Finding } from "./doctor-finding.js";
+import { sealKeyEpochStart } from "./host-log.js";
+import type { HostState } from "./state-paths.js";
+import { lstatIfPresent, readStateFile, statePermissionFindings } from "./state-permissions.js";
+import { readPruneWatermark } from "./use-store.js";
+
+/**
+ * Doctor's state rules (docs/doctor.md): the ownership and modes the
+ * verifier enforces (state-permissions.ts, the one set of rules), the
+ * bundle, the store, the seal and the clock against what the state says
+ * time has already reached.
+ */
+
+export interface StateReport {
+  findings: Finding[];
+  /** The installed bundle, when there is one that decodes. */
+  bundle?: TrustBundle;
+}
+
+function bundleFindings(state: HostState, now: number): StateReport {
+  if (lstatIfPresent(state.bundlePath) === undefined) {
+    return {
+      findings: [
+        {
+          code: "bundle-missing",
+          where: state.bundlePath,
+          message: "no trust bundle is installed: every grant is refused",
+          fix: `airgrant-verifier install-bundle --state ${state.dir} FILE`,
+        },
+      ],
+    };
+  }
+  let bundle: TrustBundle;
+  try {
+    bundle = decodeTrustBundle(readStateFile(state.bundlePath));
+  } catch (err) {
+    return {
+      findings: [
+        {
+          code: "bundle-damaged",
+          where: state.bundlePath,
+          message: `the installed bundle does not decode (${(err as Error).message}): every grant is refused`,
+          fix: `reinstall it: airgrant-verifier install-bundle --state ${state.dir} FILE`,
+        },
+      ],
+    };
+  }
+  const findings: Finding[] = [];
+  if (!bundle.issuers.some((i) => i.notBefore <= now && now <= i.notAfter)) {
+    const lastEnd = Math.max(...bundle.issuers.map((i) => i.notAfter));
+    findings.push({
+      code: "bundle-expired",
+      where: state.bundlePath,
+      message:
+        lastEnd < now
+          ? `every issuer of bundle ${bundle.bundleId} expired (the last at ${isoSeconds(lastEnd)}): every grant is refused`
+          : `no issuer of bundle ${bundle.bundleId} is valid yet: every grant is refused`,
+      fix: "install a bundle with a valid issuer from the signer (airgrant-signer bundle)",
+    });
+  }
+  if (lstatIfPresent(state.usedDir) === undefined) {
+    findings.push({
+      code: "use-store-missing",
+      where: state.usedDir,
+      message: "a bundle is installed but the one-time-use store is gone, and with it the record of every use",
+      fix: "restore used/ from a backup, or mkdir -m 700 it knowing that unexpired grants can be used again",
+    });
+  }
+  if (lstatIfPresent(join(state.dir, "seal.key")) === undefined) {
+    findings.push({
+      code: "seal-key-missing",
+      where: join(state.dir, "seal.key"),
+      message: "a bundle is installed but seal.key is gone: the host log's entries are no longer sealed",
+      fix: "find out who removed it; the auditor sees the unsealed entries",
+    });
+  }
+  return { findings, bundle };
+}
+
+/**
+ * The latest time the state shows has passed: the log's last entry, the
+ * sealing key's epoch, the prune watermark. A clock earlier than that was
+ * set back (or is wrong), and grants are judged by it.
+ */
+function clockFindings(state: HostState, now: number): Finding[] {
+  const floors: Array<{ time: number; what: string }> = [];
+  let head: ReturnType<typeof readAuditHeadEntry>;
+  try {
+    head = readAuditHeadEntry(state.auditLogPath);
+  } catch (err) {
+    if (!(err instanceof AirgrantError) || err.code !== "audit-log-corrupt") throw err;
+    return [
+      {
+        code: "audit-log-damaged",
+        where: state.auditLogPath,
+        message: `${err.message}: every check that cannot log is refused`,
+        fix: "keep a copy for the auditor, then find out what damaged it",
+      },
+    ];
+  }
+  if (head !== undefined) {
+    floors.push({ time: Math.floor(Date.parse(head.time) / 1000), what: `the host log's entry ${head.seq}` });
+  }
+  const seal = sealKeyEpochStart(state);
+  if (seal !== undefined) floors.push({ time: seal, what: "the sealing key's epoch" });
+  const watermark = lstatIfPresent(state.usedDir) === undefined ? 0 : readPruneWatermark(state.usedDir);
+  if (watermark > 0) floors.push({ time: watermark + 1, what: "the one-time store's prune watermark" });
+  const latest = floors.reduce<{ time: number; what: string } | undefined>(
+    (a, b) => (a === undefined || b.time > a.time ? b : a),
+    undefined,
+  );
+  if (latest === undefined || now >= latest.time) return [];
+  return [
+    {
+      code: "clock-behind",
+      where: state.dir,
+      message: `the clock says ${isoSeconds(now)}, before ${latest.what} (${isoSeconds(latest.time)}): it was set back, and grants are judged by it`,
+      fix: "set the clock right (date, timedatectl); the auditor will ask about entries dated out of order",
+    },
+  ];
+}
+
+const STATE_INSECURE_WHY = "the verifier refuses every login until it is fixed (state-insecure)";
+
+export function stateFindings(state: HostState, now: number): StateReport {
+  const findings: Finding[] = statePermissionFindings(state).map((p) => ({
+    code: p.refused ? "state-refused" : "state-mode",
+    where: p.path,
+    message: p.refused
+      ? `${p.path} ${p.problem}: ${STATE_INSECURE_WHY}`
+      : `${p.path} ${p.problem}: users can read the host log and the use records`,
+    fix: p.fix,
+  }));
+  const receipt = join(state.dir, "seal-receipt.json");
+  if (lstatIfPresent(receipt) !== undefined) {
+    findings.push({
+      code: "seal-receipt-on-host",
+      where: receipt,
+      message:
+        "the seal receipt is still on the host: while it is here it protects nothing (root can re-seal the whole log)",
+      fix: `carry it to the auditor, then rm ${receipt}`,
+    });
+  }
+  const bundle = bundleFindings(state, now);
+  findings.push(...bundle.findings, ...clockFindings(state, now));
+  return bundle.bundle === undefined ? { findings } : { findings, bundle: bundle.bundle };
+}
