@@ -23,6 +23,7 @@ import { runPamCheck } from "./pam-check.js";
 import { describeCaller } from "./pam-environment.js";
 import { printSshCaKeys, runSshSessionCommand } from "./ssh-cli.js";
 import { DEFAULT_STATE_DIR, hostState, resolveStateDir } from "./state-paths.js";
+import { logVerdict } from "./syslog-line.js";
 import { countConsumedUses } from "./use-store.js";
 
 const USAGE = `usage: airgrant-verifier <command> [options]
@@ -122,6 +123,7 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
   if (values.user === undefined) throw usage("check needs --user");
   const state = hostState(stateDir);
   const bundle = loadInstalledBundle(state);
+  const host = values.host ?? hostname();
   // From a terminal, Enter ends the grant; from a pipe, the end of input. A
   // terminal is told by fstat (a character device), not by process.stdin,
   // whose stream costs every check a few milliseconds to set up.
@@ -133,20 +135,18 @@ function runCheck(values: { user?: string; host?: string }, stateDir: string, ou
     presented: input.bytes,
     oversized: input.oversized,
     caller: { user: values.user },
-    host: values.host ?? hostname(),
+    host,
     clock: () => new Date(),
   });
+  logVerdict({ event: "check", user: values.user, host }, admission);
   const { message } = admission.verdict;
   return printVerdict(admission, message, printableLine(message), out);
 }
 
 function runPam(values: { host?: string }, stateDir: string, out: Output): number {
-  const result = runPamCheck({
-    stateDir,
-    host: values.host ?? hostname(),
-    env: process.env,
-    clock: () => new Date(),
-  });
+  const host = values.host ?? hostname();
+  const result = runPamCheck({ stateDir, host, env: process.env, clock: () => new Date() });
+  logVerdict({ event: "pam", user: result.pam.user, host, items: result.pam.items }, result);
   return printVerdict(result, result.message, printableLine(`${result.message} ${describeCaller(result.pam)}`), out);
 }
 

@@ -5,6 +5,7 @@ import { describeCaller } from "./pam-environment.js";
 import { sshCaKeyLines } from "./ssh-ca-keys.js";
 import { runSshSession } from "./ssh-session.js";
 import { hostState } from "./state-paths.js";
+import { logVerdict } from "./syslog-line.js";
 
 /**
  * The OpenSSH subcommands of airgrant-verifier (docs/openssh.md); cli.ts
@@ -26,12 +27,11 @@ export function printSshCaKeys(stateDir: string, out: Output): number {
 }
 
 export function runSshSessionCommand(values: { host?: string }, stateDir: string, out: Output): number {
-  const result = runSshSession({
-    stateDir,
-    host: values.host ?? hostname(),
-    env: process.env,
-    clock: () => new Date(),
-  });
+  const host = values.host ?? hostname();
+  const result = runSshSession({ stateDir, host, env: process.env, clock: () => new Date() });
+  for (const check of result.checks) {
+    logVerdict({ event: "ssh-session", user: result.pam.user, host, items: result.pam.items }, check);
+  }
   const line = printableLine(`${result.message} ${describeCaller(result.pam)}`);
   if (out.json) {
     const checks = result.checks.map(({ verdict, auditSeq, use }) => ({
