@@ -16,7 +16,7 @@ import {
   REPO_ROOT,
   type TestIssuer,
   trustedIssuer,
-  VERIFIER_BUNDLE,
+  VERIFIER_EXECUTABLE,
 } from "@airgrant/testkit";
 import {
   documentedOpenSshSessionLine,
@@ -51,7 +51,7 @@ interface DoctorRun {
 }
 
 function verifier(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [VERIFIER_BUNDLE, ...args], {
+  const r = spawnSync(VERIFIER_EXECUTABLE, args, {
     encoding: "utf8",
     env: { PATH: process.env.PATH },
   });
