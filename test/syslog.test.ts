@@ -1,15 +1,16 @@
 // The verifier's syslog line (docs/verifier.md, "Syslog"), received for
-// real: each verifier runs in a mount namespace of its own (unshare -m)
-// whose /dev is the host's under an overlay that adds /dev/log, a link to a
-// unix datagram socket a python3 receiver has bound, or hides /dev/log. The
-// verifier and logger are unchanged and use /dev/log as on a host; the host's
+// real: the installed command (launcher, runtime, and the logger the
+// launcher starts) runs in a mount namespace of its own (unshare -m) whose
+// /dev is the host's under an overlay that adds /dev/log, a link to a unix
+// datagram socket a python3 receiver has bound, or hides /dev/log. Nothing
+// is told of the socket: logger uses /dev/log as on a host, and the host's
 // own /dev is never touched. Needs root, unshare and python3 (CI has them).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sshCertificateLine, sshIssuerKeyLine, toHex } from "@airgrant/core";
-import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields, VERIFIER_BUNDLE } from "@airgrant/testkit";
+import { makeBundleBytes, makeGrantText, makeTestIssuer, testFields, VERIFIER_EXECUTABLE } from "@airgrant/testkit";
 import { requireCommand, requireRoot } from "@airgrant/testkit/system";
 import { mintSshCertificate } from "@airgrant/testkit/token";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -101,8 +102,7 @@ function inNamespace(devLog: string, args: string[], env: NodeJS.ProcessEnv, inp
       "sh",
       overlay,
       devLog,
-      process.execPath,
-      VERIFIER_BUNDLE,
+      VERIFIER_EXECUTABLE,
       ...args,
     ],
     { input, env, encoding: "utf8", timeout: 20_000 },
@@ -144,8 +144,8 @@ beforeAll(() => {
   const bundle = join(work, "bundle.json");
   writeFileSync(bundle, makeBundleBytes([issuer], { created: Math.floor(Date.now() / 1000) - 100 }));
   const r = spawnSync(
-    process.execPath,
-    [VERIFIER_BUNDLE, "install-bundle", "--state", stateDir, bundle, "--receipt", join(work, "receipt.json")],
+    VERIFIER_EXECUTABLE,
+    ["install-bundle", "--state", stateDir, bundle, "--receipt", join(work, "receipt.json")],
     { encoding: "utf8" },
   );
   if (r.status !== 0) throw new Error(r.stderr);
@@ -233,6 +233,15 @@ describe("the syslog line", () => {
         `airgrant-verifier\\[${session.pid}\\]: event=ssh-session verdict=allowed grant=${cert.grantId} user=carol host=${HOST} service=sshd rhost=192\\.0\\.2\\.10 tty=ssh use=1 seq=\\d+$`,
       ),
     );
+  });
+
+  it("writes only into the launcher's own pipe, whatever AIRGRANT_SYSLOG_FD the PAM environment holds", async () => {
+    const receiver = await startReceiver();
+    const grant = grantFor("alice");
+    const r = inNamespace(receiver.socket, withState(pam), pamEnv({ AIRGRANT_SYSLOG_FD: "1" }), `${grant.text}\0`);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^allowed: [^\n]*\n$/);
+    expect(await nextLine(receiver, 1)).toMatch(/event=pam verdict=allowed /);
   });
 
   it("costs a login nothing when there is no /dev/log at all", () => {

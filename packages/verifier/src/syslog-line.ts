@@ -1,25 +1,26 @@
-import { spawn } from "node:child_process";
-import type { Socket } from "node:net";
+import { fstatSync, writeSync } from "node:fs";
 import type { Admission } from "./admission.js";
 import { type PamItems, printableItem } from "./pam-environment.js";
 
 /**
  * One line per login verdict in the host's syslog (docs/verifier.md,
  * "Syslog"), for the site's monitoring; the host audit log stays the record.
- * Node has no client for unix datagram sockets, so the line goes through
- * util-linux `logger`, its fixed argv naming no user data and the line on its
- * stdin. The login never waits for it: a missing logger, a missing /dev/log
- * or a stuck syslog daemon costs the line, never the login or its verdict.
+ * Node has no client for unix datagram sockets, so the lines go through
+ * util-linux `logger`, which the installed command's launcher
+ * (native/clean-start.c) starts beside the verifier: the verifier writes each
+ * line into logger's pipe and never waits for it. No pipe (the verifier not
+ * started by its launcher), no logger, no /dev/log or a stuck syslog daemon
+ * cost the line, never the login or its verdict.
  */
-
-export const LOGGER = "/usr/bin/logger";
-export const SYSLOG_TAG = "airgrant-verifier";
 
 /** What logged it: the command whose verdict this is. */
 export type SyslogEvent = "check" | "pam" | "ssh-session";
 
 /** `notice` for a login let in, `warning` for a refusal. */
 export type SyslogPriority = "notice" | "warning";
+
+/** Facility authpriv (10) times 8, plus the level. */
+const PRIORITY: Record<SyslogPriority, number> = { notice: 85, warning: 84 };
 
 /** How many characters a value from outside keeps. */
 export const SYSLOG_VALUE_MAX_LENGTH = 64;
@@ -72,30 +73,33 @@ export function logVerdict(who: SyslogVerdict, admission: Admission): void {
   sendToSyslog(admission.verdict.allowed ? "notice" : "warning", verdictLine(who, admission));
 }
 
-function ignore(): void {}
+/**
+ * The write end of logger's pipe, which the launcher names in
+ * AIRGRANT_SYSLOG_FD; only ever a pipe, so that a number from elsewhere
+ * cannot point the line into one of the verifier's own files.
+ */
+function loggerPipe(): number | undefined {
+  const named = process.env.AIRGRANT_SYSLOG_FD;
+  if (named === undefined || !/^[0-9]{1,4}$/.test(named)) return undefined;
+  const fd = Number(named);
+  try {
+    return fstatSync(fd).isFIFO() ? fd : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
- * Hand one line to syslog (facility authpriv) and return at once. The line
- * is written into a fresh pipe, which takes it whole at once (far below
- * PIPE_BUF), so nothing is left for the event loop; logger reads it after
- * this process has exited if need be, and is not waited for.
+ * Hand one line to syslog and return at once: `<PRI>` and the line, written
+ * whole into logger's pipe (far below PIPE_BUF, into a pipe nobody else
+ * writes), which logger reads and sends to /dev/log.
  */
 export function sendToSyslog(priority: SyslogPriority, line: string): void {
+  const fd = loggerPipe();
+  if (fd === undefined) return;
   try {
-    const child = spawn(LOGGER, ["-t", SYSLOG_TAG, "-p", `authpriv.${priority}`, `--id=${process.pid}`], {
-      // Not the verifier's stdout or stderr: whoever reads those to their end must not wait for logger.
-      stdio: ["pipe", "ignore", "ignore"],
-      // Not the PAM environment, which users can influence.
-      env: {},
-    });
-    child.on("error", ignore);
-    child.unref();
-    const stdin = child.stdin;
-    if (stdin === null) return;
-    stdin.on("error", ignore);
-    stdin.write(`${line}\n`);
-    (stdin as Socket).unref();
+    writeSync(fd, `<${PRIORITY[priority]}>${line}\n`);
   } catch {
-    // A login never fails for its syslog line.
+    // A login never fails for its syslog line (EPIPE: logger is gone).
   }
 }
