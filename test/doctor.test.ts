@@ -19,6 +19,7 @@ import {
   VERIFIER_EXECUTABLE,
 } from "@airgrant/testkit";
 import {
+  documentedOpenSshConfig,
   documentedOpenSshSessionLine,
   documentedPamLines,
   documentedSshdConfig,
@@ -125,14 +126,22 @@ function goodInstall(
   const hostKey = join(root, "ssh_host_ed25519_key");
   const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey], { encoding: "utf8" });
   if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
-  const documented = documentedSshdConfig("root");
-  const match = documented.findIndex((line) => line.startsWith("Match "));
+  // docs/pam.md's lines for the prompt, then docs/openssh.md's for certificates, which end in the Match block.
+  const forPrompt = documentedSshdConfig("root");
+  const forCertificates = documentedOpenSshConfig({
+    stateDir: install.stateDir,
+    host: HOST,
+    logFile: install.sshLog,
+    caKeysFile: install.caKeys,
+  });
   writeLines(install.sshdConfig, [
     `HostKey ${hostKey}`,
     `PidFile ${join(root, "sshd.pid")}`,
-    ...documented.slice(0, match),
-    `TrustedUserCAKeys ${install.caKeys}`,
-    ...documented.slice(match),
+    ...forPrompt.slice(
+      0,
+      forPrompt.findIndex((line) => line.startsWith("Match ")),
+    ),
+    ...forCertificates,
   ]);
   return install;
 }
@@ -269,7 +278,7 @@ describe("airgrant-verifier doctor", () => {
         edit(i.sshdConfig, (t) =>
           t.replace(
             "TrustedUserCAKeys",
-            `AuthorizedPrincipalsCommand /usr/bin/node /usr/lib/airgrant/verifier/dist/airgrant-verifier.cjs ssh-principals --state ${i.stateDir} --user %u --type %t --cert %k\nAuthorizedPrincipalsCommandUser root\nTrustedUserCAKeys`,
+            `AuthorizedPrincipalsCommand /usr/sbin/airgrant-verifier ssh-principals --state ${i.stateDir} --user %u --type %t --cert %k\nAuthorizedPrincipalsCommandUser root\nTrustedUserCAKeys`,
           ),
         ),
     ],

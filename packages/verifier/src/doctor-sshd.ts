@@ -101,7 +101,7 @@ function caKeysFileFindings(path: string, input: SshdInput, where: string): Find
     findings.push({
       code: "sshd-ca-keys-stale",
       where: path,
-      message: `${path} is not the installed bundle's issuer keys: ${missing} issuer key(s) missing, ${extra} other key(s) sshd trusts, whose certificates the session line lets in as not airgrant's`,
+      message: `${path} is not the installed bundle's issuer keys: ${missing} issuer key(s) missing, whose certificates sshd refuses; ${extra} other key(s), whose certificates sshd lets authenticate and the session line then refuses (unknown-issuer)`,
       fix: `airgrant-verifier ssh-ca-keys --state DIR > ${path}`,
     });
   }
@@ -161,7 +161,7 @@ export function sshdFindings(input: SshdInput): Finding[] {
       code: "sshd-principals-command",
       where: source,
       message:
-        "AuthorizedPrincipalsCommand still runs airgrant-verifier: a certificate login starts the verifier three times",
+        "AuthorizedPrincipalsCommand still runs airgrant-verifier, which has no principals command any more: sshd refuses every certificate",
       fix: "remove AuthorizedPrincipalsCommand and AuthorizedPrincipalsCommandUser: the session line checks everything",
     });
   }
