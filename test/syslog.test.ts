@@ -1,9 +1,9 @@
 // The verifier's syslog line (docs/verifier.md, "Syslog"), received for
-// real: the installed command (launcher, runtime, and the logger the
-// launcher starts) runs in a mount namespace of its own (unshare -m) whose
+// real: the installed command (launcher, runtime, and the syslog forwarder
+// the launcher starts) runs in a mount namespace of its own (unshare -m) whose
 // /dev is the host's under an overlay that adds /dev/log, a link to a unix
 // datagram socket a python3 receiver has bound, or hides /dev/log. Nothing
-// is told of the socket: logger uses /dev/log as on a host, and the host's
+// is told of the socket: syslog(3) uses /dev/log as on a host, and the host's
 // own /dev is never touched. Needs root, unshare and python3 (CI has them).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -258,7 +258,7 @@ describe("the syslog line", () => {
   it("does not hold a login when the syslog daemon reads nothing and its queue is full", async () => {
     const receiver = await startReceiver();
     receiver.child.kill("SIGSTOP");
-    // Fill the socket's queue so that logger's send blocks.
+    // Fill the socket's queue so that the forwarder's send blocks.
     const fill = spawnSync(
       "python3",
       [
@@ -284,7 +284,7 @@ describe("the syslog line", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     receiver.child.kill("SIGCONT");
-    // The logger that waited delivers once the daemon reads again.
+    // The forwarder that waited delivers once the daemon reads again.
     const lines = Number(fill.stdout) + 1;
     expect(await nextLine(receiver, lines)).toMatch(/event=pam verdict=allowed /);
   });

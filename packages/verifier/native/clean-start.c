@@ -8,7 +8,7 @@
  * and NODE_COMPILE_CACHE, OpenSSL on OPENSSL_CONF. This program is linked
  * statically, so no loader reads the environment it is given, and it passes on
  * only the variables the verifier reads (docs/verifier.md, "Environment"),
- * with the pipe to the logger it starts for the verifier's syslog lines.
+ * with the pipe to the syslog forwarder it starts for the verifier's lines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <syslog.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -28,20 +29,40 @@ static const char *const KEPT[] = {
 static const char RUNTIME[] = "airgrant-verifier-runtime";
 
 /*
- * The verifier's syslog lines (docs/verifier.md, "Syslog") go through
- * util-linux logger, started here: forking this small static process costs a
- * login a fraction of a millisecond where forking the verifier's runtime
- * costs it milliseconds, and logger starts while the runtime does. logger
- * reads the lines, each with its <PRI>, from a pipe whose write end the
- * verifier finds in AIRGRANT_SYSLOG_FD, and ends when the verifier exits and
- * the pipe with it; no line, no message. logger gets no user data on its
- * command line, an empty environment, and none of this process's files.
- * Returns the write end, or -1 when there is none (the verifier then logs
- * nothing to syslog, and the login goes on).
+ * The verifier's syslog lines (docs/verifier.md, "Syslog"): Node has no
+ * client for /dev/log's datagram socket, and forking the verifier's runtime
+ * costs a login milliseconds, so this small static process forks a copy of
+ * itself before it starts the runtime, and that copy passes the lines on with
+ * libc's syslog(3). The verifier writes each line, `<PRI>` first, into a pipe
+ * whose write end it finds in AIRGRANT_SYSLOG_FD; the copy sends each as it
+ * comes, tagged airgrant-verifier[PID] with the verifier's pid, and ends when
+ * the verifier exits and the pipe with it. It holds none of this process's
+ * files but the pipe; it may block in its send while a syslog daemon reads
+ * nothing, which the login never waits for.
  */
-static int start_logger(void) {
+static void forward_lines(int in, pid_t verifier) {
+  char ident[48];
+  snprintf(ident, sizeof ident, "airgrant-verifier[%ld]", (long)verifier);
+  openlog(ident, 0, LOG_AUTHPRIV);
+  FILE *lines = fdopen(in, "r");
+  char line[2048];
+  while (lines != NULL && fgets(line, sizeof line, lines) != NULL) {
+    line[strcspn(line, "\n")] = '\0';
+    /* Only the two priorities the verifier writes; anything else is not a line of its. */
+    int priority;
+    if (strncmp(line, "<84>", 4) == 0) priority = LOG_WARNING;
+    else if (strncmp(line, "<85>", 4) == 0) priority = LOG_NOTICE;
+    else continue;
+    syslog(LOG_AUTHPRIV | priority, "%s", line + 4);
+  }
+  _exit(0);
+}
+
+/* The pipe's write end, or -1: the verifier then logs nothing to syslog, and the login goes on. */
+static int start_syslog_forwarder(void) {
   int fds[2];
   if (pipe(fds) != 0) return -1;
+  pid_t verifier = getpid();
   pid_t child = fork();
   if (child < 0) {
     close(fds[0]);
@@ -49,17 +70,13 @@ static int start_logger(void) {
     return -1;
   }
   if (child == 0) {
+    if (dup2(fds[0], 3) < 0) _exit(127);
     int null = open("/dev/null", O_RDWR);
-    if (null < 0 || dup2(fds[0], 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) _exit(127);
-    if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
-      for (int fd = 3; fd < 1024; fd++) close(fd);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) _exit(127);
+    if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0) {
+      for (int fd = 4; fd < 1024; fd++) close(fd);
     }
-    char id[32];
-    snprintf(id, sizeof id, "--id=%ld", (long)getppid());
-    char *const args[] = {"logger", "-t", "airgrant-verifier", "-p", "authpriv.notice", "--prio-prefix", id, NULL};
-    char *const none[] = {NULL};
-    execve("/usr/bin/logger", args, none);
-    _exit(127);
+    forward_lines(3, verifier);
   }
   close(fds[0]);
   return fds[1];
@@ -89,9 +106,9 @@ int main(int argc, char **argv) {
   }
   memcpy(slash + 1, RUNTIME, sizeof RUNTIME);
   char syslog_fd[40];
-  int logger = start_logger();
-  if (logger >= 0) {
-    snprintf(syslog_fd, sizeof syslog_fd, "AIRGRANT_SYSLOG_FD=%d", logger);
+  int syslog_pipe = start_syslog_forwarder();
+  if (syslog_pipe >= 0) {
+    snprintf(syslog_fd, sizeof syslog_fd, "AIRGRANT_SYSLOG_FD=%d", syslog_pipe);
     env[n++] = syslog_fd;
   }
   env[n] = NULL;

@@ -5,12 +5,12 @@ import { type PamItems, printableItem } from "./pam-environment.js";
 /**
  * One line per login verdict in the host's syslog (docs/verifier.md,
  * "Syslog"), for the site's monitoring; the host audit log stays the record.
- * Node has no client for unix datagram sockets, so the lines go through
- * util-linux `logger`, which the installed command's launcher
- * (native/clean-start.c) starts beside the verifier: the verifier writes each
- * line into logger's pipe and never waits for it. No pipe (the verifier not
- * started by its launcher), no logger, no /dev/log or a stuck syslog daemon
- * cost the line, never the login or its verdict.
+ * Node has no client for unix datagram sockets, and forking this runtime
+ * costs a login milliseconds, so the installed command's launcher
+ * (native/clean-start.c) forks a small syslog forwarder beside the verifier:
+ * the verifier writes each line into the forwarder's pipe and never waits
+ * for it. No pipe (the verifier not started by its launcher), no /dev/log or
+ * a stuck syslog daemon cost the line, never the login or its verdict.
  */
 
 /** What logged it: the command whose verdict this is. */
@@ -74,11 +74,11 @@ export function logVerdict(who: SyslogVerdict, admission: Admission): void {
 }
 
 /**
- * The write end of logger's pipe, which the launcher names in
+ * The write end of the forwarder's pipe, which the launcher names in
  * AIRGRANT_SYSLOG_FD; only ever a pipe, so that a number from elsewhere
  * cannot point the line into one of the verifier's own files.
  */
-function loggerPipe(): number | undefined {
+function forwarderPipe(): number | undefined {
   const named = process.env.AIRGRANT_SYSLOG_FD;
   if (named === undefined || !/^[0-9]{1,4}$/.test(named)) return undefined;
   const fd = Number(named);
@@ -91,15 +91,15 @@ function loggerPipe(): number | undefined {
 
 /**
  * Hand one line to syslog and return at once: `<PRI>` and the line, written
- * whole into logger's pipe (far below PIPE_BUF, into a pipe nobody else
- * writes), which logger reads and sends to /dev/log.
+ * whole into the forwarder's pipe (far below PIPE_BUF, into a pipe nobody
+ * else writes), which the forwarder reads and sends to /dev/log.
  */
 export function sendToSyslog(priority: SyslogPriority, line: string): void {
-  const fd = loggerPipe();
+  const fd = forwarderPipe();
   if (fd === undefined) return;
   try {
     writeSync(fd, `<${PRIORITY[priority]}>${line}\n`);
   } catch {
-    // A login never fails for its syslog line (EPIPE: logger is gone).
+    // A login never fails for its syslog line (EPIPE: the forwarder is gone).
   }
 }
