@@ -2,9 +2,9 @@
 // real: the installed command (launcher, runtime, and the syslog forwarder
 // the launcher starts) runs in a mount namespace of its own (unshare -m) whose
 // /dev is the host's under an overlay that adds /dev/log, a link to a unix
-// datagram socket a python3 receiver has bound, or hides /dev/log. Nothing
+// datagram socket a perl receiver has bound, or hides /dev/log. Nothing
 // is told of the socket: syslog(3) uses /dev/log as on a host, and the host's
-// own /dev is never touched. Needs root, unshare and python3 (CI has them).
+// own /dev is never touched. Needs root, unshare and perl (CI has them).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,15 +35,28 @@ const IN_NAMESPACE = [
   'exec "$@"',
 ].join(" && ");
 
-/** A unix datagram socket bound at `path`, printing each datagram as one line of JSON. */
+/**
+ * A unix datagram socket bound at the path given, printing each datagram as
+ * one line of hex. Perl, which every Debian system has (perl-base is
+ * essential): Node has no unix datagram sockets.
+ */
 const RECEIVER = [
-  "import json, os, socket, sys",
-  "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
-  "s.bind(sys.argv[1])",
-  "os.chmod(sys.argv[1], 0o666)",
-  "print('ready', flush=True)",
-  "while True:",
-  "    print(json.dumps(s.recv(65536).decode('utf-8', 'replace')), flush=True)",
+  "use Socket;",
+  "socket(my $s, PF_UNIX, SOCK_DGRAM, 0) or die $!;",
+  "bind($s, pack_sockaddr_un($ARGV[0])) or die $!;",
+  "chmod 0666, $ARGV[0];",
+  "$| = 1;",
+  'print "ready\\n";',
+  'while (defined(recv($s, my $d, 65536, 0))) { print unpack("H*", $d), "\\n"; }',
+].join("\n");
+
+/** As many one-byte datagrams into the socket at the path given as it takes before it would block; prints how many. */
+const FILL = [
+  "use Socket; use Errno;",
+  "socket(my $s, PF_UNIX, SOCK_DGRAM, 0) or die $!;",
+  "my $to = pack_sockaddr_un($ARGV[0]); my $n = 0;",
+  "while ($n < 100000 && defined(send($s, 'x', MSG_DONTWAIT, $to))) { $n++; }",
+  "print $n;",
 ].join("\n");
 
 interface Receiver {
@@ -56,7 +69,7 @@ let receivers: Receiver[] = [];
 
 async function startReceiver(): Promise<Receiver> {
   const socket = join(work, `log-${run++}.sock`);
-  const child = spawn("python3", ["-c", RECEIVER, socket], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn("perl", ["-e", RECEIVER, socket], { stdio: ["ignore", "pipe", "inherit"] });
   const receiver: Receiver = { socket, lines: [], child };
   receivers.push(receiver);
   await new Promise<void>((resolve, reject) => {
@@ -68,7 +81,7 @@ async function startReceiver(): Promise<Receiver> {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         if (line === "ready") resolve();
-        else receiver.lines.push(JSON.parse(line) as string);
+        else receiver.lines.push(Buffer.from(line, "hex").toString("utf8"));
         nl = buffered.indexOf("\n");
       }
     });
@@ -138,7 +151,7 @@ const withState = (args: string[]) => args.map((a) => (a === "STATE" ? stateDir 
 beforeAll(() => {
   requireRoot("syslog.test.ts mounts an overlay on /dev in a namespace of its own");
   requireCommand("unshare", "util-linux");
-  requireCommand("python3", "python3");
+  requireCommand("perl", "perl-base");
   work = mkdtempSync(join(tmpdir(), "airgrant-syslog-"));
   stateDir = join(work, "state");
   const bundle = join(work, "bundle.json");
@@ -259,25 +272,7 @@ describe("the syslog line", () => {
     const receiver = await startReceiver();
     receiver.child.kill("SIGSTOP");
     // Fill the socket's queue so that the forwarder's send blocks.
-    const fill = spawnSync(
-      "python3",
-      [
-        "-c",
-        [
-          "import socket, sys",
-          "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
-          "s.setblocking(False)",
-          "n = 0",
-          "try:",
-          "    while n < 100000:",
-          "        s.sendto(b'x', sys.argv[1]); n += 1",
-          "except BlockingIOError:",
-          "    print(n)",
-        ].join("\n"),
-        receiver.socket,
-      ],
-      { encoding: "utf8" },
-    );
+    const fill = spawnSync("perl", ["-e", FILL, receiver.socket], { encoding: "utf8" });
     expect(Number(fill.stdout)).toBeGreaterThan(0);
     const grant = grantFor("alice");
     const r = inNamespace(receiver.socket, withState(pam), pamEnv(), `${grant.text}\0`);
