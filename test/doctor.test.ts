@@ -317,6 +317,15 @@ describe("airgrant-verifier doctor", () => {
           t.replace(/^auth \[success=1 default=ignore\] pam_succeed_if\.so.*\n/m, ""),
         ),
     ],
+    [
+      "the session line in a service other than sshd",
+      "pam-wrong-section",
+      (i) =>
+        edit(
+          join(i.pamDir, "login"),
+          (t) => `${t}${readFileSync(sshdPam(i), "utf8").match(/^session requisite pam_exec\.so.*\n/m)?.[0]}`,
+        ),
+    ],
     ["UsePAM no", "sshd-use-pam", (i) => edit(i.sshdConfig, (t) => t.replace("UsePAM yes", "UsePAM no"))],
     [
       "a bundle whose issuers have all expired",

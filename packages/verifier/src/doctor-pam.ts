@@ -209,6 +209,9 @@ function sessionLineFindings(stack: PamEntry[], index: number, line: AirgrantLin
   return findings;
 }
 
+/** sshd's PAM service: OpenSSH starts PAM with its program name. */
+const SSHD_SERVICE = "sshd";
+
 /** Where each subcommand's line belongs. */
 const SECTION_OF: Record<string, PamType> = { pam: "auth", "ssh-session": "session" };
 
@@ -240,13 +243,22 @@ export function pamFindings(pamDir: string, stateDir: string): PamReport {
           });
           return;
         }
+        if (line.subcommand === "ssh-session" && service !== SSHD_SERVICE) {
+          findings.push({
+            code: "pam-wrong-section",
+            where: where(entry),
+            message: `'airgrant-verifier ssh-session' runs in the session section of ${service}, which is not sshd: it finds no SSH_AUTH_INFO_0 there and refuses every session`,
+            fix: `move the line into ${SSHD_SERVICE}'s own session section, not a file other services include (docs/openssh.md)`,
+          });
+          return;
+        }
         findings.push(...lineFindings(line, stateDir));
         if (line.subcommand === "pam") {
           findings.push(...grantLineFindings(stack, index, line));
-          if (service === "sshd") sshd.grantLine = true;
+          if (service === SSHD_SERVICE) sshd.grantLine = true;
         } else {
           findings.push(...sessionLineFindings(stack, index, line));
-          if (service === "sshd") sshd.sessionLine = true;
+          if (service === SSHD_SERVICE) sshd.sessionLine = true;
         }
       });
     }
