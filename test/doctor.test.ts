@@ -19,6 +19,7 @@ import {
   VERIFIER_EXECUTABLE,
 } from "@airgrant/testkit";
 import {
+  documentedInstallLines,
   documentedOpenSshConfig,
   documentedOpenSshSessionLine,
   documentedPamLines,
@@ -343,6 +344,38 @@ describe("airgrant-verifier doctor", () => {
       },
     ],
   ];
+
+  it("is silent on the package's PAM profile, enabled in common-auth as docs/install.md shows it", () => {
+    const install = goodInstall();
+    // The block pam-auth-update writes, with this install's log file and state directory.
+    const block = documentedInstallLines("turns the profile on in `/etc/pam.d/common-auth`").map((line) =>
+      line
+        .replace("log=/var/log/airgrant-pam.log", `log=${install.pamLog}`)
+        .replace("--state /var/lib/airgrant", `--state ${install.stateDir}`),
+    );
+    expect(block.filter((line) => line.includes("airgrant-verifier pam"))).toHaveLength(1);
+    writeLines(join(install.pamDir, "common-auth"), block);
+    edit(
+      sshdPam(install),
+      (t) =>
+        `@include common-auth\n${t
+          .split("\n")
+          .filter(
+            (l) =>
+              l.startsWith("account") ||
+              l.startsWith("session") ||
+              (l.startsWith("@include common-") && l !== "@include common-auth"),
+          )
+          .join("\n")}\n`,
+    );
+    writeLines(join(install.pamDir, "login"), [
+      "auth optional pam_faildelay.so delay=3000000",
+      "auth requisite pam_nologin.so",
+      "@include common-auth",
+      "auth optional pam_group.so",
+    ]);
+    expect(doctor(install).findings).toEqual([]);
+  });
 
   it.each(planted)("finds %s (%s) and nothing else", (_what, code, plant) => {
     const install = goodInstall();
