@@ -23,6 +23,7 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  renameSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -347,6 +348,7 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
       [`${doc}/pam.md.gz`]: "-rw-r--r-- root/root",
       [`${doc}/openssh.md.gz`]: "-rw-r--r-- root/root",
       [`${doc}/verifier.md.gz`]: "-rw-r--r-- root/root",
+      [`${doc}/doctor.md.gz`]: "-rw-r--r-- root/root",
       [`${doc}/errors.md.gz`]: "-rw-r--r-- root/root",
     });
     for (const [path, mode] of listing) {
@@ -413,6 +415,8 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
     expect(installed.stderr).toBe("");
     expect(installed.status).toBe(0);
     expect(readdirSync(STATE).sort()).toEqual(expect.arrayContaining(["audit.log", "bundle.json", "used"]));
+    // Carried to the auditor and deleted here, as the page says.
+    renameSync(join(STATE, "seal-receipt.json"), join(work, "seal-receipt.json"));
   });
 
   it("installs again over itself, keeping the state and making its directory root's 0700 again", () => {
@@ -494,9 +498,8 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
     // Debian's own line after the Include: still global, the Match ended with its file.
     expect(forBreakGlass.get("x11forwarding")).toBe("yes");
 
-    // sshd starts PAM with its program's name: a link named for this run, whose service is the host's sshd stack.
-    const service = `airgrant-e2e-${process.pid}-${randomBytes(4).toString("hex")}`;
-    writeFileSync(view(`/etc/pam.d/${service}`), "@include sshd\n");
+    // sshd starts PAM with its program's name: a link named sshd, whose service is the host view's sshd stack.
+    const service = "sshd";
     sshd = await startSshd({
       dir: join(work, "sshd"),
       pamService: service,
@@ -547,6 +550,14 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
   it("records every grant login in the host audit log, its chain intact", () => {
     expect(verifyAuditLog(join(STATE, "audit.log"))).toMatchObject({ ok: true });
     expect(grantChecks()).toEqual(verdicts);
+  });
+
+  it("finds nothing wrong with the install, asked with doctor as docs/install.md says", () => {
+    const [line, ...rest] = documentedInstallLines("\n### Checking it: doctor\n");
+    expect(rest).toEqual([]);
+    const doctor = onHost((line as string).split(" "));
+    expect(doctor.stdout).toBe("");
+    expect(doctor.status).toBe(0);
   });
 
   it("dpkg --remove takes the profile out of common-auth, keeps the state, and names the sshd line left", () => {
