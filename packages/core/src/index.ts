@@ -98,6 +98,7 @@ export {
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
 export { isoSeconds } from "./iso-seconds.js";
+export { meetsRoots, rootKeysSigning, sameRoots } from "./root-signatures.js";
 export { sha256 } from "./sha256.js";
 export {
   importPublicKey,
@@ -129,16 +130,30 @@ export {
 } from "./ssh-certificate.js";
 export { targetsPermit } from "./target-permission.js";
 export {
+  type BundleKey,
+  decodeSignedTrustBundle,
   decodeTrustBundle,
   encodeTrustBundle,
   issuerPublicKey,
   MAX_CLOCK_SKEW,
   MAX_TRUST_BUNDLE_BYTES,
+  type SignedTrust,
   TRUST_BUNDLE_FORMAT,
   TRUST_BUNDLE_VERSION,
   type TrustBundle,
   type TrustedIssuer,
+  type TrustRoots,
 } from "./trust-bundle.js";
+export {
+  assembleSignedTrustBundle,
+  encodeSignedTrustContent,
+  MAX_BUNDLE_SIGNATURES,
+  MAX_ROOT_KEYS,
+  type RootSignature,
+  SIGNED_TRUST_BUNDLE_VERSION,
+  type SignedTrustBundleFile,
+} from "./trust-bundle-v2.js";
+export { acceptSignedTrustBundle, type TrustChain, walkTrustChain } from "./trust-update.js";
 export {
   type AuditChainCode,
   type AuditChainHead,
