@@ -100,6 +100,7 @@ const GRANT_CHECK = {
     pamTty: text,
     pamTruncated: oneOf("true"),
     use: count(1, 255),
+    bundleExpired: flag,
   },
 } as const;
 
@@ -114,7 +115,13 @@ export const AUDIT_RECORDS = {
   "ssh-principals": GRANT_CHECK,
   "bundle-installed": {
     required: { bundleId: hex(32), sha256: hex(64), issuers: listOf(hex(16)) },
-    optional: {},
+    optional: {
+      trustVersion: count(1),
+      replacedTrustVersion: count(1),
+      chain: listOf(count(1)),
+      roots: listOf(hex(16)),
+      expires: count(0),
+    },
   },
   "issuer-initialised": {
     required: {

@@ -1,6 +1,13 @@
 import { type AuditRecord, auditData, formatTarget, isoSeconds, sha256, type TrustBundle, toHex } from "@airgrant/core";
 import type { GrantClaims } from "./claims.js";
-import { type DenyCode, decideGrant, type Enforcer, type Refusal, type RuleContext } from "./grant-rules.js";
+import {
+  bundleExpired,
+  type DenyCode,
+  decideGrant,
+  type Enforcer,
+  type Refusal,
+  type RuleContext,
+} from "./grant-rules.js";
 import { appendHostEntry } from "./host-log.js";
 import { type PamItems, printableItem } from "./pam-environment.js";
 import type { HostState } from "./state-paths.js";
@@ -85,6 +92,7 @@ function entryData(
   verdict: Verdict,
   signer: string | undefined,
   enforced: Record<string, Enforcer> | undefined,
+  now: number,
 ): AuditRecord<"grant-check"> {
   const { caller } = input;
   const user = printableItem(caller.user, LOGGED_NAME_LENGTH);
@@ -113,6 +121,7 @@ function entryData(
     if (claims.sshSerial !== undefined) data.sshSerial = claims.sshSerial;
   }
   if (enforced !== undefined && Object.keys(enforced).length > 0) data.enforced = enforced;
+  if (bundleExpired(input.bundle, now)) data.bundleExpired = true;
   if (caller.remoteAddress !== undefined) data.remoteAddress = caller.remoteAddress;
   if (caller.items !== undefined) Object.assign(data, caller.items);
   return data;
@@ -143,7 +152,7 @@ export function admitGrant(input: AdmissionInput): Admission {
       verdict = { allowed: false, code: "grant-replayed", message, claims };
     } else if ("use" in left) use = left.use;
   }
-  const data = entryData(input, verdict, decided.signer, verdict.allowed ? decided.enforced : undefined);
+  const data = entryData(input, verdict, decided.signer, verdict.allowed ? decided.enforced : undefined, now);
   if (use !== undefined) data.use = use;
   const entry = appendHostEntry(input.state, "grant-check", auditData("grant-check", data), input.clock);
   if (use !== undefined) {

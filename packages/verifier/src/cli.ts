@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-import { fstatSync, readFileSync } from "node:fs";
+import { fstatSync } from "node:fs";
 import { hostname } from "node:os";
 import type { ParseArgsConfig } from "node:util";
 import { startupSnapshot } from "node:v8";
 import {
-  AirgrantError,
+  type AirgrantError,
   type CommandLine,
+  isoSeconds,
   packageVersion,
   printableLine,
   readAuditHead,
   readBounded,
   runCommandLine,
+  type TrustBundle,
   usageError,
 } from "@airgrant/core";
 import { type Admission, admitGrant } from "./admission.js";
@@ -24,6 +26,7 @@ import { describeCaller } from "./pam-environment.js";
 import { printSshCaKeys, runSshSessionCommand } from "./ssh-cli.js";
 import { DEFAULT_STATE_DIR, hostState, resolveStateDir } from "./state-paths.js";
 import { logVerdict } from "./syslog-line.js";
+import { readBundleFile, runUpdate } from "./update-cli.js";
 import { countConsumedUses } from "./use-store.js";
 
 const USAGE = `usage: airgrant-verifier <command> [options]
@@ -34,6 +37,8 @@ commands:
   install-bundle FILE [--receipt OUT]
                                validate and install the trust bundle; the first install
                                starts sealing the host log and writes the auditor's receipt
+  update FILE...               apply signed trust bundles (a chain: in trust version order),
+                               each signed by the installed roots; as root
   check --user U [--host H]    read a grant on stdin; exit 0 if allowed (and use it), 1 if not
   status                       show the bundle in use, its issuers, uses recorded, log head
   pam [--host H]               for pam_exec.so expose_authtok: check the grant on stdin for
@@ -86,15 +91,9 @@ function usage(message: string): AirgrantError {
 function runInstallBundle(positionals: string[], values: { receipt?: string }, stateDir: string, out: Output): number {
   const [file, ...rest] = positionals;
   if (file === undefined || rest.length > 0) throw usage("install-bundle takes one FILE");
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new AirgrantError("file-unreadable", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`);
-  }
   const { bundle, receiptPath } = installBundle(
     hostState(stateDir),
-    bytes,
+    readBundleFile(file),
     () => new Date(),
     values.receipt === undefined ? {} : { receiptPath: values.receipt },
   );
@@ -191,6 +190,17 @@ function runDoctorCommand(
   return printDoctorReport(findings, out.json);
 }
 
+/** What status says of a signed bundle's trust: its version, roots and expiry. */
+function trustLines(bundle: TrustBundle): string[] {
+  const trust = bundle.signedTrust;
+  if (trust === undefined) return ["signed trust:    none (a version 1 bundle)"];
+  const expired = Date.now() / 1000 >= trust.expires ? "EXPIRED " : "";
+  return [
+    `signed trust:    trust version ${trust.trustVersion}, ${trust.roots.threshold} of ${trust.roots.keys.length} root key(s) ${trust.roots.keys.map((k) => k.keyId).join(",")}`,
+    `expires:         ${expired}${isoSeconds(trust.expires)} (on expiry: ${trust.onExpiry})`,
+  ];
+}
+
 function runStatus(stateDir: string, out: Output): number {
   const state = hostState(stateDir);
   const bundle = loadInstalledBundle(state);
@@ -208,6 +218,15 @@ function runStatus(stateDir: string, out: Output): number {
       ok: true,
       stateDir,
       bundleId: bundle.bundleId,
+      ...(bundle.signedTrust === undefined
+        ? {}
+        : {
+            trustVersion: bundle.signedTrust.trustVersion,
+            expires: bundle.signedTrust.expires,
+            onExpiry: bundle.signedTrust.onExpiry,
+            roots: bundle.signedTrust.roots.keys.map((k) => k.keyId),
+            rootThreshold: bundle.signedTrust.roots.threshold,
+          }),
       issuers,
       consumedUses: consumed,
       logHead: head ?? null,
@@ -218,6 +237,7 @@ function runStatus(stateDir: string, out: Output): number {
   const lines = [
     `state directory: ${stateDir}`,
     `trust bundle:    ${bundle.bundleId} (created ${new Date(bundle.created * 1000).toISOString()})`,
+    ...trustLines(bundle),
     `policy:          max lifetime ${bundle.maxLifetime} s, clock skew ${bundle.clockSkew} s, ${bundle.requiredSignatures} signature(s) required, ${bundle.revokedGrants.length} revoked`,
     "issuers:",
     ...bundle.issuers.map(
@@ -250,6 +270,9 @@ function main(argv: string[]): number {
     switch (command) {
       case "install-bundle":
         return runInstallBundle(rest, values, stateDir, out);
+      case "update":
+        if (rest.length === 0) throw usage("update takes one or more FILEs");
+        return runUpdate(rest, stateDir, out);
       case "check":
         if (rest.length > 0) throw usage("check takes no arguments; the grant is read from stdin");
         return runCheck(values, stateDir, out);

@@ -29,6 +29,7 @@ interface IssuerSpec {
   targets: string[];
   notBefore?: number;
   notAfter?: number;
+  retireAt?: number;
 }
 interface GrantSpec {
   grantId: string;
@@ -51,6 +52,8 @@ interface BundleSpec {
   clockSkew: number;
   requiredSignatures: number;
   revokedGrants: string[];
+  /** A version 2 bundle's expiry; its roots (key C) play no part in a grant's verdict. */
+  signedTrust?: { expires: number; onExpiry: "warn" | "refuse" };
 }
 interface ContextSpec {
   user: string;
@@ -104,6 +107,7 @@ function bundleOf(spec: BundleSpec): TrustBundle {
         notBefore: issuer.notBefore ?? spec.issuerNotBefore,
         notAfter: issuer.notAfter ?? spec.issuerNotAfter,
         targets: issuer.targets,
+        ...(issuer.retireAt === undefined ? {} : { retireAt: issuer.retireAt }),
       }))
       .sort((a, b) => (a.keyId < b.keyId ? -1 : 1)),
     groups: spec.groups,
@@ -111,6 +115,18 @@ function bundleOf(spec: BundleSpec): TrustBundle {
     clockSkew: spec.clockSkew,
     requiredSignatures: spec.requiredSignatures,
     revokedGrants: spec.revokedGrants,
+    ...(spec.signedTrust === undefined
+      ? {}
+      : {
+          signedTrust: {
+            trustVersion: 1,
+            ...spec.signedTrust,
+            roots: {
+              keys: [{ keyId: toHex(keyIdOf(key("C").spki)), algorithm: "ed25519" as const, publicKey: key("C").spki }],
+              threshold: 1,
+            },
+          },
+        }),
   };
 }
 

@@ -29,10 +29,12 @@ export type DenyCode =
   | "unsupported-version"
   | "malformed-certificate"
   | "invalid-user"
+  | "trust-expired"
   | "unknown-issuer"
   | "bad-signature"
   | "issuer-not-valid"
   | "not-enough-signatures"
+  | "issuer-retired"
   | "grant-revoked"
   | "grant-lifetime-exceeded"
   | "grant-not-yet-valid"
@@ -86,6 +88,25 @@ function accountName(_claims: GrantClaims, _bundle: TrustBundle, context: RuleCo
   }
 }
 
+/**
+ * docs/trust-bundle.md, "Expiry": a signed bundle past its `expires` that
+ * says `refuse` admits nothing until a newer one is applied; one that says
+ * `warn` is noted in the log by the admission.
+ */
+function bundleCurrent(_claims: GrantClaims, bundle: TrustBundle, context: RuleContext) {
+  const trust = bundle.signedTrust;
+  if (trust === undefined || trust.onExpiry !== "refuse" || !bundleExpired(bundle, context.now)) return undefined;
+  return {
+    code: "trust-expired",
+    message: `the trust bundle (trust version ${trust.trustVersion}) expired at ${isoSeconds(trust.expires)} and refuses grants until a newer one is applied (airgrant-verifier update)`,
+  } as const;
+}
+
+/** Whether a signed bundle is past its `expires` at `now`: judged without skew. */
+export function bundleExpired(bundle: TrustBundle, now: number): boolean {
+  return bundle.signedTrust !== undefined && now >= bundle.signedTrust.expires;
+}
+
 /** Every signature is by a bundle issuer, verifies, and its key is valid now (give or take the skew). */
 function signatures(claims: GrantClaims, bundle: TrustBundle, context: RuleContext, signers: TrustedIssuer[]) {
   for (const signature of claims.signatures) {
@@ -117,6 +138,20 @@ function enoughSignatures(claims: GrantClaims, bundle: TrustBundle, _context: Ru
   return {
     code: "not-enough-signatures",
     message: `${what(claims)} has ${distinct} distinct signature(s); this host requires ${bundle.requiredSignatures}`,
+  } as const;
+}
+
+/**
+ * docs/trust-bundle.md, "Issuer key rotation": a retired key's grants that
+ * started by its `retireAt` run out; one that starts later is refused.
+ * Both times are signed values, so no skew applies.
+ */
+function notRetired(claims: GrantClaims, _bundle: TrustBundle, _context: RuleContext, signers: TrustedIssuer[]) {
+  const retired = signers.find((issuer) => issuer.retireAt !== undefined && claims.notBefore > issuer.retireAt);
+  if (retired === undefined) return undefined;
+  return {
+    code: "issuer-retired",
+    message: `issuer key ${retired.keyId} was retired at ${isoSeconds(retired.retireAt as number)}; this ${what(claims)} starts at ${isoSeconds(claims.notBefore)}`,
   } as const;
 }
 
@@ -224,8 +259,10 @@ function enforceable(claims: GrantClaims) {
 /** In the order of docs/grant-format.md, "What a host checks"; the use left is the admission's. */
 const RULES: readonly Rule[] = [
   accountName,
+  bundleCurrent,
   signatures,
   enoughSignatures,
+  notRetired,
   notRevoked,
   lifetime,
   window,

@@ -2,14 +2,21 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   AirgrantError,
+  type AuditRecord,
+  acceptSignedTrustBundle,
   auditData,
+  decodeSignedTrustBundle,
   decodeTrustBundle,
   encodeSealReceipt,
   ensurePrivateDirectory,
   readAuditLogId,
+  type SignedTrust,
+  type SignedTrustBundleFile,
   sha256,
   type TrustBundle,
   toHex,
+  walkTrustChain,
+  withFileLock,
   writeFileAtomic,
 } from "@airgrant/core";
 import { appendHostEntry, startSealing } from "./host-log.js";
@@ -54,38 +61,41 @@ export interface InstallResult {
   receiptPath?: string;
 }
 
+/** The installed bundle, or undefined when none is; read under the install lock by whoever will replace it. */
+function installedBundleIfAny(state: HostState): TrustBundle | undefined {
+  return lstatIfPresent(state.bundlePath) === undefined ? undefined : loadInstalledBundle(state);
+}
+
 /**
- * Validate a bundle and make it the one this host trusts: written
- * atomically, recorded in the host log with its hash. The first install
- * also starts sealing the host log and writes the receipt the auditor must
- * keep (docs/audit-log.md, "Sealing") to `receiptPath`, by default
- * `seal-receipt.json` in the state directory, to be carried off the host.
+ * One install at a time: the bundle is read, judged against and replaced
+ * under `bundle.json.lock`, so that two updates cannot both judge against
+ * the same installed version (docs/trust-bundle.md, "A chain").
  */
-export function installBundle(
+function withInstallLock<T>(state: HostState, fn: () => T): T {
+  return withFileLock(`${state.bundlePath}.lock`, fn);
+}
+
+/**
+ * Make `bytes` the bundle this host trusts: written atomically, recorded in
+ * the host log with its hash. The first install also starts sealing the
+ * host log and writes the receipt the auditor must keep (docs/audit-log.md,
+ * "Sealing") to `receiptPath`, by default `seal-receipt.json` in the state
+ * directory, to be carried off the host.
+ */
+function writeInstalledBundle(
   state: HostState,
   bytes: Uint8Array,
+  record: AuditRecord<"bundle-installed">,
   clock: () => Date,
-  options: { receiptPath?: string } = {},
-): InstallResult {
-  const bundle = decodeTrustBundle(bytes);
-  checkStatePermissions(state);
+  options: { receiptPath?: string },
+): { receiptPath?: string } {
   // A store gone while a bundle is installed took the record of every use with it: not made again here.
   if (lstatIfPresent(state.bundlePath) !== undefined) requireUseStore(state.usedDir);
-  ensurePrivateDirectory(state.dir);
   ensurePrivateDirectory(state.usedDir);
   writeFileAtomic(state.bundlePath, bytes);
   const sealing = startSealing(state, clock);
-  const entry = appendHostEntry(
-    state,
-    "bundle-installed",
-    auditData("bundle-installed", {
-      bundleId: bundle.bundleId,
-      sha256: toHex(sha256(bytes)),
-      issuers: bundle.issuers.map((i) => i.keyId),
-    }),
-    clock,
-  );
-  if (sealing === undefined) return { bundle };
+  const entry = appendHostEntry(state, "bundle-installed", auditData("bundle-installed", record), clock);
+  if (sealing === undefined) return {};
   const receiptPath = options.receiptPath ?? join(state.dir, "seal-receipt.json");
   writeFileAtomic(
     receiptPath,
@@ -96,5 +106,113 @@ export function installBundle(
       firstSealedSeq: entry.seq,
     }),
   );
-  return { bundle, receiptPath };
+  return { receiptPath };
+}
+
+/** What every bundle-installed entry says of the bundle: its id, hash, issuers and, when signed, its trust. */
+function installedRecord(bundle: TrustBundle, bytes: Uint8Array): AuditRecord<"bundle-installed"> {
+  const record: AuditRecord<"bundle-installed"> = {
+    bundleId: bundle.bundleId,
+    sha256: toHex(sha256(bytes)),
+    issuers: bundle.issuers.map((i) => i.keyId),
+  };
+  const trust = bundle.signedTrust;
+  if (trust !== undefined) {
+    record.trustVersion = trust.trustVersion;
+    record.roots = trust.roots.keys.map((k) => k.keyId);
+    record.expires = trust.expires;
+  }
+  return record;
+}
+
+/**
+ * `install-bundle`: validate a bundle and make it the one this host
+ * trusts, as root, the unsigned act of trust. A signed (version 2) bundle
+ * must meet its own roots, which it then pins; once one is installed,
+ * nothing is installed this way (`signed-trust-installed`): signed trust
+ * changes by `update` only.
+ */
+export function installBundle(
+  state: HostState,
+  bytes: Uint8Array,
+  clock: () => Date,
+  options: { receiptPath?: string } = {},
+): InstallResult {
+  const bundle = decodeTrustBundle(bytes);
+  checkStatePermissions(state);
+  ensurePrivateDirectory(state.dir);
+  return withInstallLock(state, () => {
+    const installed = installedBundleIfAny(state);
+    if (installed?.signedTrust !== undefined) {
+      throw new AirgrantError(
+        "signed-trust-installed",
+        `this host has signed trust (trust version ${installed.signedTrust.trustVersion}); an unsigned install would replace it. Apply signed bundles with 'airgrant-verifier update FILE...'`,
+      );
+    }
+    if (bundle.signedTrust !== undefined) acceptSignedTrustBundle(installed, decodeSignedTrustBundle(bytes));
+    return { bundle, ...writeInstalledBundle(state, bytes, installedRecord(bundle, bytes), clock, options) };
+  });
+}
+
+const FIRST_SIGNED_INSTALL =
+  "install the first signed one as root with 'airgrant-verifier install-bundle FILE', which pins its roots";
+
+export interface UpdateResult {
+  bundle: TrustBundle & { signedTrust: SignedTrust };
+  /** The trust version replaced. */
+  replacedTrustVersion: number;
+  /** The trust versions applied in turn; the last is the bundle's. */
+  chain: number[];
+  /** Trust versions given at or below the installed one, passed over. */
+  passedOver: number[];
+}
+
+/**
+ * `update FILE...`: apply signed bundles (docs/trust-bundle.md, "Accepting
+ * a bundle"). Only the state directory's owner, root on a host, may: the
+ * state is writable by nobody else (docs/verifier.md, "Who may change the
+ * state"), and a refusal that says so is clearer than the write that would
+ * fail. The whole chain is judged before anything is written; on any
+ * refusal the installed bundle is as it was.
+ */
+export function applyTrustUpdate(state: HostState, files: readonly Uint8Array[], clock: () => Date): UpdateResult {
+  const decoded = files.map((bytes) => ({ bytes, file: decodeSignedTrustBundle(bytes) }));
+  checkStatePermissions(state);
+  const owner = lstatIfPresent(state.dir)?.uid;
+  if (owner === undefined) {
+    throw new AirgrantError("no-bundle", `no trust bundle installed in ${state.dir}; ${FIRST_SIGNED_INSTALL}`);
+  }
+  if (owner !== process.geteuid?.()) {
+    throw new AirgrantError(
+      "state-unwritable",
+      `${state.dir} belongs to uid ${owner}: only its owner (root) may apply trust updates; run 'airgrant-verifier update' as root`,
+    );
+  }
+  return withInstallLock(state, () => {
+    const installed = loadInstalledBundle(state);
+    const current = installed.signedTrust;
+    if (current === undefined) {
+      throw new AirgrantError(
+        "no-signed-trust",
+        `this host has no signed trust bundle installed; ${FIRST_SIGNED_INSTALL}`,
+      );
+    }
+    const chain = walkTrustChain(
+      installed,
+      decoded.map((d) => d.file),
+    );
+    const last = chain.applied.at(-1) as SignedTrustBundleFile;
+    const bytes = (decoded.find((d) => d.file === last) as { bytes: Uint8Array }).bytes;
+    const record = installedRecord(last.bundle, bytes);
+    record.replacedTrustVersion = current.trustVersion;
+    const versions = chain.applied.map((f) => f.bundle.signedTrust.trustVersion);
+    if (versions.length > 1) record.chain = versions;
+    writeInstalledBundle(state, bytes, record, clock, {});
+    return {
+      bundle: last.bundle,
+      replacedTrustVersion: current.trustVersion,
+      chain: versions,
+      passedOver: chain.passedOver,
+    };
+  });
 }
