@@ -17,7 +17,13 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { formatDuration, parseDuration } from "./duration.js";
-import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGrantId, parseGroupOption } from "./export-bundle.js";
+import {
+  exportBundle,
+  ISSUER_VALIDITY_SECONDS,
+  parseGrantId,
+  parseGroupOption,
+  type SignedBundleRequest,
+} from "./export-bundle.js";
 import { initIssuer } from "./init-issuer.js";
 import { isIssuerKeyAlg } from "./issuer-key-alg.js";
 import {
@@ -30,6 +36,8 @@ import {
 import { type GrantRequest, mintGrant } from "./mint-grant.js";
 import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
+import { initRootKey, readRootsRecord, removeRootKey } from "./root-keys.js";
+import { findRootKey, signBundleFile } from "./sign-bundle.js";
 import { withSigner } from "./signer.js";
 import { resolveSignerHome, type SignerHome, signerHome } from "./signer-home.js";
 import {
@@ -69,7 +77,17 @@ commands:
         sign on the token, log it, print the grant on stdout
   bundle --out FILE [--max-lifetime DURATION] [--clock-skew DURATION]
          [--group NAME=host1,host2]... [--revoke GRANTID]...
-        write the trust bundle for airgrant-verifier install-bundle
+         [--signed [--trust-version N] [--root-threshold K] [--expires DURATION]
+          [--on-expiry warn|refuse]]
+        write the trust bundle for airgrant-verifier install-bundle; with
+        --signed, an unsigned version 2 bundle for its roots to sign
+  bundle sign FILE --token LABEL [--key-label L]
+        add the signature of the root key on that token to a signed bundle
+  root init --token LABEL [--alg ecdsa-p256|ed25519] [--key-label L]
+        find or generate a root key on its own token; record it for bundles
+  root list
+  root remove --key-id ID
+        leave a root key out of the next signed bundle (a root rotation)
   checkpoint
         sign the audit log's head on the token (also done after every grant
         and bundle export)
@@ -123,6 +141,12 @@ const OPTIONS = {
   "clock-skew": { type: "string" },
   group: { type: "string", multiple: true },
   revoke: { type: "string", multiple: true },
+  signed: { type: "boolean", default: false },
+  "trust-version": { type: "string" },
+  "root-threshold": { type: "string" },
+  expires: { type: "string" },
+  "on-expiry": { type: "string" },
+  "key-id": { type: "string" },
 } satisfies ParseArgsConfig["options"];
 
 type Values = ParsedArgs<typeof OPTIONS>["values"];
@@ -148,13 +172,29 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
     "ssh-pubkey",
     "cert-out",
   ],
-  bundle: ["out", "max-lifetime", "clock-skew", "group", "revoke"],
+  bundle: [
+    "out",
+    "max-lifetime",
+    "clock-skew",
+    "group",
+    "revoke",
+    "signed",
+    "trust-version",
+    "root-threshold",
+    "expires",
+    "on-expiry",
+  ],
+  "bundle sign": ["key-label"],
+  "root init": ["alg", "key-label"],
+  "root list": [],
+  "root remove": ["key-id"],
   status: [],
   checkpoint: [],
 };
 
 const DEFAULT_TOKEN_LABEL = "airgrant";
 const DEFAULT_KEY_LABEL = "airgrant-issuer";
+const DEFAULT_ROOT_KEY_LABEL = "airgrant-root";
 const DEFAULT_CLOCK_SKEW = 300;
 const MAX_CLOCK_SKEW = 3600;
 const MAX_REVOKED_ON_COMMAND_LINE = 1000;
@@ -418,21 +458,36 @@ function runBundle(ctx: Context): number {
   if (revoked.length > MAX_REVOKED_ON_COMMAND_LINE) {
     throw new AirgrantError("bad-input", `at most ${MAX_REVOKED_ON_COMMAND_LINE} --revoke options`);
   }
+  const signed = signedBundleRequest(values);
   // One operation under one lock: the bundle, its log entry, and the checkpoint that signs it.
   const exported = withSigner(
     ctx.home,
     (recorded) => openCommandToken(ctx, recorded),
     (signer) => {
-      const result = exportBundle(signer, out, { maxLifetime, clockSkew, groups, revokedGrants: revoked });
+      const result = exportBundle(signer, out, {
+        maxLifetime,
+        clockSkew,
+        groups,
+        revokedGrants: revoked,
+        ...(signed === undefined ? {} : { signed }),
+      });
       writeCheckpoint(signer);
       return result;
     },
   );
   const { bundle } = exported;
+  const trust = bundle.signedTrust;
   print(
     ctx,
     {
       bundleId: bundle.bundleId,
+      ...(trust === undefined
+        ? {}
+        : {
+            trustVersion: trust.trustVersion,
+            roots: trust.roots.keys.map((k) => k.keyId),
+            rootThreshold: trust.roots.threshold,
+          }),
       out,
       sha256: exported.sha256,
       issuers: bundle.issuers.map((i) => i.keyId),
@@ -442,7 +497,125 @@ function runBundle(ctx: Context): number {
     },
     `wrote trust bundle ${bundle.bundleId} to ${out} (sha256 ${exported.sha256})\n` +
       `issuer ${bundle.issuers[0]?.keyId} valid for ${formatDuration(ISSUER_VALIDITY_SECONDS)}; grants up to ${formatDuration(maxLifetime)}, clock skew ${formatDuration(clockSkew)}\n` +
-      `install it on each host: airgrant-verifier install-bundle ${out}\n`,
+      (trust === undefined
+        ? `install it on each host: airgrant-verifier install-bundle ${out}\n`
+        : `trust version ${trust.trustVersion}, unsigned: ${trust.roots.threshold} of its root keys must sign it (airgrant-signer bundle sign ${out} --token LABEL), and a threshold of the roots hosts have; then on each host: airgrant-verifier update ${out}\n`),
+  );
+  return 0;
+}
+
+/** The signed-bundle options of `bundle`, or undefined without --signed (when none may be given). */
+function signedBundleRequest(values: Values): SignedBundleRequest | undefined {
+  const flags = ["trust-version", "root-threshold", "expires", "on-expiry"] as const;
+  if (!values.signed) {
+    const stray = flags.find((f) => values[f] !== undefined);
+    if (stray !== undefined) throw usage(`--${stray} goes with --signed`);
+    return undefined;
+  }
+  const onExpiry = values["on-expiry"] ?? "warn";
+  if (onExpiry !== "warn" && onExpiry !== "refuse")
+    throw usage(`--on-expiry must be warn or refuse, not '${onExpiry}'`);
+  const request: SignedBundleRequest = {
+    expiresIn: values.expires === undefined ? ISSUER_VALIDITY_SECONDS : parseDuration(values.expires, "--expires"),
+    onExpiry,
+  };
+  const version = values["trust-version"];
+  if (version !== undefined) request.trustVersion = positiveInteger(version, "--trust-version");
+  const threshold = values["root-threshold"];
+  if (threshold !== undefined) request.threshold = positiveInteger(threshold, "--root-threshold");
+  return request;
+}
+
+function positiveInteger(text: string, flag: string): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new AirgrantError("bad-input", `${flag} must be a whole number from 1`);
+  }
+  return Number(text);
+}
+
+/** The root token of `root init` and `bundle sign`: always named, never the home's issuer token by default. */
+function openRootToken(ctx: Context, modulePath: string | undefined): TokenSession {
+  const tokenLabel = required(ctx.values, "token", "this command");
+  return openToken({
+    modulePath: ctx.values.module ?? modulePath ?? findPkcs11Module(),
+    tokenLabel,
+    pin: readPin(ctx.values["pin-file"], tokenLabel),
+  });
+}
+
+function runRootInit(ctx: Context): number {
+  required(ctx.values, "token", "root init");
+  const alg = ctx.values.alg ?? "ecdsa-p256";
+  if (!isIssuerKeyAlg(alg)) throw usage(`--alg must be ecdsa-p256 or ed25519, not '${alg}'`);
+  const keyLabel = ctx.values["key-label"] ?? DEFAULT_ROOT_KEY_LABEL;
+  const result = initRootKey(ctx.home, () => openRootToken(ctx, undefined), { keyLabel, alg });
+  const { root } = result;
+  const how = result.recorded
+    ? result.generated
+      ? "generated on the token"
+      : "found on the token"
+    : "already recorded";
+  print(
+    ctx,
+    {
+      keyId: root.keyId,
+      alg: root.alg,
+      keyLabel,
+      token: root.token.tokenLabel,
+      generated: result.generated,
+      recorded: result.recorded,
+    },
+    `root key ${root.keyId} (${root.alg}, label "${keyLabel}" on token "${root.token.tokenLabel}"): ${how}\n`,
+  );
+  return 0;
+}
+
+function runRootList(ctx: Context): number {
+  const roots = readRootsRecord(ctx.home);
+  const keys = roots.keys.map((k) => ({
+    keyId: k.keyId,
+    alg: k.alg,
+    keyLabel: k.keyLabel,
+    token: k.token.tokenLabel,
+    created: k.created,
+    removed: k.removed ?? null,
+  }));
+  const lines = keys.map(
+    (k) =>
+      `${k.keyId}\t${k.alg}\t${k.token}\t${k.keyLabel}\t${k.removed === null ? "current" : `removed ${k.removed}`}\n`,
+  );
+  print(
+    ctx,
+    { keys, threshold: roots.threshold ?? null, lastTrustVersion: roots.lastTrustVersion },
+    keys.length === 0 ? "no root keys recorded\n" : lines.join(""),
+  );
+  return 0;
+}
+
+function runRootRemove(ctx: Context): number {
+  const keyId = required(ctx.values, "key-id", "root remove").toLowerCase();
+  const auditSeq = removeRootKey(ctx.home, keyId);
+  print(ctx, { keyId, auditSeq }, `root key ${keyId} is left out of the next signed bundle's roots\n`);
+  return 0;
+}
+
+function runBundleSign(ctx: Context, file: string): number {
+  const tokenLabel = required(ctx.values, "token", "bundle sign");
+  const root = findRootKey(ctx.home, tokenLabel, ctx.values["key-label"] ?? DEFAULT_ROOT_KEY_LABEL);
+  const result = signBundleFile(ctx.home, file, root, () => openRootToken(ctx, root.token.modulePath));
+  const { roots, trustVersion } = result.file.bundle.signedTrust;
+  print(
+    ctx,
+    {
+      bundleId: result.file.bundle.bundleId,
+      trustVersion,
+      keyId: root.keyId,
+      ownRoot: result.ownRoot,
+      ownRootsSigned: result.ownRootsSigned,
+      rootThreshold: roots.threshold,
+      auditSeq: result.auditSeq,
+    },
+    `signed trust version ${trustVersion} in ${file} with root key ${root.keyId}${result.ownRoot ? "" : " (not one of its own roots: a signature for the roots hosts have)"}; ${result.ownRootsSigned} of its ${roots.keys.length} root key(s) have signed, ${roots.threshold} must\n`,
   );
   return 0;
 }
@@ -499,16 +672,30 @@ function tokenLine(issuer: IssuerRecord | undefined): string {
   return "not recorded: --token and --module, else $AIRGRANT_TOKEN and $AIRGRANT_PKCS11_MODULE, else airgrant on SoftHSM2";
 }
 
-const COMMANDS: Readonly<Record<string, (ctx: Context) => number>> = {
+const COMMANDS: Readonly<Record<string, (ctx: Context, ...args: string[]) => number>> = {
   init: runInit,
   "officer add": runOfficerAdd,
   "officer list": runOfficerList,
   "officer remove": runOfficerRemove,
   grant: runGrant,
   bundle: runBundle,
+  "bundle sign": runBundleSign,
+  "root init": runRootInit,
+  "root list": runRootList,
+  "root remove": runRootRemove,
   status: runStatus,
   checkpoint: runCheckpoint,
 };
+
+/** Commands with subcommands (`bundle` alone is a command too), as the usage error lists them. */
+const SUBCOMMANDS: Readonly<Record<string, string>> = {
+  officer: "add, list or remove",
+  root: "init, list or remove",
+  bundle: "sign, or no subcommand",
+};
+
+/** The positional arguments a command takes after its name. */
+const COMMAND_ARGUMENTS: Readonly<Record<string, number>> = { "bundle sign": 1 };
 
 // The QR encoder is a fifth of the start-up of every command; only a grant
 // that prints or writes a QR code loads it.
@@ -519,17 +706,20 @@ const qr = process.argv.some((arg) => /^--qr(-png|-svg)?(=|$)/.test(arg))
 process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ values, positionals }) => {
   const [first, second, ...rest] = positionals;
   if (first === undefined) throw usage("no command given");
-  const command = first === "officer" ? `officer ${second ?? ""}`.trim() : first;
-  const extra = first === "officer" ? rest : positionals.slice(1);
+  const grouped = SUBCOMMANDS[first] !== undefined && (first !== "bundle" || second !== undefined);
+  const command = grouped ? `${first} ${second ?? ""}`.trim() : first;
+  const extra = grouped ? rest : positionals.slice(1);
   const run = COMMANDS[command];
   if (run === undefined) {
-    throw usage(first === "officer" ? "officer takes add, list or remove" : `unknown command '${first}'`);
+    throw usage(grouped ? `${first} takes ${SUBCOMMANDS[first]}` : `unknown command '${first}'`);
   }
-  if (extra.length > 0) throw usage(`${command} takes no argument '${extra[0]}'`);
+  const takes = COMMAND_ARGUMENTS[command] ?? 0;
+  if (extra.length > takes) throw usage(`${command} takes no argument '${extra[takes]}'`);
+  if (extra.length < takes) throw usage(`${command} takes a FILE`);
   const allowed = new Set([...GLOBAL_OPTIONS, ...(COMMAND_OPTIONS[command] ?? [])]);
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined && value !== false && !allowed.has(name)) throw usage(`${command} does not take --${name}`);
   }
   const home = signerHome(resolveSignerHome(values.home));
-  return run({ values, home, json: values.json === true });
+  return run({ values, home, json: values.json === true }, ...extra);
 });

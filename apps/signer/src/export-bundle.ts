@@ -1,10 +1,14 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import {
   AirgrantError,
+  type AuditRecord,
+  assembleSignedTrustBundle,
   auditData,
   checkTarget,
+  encodeSignedTrustContent,
   encodeTrustBundle,
   fromHex,
+  type SignedTrust,
   sha256,
   type TrustBundle,
   toHex,
@@ -12,6 +16,7 @@ import {
 } from "@airgrant/core";
 import { signatureAlgorithmOf } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
+import { bundleRootKey, currentRootKeys, type RootsRecord, readRootsRecord, writeRootsRecord } from "./root-keys.js";
 import type { Signer } from "./signer.js";
 import { readPolicy, writePolicy } from "./signer-policy.js";
 
@@ -24,6 +29,18 @@ export interface BundleRequest {
   groups: Record<string, string[]>;
   /** Grant ids, 32 hex digits. */
   revokedGrants: string[];
+  /** A signed (version 2) bundle, for `bundle sign` by its roots; version 1 without. */
+  signed?: SignedBundleRequest;
+}
+
+export interface SignedBundleRequest {
+  /** Default: one more than the last signed bundle's. */
+  trustVersion?: number;
+  /** Default: the last signed bundle's; needed for the first. */
+  threshold?: number;
+  /** How long until the bundle expires, seconds. */
+  expiresIn: number;
+  onExpiry: SignedTrust["onExpiry"];
 }
 
 export interface ExportedBundle {
@@ -105,26 +122,80 @@ export function exportBundle(
     requiredSignatures: 1,
     revokedGrants: [...new Set(request.revokedGrants)].sort(),
   };
-  const bytes = encodeTrustBundle(bundle);
+  const roots = request.signed === undefined ? undefined : readRootsRecord(home);
+  const signedTrust =
+    request.signed === undefined || roots === undefined ? undefined : signedTrustOf(roots, request.signed, now);
+  const bytes =
+    signedTrust === undefined
+      ? encodeTrustBundle(bundle)
+      : assembleSignedTrustBundle(encodeSignedTrustContent({ ...bundle, signedTrust }), []);
   writeFileAtomic(outPath, bytes, 0o644);
   const policy = readPolicy(home.policyPath);
   if (policy.maxLifetime !== request.maxLifetime) {
     writePolicy(home.policyPath, { ...policy, maxLifetime: request.maxLifetime });
   }
   const digest = toHex(sha256(bytes));
-  const entry = appendSignerEntry(
-    home,
-    "bundle-exported",
-    auditData("bundle-exported", {
-      bundleId: bundle.bundleId,
-      sha256: digest,
-      issuerKeyId: issuer.keyId,
-      maxLifetime: bundle.maxLifetime,
-      clockSkew: bundle.clockSkew,
-      groups: Object.keys(bundle.groups).sort(),
-      revokedGrants: bundle.revokedGrants,
-    }),
-    clock,
-  );
-  return { bytes, bundle, sha256: digest, auditSeq: entry.seq };
+  const record: AuditRecord<"bundle-exported"> = {
+    bundleId: bundle.bundleId,
+    sha256: digest,
+    issuerKeyId: issuer.keyId,
+    maxLifetime: bundle.maxLifetime,
+    clockSkew: bundle.clockSkew,
+    groups: Object.keys(bundle.groups).sort(),
+    revokedGrants: bundle.revokedGrants,
+  };
+  if (signedTrust !== undefined && roots !== undefined) {
+    record.trustVersion = signedTrust.trustVersion;
+    record.roots = signedTrust.roots.keys.map((k) => k.keyId);
+    record.rootThreshold = signedTrust.roots.threshold;
+    record.expires = signedTrust.expires;
+  }
+  const entry = appendSignerEntry(home, "bundle-exported", auditData("bundle-exported", record), clock);
+  if (signedTrust !== undefined && roots !== undefined) {
+    // After the log: a crash before this leaves the version to be used again, which hosts refuse, never skip.
+    writeRootsRecord(home, {
+      ...roots,
+      threshold: signedTrust.roots.threshold,
+      lastTrustVersion: signedTrust.trustVersion,
+    });
+  }
+  return {
+    bytes,
+    bundle: signedTrust === undefined ? bundle : { ...bundle, signedTrust },
+    sha256: digest,
+    auditSeq: entry.seq,
+  };
+}
+
+/**
+ * The trust of the next signed bundle: the roots of roots.json that are not
+ * removed, the threshold asked for or the last one, the trust version asked
+ * for (above the last) or the next (docs/signer.md, "Signed bundles").
+ */
+function signedTrustOf(roots: RootsRecord, request: SignedBundleRequest, now: number): SignedTrust {
+  const keys = currentRootKeys(roots).map(bundleRootKey);
+  if (keys.length === 0) {
+    throw new AirgrantError(
+      "key-missing",
+      'no root keys recorded; run "airgrant-signer root init --token LABEL" first',
+    );
+  }
+  const threshold = request.threshold ?? roots.threshold;
+  if (threshold === undefined) throw new AirgrantError("usage", "the first signed bundle needs --root-threshold K");
+  if (threshold > keys.length) {
+    throw new AirgrantError("bad-input", `--root-threshold ${threshold} is more than the ${keys.length} root key(s)`);
+  }
+  const trustVersion = request.trustVersion ?? roots.lastTrustVersion + 1;
+  if (trustVersion <= roots.lastTrustVersion) {
+    throw new AirgrantError(
+      "bad-input",
+      `--trust-version ${trustVersion} is not above ${roots.lastTrustVersion}, the last exported: hosts would refuse it as a rollback`,
+    );
+  }
+  return {
+    trustVersion,
+    expires: now + request.expiresIn,
+    onExpiry: request.onExpiry,
+    roots: { keys: keys.sort((a, b) => (a.keyId < b.keyId ? -1 : 1)), threshold },
+  };
 }

@@ -57,6 +57,9 @@ const good: { [T in AuditRecordType]: Record<string, AuditValue> } = {
     groups: ["dbs"],
     revokedGrants: [],
   },
+  "root-initialised": { keyId: "7".repeat(16), algorithm: "ecdsa-p256", keyLabel: "k", token: "t", generated: true },
+  "root-removed": { keyId: "7".repeat(16) },
+  "bundle-signed": { bundleId: "8".repeat(32), trustVersion: 2, keyId: "7".repeat(16), signedSha256: "9".repeat(64) },
 };
 
 const types = Object.keys(AUDIT_RECORDS) as AuditRecordType[];

@@ -178,6 +178,21 @@ export const AUDIT_RECORDS = {
       groups: listOf(text),
       revokedGrants: listOf(hex(32)),
     },
+    optional: { trustVersion: count(1), roots: listOf(hex(16)), rootThreshold: count(1), expires: count(0) },
+  },
+  "root-initialised": {
+    required: {
+      keyId: hex(16),
+      algorithm: oneOf("ecdsa-p256", "ed25519"),
+      keyLabel: text,
+      token: text,
+      generated: bool,
+    },
+    optional: {},
+  },
+  "root-removed": { required: { keyId: hex(16) }, optional: {} },
+  "bundle-signed": {
+    required: { bundleId: hex(32), trustVersion: count(1), keyId: hex(16), signedSha256: hex(64) },
     optional: {},
   },
 } as const satisfies Record<string, Schema>;

@@ -177,7 +177,6 @@ export interface UpdateResult {
  */
 export function applyTrustUpdate(state: HostState, files: readonly Uint8Array[], clock: () => Date): UpdateResult {
   const decoded = files.map((bytes) => ({ bytes, file: decodeSignedTrustBundle(bytes) }));
-  checkStatePermissions(state);
   const owner = lstatIfPresent(state.dir)?.uid;
   if (owner === undefined) {
     throw new AirgrantError("no-bundle", `no trust bundle installed in ${state.dir}; ${FIRST_SIGNED_INSTALL}`);
@@ -188,6 +187,7 @@ export function applyTrustUpdate(state: HostState, files: readonly Uint8Array[],
       `${state.dir} belongs to uid ${owner}: only its owner (root) may apply trust updates; run 'airgrant-verifier update' as root`,
     );
   }
+  checkStatePermissions(state);
   return withInstallLock(state, () => {
     const installed = loadInstalledBundle(state);
     const current = installed.signedTrust;

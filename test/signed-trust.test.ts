@@ -1,0 +1,349 @@
+// Signed trust end to end (docs/trust-bundle.md, "Version 2: signed trust"):
+// the signer's root keys on two real SoftHSM2 tokens of their own, apart from
+// the issuer's, sign versioned bundles with `bundle sign`, and the built
+// verifier pins them, applies updates, walks a host forward through a chain
+// and refuses every replay, forgery and short signature, leaving its bundle
+// as it was. Ends with an attack: an unprivileged user trying to apply an
+// older or an unsigned bundle. Needs root (CI runs it as root): it fails,
+// never skips, without.
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  assembleSignedTrustBundle,
+  decodeSignedTrustBundle,
+  encodeSignedTrustContent,
+  verifyAuditLog,
+} from "@airgrant/core";
+import { createSoftHsmToken } from "@airgrant/signer";
+import { SIGNER_BUNDLE, VERIFIER_CLI } from "@airgrant/testkit";
+import {
+  cleanUpSuite,
+  createThrowawayUser,
+  type Removable,
+  removeStaleFixtures,
+  requireRoot,
+} from "@airgrant/testkit/system";
+import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
+import { generateOtp } from "@airgrant/yubikey-otp/generate";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ISSUER_TOKEN = "ag-issuer";
+const ROOT_TOKEN_A = "ag-root-a";
+const ROOT_TOKEN_B = "ag-root-b";
+const HOST = "db1.example";
+
+const fixtures: Removable[] = [];
+let work: string;
+let confPath: string;
+let home: string;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function signer(args: string[], input = ""): Run {
+  const r = spawnSync(process.execPath, [SIGNER_BUNDLE, ...args], {
+    input,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      SOFTHSM2_CONF: confPath,
+      AIRGRANT_PIN: TEST_PIN,
+      AIRGRANT_HOME: home,
+      AIRGRANT_TOKEN: "",
+      AIRGRANT_PKCS11_MODULE: "",
+      AIRGRANT_DEBUG: "",
+    },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function signerOk(args: string[], input = ""): Record<string, unknown> {
+  const r = signer([...args, "--json"], input);
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+function verifier(args: string[], input = "", uid?: number): Run {
+  const r = spawnSync(process.execPath, [VERIFIER_CLI, ...args], {
+    input,
+    encoding: "utf8",
+    env: { ...process.env, AIRGRANT_STATE: "", AIRGRANT_DEBUG: "" },
+    ...(uid === undefined ? {} : { uid, gid: 65534 }),
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let yubikeySession = 0;
+const yubikey = { publicId: "ccccccccbcbc", privateId: "8792ebfe26cc", aesKeyHex: "00112233445566778899aabbccddeeff" };
+
+function mintGrant(): string {
+  const otp = generateOtp({
+    aesKey: Buffer.from(yubikey.aesKeyHex, "hex"),
+    publicId: yubikey.publicId,
+    privateId: Buffer.from(yubikey.privateId, "hex"),
+    usageCounter: 1,
+    sessionCounter: yubikeySession,
+    timestamp: 0x10000 + yubikeySession,
+    random: 0x1234,
+  });
+  yubikeySession += 1;
+  const r = signer(
+    ["grant", "--user", "alice", "--host", HOST, "--ttl", "30m", "--reason", "signed trust e2e"],
+    `${otp}\n`,
+  );
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+function check(state: string, grant: string): Run {
+  return verifier(["check", "--user", "alice", "--host", HOST, "--state", state], grant);
+}
+
+let exports = 0;
+/** `bundle --signed`: an unsigned version 2 bundle of the home's current roots. */
+function exportSigned(extra: string[] = []): string {
+  const out = join(work, `signed-${++exports}.json`);
+  signerOk(["bundle", "--signed", "--out", out, ...extra]);
+  return out;
+}
+
+function sign(file: string, token: string, keyLabel = "airgrant-root"): Record<string, unknown> {
+  return signerOk(["bundle", "sign", file, "--token", token, "--key-label", keyLabel]);
+}
+
+function rootInit(token: string, keyLabel: string, alg = "ecdsa-p256"): string {
+  return signerOk(["root", "init", "--token", token, "--key-label", keyLabel, "--alg", alg]).keyId as string;
+}
+
+function newHost(): string {
+  return mkdtempSync(join(work, "host-"));
+}
+
+function installed(state: string): Buffer {
+  return readFileSync(join(state, "bundle.json"));
+}
+
+function expectRefused(state: string, args: string[], code: string, status: number): void {
+  const before = installed(state);
+  const log = readFileSync(join(state, "audit.log"));
+  const r = verifier([...args, "--state", state]);
+  expect(r.stderr).toMatch(new RegExp(`^error: ${code}: `));
+  expect(r.status).toBe(status);
+  expect(installed(state)).toEqual(before);
+  // Nothing logged for a refused update but the seal key's moves, which append nothing.
+  expect(readFileSync(join(state, "audit.log"))).toEqual(log);
+}
+
+function trustVersionOf(state: string): number {
+  const status = JSON.parse(verifier(["status", "--state", state, "--json"]).stdout);
+  return status.trustVersion;
+}
+
+/** The files of the story, by trust version. */
+const files: Record<number, string> = {};
+function fileOf(version: number): string {
+  const file = files[version];
+  if (file === undefined) throw new Error(`no file of trust version ${version} yet`);
+  return file;
+}
+let hostA: string;
+let roots: Record<string, string>;
+
+beforeAll(() => {
+  requireRoot("signed-trust.test.ts");
+  removeStaleFixtures();
+  work = mkdtempSync(join(tmpdir(), "airgrant-signed-trust-"));
+  chmodSync(work, 0o755);
+  for (const tokenLabel of [ISSUER_TOKEN, ROOT_TOKEN_A, ROOT_TOKEN_B]) {
+    confPath = createSoftHsmToken({ dir: join(work, "hsm"), tokenLabel, soPin: TEST_SO_PIN, pin: TEST_PIN }).confPath;
+  }
+  home = join(work, "signer");
+  signerOk(["init", "--token", ISSUER_TOKEN]);
+  const secret = (name: string, text: string) => {
+    const path = join(work, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
+  };
+  signerOk([
+    "officer",
+    "add",
+    "--name",
+    "alice",
+    "--yubikey-id",
+    yubikey.publicId,
+    "--private-id-file",
+    secret("private-id", `${yubikey.privateId}\n`),
+    "--aes-key-file",
+    secret("aes-key", `${yubikey.aesKeyHex}\n`),
+  ]);
+  roots = {
+    r1: rootInit(ROOT_TOKEN_A, "airgrant-root"),
+    r2: rootInit(ROOT_TOKEN_A, "root-2", "ed25519"),
+    r3: rootInit(ROOT_TOKEN_B, "airgrant-root"),
+  };
+  hostA = newHost();
+}, 120_000);
+afterAll(() => cleanUpSuite(fixtures, undefined, work));
+
+describe("signed trust with root keys on SoftHSM2 tokens", () => {
+  it("keeps root keys off the issuer's token", () => {
+    const r = signer(["root", "init", "--token", ISSUER_TOKEN]);
+    expect(r.stderr).toMatch(/^error: bad-input: token "ag-issuer" holds this home's issuer key/);
+    expect(r.status).toBe(2);
+  });
+
+  it("installs a version 1 bundle, then a first signed bundle (trust version 2) that pins 2 of 3 roots", () => {
+    const v1 = join(work, "v1.json");
+    signerOk(["bundle", "--out", v1]);
+    expect(verifier(["install-bundle", v1, "--state", hostA]).status).toBe(0);
+    expect(check(hostA, mintGrant()).status).toBe(0);
+    files[2] = exportSigned(["--trust-version", "2", "--root-threshold", "2"]);
+    // Signed by one root only: not the threshold of its own roots.
+    sign(fileOf(2), ROOT_TOKEN_A);
+    expectRefused(hostA, ["install-bundle", fileOf(2)], "not-enough-root-signatures", 1);
+    expect(sign(fileOf(2), ROOT_TOKEN_B)).toMatchObject({ ownRoot: true, ownRootsSigned: 2, rootThreshold: 2 });
+    const r = verifier(["install-bundle", fileOf(2), "--state", hostA]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(trustVersionOf(hostA)).toBe(2);
+    expect(check(hostA, mintGrant()).status).toBe(0);
+  });
+
+  it("applies trust version 3 signed by 2 of the 3 roots on two tokens, and refuses it, and 2, again", () => {
+    files[3] = exportSigned();
+    sign(fileOf(3), ROOT_TOKEN_A, "root-2");
+    sign(fileOf(3), ROOT_TOKEN_B);
+    const r = verifier(["update", fileOf(3), "--state", hostA, "--json"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: "trust-updated", trustVersion: 3, replacedTrustVersion: 2 });
+    expectRefused(hostA, ["update", fileOf(3)], "bundle-rollback", 1);
+    expectRefused(hostA, ["update", fileOf(2)], "bundle-rollback", 1);
+    expectRefused(hostA, ["install-bundle", join(work, "v1.json")], "signed-trust-installed", 2);
+    expectRefused(hostA, ["update", join(work, "v1.json")], "bundle-unsigned", 1);
+  });
+
+  it("refuses an unsigned file, one signed by a key that is not a root, and a signed one with a byte changed", () => {
+    const stray = rootInit(ROOT_TOKEN_B, "stray");
+    signerOk(["root", "remove", "--key-id", stray]);
+    const unsigned = exportSigned();
+    expectRefused(hostA, ["update", unsigned], "not-enough-root-signatures", 1);
+    expect(sign(unsigned, ROOT_TOKEN_B, "stray")).toMatchObject({ ownRoot: false, ownRootsSigned: 0 });
+    expectRefused(hostA, ["update", unsigned], "not-enough-root-signatures", 1);
+    const good = exportSigned();
+    sign(good, ROOT_TOKEN_A);
+    sign(good, ROOT_TOKEN_B);
+    const changed = join(work, "changed.json");
+    const text = readFileSync(good, "utf8");
+    writeFileSync(changed, text.replace('"clockSkew":300', '"clockSkew":301'));
+    expect(readFileSync(changed, "utf8")).not.toBe(text);
+    expectRefused(hostA, ["update", changed], "not-enough-root-signatures", 1);
+    expect(trustVersionOf(hostA)).toBe(3);
+  });
+
+  it("rotates the roots, signed by a threshold of the old roots and of the new", () => {
+    roots.n1 = rootInit(ROOT_TOKEN_B, "new-1");
+    roots.n2 = rootInit(ROOT_TOKEN_A, "new-2", "ed25519");
+    for (const old of ["r1", "r2", "r3"]) signerOk(["root", "remove", "--key-id", roots[old] as string]);
+    const rotation = exportSigned();
+    const version = decodeSignedTrustBundle(readFileSync(rotation)).bundle.signedTrust.trustVersion;
+    files[version] = rotation;
+    expect(sign(rotation, ROOT_TOKEN_A)).toMatchObject({ ownRoot: false });
+    sign(rotation, ROOT_TOKEN_B);
+    const oldOnly = join(work, "rotation-old-only.json");
+    copyFileSync(rotation, oldOnly);
+    expectRefused(hostA, ["update", oldOnly], "root-rotation-unsigned", 1);
+    sign(rotation, ROOT_TOKEN_B, "new-1");
+    expect(sign(rotation, ROOT_TOKEN_A, "new-2")).toMatchObject({ ownRoot: true, ownRootsSigned: 2 });
+    const r = verifier(["update", rotation, "--state", hostA]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(trustVersionOf(hostA)).toBe(version);
+    // From now on the old roots are not enough.
+    const afterRotation = exportSigned();
+    const byOldRoots = join(work, "after-rotation-old-roots.json");
+    copyFileSync(afterRotation, byOldRoots);
+    sign(byOldRoots, ROOT_TOKEN_A);
+    sign(byOldRoots, ROOT_TOKEN_B);
+    expectRefused(hostA, ["update", byOldRoots], "not-enough-root-signatures", 1);
+    sign(afterRotation, ROOT_TOKEN_B, "new-1");
+    sign(afterRotation, ROOT_TOKEN_A, "new-2");
+    files[version + 1] = afterRotation;
+    expect(verifier(["update", afterRotation, "--state", hostA]).status).toBe(0);
+  });
+
+  it("walks a host three versions behind forward through the rotation from files carried together", () => {
+    const hostB = newHost();
+    expect(verifier(["install-bundle", fileOf(2), "--state", hostB]).status).toBe(0);
+    const versions = Object.keys(files)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const latest = versions.at(-1) as number;
+    expectRefused(hostB, ["update", fileOf(latest)], "not-enough-root-signatures", 1);
+    const chain = versions
+      .filter((v) => v > 2)
+      .map((v) => fileOf(v))
+      .reverse();
+    expect(chain).toHaveLength(3);
+    const r = verifier(["update", ...chain, fileOf(2), "--state", hostB, "--json"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      trustVersion: latest,
+      replacedTrustVersion: 2,
+      chain: versions.filter((v) => v > 2),
+      passedOver: [2],
+    });
+    expect(installed(hostB)).toEqual(installed(hostA));
+    expect(check(hostB, mintGrant()).status).toBe(0);
+    const log = verifyAuditLog(join(hostB, "audit.log"));
+    expect(log.ok).toBe(true);
+  });
+
+  it("refuses a grant from the issuer key after the retireAt a signed update gave it", () => {
+    const latest = decodeSignedTrustBundle(installed(hostA));
+    const [issuer] = latest.bundle.issuers;
+    if (issuer === undefined) throw new Error("no issuer in the bundle");
+    const retiring = {
+      ...latest.bundle,
+      bundleId: "ab".repeat(16),
+      issuers: [{ ...issuer, retireAt: issuer.notBefore }],
+      signedTrust: { ...latest.bundle.signedTrust, trustVersion: latest.bundle.signedTrust.trustVersion + 1 },
+    };
+    const file = join(work, "retiring.json");
+    writeFileSync(file, assembleSignedTrustBundle(encodeSignedTrustContent(retiring), []));
+    sign(file, ROOT_TOKEN_B, "new-1");
+    sign(file, ROOT_TOKEN_A, "new-2");
+    const grant = mintGrant();
+    expect(check(hostA, grant).status).toBe(0);
+    expect(verifier(["update", file, "--state", hostA]).status).toBe(0);
+    while (Math.floor(Date.now() / 1000) <= issuer.notBefore) spawnSync("sleep", ["0.2"]);
+    const r = check(hostA, mintGrant());
+    expect(r.stderr).toMatch(/^error: issuer-retired: issuer key [0-9a-f]{16} was retired at /);
+    expect(r.status).toBe(1);
+  });
+
+  it("refuses an unprivileged user who applies an older or an unsigned bundle, leaving the bundle and log as they were", () => {
+    const attacker = createThrowawayUser("agt");
+    fixtures.push(attacker);
+    const uid = Number(spawnSync("id", ["-u", attacker.name], { encoding: "utf8" }).stdout.trim());
+    const older = join(work, "older.json");
+    const unsigned = join(work, "attacker-unsigned.json");
+    copyFileSync(fileOf(3), older);
+    copyFileSync(exportSigned(["--trust-version", "100"]), unsigned);
+    for (const file of [older, unsigned]) chmodSync(file, 0o644);
+    const before = installed(hostA);
+    const log = readFileSync(join(hostA, "audit.log"));
+    for (const file of [older, unsigned]) {
+      const r = verifier(["update", file, "--state", hostA], "", uid);
+      expect(r.stderr).toMatch(/^error: state-unreadable: /);
+      expect(r.status).toBe(3);
+    }
+    expect(installed(hostA)).toEqual(before);
+    expect(readFileSync(join(hostA, "audit.log"))).toEqual(log);
+    // And as root the same files are refused by their signatures and trust versions.
+    expectRefused(hostA, ["update", older], "bundle-rollback", 1);
+    expectRefused(hostA, ["update", unsigned], "not-enough-root-signatures", 1);
+  });
+});
