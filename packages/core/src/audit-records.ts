@@ -121,6 +121,7 @@ export const AUDIT_RECORDS = {
       chain: listOf(count(1)),
       roots: listOf(hex(16)),
       expires: count(0),
+      recovered: flag,
     },
   },
   "issuer-initialised": {

@@ -9,12 +9,14 @@ import {
   decodeTrustBundle,
   encodeSealReceipt,
   ensurePrivateDirectory,
+  readAuditData,
   readAuditLogId,
   type SignedTrust,
   type SignedTrustBundleFile,
   sha256,
   type TrustBundle,
   toHex,
+  verifyAuditLog,
   walkTrustChain,
   withFileLock,
   writeFileAtomic,
@@ -61,9 +63,44 @@ export interface InstallResult {
   receiptPath?: string;
 }
 
-/** The installed bundle, or undefined when none is; read under the install lock by whoever will replace it. */
+/**
+ * The installed bundle, read under the install lock by whoever will replace
+ * it; undefined when there is none, or when it is damaged, which
+ * loadInstalledBundle tells every check to mend by installing it again.
+ */
 function installedBundleIfAny(state: HostState): TrustBundle | undefined {
-  return lstatIfPresent(state.bundlePath) === undefined ? undefined : loadInstalledBundle(state);
+  if (lstatIfPresent(state.bundlePath) === undefined) return undefined;
+  try {
+    return loadInstalledBundle(state);
+  } catch (err) {
+    if (err instanceof AirgrantError && err.code === "state-corrupt") return undefined;
+    throw err;
+  }
+}
+
+/**
+ * A crash between replacing bundle.json and logging it leaves a bundle
+ * installed that the log does not name. Before anything replaces it, the
+ * installed file is compared with the last `bundle-installed` entry, and
+ * logged now, `recovered`, when they differ: so the log says which bundle a
+ * host held whatever the moment of a crash (docs/verifier.md, "Signed
+ * updates"). Reads the whole log; installs are rare.
+ */
+function logInstalledIfUnlogged(state: HostState, clock: () => Date): void {
+  const installed = installedBundleIfAny(state);
+  if (installed === undefined || lstatIfPresent(state.auditLogPath) === undefined) return;
+  const bytes = readStateFile(state.bundlePath);
+  let logged: string | undefined;
+  verifyAuditLog(state.auditLogPath, {
+    onEntry: (entry) => {
+      if (entry.type === "bundle-installed") logged = readAuditData("bundle-installed", entry.data).record.sha256;
+      return undefined;
+    },
+  });
+  const record = installedRecord(installed, bytes);
+  if (logged === record.sha256) return;
+  record.recovered = true;
+  appendHostEntry(state, "bundle-installed", auditData("bundle-installed", record), clock);
 }
 
 /**
@@ -142,6 +179,7 @@ export function installBundle(
   checkStatePermissions(state);
   ensurePrivateDirectory(state.dir);
   return withInstallLock(state, () => {
+    logInstalledIfUnlogged(state, clock);
     const installed = installedBundleIfAny(state);
     if (installed?.signedTrust !== undefined) {
       throw new AirgrantError(
@@ -189,6 +227,7 @@ export function applyTrustUpdate(state: HostState, files: readonly Uint8Array[],
   }
   checkStatePermissions(state);
   return withInstallLock(state, () => {
+    logInstalledIfUnlogged(state, clock);
     const installed = loadInstalledBundle(state);
     const current = installed.signedTrust;
     if (current === undefined) {

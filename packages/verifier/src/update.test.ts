@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sha256, toHex } from "@airgrant/core";
 import {
   makeBundleBytes,
   makeGrantText,
@@ -117,6 +118,18 @@ describe("airgrant-verifier update", () => {
     expectRefused(dir, ["update", fileOf(makeBundleBytes([issuer], created))], "bundle-unsigned", 1);
     expectRefused(dir, ["update", join(work, "no-such-file")], "file-unreadable", 2);
     expect(logEntries(dir, "bundle-installed")).toHaveLength(3);
+  });
+
+  it("logs an installed bundle the log does not name (a crash after the rename) before the next update changes it", () => {
+    const dir = signedHost();
+    const crashed = makeSignedBundleBytes([issuer], { ...roots, trustVersion: 2, overrides: created });
+    // What a kill between the rename and the log entry leaves: the new file in place, the log silent.
+    writeFileSync(join(dir, "bundle.json"), crashed, { mode: 0o600 });
+    expect(run(["update", signed({ trustVersion: 3 }), "--state", dir]).status).toBe(0);
+    const [, , recovered, applied] = logEntries(dir, "bundle-installed");
+    expect(recovered).toMatchObject({ trustVersion: 2, recovered: true, sha256: toHex(sha256(crashed)) });
+    expect(applied).toMatchObject({ trustVersion: 3, replacedTrustVersion: 2 });
+    expect(applied?.recovered).toBeUndefined();
   });
 
   it("refuses an update on a host with no signed trust, and with no bundle at all", () => {
