@@ -197,6 +197,18 @@ describe("signed trust with root keys on SoftHSM2 tokens", () => {
     expect(r.status).toBe(2);
   });
 
+  it("refuses signed-bundle options without --signed, and a first signed bundle without a root threshold", () => {
+    const out = join(work, "refused.json");
+    const stray = signer(["bundle", "--out", out, "--trust-version", "5"]);
+    expect(stray.stderr).toMatch(/^error: usage: --trust-version goes with --signed/);
+    expect(stray.status).toBe(2);
+    const first = signer(["bundle", "--signed", "--out", out]);
+    expect(first.stderr).toMatch(/^error: usage: the first signed bundle needs --root-threshold K/);
+    expect(first.status).toBe(2);
+    const tooMany = signer(["bundle", "--signed", "--out", out, "--root-threshold", "4"]);
+    expect(tooMany.stderr).toMatch(/^error: bad-input: --root-threshold 4 is more than the 3 root key\(s\)/);
+  });
+
   it("installs a version 1 bundle, then a first signed bundle (trust version 2) that pins 2 of 3 roots", () => {
     const v1 = join(work, "v1.json");
     signerOk(["bundle", "--out", v1]);
@@ -322,6 +334,23 @@ describe("signed trust with root keys on SoftHSM2 tokens", () => {
     const r = check(hostA, mintGrant());
     expect(r.stderr).toMatch(/^error: issuer-retired: issuer key [0-9a-f]{16} was retired at /);
     expect(r.status).toBe(1);
+  });
+
+  it("refuses a signed export hosts would take as a rollback, a sign with no root key on the token, and an exposed roots.json", () => {
+    const out = join(work, "refused.json");
+    const rollback = signer(["bundle", "--signed", "--out", out, "--trust-version", "3"]);
+    expect(rollback.stderr).toMatch(/^error: bad-input: --trust-version 3 is not above \d+, the last exported/);
+    const noRoot = signer(["bundle", "sign", fileOf(3), "--token", ISSUER_TOKEN]);
+    expect(noRoot.stderr).toMatch(/^error: key-missing: no root key "airgrant-root" on token "ag-issuer"/);
+    expect(noRoot.status).toBe(3);
+    const rootsFile = join(home, "roots.json");
+    chmodSync(rootsFile, 0o644);
+    const exposed = signer(["root", "list"]);
+    expect(exposed.stderr).toMatch(/^error: state-insecure: \S+roots\.json is accessible by others/);
+    chmodSync(rootsFile, 0o600);
+    const listed = signerOk(["root", "list"]);
+    expect(listed).toMatchObject({ threshold: 2 });
+    expect((listed.keys as { removed: string | null }[]).filter((k) => k.removed === null)).toHaveLength(2);
   });
 
   it("refuses an unprivileged user who applies an older or an unsigned bundle, leaving the bundle and log as they were", () => {
