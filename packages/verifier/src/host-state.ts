@@ -106,7 +106,7 @@ function logInstalledIfUnlogged(state: HostState, clock: () => Date): void {
 /**
  * One install at a time: the bundle is read, judged against and replaced
  * under `bundle.json.lock`, so that two updates cannot both judge against
- * the same installed version (docs/trust-bundle.md, "A chain").
+ * the same installed version (docs/trust-bundle.md, "Accepting a bundle").
  */
 function withInstallLock<T>(state: HostState, fn: () => T): T {
   return withFileLock(`${state.bundlePath}.lock`, fn);
