@@ -139,6 +139,15 @@ function expectRefused(state: string, args: string[], code: string, status: numb
   expect(readFileSync(join(state, "audit.log"))).toEqual(log);
 }
 
+function entriesOf(log: string, ...types: string[]): Record<string, unknown>[] {
+  return readFileSync(log, "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line))
+    .filter((e) => types.includes(e.type))
+    .map((e) => e.data);
+}
+
 function trustVersionOf(state: string): number {
   const status = JSON.parse(verifier(["status", "--state", state, "--json"]).stdout);
   return status.trustVersion;
@@ -232,6 +241,16 @@ describe("signed trust with root keys on SoftHSM2 tokens", () => {
     const r = verifier(["update", fileOf(3), "--state", hostA, "--json"]);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ code: "trust-updated", trustVersion: 3, replacedTrustVersion: 2 });
+    // The host logs the hash of what the roots signed, as the signer logged it at export and at each signature.
+    const hostEntry = entriesOf(join(hostA, "audit.log"), "bundle-installed").at(-1);
+    const signerEntries = entriesOf(join(home, "audit.log"), "bundle-exported", "bundle-signed").filter(
+      (e) => e.bundleId === hostEntry?.bundleId,
+    );
+    expect(signerEntries.map((e) => e.signedSha256)).toEqual([
+      hostEntry?.signedSha256,
+      hostEntry?.signedSha256,
+      hostEntry?.signedSha256,
+    ]);
     expectRefused(hostA, ["update", fileOf(3)], "bundle-rollback", 1);
     expectRefused(hostA, ["update", fileOf(2)], "bundle-rollback", 1);
     expectRefused(hostA, ["install-bundle", join(work, "v1.json")], "signed-trust-installed", 2);

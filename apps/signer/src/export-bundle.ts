@@ -5,6 +5,7 @@ import {
   assembleSignedTrustBundle,
   auditData,
   checkTarget,
+  decodeSignedTrustBundle,
   encodeSignedTrustContent,
   encodeTrustBundle,
   fromHex,
@@ -149,6 +150,7 @@ export function exportBundle(
     record.roots = signedTrust.roots.keys.map((k) => k.keyId);
     record.rootThreshold = signedTrust.roots.threshold;
     record.expires = signedTrust.expires;
+    record.signedSha256 = toHex(sha256(decodeSignedTrustBundle(bytes).signedBytes));
   }
   const entry = appendSignerEntry(home, "bundle-exported", auditData("bundle-exported", record), clock);
   if (signedTrust !== undefined && roots !== undefined) {

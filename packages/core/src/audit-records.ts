@@ -121,6 +121,7 @@ export const AUDIT_RECORDS = {
       chain: listOf(count(1)),
       roots: listOf(hex(16)),
       expires: count(0),
+      signedSha256: hex(64),
       recovered: flag,
     },
   },
@@ -179,7 +180,13 @@ export const AUDIT_RECORDS = {
       groups: listOf(text),
       revokedGrants: listOf(hex(32)),
     },
-    optional: { trustVersion: count(1), roots: listOf(hex(16)), rootThreshold: count(1), expires: count(0) },
+    optional: {
+      trustVersion: count(1),
+      roots: listOf(hex(16)),
+      rootThreshold: count(1),
+      expires: count(0),
+      signedSha256: hex(64),
+    },
   },
   "root-initialised": {
     required: {

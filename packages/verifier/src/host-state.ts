@@ -146,7 +146,12 @@ function writeInstalledBundle(
   return { receiptPath };
 }
 
-/** What every bundle-installed entry says of the bundle: its id, hash, issuers and, when signed, its trust. */
+/**
+ * What every bundle-installed entry says of the bundle: its id, hash,
+ * issuers and, when signed, its trust and the hash of its `signed`, which
+ * the signer's `bundle-exported` and `bundle-signed` entries name too
+ * whatever signatures the file gathered on the way.
+ */
 function installedRecord(bundle: TrustBundle, bytes: Uint8Array): AuditRecord<"bundle-installed"> {
   const record: AuditRecord<"bundle-installed"> = {
     bundleId: bundle.bundleId,
@@ -158,6 +163,7 @@ function installedRecord(bundle: TrustBundle, bytes: Uint8Array): AuditRecord<"b
     record.trustVersion = trust.trustVersion;
     record.roots = trust.roots.keys.map((k) => k.keyId);
     record.expires = trust.expires;
+    record.signedSha256 = toHex(sha256(decodeSignedTrustBundle(bytes).signedBytes));
   }
   return record;
 }
