@@ -15,7 +15,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeGrant, decodeGrantText, verifyAuditLog } from "@airgrant/core";
+import { appendAuditEntry, decodeGrant, decodeGrantText, verifyAuditLog } from "@airgrant/core";
 import { p1363ToDer, VERIFIER_CLI as VERIFIER } from "@airgrant/testkit";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
@@ -826,9 +826,11 @@ describe("airgrant-signer grant", () => {
 });
 
 describe("airgrant-signer bundle and status", () => {
-  it("writes a bundle the verifier installs, with groups and revocations, and logs its hash", async () => {
+  it("writes a bundle the verifier installs, with groups and every revocation of the log, and logs its hash", async () => {
     const { home, key } = readyHome();
     const first = JSON.parse(mint(home, key, ["--json", "--host", "group:dbs"]).stdout);
+    const kept = JSON.parse(mint(home, key, ["--json", "--host", "group:dbs"]).stdout);
+    expectOk(signer(home, ["revoke", first.grantId, "--reason", "its text was pasted in a ticket"]));
     const out = join(work, "bundle-groups.json");
     const r = signer(home, [
       "bundle",
@@ -836,15 +838,13 @@ describe("airgrant-signer bundle and status", () => {
       out,
       "--group",
       "dbs=db1.example,db2.example",
-      "--revoke",
-      first.grantId,
       "--clock-skew",
       "1m",
       "--json",
     ]);
     expect(r.status, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
-    expect(result).toMatchObject({ ok: true, clockSkew: 60, maxLifetime: 28800 });
+    expect(result).toMatchObject({ ok: true, clockSkew: 60, maxLifetime: 28800, revokedGrants: [first.grantId] });
     const bundle = JSON.parse(readFileSync(out, "utf8"));
     expect(bundle).toMatchObject({ groups: { dbs: ["db1.example", "db2.example"] }, revokedGrants: [first.grantId] });
     expect(bundle.issuers[0].targets).toEqual(["*"]);
@@ -852,7 +852,7 @@ describe("airgrant-signer bundle and status", () => {
     expect(auditEntries(home).at(-1)).toMatchObject({ type: "checkpoint", data: { seq: exported?.seq } });
     expect(exported).toMatchObject({
       type: "bundle-exported",
-      data: { sha256: result.sha256, bundleId: bundle.bundleId },
+      data: { sha256: result.sha256, bundleId: bundle.bundleId, revokedGrants: [first.grantId] },
     });
 
     const state = join(work, "host-groups");
@@ -862,14 +862,11 @@ describe("airgrant-signer bundle and status", () => {
       1,
       "grant-revoked",
     );
-    const second = mint(home, key, ["--host", "group:dbs"]);
-    expect(verifier(["check", "--user", "bob", "--host", "db2.example", "--state", state], second.stdout).status).toBe(
-      0,
-    );
+    expect(verifier(["check", "--user", "bob", "--host", "db2.example", "--state", state], kept.grant).status).toBe(0);
 
     await expectErrors(home, [
       { args: ["bundle", "--out", out, "--group", "dbs"], status: 2, code: "bad-input" },
-      { args: ["bundle", "--out", out, "--revoke", "xyz"], status: 2, code: "bad-input" },
+      { args: ["bundle", "--out", out, "--revoke", first.grantId], status: 2, code: "usage" },
       { args: ["bundle", "--out", out, "--max-lifetime", "8d"], status: 2, code: "bad-input" },
       { args: ["bundle"], status: 2, code: "usage" },
       { args: ["bundle", "--out", out], home: newHome(), status: 3, code: "key-missing" },
@@ -884,5 +881,172 @@ describe("airgrant-signer bundle and status", () => {
     expect(signer(newHome(), ["status"]).stdout).toContain('run "airgrant-signer init"');
     expect(signer(home, ["--help"]).stdout).toContain("usage: airgrant-signer");
     expect(signer(home, ["--version"]).stdout).toMatch(/^airgrant-signer \d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe("airgrant-signer revoke", () => {
+  it("records the revocation of a grant it issued, once, with its reason and a checkpoint, with no OTP", async () => {
+    const { home, key } = readyHome();
+    const grant = JSON.parse(mint(home, key, ["--json"]).stdout);
+    const r = expectOk(
+      signer(home, ["revoke", grant.grantId.toUpperCase(), "--reason", "laptop stolen, SEC-412", "--json"]),
+    );
+    const result = JSON.parse(r.stdout);
+    expect(result).toEqual({ ok: true, grantId: grant.grantId, auditSeq: result.auditSeq });
+    const entries = auditEntries(home);
+    expect(entries.at(-2)).toMatchObject({
+      seq: result.auditSeq,
+      type: "grant-revoked",
+      data: { grantId: grant.grantId, reason: "laptop stolen, SEC-412" },
+    });
+    expect(entries.at(-1)).toMatchObject({ type: "checkpoint", data: { seq: result.auditSeq } });
+    expect(Object.keys(entries.at(-2)?.data ?? {}).sort()).toEqual(["grantId", "reason"]);
+
+    const again = signer(home, ["revoke", grant.grantId, "--reason", "again"]);
+    expectError(again, 1, "already-revoked");
+    expect(again.stderr).toContain(`(audit log entry ${result.auditSeq})`);
+    await expectErrors(home, [
+      { args: ["revoke", "00".repeat(16), "--reason", "never issued"], status: 1, code: "unknown-grant" },
+      { args: ["revoke", grant.grantId, "--reason", "x", "--json"], status: 1, code: "already-revoked" },
+    ]);
+    // Refusals change nothing.
+    expect(auditEntries(home)).toHaveLength(entries.length);
+    expect(verifyAuditLog(join(home, "audit.log")).ok).toBe(true);
+  });
+
+  it("refuses a bad grant id and hostile or oversized reasons before asking for the PIN", async () => {
+    const { home, key } = readyHome();
+    const { grantId } = JSON.parse(mint(home, key, ["--json"]).stdout);
+    const before = auditEntries(home).length;
+    // With no PIN anywhere, reaching the token would be pin-required (exit 3).
+    const env = { AIRGRANT_PIN: "" };
+    const revoke = (...args: string[]): ErrorCase => ({ args: ["revoke", ...args], env, status: 2, code: "bad-input" });
+    await expectErrors(home, [
+      { ...revoke(), code: "usage" },
+      { ...revoke(grantId), code: "usage" },
+      { ...revoke(grantId, grantId, "--reason", "r"), code: "usage" },
+      { ...revoke(grantId, "--reason", "r", "--out", "x"), code: "usage" },
+      revoke("xyz", "--reason", "r"),
+      revoke(grantId, "--reason", "z".repeat(129)),
+      revoke(grantId, "--reason", "two\nlines"),
+      revoke(grantId, "--reason", "\u001b[2Jcleared"),
+      revoke(grantId, "--reason", "\u202etxt.exe"),
+      revoke(grantId, "--reason", "   "),
+    ]);
+    expect(auditEntries(home)).toHaveLength(before);
+    expectError(signer(home, ["revoke", grantId, "--reason", "r"], "", env), 3, "pin-required");
+  });
+
+  it("refuses to revoke from a log that fails verification", () => {
+    const { home, key } = readyHome();
+    const { grantId } = JSON.parse(mint(home, key, ["--json"]).stdout);
+    const log = join(home, "audit.log");
+    // The attack: an edit that hides a grant-issued entry's grant id from whoever reads the log.
+    writeFileSync(log, readFileSync(log, "utf8").replace(grantId, "ff".repeat(16)));
+    expectError(signer(home, ["revoke", grantId, "--reason", "r"]), 3, "audit-log-corrupt");
+  });
+});
+
+describe("airgrant-signer krl", () => {
+  /** ssh-keygen -Q's verdict on a certificate file: REVOKED (exit 1) or ok (exit 0). */
+  function queried(krl: string, cert: string): string {
+    const r = spawnSync("ssh-keygen", ["-Q", "-f", krl, cert], { encoding: "utf8" });
+    const said = r.stdout.trim().split(": ").at(-1);
+    expect(r.status, r.stderr).toBe(said === "REVOKED" ? 1 : 0);
+    return said ?? "";
+  }
+
+  it("writes a KRL that revokes the certificates of revoked grants and no other, the same bytes from the same log", () => {
+    const { home, key } = readyHome();
+    const pub = join(home, "..", `id_krl_${homes}`);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", pub]);
+    const certified = (name: string, args: string[] = []) => {
+      const certOut = join(work, `${name}-${homes}-cert.pub`);
+      const g = JSON.parse(
+        expectOk(mint(home, key, ["--ssh-pubkey", `${pub}.pub`, "--cert-out", certOut, "--json", ...args])).stdout,
+      );
+      return { grantId: g.grantId as string, cert: certOut };
+    };
+    const one = certified("one");
+    const two = certified("two", ["--max-uses", "2"]);
+    const kept = certified("kept");
+    const plain = JSON.parse(mint(home, key, ["--json"]).stdout).grantId as string;
+    for (const grantId of [one.grantId, two.grantId, plain]) {
+      expectOk(signer(home, ["revoke", grantId, "--reason", "engagement cancelled"]));
+    }
+    const lastRevocation = auditEntries(home)
+      .filter((e) => e.type === "grant-revoked")
+      .at(-1)?.seq;
+
+    const out = join(work, `revoked-${homes}.krl`);
+    const r = expectOk(signer(home, ["krl", "--out", out, "--json"], "", { AIRGRANT_PIN: "" }));
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({
+      ok: true,
+      out,
+      krlVersion: lastRevocation,
+      keyIds: [`${one.grantId}@db1.example`, `${two.grantId}/2@db1.example`].sort(),
+    });
+    expect(statSync(out).mode & 0o777).toBe(0o644);
+    expect(queried(out, one.cert)).toBe("REVOKED");
+    expect(queried(out, two.cert)).toBe("REVOKED");
+    expect(queried(out, kept.cert)).toBe("ok");
+    const listed = execFileSync("ssh-keygen", ["-Q", "-l", "-f", out], { encoding: "utf8" });
+    expect(listed).toContain(`# KRL version ${lastRevocation}`);
+
+    // More entries but no new revocation: the same bytes; a revocation: a higher version.
+    const bytes = readFileSync(out);
+    mint(home, key);
+    expectOk(signer(home, ["checkpoint"]));
+    expectOk(signer(home, ["krl", "--out", out]));
+    expect(readFileSync(out).equals(bytes)).toBe(true);
+    expectOk(signer(home, ["revoke", kept.grantId, "--reason", "done early"]));
+    const next = JSON.parse(expectOk(signer(home, ["krl", "--out", out, "--json"])).stdout);
+    expect(next.krlVersion).toBeGreaterThan(result.krlVersion);
+    expect(queried(out, kept.cert)).toBe("REVOKED");
+  });
+
+  it("writes a KRL that revokes nothing for a home with no log, and refuses a bad --out", async () => {
+    const home = newHome();
+    const out = join(work, "nothing.krl");
+    const r = JSON.parse(expectOk(signer(home, ["krl", "--out", out, "--json"])).stdout);
+    expect(r).toMatchObject({ krlVersion: 0, keyIds: [] });
+    expect(execFileSync("ssh-keygen", ["-Q", "-l", "-f", out], { encoding: "utf8" })).toContain("# KRL version 0");
+    await expectErrors(home, [
+      { args: ["krl"], status: 2, code: "usage" },
+      { args: ["krl", "--out", out, "extra"], status: 2, code: "usage" },
+      { args: ["krl", "--out", join(work, "no-such-dir", "x.krl")], status: 3, code: "state-unwritable" },
+    ]);
+  });
+
+  it("refuses a log whose certificate key id would stop sshd loading the KRL, or that fails verification", () => {
+    // The attack: a key id with a NUL, which sshd cannot read, so that the
+    // KRL fails to load and every public-key login on the host is refused.
+    const home = newHome();
+    mkdirSync(home, { mode: 0o700 });
+    const log = join(home, "audit.log");
+    const grantId = "ab".repeat(16);
+    appendAuditEntry(log, "grant-issued", {
+      grantId,
+      user: "bob",
+      target: "db1.example",
+      notBefore: 1,
+      notAfter: 2,
+      maxUses: 1,
+      officer: "alice",
+      yubikeyId: "cccccccccccb",
+      reason: "r",
+      issuerKeyId: "1".repeat(16),
+      grantSha256: "2".repeat(64),
+      sshCertificate: { serial: "1", keyId: `${grantId}\u0000@db1.example`, subjectKeySha256: "3".repeat(64) },
+    });
+    appendAuditEntry(log, "grant-revoked", { grantId, reason: "r" });
+    const out = join(work, "never.krl");
+    const corrupt = signer(home, ["krl", "--out", out]);
+    expectError(corrupt, 3, "state-corrupt");
+    expect(corrupt.stderr).toContain(`for grant ${grantId}, which does not name it`);
+    expect(existsSync(out)).toBe(false);
+    writeFileSync(log, readFileSync(log, "utf8").replace('"reason":"r"}', '"reason":"s"}'));
+    expectError(signer(home, ["krl", "--out", out]), 3, "audit-log-corrupt");
   });
 });

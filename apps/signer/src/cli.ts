@@ -17,13 +17,7 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { formatDuration, parseDuration } from "./duration.js";
-import {
-  exportBundle,
-  ISSUER_VALIDITY_SECONDS,
-  parseGrantId,
-  parseGroupOption,
-  type SignedBundleRequest,
-} from "./export-bundle.js";
+import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGroupOption, type SignedBundleRequest } from "./export-bundle.js";
 import { initIssuer } from "./init-issuer.js";
 import { isIssuerKeyAlg } from "./issuer-key-alg.js";
 import {
@@ -36,6 +30,7 @@ import {
 import { type GrantRequest, mintGrant } from "./mint-grant.js";
 import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
+import { checkRevocationReason, parseGrantId, revokeGrant } from "./revoke.js";
 import { initRootKey, readRootsRecord, removeRootKey } from "./root-keys.js";
 import { findRootKey, signBundleFile } from "./sign-bundle.js";
 import { withSigner } from "./signer.js";
@@ -52,6 +47,7 @@ import {
 import { readOtp, readPin, readPrivateId } from "./terminal-input.js";
 import { openToken, type TokenSession } from "./token-session.js";
 import { writeCheckpoint } from "./write-checkpoint.js";
+import { writeKrl } from "./write-krl.js";
 
 const CLI: CommandLine = {
   name: "airgrant-signer",
@@ -76,11 +72,12 @@ commands:
         read the officer's YubiKey OTP (terminal or stdin), check the policy,
         sign on the token, log it, print the grant on stdout
   bundle --out FILE [--max-lifetime DURATION] [--clock-skew DURATION]
-         [--group NAME=host1,host2]... [--revoke GRANTID]...
+         [--group NAME=host1,host2]...
          [--signed [--trust-version N] [--root-threshold K] [--expires DURATION]
           [--on-expiry warn|refuse]]
         write the trust bundle for airgrant-verifier install-bundle; with
-        --signed, an unsigned version 2 bundle for its roots to sign
+        --signed, an unsigned version 2 bundle for its roots to sign; it
+        revokes every grant the audit log records as revoked
   bundle sign FILE --token LABEL [--key-label L]
         add the signature of the root key on that token to a signed bundle
   root init --token LABEL [--alg ecdsa-p256|ed25519] [--key-label L]
@@ -88,6 +85,11 @@ commands:
   root list
   root remove --key-id ID
         leave a root key out of the next signed bundle (a root rotation)
+  revoke GRANTID --reason TEXT
+        record in the audit log that a grant this signer issued is revoked
+  krl --out FILE
+        write the OpenSSH KRL of every revoked grant's certificate, for sshd's
+        RevokedKeys
   checkpoint
         sign the audit log's head on the token (also done after every grant
         and bundle export)
@@ -140,7 +142,6 @@ const OPTIONS = {
   "max-lifetime": { type: "string" },
   "clock-skew": { type: "string" },
   group: { type: "string", multiple: true },
-  revoke: { type: "string", multiple: true },
   signed: { type: "boolean", default: false },
   "trust-version": { type: "string" },
   "root-threshold": { type: "string" },
@@ -177,7 +178,6 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
     "max-lifetime",
     "clock-skew",
     "group",
-    "revoke",
     "signed",
     "trust-version",
     "root-threshold",
@@ -188,6 +188,8 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   "root init": ["alg", "key-label"],
   "root list": [],
   "root remove": ["key-id"],
+  revoke: ["reason"],
+  krl: ["out"],
   status: [],
   checkpoint: [],
 };
@@ -197,7 +199,6 @@ const DEFAULT_KEY_LABEL = "airgrant-issuer";
 const DEFAULT_ROOT_KEY_LABEL = "airgrant-root";
 const DEFAULT_CLOCK_SKEW = 300;
 const MAX_CLOCK_SKEW = 3600;
-const MAX_REVOKED_ON_COMMAND_LINE = 1000;
 
 interface Context {
   values: Values;
@@ -454,10 +455,6 @@ function runBundle(ctx: Context): number {
     if (Object.hasOwn(groups, name)) throw new AirgrantError("bad-input", `--group ${name} is given twice`);
     groups[name] = hosts;
   }
-  const revoked = (values.revoke ?? []).map(parseGrantId);
-  if (revoked.length > MAX_REVOKED_ON_COMMAND_LINE) {
-    throw new AirgrantError("bad-input", `at most ${MAX_REVOKED_ON_COMMAND_LINE} --revoke options`);
-  }
   const signed = signedBundleRequest(values);
   // One operation under one lock: the bundle, its log entry, and the checkpoint that signs it.
   const exported = withSigner(
@@ -468,7 +465,6 @@ function runBundle(ctx: Context): number {
         maxLifetime,
         clockSkew,
         groups,
-        revokedGrants: revoked,
         ...(signed === undefined ? {} : { signed }),
       });
       writeCheckpoint(signer);
@@ -493,13 +489,46 @@ function runBundle(ctx: Context): number {
       issuers: bundle.issuers.map((i) => i.keyId),
       maxLifetime,
       clockSkew,
+      revokedGrants: bundle.revokedGrants,
       auditSeq: exported.auditSeq,
     },
     `wrote trust bundle ${bundle.bundleId} to ${out} (sha256 ${exported.sha256})\n` +
-      `issuer ${bundle.issuers[0]?.keyId} valid for ${formatDuration(ISSUER_VALIDITY_SECONDS)}; grants up to ${formatDuration(maxLifetime)}, clock skew ${formatDuration(clockSkew)}\n` +
+      `issuer ${bundle.issuers[0]?.keyId} valid for ${formatDuration(ISSUER_VALIDITY_SECONDS)}; grants up to ${formatDuration(maxLifetime)}, clock skew ${formatDuration(clockSkew)}; ${bundle.revokedGrants.length} revoked grant(s)\n` +
       (trust === undefined
         ? `install it on each host: airgrant-verifier install-bundle ${out}\n`
         : `trust version ${trust.trustVersion}, unsigned: ${trust.roots.threshold} of its root keys must sign it (airgrant-signer bundle sign ${out} --token LABEL), and a threshold of the roots hosts have; then on each host: airgrant-verifier update ${out}\n`),
+  );
+  return 0;
+}
+
+function runRevoke(ctx: Context, grantIdText: string): number {
+  const grantId = parseGrantId(grantIdText);
+  const reason = required(ctx.values, "reason", "revoke");
+  checkRevocationReason(reason);
+  const revoked = withSigner(
+    ctx.home,
+    (recorded) => openCommandToken(ctx, recorded),
+    (signer) => revokeGrant(signer, grantId, reason),
+  );
+  print(
+    ctx,
+    { ...revoked },
+    `revoked grant ${grantId} (audit log entry ${revoked.auditSeq})\n` +
+      "hosts refuse it once they install the next bundle: airgrant-signer bundle --out FILE" +
+      (revoked.sshKeyId === undefined
+        ? "\n"
+        : "; sshd refuses its certificate with the next: airgrant-signer krl --out FILE\n"),
+  );
+  return 0;
+}
+
+function runKrl(ctx: Context): number {
+  const out = required(ctx.values, "out", "krl");
+  const written = writeKrl(ctx.home, out);
+  print(
+    ctx,
+    { out, ...written },
+    `wrote the OpenSSH KRL version ${written.krlVersion} to ${out}: ${written.keyIds.length} certificate key id(s) revoked\n`,
   );
   return 0;
 }
@@ -683,6 +712,8 @@ const COMMANDS: Readonly<Record<string, (ctx: Context, ...args: string[]) => num
   "root init": runRootInit,
   "root list": runRootList,
   "root remove": runRootRemove,
+  revoke: runRevoke,
+  krl: runKrl,
   status: runStatus,
   checkpoint: runCheckpoint,
 };
@@ -694,8 +725,8 @@ const SUBCOMMANDS: Readonly<Record<string, string>> = {
   bundle: "sign, or no subcommand",
 };
 
-/** The positional arguments a command takes after its name. */
-const COMMAND_ARGUMENTS: Readonly<Record<string, number>> = { "bundle sign": 1 };
+/** The one positional argument a command takes after its name, as its usage error names it. */
+const COMMAND_ARGUMENTS: Readonly<Record<string, string>> = { "bundle sign": "a FILE", revoke: "a GRANTID" };
 
 // The QR encoder is a fifth of the start-up of every command; only a grant
 // that prints or writes a QR code loads it.
@@ -713,9 +744,10 @@ process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ values
   if (run === undefined) {
     throw usage(grouped ? `${first} takes ${SUBCOMMANDS[first]}` : `unknown command '${first}'`);
   }
-  const takes = COMMAND_ARGUMENTS[command] ?? 0;
+  const argument = COMMAND_ARGUMENTS[command];
+  const takes = argument === undefined ? 0 : 1;
   if (extra.length > takes) throw usage(`${command} takes no argument '${extra[takes]}'`);
-  if (extra.length < takes) throw usage(`${command} takes a FILE`);
+  if (extra.length < takes) throw usage(`${command} takes ${argument}`);
   const allowed = new Set([...GLOBAL_OPTIONS, ...(COMMAND_OPTIONS[command] ?? [])]);
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined && value !== false && !allowed.has(name)) throw usage(`${command} does not take --${name}`);

@@ -8,13 +8,13 @@ import {
   decodeSignedTrustBundle,
   encodeSignedTrustContent,
   encodeTrustBundle,
-  fromHex,
   type SignedTrust,
   sha256,
   type TrustBundle,
   toHex,
   writeFileAtomic,
 } from "@airgrant/core";
+import { readIssuedGrants } from "./issued-grants.js";
 import { signatureAlgorithmOf } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
 import { bundleRootKey, currentRootKeys, type RootsRecord, readRootsRecord, writeRootsRecord } from "./root-keys.js";
@@ -28,8 +28,6 @@ export interface BundleRequest {
   clockSkew: number;
   /** Group name → host names. */
   groups: Record<string, string[]>;
-  /** Grant ids, 32 hex digits. */
-  revokedGrants: string[];
   /** A signed (version 2) bundle, for `bundle sign` by its roots; version 1 without. */
   signed?: SignedBundleRequest;
 }
@@ -77,9 +75,13 @@ export function parseGroupOption(text: string): [string, string[]] {
   return [name, [...new Set(hosts)].sort()];
 }
 
-/** A grant id as given to `--revoke`: 32 hex digits, lower-cased. */
-export function parseGrantId(text: string): string {
-  return toHex(fromHex(text.toLowerCase(), 16, "bad-input", `--revoke ${text}: a grant id`));
+/** The ids of every grant the signer log records as revoked, sorted. */
+function revokedGrantIds(logPath: string): string[] {
+  const ids: string[] = [];
+  for (const grant of readIssuedGrants(logPath).grants.values()) {
+    if (grant.revocation !== undefined) ids.push(grant.grantId);
+  }
+  return ids.sort();
 }
 
 /**
@@ -87,7 +89,9 @@ export function parseGrantId(text: string): string {
  * writes it atomically to `outPath` (0644: it holds only public keys),
  * records its maxLifetime as the longest grant the signer will mint, and
  * appends `bundle-exported` with its SHA-256 to the signer log: one step of
- * a Signer's operation (withSigner), under the home's lock it holds.
+ * a Signer's operation (withSigner), under the home's lock it holds. The
+ * bundle revokes every grant the signer log records as revoked (`revoke`),
+ * read under that lock, so no revocation recorded before it is left out.
  *
  * The issuer may grant every target (`*`): officers' targets are enforced
  * when minting, so enrolling or removing an officer never needs new bundles
@@ -121,7 +125,7 @@ export function exportBundle(
     maxLifetime: request.maxLifetime,
     clockSkew: request.clockSkew,
     requiredSignatures: 1,
-    revokedGrants: [...new Set(request.revokedGrants)].sort(),
+    revokedGrants: revokedGrantIds(home.auditLogPath),
   };
   const roots = request.signed === undefined ? undefined : readRootsRecord(home);
   const signedTrust =

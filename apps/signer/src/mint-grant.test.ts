@@ -251,7 +251,6 @@ describe("mintGrant", () => {
         maxLifetime: 3600,
         clockSkew: 60,
         groups: {},
-        revokedGrants: [],
       }),
     );
     const last = lastEntry(home);

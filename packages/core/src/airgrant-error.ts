@@ -139,6 +139,7 @@ export const ERROR_CODES = {
   "pin-required": "environment",
   "secret-file-exposed": "usage",
   "otp-counter-rollback": "environment",
+  "already-revoked": "verdict",
   // auditor
   "chain-broken": "verdict",
   "receipt-unmatched": "verdict",

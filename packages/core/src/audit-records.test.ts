@@ -48,6 +48,7 @@ const good: { [T in AuditRecordType]: Record<string, AuditValue> } = {
     otpCounter: [1, 2],
   },
   "grant-refused": { code: "otp-replayed", user: "bob", target: "db1", ttl: 60, yubikeyId: "cccccccccccb" },
+  "grant-revoked": { grantId: "7".repeat(32), reason: "the laptop holding it was stolen" },
   "bundle-exported": {
     bundleId: "4".repeat(32),
     sha256: "5".repeat(64),

@@ -170,6 +170,10 @@ export const AUDIT_RECORDS = {
     required: { code: text, user: text, target: text, ttl: count(0) },
     optional: { yubikeyId: text, officer: text, otpCounter: OTP_COUNTER },
   },
+  "grant-revoked": {
+    required: { grantId: hex(32), reason: text },
+    optional: {},
+  },
   "bundle-exported": {
     required: {
       bundleId: hex(32),

@@ -128,6 +128,7 @@ export {
   sshSignatureBlob,
   verifySshCertificate,
 } from "./ssh-certificate.js";
+export { SshWriter } from "./ssh-wire.js";
 export { targetsPermit } from "./target-permission.js";
 export {
   type BundleKey,
