@@ -76,6 +76,13 @@ export function documentedOpenSshSessionLine(options: DocumentedOpenSshOptions):
   return localiseOpenSsh(lines[0] as string, options);
 }
 
+/** The sshd_config line of docs/openssh.md, "Revocation", with the test's KRL file for /etc/ssh/airgrant_revoked.krl. */
+export function documentedRevokedKeysLine(krlFile: string): string {
+  const lines = codeBlock("openssh.md", "\n## Revocation\n");
+  if (lines.length !== 1) throw new Error("docs/openssh.md's Revocation block should be the one RevokedKeys line");
+  return (lines[0] as string).replace("/etc/ssh/airgrant_revoked.krl", krlFile);
+}
+
 function localiseOpenSsh(line: string, options: DocumentedOpenSshOptions): string {
   return localise(line.replace("/etc/ssh/airgrant_ca_keys", options.caKeysFile), options, "/var/log/airgrant-ssh.log");
 }

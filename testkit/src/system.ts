@@ -8,6 +8,7 @@ export {
   documentedOpenSshConfig,
   documentedOpenSshSessionLine,
   documentedPamLines,
+  documentedRevokedKeysLine,
   documentedSshdConfig,
   type HostPaths,
 } from "./documented-lines.js";
