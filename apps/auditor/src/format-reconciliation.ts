@@ -49,6 +49,17 @@ export function reconciliationNotes(r: Reconciliation): string[] {
       "the signer log's checkpoints were not checked: give --bundle, or the log has none (a log rewritten without the token passes its chain)",
     );
   }
+  const gaps = r.revocationGaps;
+  if (gaps.count > 0) {
+    const named = gaps.first.map(
+      (g) =>
+        `grant ${g.grantId} on ${g.host} at ${g.time} (${g.log} entry ${g.seq}), revoked at ${new Date(g.revoked.time).toISOString()} (signer log entry ${g.revoked.seq})`,
+    );
+    const more = gaps.count > named.length ? `; and ${gaps.count - named.length} more` : "";
+    notes.push(
+      `${gaps.count} use(s) of grants after the signer log revoked them, on hosts whose bundle did not revoke them yet: ${named.join("; ")}${more}`,
+    );
+  }
   notes.push(...r.sinceNotGiven.map(notGivenNote));
   const omitted = Object.entries(r.findingsOmitted);
   if (omitted.length > 0) {
@@ -83,6 +94,7 @@ export function reconciliationJson(r: Reconciliation): Record<string, unknown> {
     clockSkew: r.clockSkew,
     groupsResolved: r.groupsResolved,
     unresolvedGroupUses: r.unresolvedGroupUses,
+    revocationGaps: r.revocationGaps,
     grantsIssued: r.grantsIssued,
     grantsUsed: r.grantsUsed,
     uses: r.uses,

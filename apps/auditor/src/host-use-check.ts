@@ -34,7 +34,30 @@ export interface HostCheckContext {
   hosts: Map<string, HostTally>;
   /** Uses of group grants whose host could not be checked against the group (no --bundle). */
   unresolvedGroupUses: number;
+  /** Uses after the signer log revoked the grant, on a host whose bundle did not yet revoke it. */
+  revocationGaps: RevocationGaps;
 }
+
+/** A use of a revoked grant that its host could not refuse yet: not a finding, a note naming the gap. */
+export interface RevocationGap {
+  grantId: string;
+  host: string;
+  log: string;
+  seq: number;
+  /** The use's entry time, ISO 8601. */
+  time: string;
+  /** The signer log's grant-revoked entry: sequence number and milliseconds since the epoch. */
+  revoked: { seq: number; time: number };
+}
+
+export interface RevocationGaps {
+  count: number;
+  /** The first few, in the order the logs were read. */
+  first: RevocationGap[];
+}
+
+/** Gaps named one by one in the note; the rest are counted. */
+export const REVOCATION_GAPS_NAMED = 10;
 
 const GROUP_PREFIX = "group:";
 
@@ -112,6 +135,12 @@ export class HostUseCheck implements EntryCheck {
         ...at,
         message: `the grant is revoked in bundle ${bundleId}, which this host installed at entry ${seq}`,
       });
+    } else if (grant.revoked !== undefined && grant.revoked.time <= time) {
+      const gaps = this.context.revocationGaps;
+      gaps.count++;
+      if (gaps.first.length < REVOCATION_GAPS_NAMED) {
+        gaps.first.push({ grantId, host, log: this.path, seq: entry.seq, time: entry.time, revoked: grant.revoked });
+      }
     }
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { AirgrantError, isoSeconds, type SealReceipt, type TrustBundle } from "@airgrant/core";
 import { FINDING_CODES, type Finding, type FindingCode, FindingList } from "./finding.js";
-import { type HostCheckContext, type HostTally, HostUseCheck } from "./host-use-check.js";
+import { type HostCheckContext, type HostTally, HostUseCheck, type RevocationGaps } from "./host-use-check.js";
 import { headsNotGiven, type KnownHead, type KnownHeads } from "./known-heads.js";
 import { LogEvidence } from "./log-evidence.js";
 import { type IssuedGrant, SignerLedger } from "./signer-ledger.js";
@@ -38,6 +38,8 @@ export interface Reconciliation {
   groupsResolved: boolean;
   /** Uses of group grants matched by group name only (no --bundle). */
   unresolvedGroupUses: number;
+  /** Uses after the signer log revoked the grant, before the host installed a bundle revoking it. */
+  revocationGaps: RevocationGaps;
   grantsIssued: number;
   grantsUsed: number;
   uses: number;
@@ -119,6 +121,7 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     findings,
     hosts: new Map(),
     unresolvedGroupUses: 0,
+    revocationGaps: { count: 0, first: [] },
   };
   input.hostLogs.forEach((path, index) => {
     logs.push(streamWithEvidence(path, "host", evidenceOf(), new HostUseCheck(context, path, index)));
@@ -157,6 +160,7 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     clockSkew,
     groupsResolved: input.bundle !== undefined,
     unresolvedGroupUses: context.unresolvedGroupUses,
+    revocationGaps: context.revocationGaps,
     grantsIssued: grants.length,
     grantsUsed: grants.filter((g) => g.uses.length > 0).length,
     uses,

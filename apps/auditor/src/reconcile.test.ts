@@ -315,6 +315,41 @@ describe("airgrant-auditor reconcile", () => {
     );
   });
 
+  it("knows the signer's revocations: a use after the host installed one is a finding, one before it a note naming the gap", () => {
+    const s = scenario();
+    const g = s.issue({ maxUses: 3 });
+    const before = "11111111111111111111111111111111";
+    const after = "22222222222222222222222222222222";
+    s.signerEntry("bundle-exported", { bundleId: before, clockSkew: 300, revokedGrants: [] });
+    s.hostEntry("db1.example", "bundle-installed", { bundleId: before, issuers: [], sha256: "0".repeat(64) });
+    s.use("db1.example", g, { at: T0 + 30 });
+    s.signerEntry("grant-revoked", { grantId: g.grantId, reason: "laptop stolen" }, T0 + 60);
+    s.signerEntry("bundle-exported", { bundleId: after, clockSkew: 300, revokedGrants: [g.grantId] }, T0 + 70);
+    s.use("db1.example", g, { at: T0 + 90 });
+    s.hostEntry("db1.example", "bundle-installed", { bundleId: after, issuers: [], sha256: "0".repeat(64) }, T0 + 120);
+    s.use("db1.example", g, { at: T0 + 150 });
+    const r = reconcile(s, ["db1.example"]);
+    expect(r.findings.map((f) => [f.code, f.seq])).toEqual([["revoked-grant-used", 6]]);
+    // The use before the revocation is nothing; the one between the revocation and its install is the gap.
+    expect(r.revocationGaps).toEqual({
+      count: 1,
+      first: [
+        {
+          grantId: g.grantId,
+          host: "db1.example",
+          log: s.hostLog("db1.example"),
+          seq: 4,
+          time: new Date((T0 + 90) * 1000).toISOString(),
+          revoked: { seq: 5, time: (T0 + 60) * 1000 },
+        },
+      ],
+    });
+    const text = run(["reconcile", "--signer", s.signerLog, "--host", s.hostLog("db1.example")]).stdout;
+    expect(text).toContain(
+      `note: 1 use(s) of grants after the signer log revoked them, on hosts whose bundle did not revoke them yet: grant ${g.grantId} on db1.example`,
+    );
+  });
+
   it("flags a grant id issued twice and records missing members", () => {
     const s = scenario();
     const g = s.issue();

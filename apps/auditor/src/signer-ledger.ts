@@ -30,6 +30,8 @@ export interface IssuedGrant {
   maxUses: number;
   officer: string;
   issuerKeyId: string;
+  /** Its first grant-revoked entry, when the signer revoked it. */
+  revoked?: { seq: number; time: number };
   uses: GrantUse[];
 }
 
@@ -42,9 +44,9 @@ export interface ExportedBundle {
 
 /**
  * Reads the signer log in the chain verifier's pass: every grant-issued
- * entry as a small record keyed by grant id, the hash prefix of every entry
- * (for host anchors), officers' refusals, and the clock skews of the bundles
- * exported.
+ * entry as a small record keyed by grant id (with its revocation, when a
+ * grant-revoked entry follows it), the hash prefix of every entry (for host
+ * anchors), officers' refusals, and the clock skews of the bundles exported.
  */
 export class SignerLedger implements EntryCheck {
   readonly grants = new Map<string, IssuedGrant>();
@@ -77,7 +79,11 @@ export class SignerLedger implements EntryCheck {
     }
     if (entry.type === LOG_RECOVERED_TYPE) this.findings.add(logRecoveredFinding(this.path, entry));
     else if (entry.type === "grant-issued") this.recordGrant(entry);
-    else if (entry.type === "grant-refused") {
+    else if (entry.type === "grant-revoked") {
+      const { grantId } = readAuditData("grant-revoked", entry.data).record;
+      const grant = grantId === undefined ? undefined : this.grants.get(grantId);
+      if (grant !== undefined) grant.revoked ??= { seq: entry.seq, time: Date.parse(entry.time) };
+    } else if (entry.type === "grant-refused") {
       const officer = keptString(readAuditData("grant-refused", entry.data).record.officer) ?? "";
       this.refusalsByOfficer.set(officer, (this.refusalsByOfficer.get(officer) ?? 0) + 1);
     } else if (entry.type === "bundle-exported") {
