@@ -81,7 +81,8 @@ function verifier(args: string[], input = "", uid?: number): Run {
 let yubikeySession = 0;
 const yubikey = { publicId: "ccccccccbcbc", privateId: "8792ebfe26cc", aesKeyHex: "00112233445566778899aabbccddeeff" };
 
-function mintGrant(): string {
+/** A grant for alice on HOST: its text, or with --json the signer's JSON line. */
+function mintGrant(extra: string[] = []): string {
   const otp = generateOtp({
     aesKey: Buffer.from(yubikey.aesKeyHex, "hex"),
     publicId: yubikey.publicId,
@@ -93,7 +94,7 @@ function mintGrant(): string {
   });
   yubikeySession += 1;
   const r = signer(
-    ["grant", "--user", "alice", "--host", HOST, "--ttl", "30m", "--reason", "signed trust e2e"],
+    ["grant", "--user", "alice", "--host", HOST, "--ttl", "30m", "--reason", "signed trust e2e", ...extra],
     `${otp}\n`,
   );
   expect(r.status, r.stderr).toBe(0);
@@ -393,5 +394,25 @@ describe("signed trust with root keys on SoftHSM2 tokens", () => {
     // And as root the same files are refused by their signatures and trust versions.
     expectRefused(hostA, ["update", older], "bundle-rollback", 1);
     expectRefused(hostA, ["update", unsigned], "not-enough-root-signatures", 1);
+  });
+
+  it("stops a grant that worked a minute before with the signed update that follows its revocation", () => {
+    const signedByRoots = (file: string) => {
+      sign(file, ROOT_TOKEN_B, "new-1");
+      sign(file, ROOT_TOKEN_A, "new-2");
+      return file;
+    };
+    const hostC = newHost();
+    expect(verifier(["install-bundle", signedByRoots(exportSigned()), "--state", hostC]).status).toBe(0);
+    const minted = JSON.parse(mintGrant(["--max-uses", "2", "--json"]));
+    expect(check(hostC, minted.grant).status).toBe(0);
+    signerOk(["revoke", minted.grantId, "--reason", "revocation update e2e"]);
+    const revocation = signedByRoots(exportSigned());
+    expect(decodeSignedTrustBundle(readFileSync(revocation)).bundle.revokedGrants).toContain(minted.grantId);
+    const r = verifier(["update", revocation, "--state", hostC]);
+    expect(r.status, r.stderr).toBe(0);
+    const refused = check(hostC, minted.grant);
+    expect(refused.stderr).toMatch(/^error: grant-revoked: /);
+    expect(refused.status).toBe(1);
   });
 });

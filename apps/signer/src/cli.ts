@@ -514,7 +514,7 @@ function runRevoke(ctx: Context, grantIdText: string): number {
     ctx,
     { ...revoked },
     `revoked grant ${grantId} (audit log entry ${revoked.auditSeq})\n` +
-      "hosts refuse it once they install the next bundle: airgrant-signer bundle --out FILE" +
+      "hosts refuse it once they install the next bundle: airgrant-signer bundle --out FILE (--signed, for hosts with signed trust)" +
       (revoked.sshKeyId === undefined
         ? "\n"
         : "; sshd refuses its certificate with the next: airgrant-signer krl --out FILE\n"),
