@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyAuditLog } from "@airgrant/core";
-import { VERIFIER_CLI as CLI } from "@airgrant/testkit";
+import { VERIFIER_CLI as CLI, VERIFIER_EXECUTABLE } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -27,9 +27,9 @@ const HOST = "pam-e2e.example";
 const RHOST = "192.0.2.44";
 const TTY = "pts/7";
 
-/** The pam_exec line of docs/pam.md, pointed at this checkout and a scratch state directory. */
+/** The pam_exec line of docs/pam.md, running this checkout's installed command on a scratch state directory. */
 function pamExecLine(control: string, stateDir: string, logFile: string): string {
-  return `auth ${control} pam_exec.so expose_authtok quiet log=${logFile} ${process.execPath} ${CLI} pam --state ${stateDir} --host ${HOST}`;
+  return `auth ${control} pam_exec.so expose_authtok quiet log=${logFile} ${VERIFIER_EXECUTABLE} pam --state ${stateDir} --host ${HOST}`;
 }
 
 interface PamResult {
