@@ -285,6 +285,21 @@ describe("airgrant-verifier doctor", () => {
     ],
     ["a CA keys file others can write", "sshd-ca-keys-unsafe", (i) => chmodSync(i.caKeys, 0o666)],
     [
+      "a RevokedKeys file that is not there",
+      "sshd-revoked-keys-missing",
+      (i) =>
+        edit(i.sshdConfig, (t) => t.replace("TrustedUserCAKeys", `RevokedKeys ${i.caKeys}.krl\nTrustedUserCAKeys`)),
+    ],
+    [
+      "a RevokedKeys file others can write",
+      "sshd-revoked-keys-unsafe",
+      (i) => {
+        writeFileSync(`${i.caKeys}.krl`, "", { mode: 0o666 });
+        chmodSync(`${i.caKeys}.krl`, 0o666);
+        edit(i.sshdConfig, (t) => t.replace("TrustedUserCAKeys", `RevokedKeys ${i.caKeys}.krl\nTrustedUserCAKeys`));
+      },
+    ],
+    [
       "a CA keys file not rewritten after the bundle changed",
       "sshd-ca-keys-stale",
       (i) => {

@@ -130,6 +130,8 @@ export const ERROR_CODES = {
   "sshd-ca-keys-missing": "verdict",
   "sshd-ca-keys-unsafe": "verdict",
   "sshd-ca-keys-stale": "verdict",
+  "sshd-revoked-keys-missing": "verdict",
+  "sshd-revoked-keys-unsafe": "verdict",
   // signer
   "officer-not-allowed": "verdict",
   "ttl-too-long": "verdict",

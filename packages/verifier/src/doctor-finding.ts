@@ -41,6 +41,8 @@ export const FINDING_CODES = [
   "sshd-ca-keys-missing",
   "sshd-ca-keys-unsafe",
   "sshd-ca-keys-stale",
+  "sshd-revoked-keys-missing",
+  "sshd-revoked-keys-unsafe",
 ] as const satisfies readonly ErrorCode[];
 
 export type FindingCode = (typeof FINDING_CODES)[number];

@@ -117,6 +117,34 @@ function caKeysFileFindings(path: string, input: SshdInput, where: string): Find
   return findings;
 }
 
+/**
+ * The KRL sshd reads at every public-key authentication (`airgrant-signer
+ * krl`, docs/openssh.md, "Revocation"): while it is missing sshd refuses every
+ * key, and whoever can write it can revoke or un-revoke certificates.
+ */
+function revokedKeysFindings(path: string, where: string): Finding[] {
+  const st = lstatIfPresent(path);
+  if (st === undefined) {
+    return [
+      {
+        code: "sshd-revoked-keys-missing",
+        where,
+        message: `RevokedKeys names ${path}, which does not exist: sshd refuses every public-key login, certificates and break-glass keys alike`,
+        fix: `carry the signer's 'airgrant-signer krl --out FILE' here as ${path}, or remove RevokedKeys`,
+      },
+    ];
+  }
+  return [
+    ...directoryFindingsUpFrom(dirname(realpathSync.native(path))),
+    ...entryFindings(path, st, "file", false).filter((f) => f.refused),
+  ].map((p) => ({
+    code: "sshd-revoked-keys-unsafe",
+    where: p.path,
+    message: `${p.path} ${p.problem}: whoever can change the revocation list can let a revoked certificate in again`,
+    fix: p.fix,
+  }));
+}
+
 /** Every finding in sshd's effective configuration. */
 export function sshdFindings(input: SshdInput): Finding[] {
   const config = readSshdConfig(input.configFile);
@@ -165,6 +193,8 @@ export function sshdFindings(input: SshdInput): Finding[] {
       fix: "remove AuthorizedPrincipalsCommand and AuthorizedPrincipalsCommandUser: the session line checks everything",
     });
   }
+  const revokedKeys = value("revokedkeys");
+  if (revokedKeys !== "" && revokedKeys !== "none") findings.push(...revokedKeysFindings(revokedKeys, source));
   const caKeys = value("trustedusercakeys");
   if (caKeys === "" || caKeys === "none") {
     if (input.pam.sessionLine) {
