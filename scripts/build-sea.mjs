@@ -7,8 +7,8 @@
 // (docs/verifier.md, "Environment"); OUT-runtime.LICENSE is the runtime's
 // license, for whoever ships it (scripts/build-deb.mjs).
 //
-// The runtime is Node 24 LTS, not the Node that builds: only from 22.20 and
-// 24.6 on can a single executable refuse NODE_OPTIONS (`execArgvExtension:
+// The runtime is Node 24 LTS, not the Node that builds: Node 20 cannot make a
+// single executable refuse NODE_OPTIONS, Node 24 can (`execArgvExtension:
 // "none"`), and pam_exec runs the verifier as root with an environment users
 // can set. It comes from the npm registry, where nodejs.org's Linux builds
 // are published as node-linux-<arch>, and is checked against the integrity
