@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { ERROR_CODES } from "@airgrant/core";
 import {
   makeBundleBytes,
+  makeSignedBundleBytes,
   makeTestIssuer,
   REPO_ROOT,
   type TestIssuer,
@@ -352,6 +353,27 @@ describe("airgrant-verifier doctor", () => {
           i.bundle,
           makeBundleBytes([issuer], {
             issuers: [trustedIssuer(issuer, ["*"], { notBefore: now - 86_400, notAfter: now - 60 })],
+          }),
+        );
+        const r = verifier(["install-bundle", "--state", i.stateDir, i.bundle]);
+        if (r.status !== 0) throw new Error(r.stderr);
+      },
+    ],
+    [
+      "a signed bundle past its expires",
+      "signed-bundle-expired",
+      (i) => {
+        const now = Math.floor(Date.now() / 1000);
+        const root = makeTestIssuer("ed25519");
+        writeFileSync(
+          i.bundle,
+          makeSignedBundleBytes([issuer], {
+            trustVersion: 2,
+            roots: [root],
+            threshold: 1,
+            expires: now - 60,
+            onExpiry: "refuse",
+            overrides: { created: now - 86_400 },
           }),
         );
         const r = verifier(["install-bundle", "--state", i.stateDir, i.bundle]);

@@ -130,6 +130,7 @@ export const ERROR_CODES = {
   "sshd-ca-keys-missing": "verdict",
   "sshd-ca-keys-unsafe": "verdict",
   "sshd-ca-keys-stale": "verdict",
+  "signed-bundle-expired": "verdict",
   "sshd-revoked-keys-missing": "verdict",
   "sshd-revoked-keys-unsafe": "verdict",
   // signer

@@ -13,6 +13,7 @@ export const FINDING_CODES = [
   "bundle-missing",
   "bundle-damaged",
   "bundle-expired",
+  "signed-bundle-expired",
   "use-store-missing",
   "seal-key-missing",
   "seal-receipt-on-host",

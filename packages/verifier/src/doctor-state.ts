@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { AirgrantError, decodeTrustBundle, isoSeconds, readAuditHeadEntry, type TrustBundle } from "@airgrant/core";
 import type { Finding } from "./doctor-finding.js";
+import { bundleExpired } from "./grant-rules.js";
 import { sealKeyEpochStart } from "./host-log.js";
 import type { HostState } from "./state-paths.js";
 import { lstatIfPresent, readStateFile, statePermissionFindings } from "./state-permissions.js";
@@ -58,6 +59,19 @@ function bundleFindings(state: HostState, now: number): StateReport {
           ? `every issuer of bundle ${bundle.bundleId} expired (the last at ${isoSeconds(lastEnd)}): every grant is refused`
           : `no issuer of bundle ${bundle.bundleId} is valid yet: every grant is refused`,
       fix: "install a bundle with a valid issuer from the signer (airgrant-signer bundle)",
+    });
+  }
+  const trust = bundle.signedTrust;
+  if (trust !== undefined && bundleExpired(bundle, now)) {
+    findings.push({
+      code: "signed-bundle-expired",
+      where: state.bundlePath,
+      message: `the signed bundle (trust version ${trust.trustVersion}) expired at ${isoSeconds(trust.expires)}: ${
+        trust.onExpiry === "refuse"
+          ? "it says onExpiry refuse, so every grant is refused"
+          : "it says onExpiry warn, so grants still work and every check is logged with bundleExpired"
+      }`,
+      fix: "apply the newest signed bundle from the signer: airgrant-verifier update FILE",
     });
   }
   if (lstatIfPresent(state.usedDir) === undefined) {
