@@ -5,7 +5,11 @@
 // of the Node runtime that executable is built from, the floor of any check
 // written for Node, in turn. Both sides get only the environment named here:
 // variables such as NODE_EXTRA_CA_CERTS add tens of milliseconds to every
-// node start and would flatter the ratio.
+// node start and would flatter the ratio. And what the syslog line costs a
+// login: `pam` through the launcher (which forks the syslog forwarder; the
+// verifier writes the line into its pipe) against the same runtime started
+// directly, without its launcher: no forwarder, no line (docs/verifier.md,
+// "Syslog").
 
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
@@ -28,12 +32,14 @@ const issuer = makeTestIssuer();
 const state = hostState(join(workDir("verifier"), "state"));
 installBundle(state, makeBundleBytes([issuer]), () => new Date());
 const node = verifierRuntimeNode();
+const runtime = `${VERIFIER_EXECUTABLE}-runtime`;
 const size = (path: string) => Number((statSync(path).size / 2 ** 20).toFixed(1));
 const sizes = {
-  "executable MiB": size(`${VERIFIER_EXECUTABLE}-runtime`),
+  "executable MiB": size(runtime),
   "launcher MiB": size(VERIFIER_EXECUTABLE),
 };
-const grants = Array.from({ length: 2 * (RUNS + WARM) }, () =>
+// check, pam, then pam through the launcher and through the runtime alone.
+const grants = Array.from({ length: 4 * (RUNS + WARM) }, () =>
   makeGrantText(
     testFields(issuer, { notBefore: now - 60, notAfter: now + 3600, target: { kind: "host", name: "bench.example" } }),
     [issuer],
@@ -47,8 +53,8 @@ function grantAt(i: number): string {
   return grant;
 }
 
-function run(args: string[], input: string, env: NodeJS.ProcessEnv): void {
-  const r = spawnSync(VERIFIER_EXECUTABLE, [...args, "--state", state.dir, "--host", "bench.example"], {
+function run(args: string[], input: string, env: NodeJS.ProcessEnv, program = VERIFIER_EXECUTABLE): void {
+  const r = spawnSync(program, [...args, "--state", state.dir, "--host", "bench.example"], {
     input,
     env,
   });
@@ -90,4 +96,17 @@ report({
   baseline: "node -e 0",
   target: "<= 1.3",
   ...sizes,
+});
+
+const syslog = alternate(
+  (i) => run(["pam"], `${grantAt(2 * (RUNS + WARM) + i)}\0`, pamEnv),
+  (i) => run(["pam"], `${grantAt(3 * (RUNS + WARM) + i)}\0`, pamEnv, runtime),
+  { runs: RUNS, warm: WARM },
+);
+report({
+  bench: "verifier-pam-syslog",
+  what: "airgrant-verifier pam through its launcher, with the syslog line",
+  ...syslog,
+  baseline: "its runtime alone, no syslog line",
+  target: "<= 1.05",
 });
