@@ -109,6 +109,18 @@ const OTP_COUNTER = kind<[number, number]>(
   (v) => Array.isArray(v) && v.length === 2 && v.every((x) => count(0).is(x)),
 );
 
+/** A key the signer found or made on a token: `issuer-initialised` and `root-initialised`. */
+const TOKEN_KEY_INITIALISED = {
+  required: {
+    keyId: hex(16),
+    algorithm: oneOf("ecdsa-p256", "ed25519"),
+    keyLabel: text,
+    token: text,
+    generated: bool,
+  },
+  optional: {},
+};
+
 /** The entry types and their members, in the order the docs list them. */
 export const AUDIT_RECORDS = {
   "grant-check": GRANT_CHECK,
@@ -125,16 +137,7 @@ export const AUDIT_RECORDS = {
       recovered: flag,
     },
   },
-  "issuer-initialised": {
-    required: {
-      keyId: hex(16),
-      algorithm: oneOf("ecdsa-p256", "ed25519"),
-      keyLabel: text,
-      token: text,
-      generated: bool,
-    },
-    optional: {},
-  },
+  "issuer-initialised": TOKEN_KEY_INITIALISED,
   "officer-added": {
     required: { officer: text, yubikeyId: text, aesKeyLabel: text, targets: listOf(text), maxTtl: count(1) },
     optional: {},
@@ -192,16 +195,7 @@ export const AUDIT_RECORDS = {
       signedSha256: hex(64),
     },
   },
-  "root-initialised": {
-    required: {
-      keyId: hex(16),
-      algorithm: oneOf("ecdsa-p256", "ed25519"),
-      keyLabel: text,
-      token: text,
-      generated: bool,
-    },
-    optional: {},
-  },
+  "root-initialised": TOKEN_KEY_INITIALISED,
   "root-removed": { required: { keyId: hex(16) }, optional: {} },
   "bundle-signed": {
     required: { bundleId: hex(32), trustVersion: count(1), keyId: hex(16), signedSha256: hex(64) },
