@@ -15,7 +15,7 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { readIssuedGrants } from "./issued-grants.js";
-import { signatureAlgorithmOf } from "./issuer-record.js";
+import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
 import { bundleRootKey, currentRootKeys, type RootsRecord, readRootsRecord, writeRootsRecord } from "./root-keys.js";
 import type { Signer } from "./signer.js";

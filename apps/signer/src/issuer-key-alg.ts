@@ -1,3 +1,5 @@
+import type { SignatureAlgorithm } from "@airgrant/core";
+
 /** The signature algorithms an airgrant issuer key can have. */
 export type IssuerKeyAlg = "ecdsa-p256" | "ed25519";
 
@@ -22,4 +24,9 @@ export const ED25519_EC_PARAMS_NAME: Uint8Array = Uint8Array.of(
 /** Whether a value is one of the issuer key algorithms. */
 export function isIssuerKeyAlg(value: string): value is IssuerKeyAlg {
   return (ISSUER_KEY_ALGS as readonly string[]).includes(value);
+}
+
+/** The grant format's name for each issuer key algorithm. */
+export function signatureAlgorithmOf(alg: IssuerKeyAlg): SignatureAlgorithm {
+  return alg === "ecdsa-p256" ? "ecdsa-p256-sha256" : "ed25519";
 }

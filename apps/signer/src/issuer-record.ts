@@ -1,12 +1,5 @@
-import {
-  AirgrantError,
-  importPublicKey,
-  keyIdOf,
-  type SignatureAlgorithm,
-  toHex,
-  writeFileAtomic,
-} from "@airgrant/core";
-import { type IssuerKeyAlg, isIssuerKeyAlg } from "./issuer-key-alg.js";
+import { AirgrantError, importPublicKey, keyIdOf, toHex, writeFileAtomic } from "@airgrant/core";
+import { type IssuerKeyAlg, isIssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { checkStateObject, parseStateJson, readStateFile, stateCorrupt } from "./state-file.js";
 import type { OpenTokenOptions } from "./token-session.js";
 
@@ -30,11 +23,6 @@ export interface IssuerRecord {
 export const ISSUER_RECORD_FORMAT = "airgrant-signer-issuer-v2";
 /** The format of a home made before init recorded its token: still read, never written. */
 const ISSUER_RECORD_FORMAT_V1 = "airgrant-signer-issuer-v1";
-
-/** The grant format's name for each issuer key algorithm. */
-export function signatureAlgorithmOf(alg: IssuerKeyAlg): SignatureAlgorithm {
-  return alg === "ecdsa-p256" ? "ecdsa-p256-sha256" : "ed25519";
-}
 
 const KEYS_V1 = ["format", "keyLabel", "alg", "publicKey", "keyId", "created"] as const;
 const KEYS = [...KEYS_V1, "tokenLabel", "modulePath"] as const;

@@ -19,7 +19,7 @@ import {
 } from "@airgrant/core";
 import { type OtpKey, parseOtp, validateOtp } from "@airgrant/yubikey-otp";
 import { formatDuration } from "./duration.js";
-import { signatureAlgorithmOf } from "./issuer-record.js";
+import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { appendSignerEntry, LogBackedCounters, tokenCounterAnchor } from "./log-backed-counters.js";
 import type { Signer } from "./signer.js";
 import { type Officer, officerMayApprove, readPolicy } from "./signer-policy.js";

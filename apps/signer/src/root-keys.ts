@@ -9,8 +9,8 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
-import { type IssuerKeyAlg, isIssuerKeyAlg } from "./issuer-key-alg.js";
-import { signatureAlgorithmOf, type TokenLocation } from "./issuer-record.js";
+import { type IssuerKeyAlg, isIssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
+import type { TokenLocation } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
 import { type TokenSource, withHomeSession } from "./signer.js";
 import type { SignerHome } from "./signer-home.js";

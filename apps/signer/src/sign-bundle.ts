@@ -13,7 +13,7 @@ import {
   verifySignature,
   writeFileAtomic,
 } from "@airgrant/core";
-import { signatureAlgorithmOf } from "./issuer-record.js";
+import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
 import { type RootKeyRecord, readRootsRecord, rootsPath } from "./root-keys.js";
 import { type TokenSource, withHomeSession } from "./signer.js";

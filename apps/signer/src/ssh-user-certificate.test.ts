@@ -7,7 +7,7 @@ import { decodeSshCertificate, keyIdOf, parseSshPublicKeyLine, toHex, verifySshC
 import { makeTestToken } from "@airgrant/testkit/token";
 import { afterAll, describe, expect, it } from "vitest";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
-import { signatureAlgorithmOf } from "./issuer-record.js";
+import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
 import type { Signer } from "./signer.js";
 import { signSshUserCertificate } from "./ssh-user-certificate.js";

@@ -7,7 +7,7 @@ import {
   sshSignatureBlob,
   toHex,
 } from "@airgrant/core";
-import { signatureAlgorithmOf } from "./issuer-record.js";
+import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import type { Signer } from "./signer.js";
 
 /** An OpenSSH public key as parseSshPublicKeyLine reads it from its id_*.pub line. */

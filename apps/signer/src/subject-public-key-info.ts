@@ -1,6 +1,6 @@
 import { AirgrantError, spkiOf } from "@airgrant/core";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
-import { signatureAlgorithmOf } from "./issuer-record.js";
+import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 
 /** Length of the public key itself: an uncompressed P-256 point (0x04 || X || Y), or an Ed25519 key. */
 const PUBLIC_KEY_LENGTH: Readonly<Record<IssuerKeyAlg, number>> = { "ecdsa-p256": 65, ed25519: 32 };

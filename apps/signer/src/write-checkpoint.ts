@@ -1,5 +1,5 @@
 import { checkpointData, checkpointMessage, readAuditHead, readAuditLogId } from "@airgrant/core";
-import { signatureAlgorithmOf } from "./issuer-record.js";
+import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
 import type { Signer } from "./signer.js";
 
