@@ -44,6 +44,28 @@ export interface BundlePolicy {
   revokedGrants: string[];
 }
 
+/** The offline keys of a version 2 bundle, and how many must sign the next one. */
+export interface TrustRoots {
+  keys: BundleKey[];
+  threshold: number;
+}
+
+/** What a version 2 bundle adds (docs/trust-bundle.md, "Version 2: signed trust"). */
+export interface SignedTrust {
+  trustVersion: number;
+  /** Seconds since the epoch. */
+  expires: number;
+  onExpiry: "warn" | "refuse";
+  roots: TrustRoots;
+}
+
+export interface TrustBundle extends BundlePolicy {
+  /** Distinct trusted issuers that must have signed a grant: version 1's member, 1 in version 2. */
+  requiredSignatures: number;
+  /** Present for a version 2 bundle. */
+  signedTrust?: SignedTrust;
+}
+
 export const TRUST_BUNDLE_FORMAT = "airgrant-trust-bundle";
 export const MAX_TRUST_BUNDLE_BYTES = 4 * 1024 * 1024;
 /** The largest clock skew a bundle may set: a host keeps use records at least this long past a grant's not-after. */

@@ -1,7 +1,6 @@
 import { AirgrantError } from "./airgrant-error.js";
 import { encodeCanonicalJson, type JsonValue } from "./canonical-json.js";
 import { fromHex } from "./hex.js";
-import type { SignedTrust, TrustBundle, TrustRoots } from "./trust-bundle.js";
 import {
   asBase64,
   asInteger,
@@ -15,7 +14,10 @@ import {
   type JsonObject,
   readBundleText,
   requireSortedKeyIds,
+  type SignedTrust,
   TRUST_BUNDLE_FORMAT,
+  type TrustBundle,
+  type TrustRoots,
   U32_MAX,
 } from "./trust-bundle-members.js";
 

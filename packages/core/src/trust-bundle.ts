@@ -4,41 +4,18 @@ import { encodeCanonicalJson, type JsonValue } from "./canonical-json.js";
 import {
   asInteger,
   asObject,
-  type BundleKey,
-  type BundlePolicy,
   bad,
   bundleKeyObject,
   decodeBundlePolicy,
   encodeBundlePolicy,
   readBundleText,
+  type TrustBundle,
   type TrustedIssuer,
 } from "./trust-bundle-members.js";
 import { decodeSignedTrustValue, type SignedTrustBundleFile } from "./trust-bundle-v2.js";
 
-export type { BundleKey, TrustedIssuer } from "./trust-bundle-members.js";
+export type { BundleKey, SignedTrust, TrustBundle, TrustedIssuer, TrustRoots } from "./trust-bundle-members.js";
 export { MAX_CLOCK_SKEW, MAX_TRUST_BUNDLE_BYTES, TRUST_BUNDLE_FORMAT } from "./trust-bundle-members.js";
-
-/** The offline keys of a version 2 bundle, and how many must sign the next one. */
-export interface TrustRoots {
-  keys: BundleKey[];
-  threshold: number;
-}
-
-/** What a version 2 bundle adds (docs/trust-bundle.md, "Version 2: signed trust"). */
-export interface SignedTrust {
-  trustVersion: number;
-  /** Seconds since the epoch. */
-  expires: number;
-  onExpiry: "warn" | "refuse";
-  roots: TrustRoots;
-}
-
-export interface TrustBundle extends BundlePolicy {
-  /** Distinct trusted issuers that must have signed a grant: version 1's member, 1 in version 2. */
-  requiredSignatures: number;
-  /** Present for a version 2 bundle. */
-  signedTrust?: SignedTrust;
-}
 
 export const TRUST_BUNDLE_VERSION = 1;
 
