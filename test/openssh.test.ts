@@ -10,7 +10,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sshIssuerKeyLine, verifyAuditLog } from "@airgrant/core";
+import { MIN_TRUST_VERSION_EXTENSION, sshIssuerKeyLine, verifyAuditLog } from "@airgrant/core";
 import { VERIFIER_CLI as CLI } from "@airgrant/testkit";
 import {
   cleanUpSuite,
@@ -357,11 +357,18 @@ describe("OpenSSH certificates: sshd checks the CA, ssh-session every airgrant r
   it("refuses a certificate whose key id names no target, and one that gives a right no grant gives", () => {
     const untargeted = mint();
     const bare = mint({ grantId: untargeted.grantId, keyId: untargeted.grantId });
-    const forwarding = mint({ extensions: ["permit-port-forwarding", "permit-pty"] });
+    const forwarding = mint({ extensions: { "permit-port-forwarding": "", "permit-pty": "" } });
     for (const cert of [bare, forwarding]) {
       refusedAtSession(ssh(cert));
       expect(auditEntries().at(-1)?.data.verdict).toBe("malformed-certificate");
     }
+  });
+
+  it("lets sshd take a certificate needing a trust version, and refuses its session on a host that lacks it", () => {
+    const needs = mint({ extensions: { [MIN_TRUST_VERSION_EXTENSION]: "1", "permit-pty": "" } });
+    refusedAtSession(ssh(needs));
+    // sshd accepted it (the extension is one it ignores): the verifier read the extension and refused.
+    expect(entriesFor(needs.grantId).map((e) => e.data.verdict)).toEqual(["trust-version-required"]);
   });
 
   it("gives a certificate's login no forwarding", () => {

@@ -121,6 +121,13 @@ function rootInit(token: string, keyLabel: string, alg = "ecdsa-p256"): string {
   return signerOk(["root", "init", "--token", token, "--key-label", keyLabel, "--alg", alg]).keyId as string;
 }
 
+/** Signed by the two roots the rotation below leaves. */
+function signedByRoots(file: string): string {
+  sign(file, ROOT_TOKEN_B, "new-1");
+  sign(file, ROOT_TOKEN_A, "new-2");
+  return file;
+}
+
 function newHost(): string {
   return mkdtempSync(join(work, "host-"));
 }
@@ -397,11 +404,6 @@ describe("signed trust with root keys on SoftHSM2 tokens", () => {
   });
 
   it("stops a grant that worked a minute before with the signed update that follows its revocation", () => {
-    const signedByRoots = (file: string) => {
-      sign(file, ROOT_TOKEN_B, "new-1");
-      sign(file, ROOT_TOKEN_A, "new-2");
-      return file;
-    };
     const hostC = newHost();
     expect(verifier(["install-bundle", signedByRoots(exportSigned()), "--state", hostC]).status).toBe(0);
     const minted = JSON.parse(mintGrant(["--max-uses", "2", "--json"]));
@@ -414,5 +416,59 @@ describe("signed trust with root keys on SoftHSM2 tokens", () => {
     const refused = check(hostC, minted.grant);
     expect(refused.stderr).toMatch(/^error: grant-revoked: /);
     expect(refused.status).toBe(1);
+  });
+
+  it("refuses a grant that needs a newer trust version until the host applies it, then allows it", () => {
+    const hostD = newHost();
+    const current = signedByRoots(exportSigned());
+    const installedVersion = decodeSignedTrustBundle(readFileSync(current)).bundle.signedTrust.trustVersion;
+    expect(verifier(["install-bundle", current, "--state", hostD]).status).toBe(0);
+    const next = signedByRoots(exportSigned());
+    const needed = installedVersion + 1;
+    expect(decodeSignedTrustBundle(readFileSync(next)).bundle.signedTrust.trustVersion).toBe(needed);
+    // Before any OTP is read: a version no bundle has reached, and one that is no version.
+    for (const [value, message] of [
+      [String(needed + 1), `--min-trust-version ${needed + 1} is above ${needed}, the last signed bundle`],
+      ["0", "--min-trust-version must be a whole number from 1 to 4294967295"],
+    ] as const) {
+      const r = signer([
+        "grant",
+        "--user",
+        "alice",
+        "--host",
+        HOST,
+        "--ttl",
+        "30m",
+        "--reason",
+        "x",
+        "--min-trust-version",
+        value,
+      ]);
+      expect(r.stderr).toContain(`error: bad-input: ${message}`);
+      expect(r.status).toBe(2);
+    }
+    const minted = JSON.parse(mintGrant(["--min-trust-version", String(needed), "--json"]));
+    const issued = entriesOf(join(home, "audit.log"), "grant-issued").find((e) => e.grantId === minted.grantId);
+    expect(issued?.minTrustVersion).toBe(needed);
+    const refused = check(hostD, minted.grant);
+    expect(refused.stderr).toBe(
+      `error: trust-version-required: grant needs trust version ${needed} or later; this host has trust version ${installedVersion}: apply version ${needed} with airgrant-verifier update\n`,
+    );
+    expect(refused.status).toBe(1);
+    const unsignedHost = newHost();
+    expect(verifier(["install-bundle", join(work, "v1.json"), "--state", unsignedHost]).status).toBe(0);
+    expect(check(unsignedHost, minted.grant).stderr).toMatch(
+      /^error: trust-version-required: .*this host has an unsigned \(version 1\) bundle/,
+    );
+    // The refusal took no use: the same grant is let in once the version is applied.
+    const r = verifier(["update", next, "--state", hostD]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(trustVersionOf(hostD)).toBe(needed);
+    const allowed = check(hostD, minted.grant);
+    expect(allowed.status, allowed.stderr).toBe(0);
+    expect(entriesOf(join(hostD, "audit.log"), "grant-check").map((e) => e.verdict)).toEqual([
+      "trust-version-required",
+      "allowed",
+    ]);
   });
 });

@@ -26,7 +26,7 @@ export interface SshCertificateRequest {
   validAfter?: number;
   validBefore?: number;
   criticalOptions?: Record<string, string>;
-  extensions?: string[];
+  extensions?: Record<string, string>;
   /** Instead of the one docs/openssh.md gives, for certificates the signer would not make. */
   keyId?: string;
 }
@@ -56,7 +56,7 @@ export function mintSshCertificate(issuer: GrantSigner, request: SshCertificateR
       validAfter: BigInt(request.validAfter ?? now - 60),
       validBefore: BigInt(request.validBefore ?? now + 3600),
       criticalOptions: request.criticalOptions ?? {},
-      extensions: request.extensions ?? ["permit-pty"],
+      extensions: request.extensions ?? { "permit-pty": "" },
     },
     issuer.algorithm,
     issuer.spki,

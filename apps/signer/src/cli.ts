@@ -6,6 +6,7 @@ import {
   type CommandLine,
   type ErrorCode,
   exitStatusOf,
+  GRANT_LIMITS,
   type ParsedArgs,
   packageVersion,
   parseSshPublicKeyLine,
@@ -67,7 +68,7 @@ commands:
   officer list
   officer remove --name NAME
   grant --user U --host H|group:NAME --ttl DURATION --reason TEXT [--max-uses N]
-        [--not-before ISO] [--qr] [--qr-png FILE] [--qr-svg FILE]
+        [--not-before ISO] [--min-trust-version N] [--qr] [--qr-png FILE] [--qr-svg FILE]
         [--ssh-pubkey FILE [--cert-out FILE]]
         read the officer's YubiKey OTP (terminal or stdin), check the policy,
         sign on the token, log it, print the grant on stdout
@@ -133,6 +134,7 @@ const OPTIONS = {
   reason: { type: "string" },
   "max-uses": { type: "string" },
   "not-before": { type: "string" },
+  "min-trust-version": { type: "string" },
   qr: { type: "boolean", default: false },
   "qr-png": { type: "string" },
   "ssh-pubkey": { type: "string" },
@@ -167,6 +169,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
     "reason",
     "max-uses",
     "not-before",
+    "min-trust-version",
     "qr",
     "qr-png",
     "qr-svg",
@@ -370,6 +373,16 @@ function parseGrantRequest(values: Values): GrantRequest {
     throw new AirgrantError("bad-input", `--host: ${(err as Error).message}`);
   }
   const request: GrantRequest = { user, target, ttl, reason, maxUses: Number(maxUsesText) };
+  const minTrustVersion = values["min-trust-version"];
+  if (minTrustVersion !== undefined) {
+    if (!/^[1-9][0-9]{0,9}$/.test(minTrustVersion) || Number(minTrustVersion) > GRANT_LIMITS.minTrustVersionMax) {
+      throw new AirgrantError(
+        "bad-input",
+        `--min-trust-version must be a whole number from 1 to ${GRANT_LIMITS.minTrustVersionMax}`,
+      );
+    }
+    request.minTrustVersion = Number(minTrustVersion);
+  }
   const notBefore = values["not-before"];
   if (notBefore !== undefined) {
     const ms = Date.parse(notBefore);

@@ -21,6 +21,7 @@ import { type OtpKey, parseOtp, validateOtp } from "@airgrant/yubikey-otp";
 import { formatDuration } from "./duration.js";
 import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { appendSignerEntry, LogBackedCounters, tokenCounterAnchor } from "./log-backed-counters.js";
+import { readRootsRecord } from "./root-keys.js";
 import type { Signer } from "./signer.js";
 import { type Officer, officerMayApprove, readPolicy } from "./signer-policy.js";
 import { type SshPublicKey, signSshUserCertificate } from "./ssh-user-certificate.js";
@@ -36,6 +37,8 @@ export interface GrantRequest {
   maxUses: number;
   /** Seconds since the epoch; default: now. */
   notBefore?: number;
+  /** The lowest trust version a host must have applied to accept the grant (`--min-trust-version`). */
+  minTrustVersion?: number;
   /** The engineer's OpenSSH public key (parseSshPublicKeyLine): also mint a certificate for it (docs/openssh.md). */
   sshPublicKey?: SshPublicKey;
 }
@@ -76,7 +79,8 @@ function publicIdOf(otp: string): string | undefined {
  * Mints one grant: the whole of `airgrant-signer grant` after its arguments
  * are parsed, inside the signer's one lock (withSigner). In this order: the
  * grant body is built and encoded, anchored to the signer log's head, and
- * refused (`invalid-grant-field`, `grant-too-long`) before the officer is
+ * refused (`bad-input` for a minimum trust version no signed bundle has
+ * reached, `invalid-grant-field`, `grant-too-long`) before the officer is
  * asked to touch the key; `readOtp` gives the OTP, validated offline with
  * the officer's AES key on the token and the counters of the log, anchored
  * on the token; the officer's policy is checked; the body is signed on the
@@ -95,6 +99,15 @@ export function mintGrant(
   const random = options.randomBytes ?? ((length: number) => new Uint8Array(randomBytes(length)));
   const { home, session, issuer } = signer;
   const target = formatTarget(request.target);
+  if (request.minTrustVersion !== undefined) {
+    const last = readRootsRecord(home).lastTrustVersion;
+    if (request.minTrustVersion > last) {
+      throw new AirgrantError(
+        "bad-input",
+        `--min-trust-version ${request.minTrustVersion} is above ${last}, the last signed bundle this signer exported: no host could accept the grant; export that version first (bundle --signed)`,
+      );
+    }
+  }
   const head = readAuditHead(home.auditLogPath);
   const notBefore = request.notBefore ?? Math.floor(clock().getTime() / 1000);
   const notAfter = notBefore + request.ttl;
@@ -113,6 +126,7 @@ export function mintGrant(
         head === undefined ? new Uint8Array(8) : fromHex(head.hash, 32, "internal", "log head").subarray(0, 8),
     },
     reason: request.reason,
+    ...(request.minTrustVersion === undefined ? {} : { minTrustVersion: request.minTrustVersion }),
   });
   const length = signedGrantTextLength(body.length, 1);
   if (length > MAX_SINGLE_SIGNATURE_TEXT_LENGTH) {
@@ -203,7 +217,15 @@ export function mintGrant(
         ? undefined
         : signSshUserCertificate(
             signer,
-            { grantId: grantIdHex, user: request.user, target, notBefore, notAfter, maxUses: request.maxUses },
+            {
+              grantId: grantIdHex,
+              user: request.user,
+              target,
+              notBefore,
+              notAfter,
+              maxUses: request.maxUses,
+              ...(request.minTrustVersion === undefined ? {} : { minTrustVersion: request.minTrustVersion }),
+            },
             request.sshPublicKey,
             random,
           );
@@ -223,6 +245,7 @@ export function mintGrant(
       reason: request.reason,
       issuerKeyId: issuer.keyId,
       grantSha256: toHex(sha256(bytes)),
+      ...(request.minTrustVersion === undefined ? {} : { minTrustVersion: request.minTrustVersion }),
       ...(certificate === undefined
         ? {}
         : {

@@ -52,6 +52,7 @@ describe("OpenSSH user certificates signed on the token", () => {
           maxUses: 2,
           forceCommand: "/usr/bin/uptime",
           sourceAddress: "192.0.2.0/24",
+          minTrustVersion: 12,
         },
         engineerKey,
         (n) => new Uint8Array(randomBytes(n)),
@@ -68,9 +69,11 @@ describe("OpenSSH user certificates signed on the token", () => {
       expect(r.stdout).toMatch(
         /Critical Options: \n\s+force-command \/usr\/bin\/uptime\n\s+source-address 192.0.2.0\/24\n/,
       );
-      expect(r.stdout).toMatch(/Extensions: \n\s+permit-pty\n/);
+      // sshd lists, and ignores, the extension it does not know; the host reads it.
+      expect(r.stdout).toMatch(/Extensions: \n\s+min-trust-version@airgrant UNKNOWN OPTION[^\n]*\n\s+permit-pty\n/);
       const decoded = decodeSshCertificate(new Uint8Array(Buffer.from(cert.line.split(" ")[1] ?? "", "base64")));
       expect(decoded.validAfter).toBe(1_900_000_000n);
+      expect(decoded.extensions).toEqual({ "min-trust-version@airgrant": "12", "permit-pty": "" });
       expect(verifySshCertificate(decoded, signatureAlgorithmOf(alg), signer.issuer.publicKey)).toBe(true);
     });
   }

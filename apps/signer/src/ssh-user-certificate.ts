@@ -1,6 +1,7 @@
 import {
   encodeSshCertificate,
   encodeSshCertificateBody,
+  MIN_TRUST_VERSION_EXTENSION,
   type parseSshPublicKeyLine,
   sha256,
   sshCertificateLine,
@@ -24,6 +25,7 @@ export interface CertifiedGrant {
   maxUses: number;
   sourceAddress?: string;
   forceCommand?: string;
+  minTrustVersion?: number;
 }
 
 export interface SshUserCertificate {
@@ -41,8 +43,9 @@ export interface SshUserCertificate {
  * key id = `<grant id>[/N]@<target>` (`/N` when it allows N uses, so the
  * host counts certificate logins and text logins of one grant against one
  * limit; the target because sshd has no field for it, and the host holds a
- * certificate to it as to the grant), a random serial, and only the pty
- * extension; the grant's constraints become critical options.
+ * certificate to it as to the grant), a random serial, the pty extension
+ * and the grant's `min-trust-version@airgrant` if it has one; the grant's
+ * constraints become critical options.
  */
 export function signSshUserCertificate(
   signer: Signer,
@@ -66,7 +69,12 @@ export function signSshUserCertificate(
       validAfter: BigInt(grant.notBefore),
       validBefore: BigInt(grant.notAfter),
       criticalOptions,
-      extensions: ["permit-pty"],
+      extensions: {
+        "permit-pty": "",
+        ...(grant.minTrustVersion === undefined
+          ? {}
+          : { [MIN_TRUST_VERSION_EXTENSION]: String(grant.minTrustVersion) }),
+      },
     },
     algorithm,
     signer.issuer.publicKey,

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   "not-enough-signatures": "verdict",
   "trust-expired": "verdict",
   "grant-revoked": "verdict",
+  "trust-version-required": "verdict",
   "grant-lifetime-exceeded": "verdict",
   "grant-not-yet-valid": "verdict",
   "grant-expired": "verdict",

@@ -167,6 +167,7 @@ export const AUDIT_RECORDS = {
         subjectKeySha256: hex(64),
       }),
       otpCounter: OTP_COUNTER,
+      minTrustVersion: count(1, 0xffff_ffff),
     },
   },
   "grant-refused": {

@@ -21,6 +21,7 @@ describe("grant binary format", () => {
         challenge: new Uint8Array(16).fill(9),
         sourceAddress: "10.0.0.0/8,fd00::1",
         forceCommand: "/usr/bin/systemctl restart app",
+        minTrustVersion: 0x0102_0304,
         maxUses: 3,
         target: { kind: "group", name: "dbs" },
       });
@@ -89,6 +90,33 @@ describe("grant binary format", () => {
       "invalid-grant-field",
     );
     expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { maxUses: 0 })))).toBe("invalid-grant-field");
+  });
+
+  it("carries min-trust-version as a 4-byte big-endian u32 of at least 1, and nothing else", () => {
+    const body = encodeGrantBody(testFields(ecdsa, { reason: undefined as unknown as string, minTrustVersion: 258 }));
+    // The last extension of the body: tag 5, length 4, then 258 big-endian.
+    expect([...body.subarray(-7)]).toEqual([1, 5, 4, 0, 0, 1, 2]);
+    const sig = (b: Uint8Array) => ({ keyId: ecdsa.keyId, algorithm: ecdsa.algorithm, signature: signWith(ecdsa, b) });
+    const withValue = (value: number[]) => {
+      const b = Uint8Array.from([...body.subarray(0, -7), 1, 5, value.length, ...value]);
+      return encodeGrant(b, [sig(b)]);
+    };
+    expect(decodeGrant(withValue([0, 0, 1, 2])).minTrustVersion).toBe(258);
+    expect(decodeGrant(withValue([0xff, 0xff, 0xff, 0xff])).minTrustVersion).toBe(0xffff_ffff);
+    for (const value of [
+      [0, 0, 0, 0],
+      [1, 2],
+      [0, 0, 0, 1, 2],
+      [0, 0, 1],
+    ]) {
+      expect(
+        codeOf(() => decodeGrant(withValue(value))),
+        `${value}`,
+      ).toBe("malformed-grant");
+    }
+    for (const minTrustVersion of [0, -1, 1.5, 2 ** 32]) {
+      expect(codeOf(() => encodeGrantBody(testFields(ecdsa, { minTrustVersion })))).toBe("invalid-grant-field");
+    }
   });
 
   it("never fails other than with an AirgrantError on arbitrary or mutated bytes", () => {

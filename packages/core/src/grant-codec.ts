@@ -23,7 +23,9 @@ export const GRANT_FORMAT_VERSION = 1;
 const TARGET_KIND = { host: 0, group: 1 } as const;
 
 /** Extension tags, strictly ascending in a grant (docs/grant-format.md, "Extensions"). */
-const EXTENSION = { reason: 1, challenge: 2, sourceAddress: 3, forceCommand: 4 } as const;
+const EXTENSION = { reason: 1, challenge: 2, sourceAddress: 3, forceCommand: 4, minTrustVersion: 5 } as const;
+/** A `min-trust-version` value: a u32, big-endian. */
+const MIN_TRUST_VERSION_LENGTH = 4;
 
 /** A single-signature grant's text must fit PAM's 512-byte response (PAM_MAX_RESP_SIZE, with its NUL). */
 export const MAX_SINGLE_SIGNATURE_TEXT_LENGTH = 511;
@@ -106,6 +108,11 @@ function extensionsOf(fields: GrantFields): [number, Uint8Array][] {
   if (fields.challenge !== undefined) out.push([EXTENSION.challenge, fields.challenge]);
   if (fields.sourceAddress !== undefined) out.push([EXTENSION.sourceAddress, utf8.encode(fields.sourceAddress)]);
   if (fields.forceCommand !== undefined) out.push([EXTENSION.forceCommand, utf8.encode(fields.forceCommand)]);
+  if (fields.minTrustVersion !== undefined) {
+    const value = new Uint8Array(MIN_TRUST_VERSION_LENGTH);
+    new DataView(value.buffer).setUint32(0, fields.minTrustVersion);
+    out.push([EXTENSION.minTrustVersion, value]);
+  }
   return out;
 }
 
@@ -224,7 +231,12 @@ export function decodeGrant(bytes: Uint8Array): Grant {
     else if (tag === EXTENSION.challenge) fields.challenge = value;
     else if (tag === EXTENSION.sourceAddress) fields.sourceAddress = decodeText(value, "source address");
     else if (tag === EXTENSION.forceCommand) fields.forceCommand = decodeText(value, "force command");
-    else throw malformed(`unknown grant extension ${tag}`);
+    else if (tag === EXTENSION.minTrustVersion) {
+      if (value.length !== MIN_TRUST_VERSION_LENGTH) {
+        throw malformed(`min-trust-version must be ${MIN_TRUST_VERSION_LENGTH} bytes, not ${value.length}`);
+      }
+      fields.minTrustVersion = new DataView(value.buffer, value.byteOffset, value.length).getUint32(0);
+    } else throw malformed(`unknown grant extension ${tag}`);
   }
   try {
     checkGrantFields(fields);

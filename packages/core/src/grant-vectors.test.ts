@@ -54,6 +54,7 @@ describe("grant format vectors", () => {
     expect(toHex(grant.signedBytes)).toBe(v.bodyHex);
     expect(toHex(grant.grantId)).toBe(v.fields.grantId);
     expect(grant.principal).toBe(v.fields.principal);
+    expect(grant.minTrustVersion).toBe(v.fields.minTrustVersion);
     expect(toHex(encodeGrantBody(grant))).toBe(v.bodyHex);
     const sig = grant.signatures[0];
     expect(sig?.algorithm).toBe(v.algorithm);
@@ -103,6 +104,7 @@ describe("docs/grant-format.md recipe", () => {
     const decoded = JSON.parse(out.toString());
     expect(decoded.grantId).toBe(v.fields.grantId);
     expect(decoded.principal).toBe(v.fields.principal);
+    expect(decoded.minTrustVersion).toBe(v.fields.minTrustVersion);
     expect(decoded.signatures[0].keyId).toBe(vectors.keys[v.algorithm].keyId);
     expect(readFileSync(join(dir, "body.bin")).toString("hex")).toBe(v.bodyHex);
     writeFileSync(join(dir, "issuer.der"), spkiOf(v.algorithm));

@@ -29,6 +29,8 @@ export interface GrantFields {
   challenge?: Uint8Array;
   sourceAddress?: string;
   forceCommand?: string;
+  /** The lowest trust version (docs/trust-bundle.md) a host must have applied to accept the grant. */
+  minTrustVersion?: number;
 }
 
 export interface GrantSignature {
@@ -58,6 +60,9 @@ export const GRANT_LIMITS = {
   challengeMax: 32,
   sourceAddress: MAX_SOURCE_ADDRESS_LIST_BYTES,
   forceCommand: 128,
+  /** A `min-trust-version` is a u32 of at least 1: every signed bundle's trust version is. */
+  minTrustVersionMin: 1,
+  minTrustVersionMax: 0xffff_ffff,
 } as const;
 
 const PRINCIPAL_PATTERN = /^[a-z_][a-z0-9_.-]*$/;
@@ -149,4 +154,17 @@ export function checkGrantFields(fields: GrantFields): void {
   }
   if (fields.sourceAddress !== undefined) checkSourceAddressList(fields.sourceAddress);
   if (fields.forceCommand !== undefined) checkText("force command", fields.forceCommand, GRANT_LIMITS.forceCommand);
+  if (fields.minTrustVersion !== undefined) checkMinTrustVersion(fields.minTrustVersion);
+}
+
+export function checkMinTrustVersion(version: number): void {
+  if (
+    !Number.isInteger(version) ||
+    version < GRANT_LIMITS.minTrustVersionMin ||
+    version > GRANT_LIMITS.minTrustVersionMax
+  ) {
+    throw invalid(
+      `minimum trust version must be ${GRANT_LIMITS.minTrustVersionMin}-${GRANT_LIMITS.minTrustVersionMax}`,
+    );
+  }
 }

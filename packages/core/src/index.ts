@@ -119,6 +119,7 @@ export {
   decodeSshCertificate,
   encodeSshCertificate,
   encodeSshCertificateBody,
+  MIN_TRUST_VERSION_EXTENSION,
   parseSshPublicKeyLine,
   type SshCertificate,
   type SshCertificateFields,

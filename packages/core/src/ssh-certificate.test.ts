@@ -42,7 +42,7 @@ function certify(ca: TestIssuer, pubLine: string, keyId = "0123456789abcdef01234
       validAfter: 1_800_000_000n,
       validBefore: 1_800_003_600n,
       criticalOptions: { "source-address": "10.0.0.0/8,127.0.0.1", "force-command": "/usr/bin/uptime" },
-      extensions: ["permit-pty", "permit-X11-forwarding"],
+      extensions: { "permit-pty": "", "permit-X11-forwarding": "" },
     },
     ca.algorithm,
     ca.spki,

@@ -61,6 +61,9 @@ export function parseSshPublicKeyLine(text: string): { type: string; blob: Uint8
   return { type, blob };
 }
 
+/** The extension carrying a grant's `min-trust-version`, in decimal; sshd ignores an extension it does not know. */
+export const MIN_TRUST_VERSION_EXTENSION = "min-trust-version@airgrant";
+
 export interface SshCertificateFields {
   /** The certified key's blob (parseSshPublicKeyLine). */
   subjectKey: Uint8Array;
@@ -72,15 +75,22 @@ export interface SshCertificateFields {
   validBefore: bigint;
   /** Critical options by name; force-command and source-address carry a value. */
   criticalOptions: Record<string, string>;
-  /** Extensions by name, all of which carry no value (permit-pty, …). */
-  extensions: string[];
+  /**
+   * Extensions by name: OpenSSH's flags (permit-pty, …) with "" (no data),
+   * airgrant's own with a value (docs/openssh.md, "The certificate").
+   */
+  extensions: Record<string, string>;
 }
 
-/** Options are sorted by name and each value is itself a string (PROTOCOL.certkeys). */
-function encodeOptions(options: [string, string | undefined][]): Uint8Array {
+/**
+ * Options are sorted by name and each value is itself a string
+ * (PROTOCOL.certkeys); `emptyIsNone` writes "" as no data at all, as a flag
+ * extension is.
+ */
+function encodeOptions(options: [string, string][], emptyIsNone: boolean): Uint8Array {
   const w = new SshWriter();
   for (const [name, value] of [...options].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    w.string(name).string(value === undefined ? new Uint8Array() : new SshWriter().string(value).finish());
+    w.string(name).string(emptyIsNone && value === "" ? new Uint8Array() : new SshWriter().string(value).finish());
   }
   return w.finish();
 }
@@ -106,8 +116,8 @@ export function encodeSshCertificateBody(
     .string(principals.finish())
     .uint64(fields.validAfter)
     .uint64(fields.validBefore)
-    .string(encodeOptions(Object.entries(fields.criticalOptions)))
-    .string(encodeOptions(fields.extensions.map((name) => [name, undefined])))
+    .string(encodeOptions(Object.entries(fields.criticalOptions), false))
+    .string(encodeOptions(Object.entries(fields.extensions), true))
     .string(new Uint8Array())
     .string(sshIssuerKeyBlob(caAlgorithm, caSpki))
     .finish();
@@ -145,7 +155,8 @@ export interface SshCertificate extends SshCertificateFields {
   signedBytes: Uint8Array;
 }
 
-function decodeOptions(data: Uint8Array, what: string, withValues: boolean): [string, string][] {
+/** Each option's value: "" for no data, else the one string the data holds. */
+function decodeOptions(data: Uint8Array, what: string): [string, string][] {
   const out: [string, string][] = [];
   const reader = new SshReader(data, what);
   while (reader.remaining > 0) {
@@ -154,7 +165,13 @@ function decodeOptions(data: Uint8Array, what: string, withValues: boolean): [st
     if (out.length > 0 && (out[out.length - 1] as [string, string])[0] >= name) {
       throw malformed(`${what} are not sorted or repeat a name`);
     }
-    out.push([name, withValues && value.length > 0 ? new SshReader(value, what).text() : ""]);
+    if (value.length === 0) {
+      out.push([name, ""]);
+      continue;
+    }
+    const inner = new SshReader(value, what);
+    out.push([name, inner.text()]);
+    if (inner.remaining !== 0) throw malformed(`${what}: '${name.slice(0, 40)}' has trailing bytes`);
   }
   return out;
 }
@@ -175,8 +192,8 @@ export function decodeSshCertificate(blob: Uint8Array): SshCertificate {
   const principals = SshReader.strings(r.string(), "principals").map((p) => new TextDecoder().decode(p));
   const validAfter = r.uint64();
   const validBefore = r.uint64();
-  const criticalOptions = Object.fromEntries(decodeOptions(r.string(), "critical options", true));
-  const extensions = decodeOptions(r.string(), "extensions", false).map(([name]) => name);
+  const criticalOptions = Object.fromEntries(decodeOptions(r.string(), "critical options"));
+  const extensions = Object.fromEntries(decodeOptions(r.string(), "extensions"));
   r.string();
   const caKey = r.string();
   const signedBytes = blob.subarray(0, r.position);

@@ -2,8 +2,10 @@ import {
   AirgrantError,
   decodeSshCertificate,
   formatTarget,
+  GRANT_LIMITS,
   type GrantTarget,
   issuerPublicKey,
+  MIN_TRUST_VERSION_EXTENSION,
   parseTarget,
   type SshCertificate,
   sshIssuerKeyBlob,
@@ -33,7 +35,9 @@ const SSH_USER_CERT = 1;
 /** The critical options a grant's constraints become; sshd enforces both. */
 const GRANT_OPTIONS = ["force-command", "source-address"];
 /** The one right a grant's login has beyond a command: a terminal (docs/openssh.md, "Rights"). */
-const GRANT_EXTENSIONS = ["permit-pty"];
+const PTY_EXTENSION = "permit-pty";
+/** One spelling of 1..2^32-1: no sign, no leading zero. */
+const MIN_TRUST_VERSION_PATTERN = /^[1-9][0-9]{0,9}$/;
 
 type CertificateRefusal = Refusal<"malformed-certificate">;
 
@@ -94,9 +98,20 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
       `key id '${certificate.keyId.slice(0, 80)}' is not <grant id>[/<uses>]@<target> (docs/openssh.md)`,
     );
   }
-  const extra = certificate.extensions.filter((name) => !GRANT_EXTENSIONS.includes(name));
-  if (extra.length > 0) {
-    return malformed(`extension '${(extra[0] as string).slice(0, 40)}' is a right no grant gives (docs/openssh.md)`);
+  const { [PTY_EXTENSION]: pty, [MIN_TRUST_VERSION_EXTENSION]: minTrustText, ...extra } = certificate.extensions;
+  const extraName = Object.keys(extra)[0];
+  if (extraName !== undefined) {
+    return malformed(`extension '${extraName.slice(0, 40)}' is a right no grant gives (docs/openssh.md)`);
+  }
+  if (pty !== undefined && pty !== "") return malformed(`extension '${PTY_EXTENSION}' carries data`);
+  let minTrustVersion: number | undefined;
+  if (minTrustText !== undefined) {
+    minTrustVersion = Number(minTrustText);
+    if (!MIN_TRUST_VERSION_PATTERN.test(minTrustText) || minTrustVersion > GRANT_LIMITS.minTrustVersionMax) {
+      return malformed(
+        `extension '${MIN_TRUST_VERSION_EXTENSION}' is '${minTrustText.slice(0, 20)}', not a trust version 1-${GRANT_LIMITS.minTrustVersionMax} in decimal`,
+      );
+    }
   }
   const constraints: GrantConstraints = {};
   const options = certificate.criticalOptions;
@@ -125,5 +140,6 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
     maxUses: keyId[2] === undefined ? 1 : Number(keyId[2]),
     constraints,
     sshSerial: certificate.serial.toString(),
+    ...(minTrustVersion === undefined ? {} : { minTrustVersion }),
   };
 }

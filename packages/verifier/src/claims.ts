@@ -20,6 +20,8 @@ export interface GrantClaims {
   target: GrantTarget;
   maxUses: number;
   constraints: GrantConstraints;
+  /** The lowest trust version the host must have applied (docs/grant-format.md, "Extensions"). */
+  minTrustVersion?: number;
   /** The signer log's head when the grant was minted; a certificate does not carry it. */
   anchor?: GrantAnchor;
   /** The certificate's serial, decimal. */

@@ -70,5 +70,6 @@ export function grantClaims(grant: Grant): GrantClaims {
   if (grant.sourceAddress !== undefined) claims.constraints.sourceAddress = grant.sourceAddress;
   if (grant.forceCommand !== undefined) claims.constraints.forceCommand = grant.forceCommand;
   if (grant.challenge !== undefined) claims.constraints.challenge = grant.challenge;
+  if (grant.minTrustVersion !== undefined) claims.minTrustVersion = grant.minTrustVersion;
   return claims;
 }

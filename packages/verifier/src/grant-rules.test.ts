@@ -12,6 +12,7 @@ import {
   fromHex,
   type GrantFields,
   keyIdOf,
+  MIN_TRUST_VERSION_EXTENSION,
   parseTarget,
   sshSignatureBlob,
   type TrustBundle,
@@ -42,6 +43,7 @@ interface GrantSpec {
   sourceAddress?: string;
   forceCommand?: string;
   challenge?: string;
+  minTrustVersion?: number;
 }
 interface BundleSpec {
   issuers: IssuerSpec[];
@@ -53,7 +55,7 @@ interface BundleSpec {
   requiredSignatures: number;
   revokedGrants: string[];
   /** A version 2 bundle's expiry; its roots (key C) play no part in a grant's verdict. */
-  signedTrust?: { expires: number; onExpiry: "warn" | "refuse" };
+  signedTrust?: { trustVersion?: number; expires: number; onExpiry: "warn" | "refuse" };
 }
 interface ContextSpec {
   user: string;
@@ -144,6 +146,7 @@ function grantBinary(spec: GrantSpec): Uint8Array {
   };
   if (spec.sourceAddress !== undefined) fields.sourceAddress = spec.sourceAddress;
   if (spec.forceCommand !== undefined) fields.forceCommand = spec.forceCommand;
+  if (spec.minTrustVersion !== undefined) fields.minTrustVersion = spec.minTrustVersion;
   if (spec.challenge !== undefined)
     fields.challenge = fromHex(spec.challenge, spec.challenge.length / 2, "bad-input", "challenge");
   const body = encodeGrantBody(fields);
@@ -183,7 +186,10 @@ function certificate(spec: GrantSpec): Uint8Array {
       validAfter: BigInt(spec.notBefore),
       validBefore: BigInt(spec.notAfter),
       criticalOptions,
-      extensions: ["permit-pty"],
+      extensions: {
+        "permit-pty": "",
+        ...(spec.minTrustVersion === undefined ? {} : { [MIN_TRUST_VERSION_EXTENSION]: String(spec.minTrustVersion) }),
+      },
     },
     "ed25519",
     ca.spki,
@@ -237,6 +243,7 @@ describe("the verdict vectors (test/vectors/verdicts-v1.json)", () => {
       "issuer-not-valid",
       "not-enough-signatures",
       "grant-revoked",
+      "trust-version-required",
       "grant-lifetime-exceeded",
       "grant-not-yet-valid",
       "grant-expired",
@@ -266,7 +273,7 @@ describe("the certificate carrier", () => {
       validAfter: BigInt(spec.notBefore),
       validBefore: BigInt(spec.notAfter),
       criticalOptions: {},
-      extensions: ["permit-pty"],
+      extensions: { "permit-pty": "" },
     };
     edit(fields);
     const body = encodeSshCertificateBody(fields, "ed25519", ca.spki);
@@ -306,10 +313,25 @@ describe("the certificate carrier", () => {
   });
 
   it("refuses rights no grant gives and critical options no grant carries", () => {
-    const forwarding = reSigned((f) => (f.extensions = ["permit-port-forwarding", "permit-pty"]));
+    const forwarding = reSigned((f) => (f.extensions = { "permit-port-forwarding": "", "permit-pty": "" }));
     expect(codeOf(decodeCertificateClaims(forwarding), bundle, context)).toBe("malformed-certificate");
     const unknown = reSigned((f) => (f.criticalOptions = { "verify-required": "" }));
     expect(codeOf(decodeCertificateClaims(unknown), bundle, context)).toBe("constraint-unenforceable");
+  });
+
+  it("reads min-trust-version@airgrant in one decimal spelling of 1..2^32-1, and no data on permit-pty", () => {
+    const withExtensions = (extensions: Record<string, string>) =>
+      decodeCertificateClaims(reSigned((f) => (f.extensions = extensions)));
+    expect(withExtensions({ [MIN_TRUST_VERSION_EXTENSION]: "7", "permit-pty": "" })).toMatchObject({
+      minTrustVersion: 7,
+    });
+    for (const value of ["", "0", "07", "+7", "7 ", "4294967296", "1e3", "x"]) {
+      expect(
+        codeOf(withExtensions({ [MIN_TRUST_VERSION_EXTENSION]: value, "permit-pty": "" }), bundle, context),
+        value,
+      ).toBe("malformed-certificate");
+    }
+    expect(codeOf(withExtensions({ "permit-pty": "yes" }), bundle, context)).toBe("malformed-certificate");
   });
 
   it("refuses a forever certificate and an inverted one on their lifetime", () => {

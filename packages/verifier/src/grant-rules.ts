@@ -36,6 +36,7 @@ export type DenyCode =
   | "not-enough-signatures"
   | "issuer-retired"
   | "grant-revoked"
+  | "trust-version-required"
   | "grant-lifetime-exceeded"
   | "grant-not-yet-valid"
   | "grant-expired"
@@ -161,6 +162,23 @@ function notRevoked(claims: GrantClaims, bundle: TrustBundle) {
     : undefined;
 }
 
+/**
+ * docs/grant-format.md, "Extensions": a grant that names the lowest trust
+ * version it needs waits for a host to apply it, so that a revocation
+ * shipped in that version reaches a host before the grant does.
+ */
+function trustVersionApplied(claims: GrantClaims, bundle: TrustBundle) {
+  const needed = claims.minTrustVersion;
+  if (needed === undefined) return undefined;
+  const installed = bundle.signedTrust?.trustVersion;
+  if (installed !== undefined && installed >= needed) return undefined;
+  const have = installed === undefined ? "an unsigned (version 1) bundle" : `trust version ${installed}`;
+  return {
+    code: "trust-version-required",
+    message: `${what(claims)} needs trust version ${needed} or later; this host has ${have}: apply version ${needed} with airgrant-verifier update`,
+  } as const;
+}
+
 /** An inverted window (only a certificate can carry one) is no shorter than the longest. */
 function lifetime(claims: GrantClaims, bundle: TrustBundle) {
   const { notBefore, notAfter } = claims;
@@ -264,6 +282,7 @@ const RULES: readonly Rule[] = [
   enoughSignatures,
   notRetired,
   notRevoked,
+  trustVersionApplied,
   lifetime,
   window,
   principal,

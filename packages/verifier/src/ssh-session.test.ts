@@ -58,7 +58,7 @@ function certificate(grantId: string, by: TestIssuer = issuer, principals = ["al
       validAfter: BigInt(now - 60),
       validBefore: BigInt(now + 3600),
       criticalOptions: {},
-      extensions: ["permit-pty"],
+      extensions: { "permit-pty": "" },
     },
     by.algorithm,
     by.spki,
