@@ -7,6 +7,7 @@ import {
   type ErrorCode,
   exitStatusOf,
   GRANT_LIMITS,
+  isoSeconds,
   type ParsedArgs,
   packageVersion,
   parseSshPublicKeyLine,
@@ -20,7 +21,7 @@ import {
 import { formatDuration, parseDuration } from "./duration.js";
 import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGroupOption, type SignedBundleRequest } from "./export-bundle.js";
 import { initIssuer } from "./init-issuer.js";
-import { isIssuerKeyAlg } from "./issuer-key-alg.js";
+import { type IssuerKeyAlg, isIssuerKeyAlg } from "./issuer-key-alg.js";
 import {
   type IssuerRecord,
   publicKeyPem,
@@ -31,8 +32,10 @@ import {
 import { type GrantRequest, mintGrant } from "./mint-grant.js";
 import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
+import { readRetiredIssuers } from "./retired-issuers.js";
 import { checkRevocationReason, parseGrantId, revokeGrant } from "./revoke.js";
 import { initRootKey, readRootsRecord, removeRootKey } from "./root-keys.js";
+import { rotateIssuer } from "./rotate-issuer.js";
 import { findRootKey, signBundleFile } from "./sign-bundle.js";
 import { withSigner } from "./signer.js";
 import { resolveSignerHome, type SignerHome, signerHome } from "./signer-home.js";
@@ -60,6 +63,9 @@ Mint airgrant access grants on a PKCS#11 token, approved by an officer's YubiKey
 commands:
   init [--alg ecdsa-p256|ed25519] [--key-label L]
         find or generate the issuer key on the token; print its id and public key
+  init --rotate --key-label L [--alg ecdsa-p256|ed25519]
+        make key L on the same token the issuer key; retire the old one now
+        (signed bundles list it with its retireAt)
   officer add --name NAME --yubikey-id MODHEX [--private-id-file FILE] --aes-key-file FILE
               [--targets LIST] [--max-ttl DURATION]
         enrol an officer's YubiKey (its AES secret goes on the token); the
@@ -150,6 +156,7 @@ const OPTIONS = {
   expires: { type: "string" },
   "on-expiry": { type: "string" },
   "key-id": { type: "string" },
+  rotate: { type: "boolean", default: false },
 } satisfies ParseArgsConfig["options"];
 
 type Values = ParsedArgs<typeof OPTIONS>["values"];
@@ -158,7 +165,7 @@ const GLOBAL_OPTIONS = ["home", "module", "token", "pin-file", "json", "help", "
 
 /** The options each command takes besides the global ones. */
 const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
-  init: ["alg", "key-label"],
+  init: ["alg", "key-label", "rotate"],
   "officer add": ["name", "yubikey-id", "private-id-file", "aes-key-file", "targets", "max-ttl"],
   "officer list": [],
   "officer remove": ["name"],
@@ -264,6 +271,7 @@ function recordedModule(home: SignerHome, recorded: TokenLocation | undefined): 
 function runInit(ctx: Context): number {
   const alg = ctx.values.alg;
   if (alg !== undefined && !isIssuerKeyAlg(alg)) throw usage(`--alg must be ecdsa-p256 or ed25519, not '${alg}'`);
+  if (ctx.values.rotate) return runRotate(ctx, required(ctx.values, "key-label", "init --rotate"), alg);
   const keyLabel = ctx.values["key-label"] ?? DEFAULT_KEY_LABEL;
   const result = initIssuer(ctx.home, (recorded) => openCommandToken(ctx, recorded), { keyLabel, alg });
   const { issuer } = result;
@@ -285,6 +293,31 @@ function runInit(ctx: Context): number {
       recorded: result.recorded,
     },
     `issuer key ${issuer.keyId} (${issuer.alg}, label "${issuer.keyLabel}"): ${how}\n${pem}`,
+  );
+  return 0;
+}
+
+function runRotate(ctx: Context, keyLabel: string, alg: IssuerKeyAlg | undefined): number {
+  const { issuer, retired, generated, auditSeq } = rotateIssuer(
+    ctx.home,
+    (recorded) => openCommandToken(ctx, recorded),
+    { keyLabel, alg },
+  );
+  const pem = publicKeyPem(issuer.publicKey);
+  print(
+    ctx,
+    {
+      keyId: issuer.keyId,
+      alg: issuer.alg,
+      keyLabel: issuer.keyLabel,
+      publicKey: pem,
+      created: issuer.created,
+      generated,
+      retiredKeyId: retired.keyId,
+      retireAt: retired.retireAt,
+      auditSeq,
+    },
+    `issuer key ${issuer.keyId} (${issuer.alg}, label "${issuer.keyLabel}"): ${generated ? "generated on the token" : "found on the token"}; it signs from now on\nissuer key ${retired.keyId} retired at ${isoSeconds(retired.retireAt)}: export a signed bundle (bundle --signed) so hosts trust the new key\n${pem}`,
   );
   return 0;
 }
@@ -676,6 +709,7 @@ function runStatus(ctx: Context): number {
   const issuer = readIssuerRecord(ctx.home.issuerPath);
   const policy = readPolicy(ctx.home.policyPath);
   const head = readAuditHead(ctx.home.auditLogPath);
+  const retired = readRetiredIssuers(ctx.home);
   print(
     ctx,
     {
@@ -690,6 +724,7 @@ function runStatus(ctx: Context): number {
               created: issuer.created,
               token: issuer.token ?? null,
             },
+      retiredIssuers: retired.map((k) => ({ keyId: k.keyId, alg: k.alg, keyLabel: k.keyLabel, retireAt: k.retireAt })),
       officers: policy.officers.length,
       maxLifetime: policy.maxLifetime,
       logHead: head ?? null,
@@ -698,6 +733,7 @@ function runStatus(ctx: Context): number {
       `home:            ${ctx.home.dir}`,
       `issuer key:      ${issuer === undefined ? 'none (run "airgrant-signer init")' : `${issuer.keyId} ${issuer.alg} label "${issuer.keyLabel}" since ${issuer.created}`}`,
       `token:           ${tokenLine(issuer)}`,
+      ...retired.map((k) => `retired key:     ${k.keyId} ${k.alg} label "${k.keyLabel}" at ${isoSeconds(k.retireAt)}`),
       `officers:        ${policy.officers.length}`,
       `longest grant:   ${formatDuration(policy.maxLifetime)}`,
       `audit log head:  ${head === undefined ? "(empty)" : `seq ${head.seq} ${head.hash}`}`,

@@ -11,12 +11,14 @@ import {
   type SignedTrust,
   sha256,
   type TrustBundle,
+  type TrustedIssuer,
   toHex,
   writeFileAtomic,
 } from "@airgrant/core";
 import { readIssuedGrants } from "./issued-grants.js";
 import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
+import { readRetiredIssuers } from "./retired-issuers.js";
 import { bundleRootKey, currentRootKeys, type RootsRecord, readRootsRecord, writeRootsRecord } from "./root-keys.js";
 import type { Signer } from "./signer.js";
 import { readPolicy, writePolicy } from "./signer-policy.js";
@@ -130,6 +132,7 @@ export function exportBundle(
   const roots = request.signed === undefined ? undefined : readRootsRecord(home);
   const signedTrust =
     request.signed === undefined || roots === undefined ? undefined : signedTrustOf(roots, request.signed, now);
+  if (signedTrust !== undefined) bundle.issuers.push(...retiredIssuersOf(home, request.maxLifetime, now));
   const bytes =
     signedTrust === undefined
       ? encodeTrustBundle(bundle)
@@ -171,6 +174,27 @@ export function exportBundle(
     sha256: digest,
     auditSeq: entry.seq,
   };
+}
+
+/**
+ * The keys `init --rotate` retired whose grants may still run, as a signed
+ * bundle lists them (docs/signer.md, "Rotating the issuer key"): each with
+ * its `retireAt`, valid until `retireAt + maxLifetime`, when the last grant
+ * it may have started has ended; after that it is left out. Version 1 has
+ * no `retireAt`, so only signed bundles list them.
+ */
+function retiredIssuersOf(home: Signer["home"], maxLifetime: number, now: number): TrustedIssuer[] {
+  return readRetiredIssuers(home)
+    .filter((key) => key.retireAt + maxLifetime > now)
+    .map((key) => ({
+      keyId: key.keyId,
+      algorithm: signatureAlgorithmOf(key.alg),
+      publicKey: key.publicKey,
+      notBefore: Math.min(Math.floor(Date.parse(key.created) / 1000), key.retireAt),
+      notAfter: key.retireAt + maxLifetime,
+      targets: ["*"],
+      retireAt: key.retireAt,
+    }));
 }
 
 /**

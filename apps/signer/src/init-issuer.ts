@@ -1,10 +1,23 @@
 import { resolve } from "node:path";
 import { AirgrantError, auditData, keyIdOf, toHex } from "@airgrant/core";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
-import { type IssuerRecord, writeIssuerRecord } from "./issuer-record.js";
+import { type IssuerRecord, type TokenLocation, writeIssuerRecord } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
 import { type TokenSource, withHomeSession } from "./signer.js";
 import type { SignerHome } from "./signer-home.js";
+import type { TokenSession } from "./token-session.js";
+
+/**
+ * The token a session has open, as issuer.json records it: a bare file name
+ * is left for the dynamic loader to search, as it was found; a path is made
+ * absolute, since later commands run elsewhere.
+ */
+export function tokenLocationOf(session: TokenSession): TokenLocation {
+  return {
+    tokenLabel: session.tokenLabel,
+    modulePath: session.modulePath.includes("/") ? resolve(session.modulePath) : session.modulePath,
+  };
+}
 
 export interface InitResult {
   issuer: IssuerRecord;
@@ -53,12 +66,7 @@ export function initIssuer(
       publicKey: key.publicKeySpki,
       keyId,
       created: clock().toISOString(),
-      // A bare file name is left for the dynamic loader to search, as it was
-      // found; a path is made absolute, since later commands run elsewhere.
-      token: {
-        tokenLabel: session.tokenLabel,
-        modulePath: session.modulePath.includes("/") ? resolve(session.modulePath) : session.modulePath,
-      },
+      token: tokenLocationOf(session),
     };
     writeIssuerRecord(home.issuerPath, issuer);
     appendSignerEntry(

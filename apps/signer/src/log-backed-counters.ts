@@ -44,24 +44,32 @@ export function counterObjectLabel(issuerKeyId: string, publicId: string): strin
 
 /**
  * A YubiKey's counter in its token data object: 4 bytes, the usage counter
- * and the session counter, each a big-endian 16-bit integer.
+ * and the session counter, each a big-endian 16-bit integer. Written under
+ * the issuer key's label; read as the highest of its objects and those of
+ * the keys it replaced (`retiredKeyIds`), so that a rotation (`init
+ * --rotate`) leaves the token's record of every OTP spent where it was.
  */
-export function tokenCounterAnchor(session: TokenSession, issuerKeyId: string): CounterAnchor {
+export function tokenCounterAnchor(
+  session: TokenSession,
+  issuerKeyId: string,
+  retiredKeyIds: readonly string[],
+): CounterAnchor {
   return {
     read(publicId) {
-      const label = counterObjectLabel(issuerKeyId, publicId);
       let highest: OtpCounter | undefined;
-      for (const value of session.readDataObjects(label)) {
-        if (value.length !== 4) {
-          throw new AirgrantError(
-            "state-corrupt",
-            `the data object "${label}" on token "${session.tokenLabel}" holds ${value.length} bytes, not a 4-byte OTP counter`,
-          );
+      for (const label of [issuerKeyId, ...retiredKeyIds].map((keyId) => counterObjectLabel(keyId, publicId))) {
+        for (const value of session.readDataObjects(label)) {
+          if (value.length !== 4) {
+            throw new AirgrantError(
+              "state-corrupt",
+              `the data object "${label}" on token "${session.tokenLabel}" holds ${value.length} bytes, not a 4-byte OTP counter`,
+            );
+          }
+          const view = new DataView(value.buffer, value.byteOffset, 4);
+          const counter = { usageCounter: view.getUint16(0), sessionCounter: view.getUint16(2) };
+          // Two objects are a replacement a crash cut short: the newer is the higher.
+          if (highest === undefined || compareOtpCounters(counter, highest) > 0) highest = counter;
         }
-        const view = new DataView(value.buffer, value.byteOffset, 4);
-        const counter = { usageCounter: view.getUint16(0), sessionCounter: view.getUint16(2) };
-        // Two objects are a replacement a crash cut short: the newer is the higher.
-        if (highest === undefined || compareOtpCounters(counter, highest) > 0) highest = counter;
       }
       return highest;
     },

@@ -21,6 +21,7 @@ import { counterObjectLabel } from "./log-backed-counters.js";
 import { type GrantRequest, type MintOptions, type MintResult, mintGrant } from "./mint-grant.js";
 import { enrolOfficer } from "./officer-enrolment.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
+import { rotateIssuer } from "./rotate-issuer.js";
 import { withSigner } from "./signer.js";
 import { type SignerHome, signerHome } from "./signer-home.js";
 import { openToken, type TokenSession } from "./token-session.js";
@@ -294,6 +295,20 @@ describe("OTP counters anchored on the token", () => {
       rmSync(home.countersPath);
       expect(() => mint(home, used)).toThrow(expect.objectContaining({ code: "otp-counter-rollback" }));
     }
+  });
+
+  it("keeps counting the retired key's token counters after a rotation: a used OTP stays refused", () => {
+    const home = newHome();
+    const used = otp();
+    expect(mint(home, used).ok).toBe(true);
+    const retired = issuerOf(home).keyId;
+    rotateIssuer(home, session, { keyLabel: `issuer-${homes}-rotated`, alg: undefined });
+    expect(issuerOf(home).keyId).not.toBe(retired);
+    expect(mint(home, used)).toMatchObject({ ok: false, code: "otp-replayed" });
+    // The new key has no counter object yet: the retired key's is what catches the forged cache.
+    expect(session.readDataObjects(counterObjectLabel(issuerOf(home).keyId, PUBLIC_ID))).toEqual([]);
+    forgeCounterCache(home, { [PUBLIC_ID]: [0, 0] });
+    expect(() => mint(home, used)).toThrow(expect.objectContaining({ code: "otp-counter-rollback" }));
   });
 
   it("moves a token behind the home forward (a crash between the log's flush and the token's write)", () => {

@@ -21,6 +21,7 @@ import { type OtpKey, parseOtp, validateOtp } from "@airgrant/yubikey-otp";
 import { formatDuration } from "./duration.js";
 import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { appendSignerEntry, LogBackedCounters, tokenCounterAnchor } from "./log-backed-counters.js";
+import { readRetiredIssuers } from "./retired-issuers.js";
 import { readRootsRecord } from "./root-keys.js";
 import type { Signer } from "./signer.js";
 import { type Officer, officerMayApprove, readPolicy } from "./signer-policy.js";
@@ -142,7 +143,11 @@ export function mintGrant(
     home.countersPath,
     home.auditLogPath,
     head,
-    tokenCounterAnchor(session, issuer.keyId),
+    tokenCounterAnchor(
+      session,
+      issuer.keyId,
+      readRetiredIssuers(home).map((retired) => retired.keyId),
+    ),
   );
   // The entry that ends the mint also makes its OTP counter durable (docs/signer.md, "OTP counters").
   const audit = <T extends "grant-issued" | "grant-refused">(type: T, record: AuditRecord<T>): number => {

@@ -10,6 +10,8 @@ export interface SignerHome {
   dir: string;
   /** The issuer key's label, algorithm and public key. */
   issuerPath: string;
+  /** The issuer keys `init --rotate` replaced, each with its retireAt. */
+  retiredIssuersPath: string;
   /** Officers and the longest grant hosts accept. */
   policyPath: string;
   /** Last accepted counters of each YubiKey (@airgrant/yubikey-otp's store). */
@@ -29,6 +31,7 @@ export function signerHome(dir: string): SignerHome {
   return {
     dir,
     issuerPath: join(dir, "issuer.json"),
+    retiredIssuersPath: join(dir, "retired-issuers.json"),
     policyPath: join(dir, "policy.json"),
     countersPath: join(dir, "otp-counters.json"),
     auditLogPath: join(dir, "audit.log"),

@@ -30,6 +30,15 @@ const good: { [T in AuditRecordType]: Record<string, AuditValue> } = {
   "ssh-principals": { verdict: "wrong-host", user: "alice", host: "db2", presented: "b".repeat(64), presentedBytes: 9 },
   "bundle-installed": { bundleId: "c".repeat(32), sha256: "d".repeat(64), issuers: ["e".repeat(16)] },
   "issuer-initialised": { keyId: "f".repeat(16), algorithm: "ed25519", keyLabel: "k", token: "t", generated: true },
+  "issuer-rotated": {
+    keyId: "f".repeat(16),
+    algorithm: "ed25519",
+    keyLabel: "k2",
+    token: "t",
+    generated: true,
+    retiredKeyId: "e".repeat(16),
+    retireAt: 1767225600,
+  },
   "officer-added": { officer: "o", yubikeyId: "cccccccccccb", aesKeyLabel: "l", targets: ["*"], maxTtl: 3600 },
   "officer-removed": { officer: "o", yubikeyId: "cccccccccccb", tokenObjectsDeleted: 1 },
   "grant-issued": {

@@ -138,6 +138,10 @@ export const AUDIT_RECORDS = {
     },
   },
   "issuer-initialised": TOKEN_KEY_INITIALISED,
+  "issuer-rotated": {
+    required: { ...TOKEN_KEY_INITIALISED.required, retiredKeyId: hex(16), retireAt: count(0) },
+    optional: {},
+  },
   "officer-added": {
     required: { officer: text, yubikeyId: text, aesKeyLabel: text, targets: listOf(text), maxTtl: count(1) },
     optional: {},
