@@ -4,7 +4,8 @@
 // lists both (the old one with its retireAt), and the built verifier lets in
 // the new key's grants and the old key's grants that started by retireAt,
 // while refusing the old key's grant that starts later. A used OTP stays
-// used across the rotation. Needs root (CI runs it as root): it fails,
+// used across the rotation. The auditor then reads from the same logs when
+// each key was valid and which trust version each host applied. Needs root (CI runs it as root): it fails,
 // never skips, without.
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeGrant, decodeGrantText, decodeSignedTrustBundle, toHex, verifyAuditLog } from "@airgrant/core";
 import { createSoftHsmToken } from "@airgrant/signer";
-import { SIGNER_BUNDLE, VERIFIER_CLI } from "@airgrant/testkit";
+import { AUDITOR_CLI, SIGNER_BUNDLE, VERIFIER_CLI } from "@airgrant/testkit";
 import { cleanUpSuite, removeStaleFixtures, requireRoot } from "@airgrant/testkit/system";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
@@ -200,7 +201,7 @@ describe("issuer key rotation on a SoftHSM2 token", () => {
     const replay = signer(grantArgs([]), `${spent}\n`);
     expect(replay.stderr).toMatch(/^error: otp-replayed: /);
     expect(replay.status).toBe(1);
-    const after = mint(otp());
+    const after = mint(otp(), ["--max-uses", "2"]);
     expect(issuerKeyIdOf(after.grant)).toBe(newKey);
 
     // A host that has not applied a bundle listing the new key does not know it.
@@ -224,13 +225,43 @@ describe("issuer key rotation on a SoftHSM2 token", () => {
       const r = check(state, after.grant);
       expect(r.status, r.stderr).toBe(0);
     }
-    // The old key's grant that started before retireAt runs out as it would have.
-    expect(check(hostBefore, before.grant).status).toBe(0);
+    // The old key's grant that started before retireAt runs out as it would have: its second use.
     expect(check(host, before.grant).status).toBe(0);
     // The one that starts after retireAt never starts.
     const refused = check(host, startsLater.grant);
     expect(refused.stderr).toMatch(new RegExp(`^error: issuer-retired: issuer key ${oldKey} was retired at `));
     expect(refused.status).toBe(1);
+
+    // The auditor reads the same story from the logs: the keys' validity, and the trust versions applied.
+    const audit = spawnSync(
+      process.execPath,
+      [
+        AUDITOR_CLI,
+        "reconcile",
+        "--signer",
+        join(home, "audit.log"),
+        "--host",
+        ...[hostBefore, host].map((h) => join(h, "audit.log")),
+        "--json",
+      ],
+      { encoding: "utf8" },
+    );
+    expect(audit.status, audit.stdout).toBe(0);
+    const reconciled = JSON.parse(audit.stdout);
+    expect(reconciled.issuerKeys).toEqual([
+      {
+        keyId: oldKey,
+        since: expect.any(Object),
+        retired: { seq: expect.any(Number), time: expect.any(String), retireAt },
+      },
+      { keyId: newKey, since: expect.any(Object) },
+    ]);
+    expect(
+      reconciled.trustVersions.hosts.map((h: { applied: { trustVersion: number }[] }) =>
+        h.applied.map((a) => a.trustVersion),
+      ),
+    ).toEqual([[1, 2], [2]]);
+    expect(reconciled.trustVersions.behind).toEqual([]);
   });
 
   it("lists no retired key in a version 1 bundle, which has no retireAt", () => {

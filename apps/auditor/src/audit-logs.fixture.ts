@@ -53,6 +53,7 @@ export class AuditScenario {
     fields: Partial<Omit<IssuedFixture, "anchor" | "seq">> & {
       issuerKeyId?: string;
       otpCounter?: [number, number];
+      minTrustVersion?: number;
     } = {},
   ): IssuedFixture {
     const notBefore = fields.notBefore ?? T0;
@@ -77,6 +78,7 @@ export class AuditScenario {
         otpCounter: fields.otpCounter ?? [1, ++this.#touches],
         reason: "change 42",
         yubikeyId: "cccccccccccb",
+        ...(fields.minTrustVersion === undefined ? {} : { minTrustVersion: fields.minTrustVersion }),
       },
       { clock: at(notBefore) },
     );

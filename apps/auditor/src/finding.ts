@@ -16,6 +16,8 @@ export type FindingCode =
   | "grant-mismatch"
   | "anchor-not-on-chain"
   | "revoked-grant-used"
+  | "retired-issuer-used"
+  | "trust-version-unmet"
   | "bundle-not-exported"
   | "duplicate-grant"
   | "otp-counter-not-increasing"
@@ -35,6 +37,8 @@ export const FINDING_CODES: readonly FindingCode[] = [
   "target-mismatch",
   "grant-mismatch",
   "revoked-grant-used",
+  "retired-issuer-used",
+  "trust-version-unmet",
   "bundle-not-exported",
   "duplicate-grant",
   "otp-counter-not-increasing",

@@ -1,9 +1,10 @@
 import { isoSeconds, printableLine } from "@airgrant/core";
 import { notGivenNote } from "./known-heads.js";
 import { describeEvidence } from "./log-evidence.js";
-import type { OfficerTally, Reconciliation } from "./reconcile-logs.js";
+import type { IssuerKeyReport, OfficerTally, Reconciliation } from "./reconcile-logs.js";
 import type { IssuedGrant } from "./signer-ledger.js";
 import type { LogSummary } from "./stream-log.js";
+import type { HostTrust } from "./trust-history.js";
 
 /** The verdict code of a reconciliation (docs/errors.md, "auditor"). */
 export function reconciliationCode(r: Reconciliation): "reconciled" | "reconcile-findings" {
@@ -51,13 +52,27 @@ export function reconciliationNotes(r: Reconciliation): string[] {
   }
   const gaps = r.revocationGaps;
   if (gaps.count > 0) {
-    const named = gaps.first.map(
-      (g) =>
-        `grant ${g.grantId} on ${g.host} at ${g.time} (${g.log} entry ${g.seq}), revoked at ${new Date(g.revoked.time).toISOString()} (signer log entry ${g.revoked.seq})`,
-    );
+    const named = gaps.first.map((g) => {
+      const shipped = g.revokedIn === undefined ? "" : `, first in trust version ${g.revokedIn}`;
+      const held =
+        g.hostTrustVersion === undefined ? "an unsigned bundle or none" : `trust version ${g.hostTrustVersion}`;
+      return `grant ${g.grantId} on ${g.host} at ${g.time} (${g.log} entry ${g.seq}), revoked at ${new Date(g.revoked.time).toISOString()} (signer log entry ${g.revoked.seq})${shipped}; the host had ${held}`;
+    });
     const more = gaps.count > named.length ? `; and ${gaps.count - named.length} more` : "";
     notes.push(
       `${gaps.count} use(s) of grants after the signer log revoked them, on hosts whose bundle did not revoke them yet: ${named.join("; ")}${more}`,
+    );
+  }
+  if (r.retirementGaps > 0) {
+    notes.push(
+      `${r.retirementGaps} use(s) of grants that start after their issuer key's retireAt, on hosts whose bundle was exported before the key was retired (so they could not refuse them)`,
+    );
+  }
+  const { newest, behind } = r.trustVersions;
+  if (newest !== undefined && behind.length > 0) {
+    const hosts = r.trustVersions.hosts.filter((h) => behind.includes(h.log)).map((h) => `${h.log} (${heldTrust(h)})`);
+    notes.push(
+      `${behind.length} host log(s) end on a trust version older than ${newest.trustVersion}, the newest seen (${newest.log} entry ${newest.seq}): ${hosts.join("; ")}`,
     );
   }
   notes.push(...r.sinceNotGiven.map(notGivenNote));
@@ -68,6 +83,34 @@ export function reconciliationNotes(r: Reconciliation): string[] {
     );
   }
   return notes;
+}
+
+/** What a host log says its host held at its end. */
+export function heldTrust(h: HostTrust): string {
+  const last = h.last;
+  if (last === undefined) return "no bundle-installed entry";
+  const what = last.trustVersion === undefined ? "an unsigned bundle" : `trust version ${last.trustVersion}`;
+  return `${what} since ${last.time}`;
+}
+
+/** Each bundle a host log installed: `2 at <time>`, `unsigned at <time>`. */
+export function appliedTrust(h: HostTrust): string {
+  const listed = h.applied.map((a) => `${a.trustVersion ?? "unsigned"} at ${a.time}`);
+  if (h.appliedOmitted > 0) listed.push(`and ${h.appliedOmitted} more`);
+  return listed.join(", ") || "none";
+}
+
+/** An issuer key's validity, as the signer log and --bundle tell it. */
+export function issuerKeyCells(k: IssuerKeyReport): string[] {
+  const since = k.since === undefined ? "-" : `${k.since.time} (entry ${k.since.seq})`;
+  const retired =
+    k.retired === undefined ? "-" : `${isoSeconds(k.retired.retireAt)} (entry ${k.retired.seq}, ${k.retired.time})`;
+  const b = k.bundle;
+  const bundle =
+    b === undefined
+      ? "-"
+      : `${isoSeconds(b.notBefore)} to ${isoSeconds(b.notAfter)}${b.retireAt === undefined ? "" : `, retireAt ${isoSeconds(b.retireAt)}`}`;
+  return [k.keyId, since, retired, bundle];
 }
 
 function grantJson(g: IssuedGrant) {
@@ -95,6 +138,9 @@ export function reconciliationJson(r: Reconciliation): Record<string, unknown> {
     groupsResolved: r.groupsResolved,
     unresolvedGroupUses: r.unresolvedGroupUses,
     revocationGaps: r.revocationGaps,
+    retirementGaps: r.retirementGaps,
+    trustVersions: r.trustVersions,
+    issuerKeys: r.issuerKeys,
     grantsIssued: r.grantsIssued,
     grantsUsed: r.grantsUsed,
     uses: r.uses,
@@ -184,6 +230,16 @@ export function reconciliationText(r: Reconciliation): string {
       ]),
     ),
   );
+  out.push("", "trust versions:");
+  out.push(
+    ...table(
+      ["LOG", "HOLDS", "APPLIED"],
+      r.trustVersions.hosts.map((h) => [h.log, heldTrust(h), appliedTrust(h)]),
+      60,
+    ),
+  );
+  out.push("", "issuer keys:");
+  out.push(...table(["KEY", "SIGNS FROM (SIGNER LOG)", "RETIRED AT", "IN --bundle"], r.issuerKeys.map(issuerKeyCells)));
   out.push("", "officers:");
   out.push(
     ...table(["OFFICER", "ISSUED", "USED", "NEVER-USED", "USES", "REFUSALS", "FINDINGS"], r.officers.map(officerCells)),

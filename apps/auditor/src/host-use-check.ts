@@ -7,8 +7,16 @@ import {
   readAuditData,
 } from "@airgrant/core";
 import { type Finding, type FindingList, keptString, logRecoveredFinding } from "./finding.js";
-import type { IssuedGrant, SignerLedger } from "./signer-ledger.js";
+import type { ExportedBundle, IssuedGrant, SignerLedger } from "./signer-ledger.js";
 import type { EntryCheck } from "./stream-log.js";
+import type { HostTrust, TrustHistory } from "./trust-history.js";
+
+/** Where a use was recorded. */
+interface UseAt {
+  host: string;
+  seq: number;
+  time: string;
+}
 
 /** What one host (by the name its entries give) did, for the per-host table. */
 export interface HostTally {
@@ -36,6 +44,10 @@ export interface HostCheckContext {
   unresolvedGroupUses: number;
   /** Uses after the signer log revoked the grant, on a host whose bundle did not yet revoke it. */
   revocationGaps: RevocationGaps;
+  /** Uses of grants starting after their issuer key's retireAt, on a host whose bundle predates the rotation. */
+  retirementGaps: number;
+  /** The bundles each host log installed, and the newest trust version seen. */
+  trust: TrustHistory;
 }
 
 /** A use of a revoked grant that its host could not refuse yet: not a finding, a note naming the gap. */
@@ -48,6 +60,10 @@ export interface RevocationGap {
   time: string;
   /** The signer log's grant-revoked entry: sequence number and milliseconds since the epoch. */
   revoked: { seq: number; time: number };
+  /** The trust version of the first signed bundle the signer exported that revokes it. */
+  revokedIn?: number;
+  /** The trust version the host had installed at the use; absent for an unsigned bundle or none. */
+  hostTrustVersion?: number;
 }
 
 export interface RevocationGaps {
@@ -71,13 +87,16 @@ const GROUP_PREFIX = "group:";
  */
 export class HostUseCheck implements EntryCheck {
   /** The bundle this host had installed last (its bundle-installed entry), when the signer exported it. */
-  private installed: { bundleId: string; seq: number; revoked: ReadonlySet<string> } | undefined;
+  private installed: { bundleId: string; seq: number; exported: ExportedBundle } | undefined;
+  private readonly trust: HostTrust;
 
   constructor(
     private readonly context: HostCheckContext,
     private readonly path: string,
     private readonly logIndex: number,
-  ) {}
+  ) {
+    this.trust = context.trust.hostLog(path);
+  }
 
   onEntry(entry: AuditEntry): undefined {
     if (entry.type === LOG_RECOVERED_TYPE) this.context.findings.add(logRecoveredFinding(this.path, entry));
@@ -128,21 +147,82 @@ export class HostUseCheck implements EntryCheck {
     this.checkTarget(grant, at);
     this.checkGrantFacts(d, grant, at);
     this.checkWindow(time, grant, at);
-    if (this.installed?.revoked.has(grantId)) {
-      const { bundleId, seq } = this.installed;
+    this.checkRevocation(grant, at);
+    this.checkRetirement(grant, at);
+    this.checkTrustVersion(grant, at);
+    return undefined;
+  }
+
+  /**
+   * A use after the host installed a bundle that revokes the grant is a
+   * finding; one after the signer revoked it, before the host had such a
+   * bundle, is the gap a note names, with the trust versions on either side.
+   */
+  private checkRevocation(grant: IssuedGrant, at: Omit<Finding, "code" | "message"> & UseAt): void {
+    const installed = this.installed;
+    if (installed?.exported.revoked.has(grant.grantId)) {
+      const version =
+        installed.exported.trustVersion === undefined ? "" : ` (trust version ${installed.exported.trustVersion})`;
       this.add({
         code: "revoked-grant-used",
         ...at,
-        message: `the grant is revoked in bundle ${bundleId}, which this host installed at entry ${seq}`,
+        message: `the grant is revoked in bundle ${installed.bundleId}${version}, which this host installed at entry ${installed.seq}`,
       });
-    } else if (grant.revoked !== undefined && grant.revoked.time <= time) {
-      const gaps = this.context.revocationGaps;
-      gaps.count++;
-      if (gaps.first.length < REVOCATION_GAPS_NAMED) {
-        gaps.first.push({ grantId, host, log: this.path, seq: entry.seq, time: entry.time, revoked: grant.revoked });
-      }
+      return;
     }
-    return undefined;
+    if (grant.revoked === undefined || grant.revoked.time > Date.parse(at.time)) return;
+    const gaps = this.context.revocationGaps;
+    gaps.count++;
+    if (gaps.first.length >= REVOCATION_GAPS_NAMED) return;
+    const hostTrustVersion = this.trust.last?.trustVersion;
+    gaps.first.push({
+      grantId: grant.grantId,
+      host: at.host,
+      log: this.path,
+      seq: at.seq,
+      time: at.time,
+      revoked: grant.revoked,
+      ...(grant.revokedIn === undefined ? {} : { revokedIn: grant.revokedIn }),
+      ...(hostTrustVersion === undefined ? {} : { hostTrustVersion }),
+    });
+  }
+
+  /**
+   * docs/grant-format.md, "Extensions": a host refuses a grant whose
+   * min-trust-version is above the trust version it holds. One that let it
+   * in while its own log says it held less did not check, or lies.
+   */
+  private checkTrustVersion(grant: IssuedGrant, at: Omit<Finding, "code" | "message">): void {
+    const needed = grant.minTrustVersion;
+    const held = this.trust.last?.trustVersion;
+    if (needed === undefined || (held !== undefined && held >= needed)) return;
+    this.add({
+      code: "trust-version-unmet",
+      ...at,
+      message: `the grant needs trust version ${needed}; this host's log says it held ${held === undefined ? "no signed bundle" : `trust version ${held}`}`,
+    });
+  }
+
+  /**
+   * docs/trust-bundle.md, "Issuer key rotation": a grant that starts after
+   * its issuer key's retireAt is refused by every bundle the signer exported
+   * after the rotation (a signed one lists the retireAt, an unsigned one
+   * drops the key). A host holding such a bundle that let it in is a
+   * finding; one holding an older bundle could not know, and is counted.
+   */
+  private checkRetirement(grant: IssuedGrant, at: Omit<Finding, "code" | "message">): void {
+    const retired = this.context.ledger.issuerKeys.get(grant.issuerKeyId)?.retired;
+    if (retired === undefined || grant.notBefore <= retired.retireAt) return;
+    const installed = this.installed;
+    if (installed === undefined || installed.exported.seq < retired.seq) {
+      this.context.retirementGaps++;
+      return;
+    }
+    this.add({
+      code: "retired-issuer-used",
+      ...at,
+      message: `the grant starts at ${isoSeconds(grant.notBefore)}, after its issuer key ${grant.issuerKeyId} was retired at ${isoSeconds(retired.retireAt)} (signer log entry ${retired.seq}), and this host held bundle ${installed.bundleId}, exported after that, since entry ${installed.seq}`,
+    });
   }
 
   /**
@@ -151,7 +231,13 @@ export class HostUseCheck implements EntryCheck {
    * may carry issuer keys that are not the signer's.
    */
   private recordBundle(entry: AuditEntry): void {
-    const bundleId = readAuditData("bundle-installed", entry.data).record.bundleId;
+    const { bundleId, trustVersion } = readAuditData("bundle-installed", entry.data).record;
+    this.context.trust.applied(this.trust, {
+      seq: entry.seq,
+      time: entry.time,
+      bundleId: keptString(bundleId) ?? "(no id)",
+      ...(trustVersion === undefined ? {} : { trustVersion }),
+    });
     const exported = bundleId === undefined ? undefined : this.context.ledger.bundles.get(bundleId);
     if (bundleId === undefined || exported === undefined) {
       this.installed = undefined;
@@ -164,7 +250,7 @@ export class HostUseCheck implements EntryCheck {
       });
       return;
     }
-    this.installed = { bundleId, seq: entry.seq, revoked: exported.revoked };
+    this.installed = { bundleId, seq: entry.seq, exported };
   }
 
   private add(finding: Finding): void {

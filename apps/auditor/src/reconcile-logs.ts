@@ -3,8 +3,9 @@ import { FINDING_CODES, type Finding, type FindingCode, FindingList } from "./fi
 import { type HostCheckContext, type HostTally, HostUseCheck, type RevocationGaps } from "./host-use-check.js";
 import { headsNotGiven, type KnownHead, type KnownHeads } from "./known-heads.js";
 import { LogEvidence } from "./log-evidence.js";
-import { type IssuedGrant, SignerLedger } from "./signer-ledger.js";
+import { type IssuedGrant, type IssuerKeyPeriod, SignerLedger } from "./signer-ledger.js";
 import { type EntryCheck, type LogSummary, streamLog } from "./stream-log.js";
+import { type HostTrust, type NewestTrust, TrustHistory } from "./trust-history.js";
 
 export interface ReconcileInput {
   signerLog: string;
@@ -40,6 +41,12 @@ export interface Reconciliation {
   unresolvedGroupUses: number;
   /** Uses after the signer log revoked the grant, before the host installed a bundle revoking it. */
   revocationGaps: RevocationGaps;
+  /** Uses of grants starting after their issuer key's retireAt, on hosts whose bundle predates the rotation. */
+  retirementGaps: number;
+  /** Which trust version each host log applied and when, the newest seen, and the host logs behind it. */
+  trustVersions: { newest: NewestTrust | undefined; hosts: HostTrust[]; behind: string[] };
+  /** Every issuer key the signer log or --bundle names, and when it was valid. */
+  issuerKeys: IssuerKeyReport[];
   grantsIssued: number;
   grantsUsed: number;
   uses: number;
@@ -56,6 +63,11 @@ export interface Reconciliation {
   officers: OfficerTally[];
   /** Logs the earlier audit (`--since`) saw that were not given this time, so not checked against it. */
   sinceNotGiven: KnownHead[];
+}
+
+/** An issuer key's life: from the signer log (issuer-initialised, issuer-rotated), and as --bundle lists it. */
+export interface IssuerKeyReport extends IssuerKeyPeriod {
+  bundle?: { notBefore: number; notAfter: number; retireAt?: number };
 }
 
 const DEFAULT_FINDING_LIMIT = 100_000;
@@ -122,7 +134,11 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     hosts: new Map(),
     unresolvedGroupUses: 0,
     revocationGaps: { count: 0, first: [] },
+    retirementGaps: 0,
+    trust: new TrustHistory(),
   };
+  const exported = ledger.newestExported;
+  if (exported !== undefined) context.trust.seen(exported.trustVersion, input.signerLog, exported.seq);
   input.hostLogs.forEach((path, index) => {
     logs.push(streamWithEvidence(path, "host", evidenceOf(), new HostUseCheck(context, path, index)));
   });
@@ -161,6 +177,13 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     groupsResolved: input.bundle !== undefined,
     unresolvedGroupUses: context.unresolvedGroupUses,
     revocationGaps: context.revocationGaps,
+    retirementGaps: context.retirementGaps,
+    trustVersions: {
+      newest: context.trust.newest,
+      hosts: context.trust.hosts,
+      behind: context.trust.behind().map((h) => h.log),
+    },
+    issuerKeys: issuerKeysOf(ledger, input.bundle),
     grantsIssued: grants.length,
     grantsUsed: grants.filter((g) => g.uses.length > 0).length,
     uses,
@@ -173,6 +196,20 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     officers: tallyOfficers(grants, ledger, sorted),
     sinceNotGiven: input.known === undefined ? [] : headsNotGiven(input.known, new Set(logs.map((l) => l.logId))),
   };
+}
+
+function issuerKeysOf(ledger: SignerLedger, bundle: TrustBundle | undefined): IssuerKeyReport[] {
+  const keys = new Map<string, IssuerKeyReport>([...ledger.issuerKeys].map(([id, key]) => [id, { ...key }]));
+  for (const issuer of bundle?.issuers ?? []) {
+    const key = keys.get(issuer.keyId) ?? { keyId: issuer.keyId };
+    key.bundle = {
+      notBefore: issuer.notBefore,
+      notAfter: issuer.notAfter,
+      ...(issuer.retireAt === undefined ? {} : { retireAt: issuer.retireAt }),
+    };
+    keys.set(issuer.keyId, key);
+  }
+  return [...keys.values()];
 }
 
 /** Two logs with one log id are one chain given twice: its uses would count double. */

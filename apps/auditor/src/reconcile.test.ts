@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeTrustBundle } from "@airgrant/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { AuditScenario, T0 } from "./audit-logs.fixture.js";
+import { AuditScenario, ISSUER_KEY_ID, T0 } from "./audit-logs.fixture.js";
 import type { FindingCode } from "./finding.js";
 import { type Reconciliation, reconcileLogs } from "./reconcile-logs.js";
 
@@ -347,6 +347,172 @@ describe("airgrant-auditor reconcile", () => {
     const text = run(["reconcile", "--signer", s.signerLog, "--host", s.hostLog("db1.example")]).stdout;
     expect(text).toContain(
       `note: 1 use(s) of grants after the signer log revoked them, on hosts whose bundle did not revoke them yet: grant ${g.grantId} on db1.example`,
+    );
+  });
+
+  it("knows which trust version each host applied and when, names it in a revocation gap, and reports hosts behind", () => {
+    const s = scenario();
+    const g = s.issue({ maxUses: 3 });
+    const [b2, b3, unsigned] = ["2".repeat(32), "3".repeat(32), "1".repeat(32)];
+    const installed = (bundleId: string, trustVersion?: number) => ({
+      bundleId,
+      issuers: [],
+      sha256: "0".repeat(64),
+      ...(trustVersion === undefined ? {} : { trustVersion }),
+    });
+    s.signerEntry("bundle-exported", { bundleId: unsigned, clockSkew: 300, revokedGrants: [] });
+    s.signerEntry("bundle-exported", { bundleId: b2, clockSkew: 300, revokedGrants: [], trustVersion: 2 });
+    s.signerEntry("grant-revoked", { grantId: g.grantId, reason: "laptop stolen" }, T0 + 60);
+    s.signerEntry("bundle-exported", { bundleId: b3, clockSkew: 300, revokedGrants: [g.grantId], trustVersion: 3 });
+    s.hostEntry("db1.example", "bundle-installed", installed(b2, 2));
+    s.use("db1.example", g, { at: T0 + 90 });
+    s.hostEntry("db1.example", "bundle-installed", installed(b3, 3), T0 + 120);
+    s.use("db1.example", g, { at: T0 + 150 });
+    s.hostEntry("db2.example", "bundle-installed", installed(b2, 2), T0 + 10);
+    s.hostEntry("db3.example", "bundle-installed", installed(unsigned), T0 + 20);
+    const r = reconcile(s, ["db1.example", "db2.example", "db3.example"]);
+    expect(r.findings.map((f) => [f.code, f.seq, f.message])).toEqual([
+      [
+        "revoked-grant-used",
+        5,
+        `the grant is revoked in bundle ${b3} (trust version 3), which this host installed at entry 4`,
+      ],
+    ]);
+    expect(r.revocationGaps.first[0]).toMatchObject({ seq: 3, revokedIn: 3, hostTrustVersion: 2 });
+    expect(r.trustVersions.newest).toEqual({ trustVersion: 3, log: s.signerLog, seq: 7 });
+    expect(r.trustVersions.hosts.map((h) => [h.log, h.applied.map((a) => [a.trustVersion, a.time])])).toEqual([
+      [
+        s.hostLog("db1.example"),
+        [
+          [2, new Date(T0 * 1000).toISOString()],
+          [3, new Date((T0 + 120) * 1000).toISOString()],
+        ],
+      ],
+      [s.hostLog("db2.example"), [[2, new Date((T0 + 10) * 1000).toISOString()]]],
+      [s.hostLog("db3.example"), [[undefined, new Date((T0 + 20) * 1000).toISOString()]]],
+    ]);
+    expect(r.trustVersions.behind).toEqual([s.hostLog("db2.example"), s.hostLog("db3.example")]);
+    const text = run([
+      "reconcile",
+      "--signer",
+      s.signerLog,
+      "--host",
+      ...["db1.example", "db2.example", "db3.example"].map((h) => s.hostLog(h)),
+    ]).stdout;
+    expect(text).toContain(`first in trust version 3; the host had trust version 2`);
+    expect(text).toContain(
+      `note: 2 host log(s) end on a trust version older than 3, the newest seen (${s.signerLog} entry 7): ${s.hostLog("db2.example")} (trust version 2 since ${new Date((T0 + 10) * 1000).toISOString()}); ${s.hostLog("db3.example")} (an unsigned bundle since`,
+    );
+    expect(text).toMatch(/trust versions:\n\s+LOG\s+HOLDS\s+APPLIED\n/);
+  });
+
+  it("flags a use of a grant whose min-trust-version is above what the host's log says it held", () => {
+    const s = scenario();
+    const g = s.issue({ minTrustVersion: 3, target: "group:dbs", maxUses: 4 });
+    const bundle = (bundleId: string, trustVersion?: number) => ({
+      bundleId,
+      issuers: [],
+      sha256: "0".repeat(64),
+      ...(trustVersion === undefined ? {} : { trustVersion }),
+    });
+    s.signerEntry("bundle-exported", { bundleId: "1".repeat(32), clockSkew: 300, revokedGrants: [] });
+    s.signerEntry("bundle-exported", { bundleId: "2".repeat(32), clockSkew: 300, trustVersion: 2 });
+    s.signerEntry("bundle-exported", { bundleId: "3".repeat(32), clockSkew: 300, trustVersion: 3 });
+    s.hostEntry("db1.example", "bundle-installed", bundle("2".repeat(32), 2));
+    s.use("db1.example", g, { at: T0 + 30 });
+    s.hostEntry("db1.example", "bundle-installed", bundle("3".repeat(32), 3), T0 + 60);
+    s.use("db1.example", g, { at: T0 + 90 });
+    s.hostEntry("db2.example", "bundle-installed", bundle("1".repeat(32)));
+    s.use("db2.example", g, { at: T0 + 30 });
+    s.use("db3.example", g, { at: T0 + 30 });
+    const r = reconcile(s, ["db1.example", "db2.example", "db3.example"]);
+    expect(r.findings.map((f) => [f.code, f.log, f.seq, f.message])).toEqual([
+      [
+        "trust-version-unmet",
+        s.hostLog("db1.example"),
+        3,
+        "the grant needs trust version 3; this host's log says it held trust version 2",
+      ],
+      [
+        "trust-version-unmet",
+        s.hostLog("db2.example"),
+        3,
+        "the grant needs trust version 3; this host's log says it held no signed bundle",
+      ],
+      [
+        "trust-version-unmet",
+        s.hostLog("db3.example"),
+        2,
+        "the grant needs trust version 3; this host's log says it held no signed bundle",
+      ],
+    ]);
+  });
+
+  it("knows when each issuer key was valid, and flags a use a retirement should have stopped", () => {
+    const s = scenario();
+    const newKey = "4".repeat(16);
+    const retireAt = T0 + 500;
+    const before = "5".repeat(32);
+    const after = "6".repeat(32);
+    s.signerEntry("bundle-exported", { bundleId: before, clockSkew: 300, revokedGrants: [] });
+    // Minted before the rotation, starting after its retireAt; and one that starts by it.
+    const late = s.issue({ notBefore: retireAt + 100, maxUses: 2, target: "group:dbs" });
+    const early = s.issue({ notBefore: retireAt - 100 });
+    s.signerEntry(
+      "issuer-rotated",
+      {
+        keyId: newKey,
+        algorithm: "ed25519",
+        keyLabel: "issuer-2",
+        token: "t",
+        generated: true,
+        retiredKeyId: ISSUER_KEY_ID,
+        retireAt,
+      },
+      retireAt,
+    );
+    s.signerEntry("bundle-exported", { bundleId: after, clockSkew: 300, revokedGrants: [], issuerKeyId: newKey });
+    s.hostEntry("db1.example", "bundle-installed", { bundleId: before, issuers: [], sha256: "0".repeat(64) });
+    s.use("db1.example", late);
+    s.use("db1.example", early);
+    s.hostEntry("db2.example", "bundle-installed", { bundleId: after, issuers: [], sha256: "0".repeat(64) });
+    s.use("db2.example", late);
+    const r = reconcile(s, ["db1.example", "db2.example"]);
+    expect(r.findings.map((f) => [f.code, f.log, f.seq])).toEqual([
+      ["retired-issuer-used", s.hostLog("db2.example"), 3],
+    ]);
+    expect(r.findings[0]?.message).toMatch(
+      new RegExp(
+        `after its issuer key ${ISSUER_KEY_ID} was retired at .* \\(signer log entry 6\\), and this host held bundle ${after}`,
+      ),
+    );
+    expect(r.retirementGaps).toBe(1);
+    expect(r.issuerKeys).toEqual([
+      {
+        keyId: ISSUER_KEY_ID,
+        since: { seq: 2, time: expect.any(String) },
+        retired: { seq: 6, time: new Date(retireAt * 1000).toISOString(), retireAt },
+      },
+      { keyId: newKey, since: { seq: 6, time: new Date(retireAt * 1000).toISOString() } },
+    ]);
+    const bundle = s.bundle({ dbs: ["db1.example", "db2.example"] });
+    const withBundle = reconcile(s, ["db1.example", "db2.example"], bundle);
+    expect(withBundle.issuerKeys.at(-1)).toMatchObject({ bundle: { notBefore: T0 - 86_400 } });
+    const text = run([
+      "reconcile",
+      "--signer",
+      s.signerLog,
+      "--host",
+      s.hostLog("db1.example"),
+      s.hostLog("db2.example"),
+    ]).stdout;
+    expect(text).toContain(
+      "note: 1 use(s) of grants that start after their issuer key's retireAt, on hosts whose bundle was exported before the key was retired",
+    );
+    expect(text).toMatch(
+      new RegExp(
+        `issuer keys:\\n.*\\n\\s+${ISSUER_KEY_ID}\\s+\\S+ \\(entry 2\\)\\s+${new Date(retireAt * 1000).toISOString().replace(".000Z", "Z")} \\(entry 6`,
+      ),
     );
   });
 

@@ -1,6 +1,14 @@
 import { isoSeconds, printableLine } from "@airgrant/core";
 import type { Finding } from "./finding.js";
-import { describeLog, describeSkew, officerCells, reconciliationNotes } from "./format-reconciliation.js";
+import {
+  appliedTrust,
+  describeLog,
+  describeSkew,
+  heldTrust,
+  issuerKeyCells,
+  officerCells,
+  reconciliationNotes,
+} from "./format-reconciliation.js";
 import type { Reconciliation } from "./reconcile-logs.js";
 
 /** Events the timeline table lists at most; the histogram above it counts them all. */
@@ -214,6 +222,21 @@ ${tableHtml(
     e([...h.refusals].map(([c, n]) => `${n} ${c}`).join(", ") || "0"),
     e([...h.logs].map((i) => r.logs[i + 1]?.path ?? "?").join(", ")),
   ]),
+)}</section>`);
+
+  sections.push(`<section><h2>Trust versions</h2>
+${tableHtml(
+  "trust-versions",
+  ["host log", "holds at its end", "bundles applied"],
+  r.trustVersions.hosts.map((h) => [e(h.log), e(heldTrust(h)), e(appliedTrust(h))]),
+)}
+<p>Newest trust version seen: ${r.trustVersions.newest === undefined ? "none (no signed bundle)" : e(`${r.trustVersions.newest.trustVersion} (${r.trustVersions.newest.log} entry ${r.trustVersions.newest.seq})`)}.</p></section>`);
+
+  sections.push(`<section><h2>Issuer keys</h2>
+${tableHtml(
+  "issuer-keys",
+  ["key", "signs from (signer log)", "retired at", "in --bundle"],
+  r.issuerKeys.map((k) => issuerKeyCells(k).map(e)),
 )}</section>`);
 
   sections.push(`<section><h2>Officers</h2>

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditScenario, T0 } from "./audit-logs.fixture.js";
+import { AuditScenario, ISSUER_KEY_ID, T0 } from "./audit-logs.fixture.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const CHROMIUM = "/usr/bin/chromium";
@@ -25,6 +25,14 @@ let overused = "";
 beforeAll(() => {
   const s = new AuditScenario(work);
   s.signerEntry("bundle-exported", { clockSkew: 300 });
+  s.signerEntry("bundle-exported", { bundleId: "2".repeat(32), clockSkew: 300, trustVersion: 2 });
+  s.signerEntry("bundle-exported", { bundleId: "3".repeat(32), clockSkew: 300, trustVersion: 3 });
+  s.hostEntry("db1.example", "bundle-installed", {
+    bundleId: "2".repeat(32),
+    issuers: [],
+    sha256: "0".repeat(64),
+    trustVersion: 2,
+  });
   const clean = s.issue({ officer: "olivia" });
   const twice = s.issue({ officer: HOSTILE_OFFICER, maxUses: 1 });
   s.issue({ officer: "olivia", user: "carol" });
@@ -115,6 +123,10 @@ describe("airgrant-auditor report", () => {
       expect(text).toContain(HOSTILE_USER);
       expect(text).toContain(HOSTILE_HOST);
       expect((await page.locator("#officers").textContent()) ?? "").toContain(HOSTILE_OFFICER);
+      const trust = (await page.locator("#trust-versions").textContent()) ?? "";
+      expect(trust).toContain(`trust version 2 since ${new Date(T0 * 1000).toISOString()}`);
+      expect(trust).toContain("no bundle-installed entry");
+      expect((await page.locator("#issuer-keys").textContent()) ?? "").toContain(ISSUER_KEY_ID);
       expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
       expect(await page.locator("img, iframe, script").count()).toBe(0);
       expect(await page.locator("#timeline tbody tr").count()).toBe(7);

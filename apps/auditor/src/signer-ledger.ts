@@ -30,8 +30,12 @@ export interface IssuedGrant {
   maxUses: number;
   officer: string;
   issuerKeyId: string;
+  /** The grant's min-trust-version, when it has one. */
+  minTrustVersion?: number;
   /** Its first grant-revoked entry, when the signer revoked it. */
   revoked?: { seq: number; time: number };
+  /** The trust version of the first signed bundle exported that revokes it. */
+  revokedIn?: number;
   uses: GrantUse[];
 }
 
@@ -40,6 +44,17 @@ export interface ExportedBundle {
   seq: number;
   /** The grant ids it revokes. */
   revoked: ReadonlySet<string>;
+  /** A signed bundle's trust version. */
+  trustVersion?: number;
+}
+
+/** An issuer key's life as the signer log tells it (docs/auditor.md, "Issuer keys"). */
+export interface IssuerKeyPeriod {
+  keyId: string;
+  /** The issuer-initialised or issuer-rotated entry that made it the key grants are signed with. */
+  since?: { seq: number; time: string };
+  /** The issuer-rotated entry that retired it: its seq, and the last second a grant of the key may start. */
+  retired?: { seq: number; time: string; retireAt: number };
 }
 
 /**
@@ -57,6 +72,10 @@ export class SignerLedger implements EntryCheck {
   readonly bundles = new Map<string, ExportedBundle>();
   /** The largest clockSkew among bundle-exported entries, seconds; undefined when none. */
   largestExportedSkew: number | undefined;
+  /** The highest trust version of a signed bundle exported, and the first entry exporting it. */
+  newestExported: { trustVersion: number; seq: number } | undefined;
+  /** Issuer keys by key id, in the order the log first names them. */
+  readonly issuerKeys = new Map<string, IssuerKeyPeriod>();
   readonly #otpCounters = new OtpCounterTrack();
 
   constructor(
@@ -87,11 +106,51 @@ export class SignerLedger implements EntryCheck {
       const officer = keptString(readAuditData("grant-refused", entry.data).record.officer) ?? "";
       this.refusalsByOfficer.set(officer, (this.refusalsByOfficer.get(officer) ?? 0) + 1);
     } else if (entry.type === "bundle-exported") {
-      const { bundleId, clockSkew, revokedGrants } = readAuditData("bundle-exported", entry.data).record;
-      if (clockSkew !== undefined) this.largestExportedSkew = Math.max(this.largestExportedSkew ?? 0, clockSkew);
-      if (bundleId !== undefined) this.bundles.set(bundleId, { seq: entry.seq, revoked: new Set(revokedGrants ?? []) });
+      this.recordExport(entry);
+    } else if (entry.type === "issuer-initialised") {
+      const { keyId } = readAuditData("issuer-initialised", entry.data).record;
+      if (keyId !== undefined) this.issuerKey(keyId).since ??= { seq: entry.seq, time: entry.time };
+    } else if (entry.type === "issuer-rotated") {
+      const { keyId, retiredKeyId, retireAt } = readAuditData("issuer-rotated", entry.data).record;
+      if (keyId !== undefined) this.issuerKey(keyId).since ??= { seq: entry.seq, time: entry.time };
+      if (retiredKeyId !== undefined && retireAt !== undefined) {
+        this.issuerKey(retiredKeyId).retired ??= { seq: entry.seq, time: entry.time, retireAt };
+      }
     }
     return undefined;
+  }
+
+  private issuerKey(keyId: string): IssuerKeyPeriod {
+    let key = this.issuerKeys.get(keyId);
+    if (key === undefined) {
+      key = { keyId };
+      this.issuerKeys.set(keyId, key);
+    }
+    return key;
+  }
+
+  private recordExport(entry: AuditEntry): void {
+    const { bundleId, clockSkew, revokedGrants, trustVersion, issuerKeyId } = readAuditData(
+      "bundle-exported",
+      entry.data,
+    ).record;
+    if (clockSkew !== undefined) this.largestExportedSkew = Math.max(this.largestExportedSkew ?? 0, clockSkew);
+    if (issuerKeyId !== undefined) this.issuerKey(issuerKeyId);
+    if (bundleId !== undefined) {
+      this.bundles.set(bundleId, {
+        seq: entry.seq,
+        revoked: new Set(revokedGrants ?? []),
+        ...(trustVersion === undefined ? {} : { trustVersion }),
+      });
+    }
+    if (trustVersion === undefined) return;
+    if (this.newestExported === undefined || trustVersion > this.newestExported.trustVersion) {
+      this.newestExported = { trustVersion, seq: entry.seq };
+    }
+    for (const grantId of revokedGrants ?? []) {
+      const grant = this.grants.get(grantId);
+      if (grant !== undefined) grant.revokedIn ??= trustVersion;
+    }
   }
 
   private recordGrant(entry: AuditEntry): void {
@@ -140,6 +199,7 @@ export class SignerLedger implements EntryCheck {
       maxUses,
       officer: keptString(officer) ?? "",
       issuerKeyId,
+      ...(record.minTrustVersion === undefined ? {} : { minTrustVersion: record.minTrustVersion }),
       uses: [],
     });
   }

@@ -156,6 +156,8 @@ export const ERROR_CODES = {
   "target-mismatch": "verdict",
   "grant-mismatch": "verdict",
   "revoked-grant-used": "verdict",
+  "retired-issuer-used": "verdict",
+  "trust-version-unmet": "verdict",
   "bundle-not-exported": "verdict",
   "duplicate-grant": "verdict",
   "otp-counter-not-increasing": "verdict",
