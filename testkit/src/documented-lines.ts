@@ -91,3 +91,10 @@ function localiseOpenSsh(line: string, options: DocumentedOpenSshOptions): strin
 export function documentedInstallLines(marker: string): string[] {
   return codeBlock("install.md", marker);
 }
+
+/** docs/pam.md's session lines ("The session ends with the grant"): pam_loginuid, then airgrant's. */
+export function documentedSessionLines(paths: HostPaths): string[] {
+  return codeBlock("pam.md", "\n### The session ends with the grant\n").map((line) =>
+    localise(line, paths, "/var/log/airgrant-pam.log"),
+  );
+}

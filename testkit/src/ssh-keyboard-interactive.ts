@@ -1,7 +1,7 @@
 // End-to-end test support: the real ssh client logging in by
 // keyboard-interactive (or password), answering the server's prompt through
 // SSH_ASKPASS, since a test has no terminal to type at.
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -24,43 +24,48 @@ export interface SshPromptLogin {
   options?: string[];
 }
 
-/** Log in to 127.0.0.1:`port`, answer the one prompt with `answer`, run `command`. */
-export function sshWithPromptAnswer(login: SshPromptLogin): SshResult {
+/** The client's command line and environment for a prompt login: the answer goes in a 0600 file askpass reads. */
+function promptLogin(login: SshPromptLogin): { args: string[]; env: NodeJS.ProcessEnv } {
   const answerFile = join(login.dir, `answer-${process.hrtime.bigint()}`);
   writeFileSync(answerFile, login.answer, { mode: 0o600 });
   const askpass = join(login.dir, "askpass");
   writeFileSync(askpass, '#!/bin/sh\nexec cat "$AIRGRANT_TEST_ANSWER"\n');
   chmodSync(askpass, 0o700);
-  const r = spawnSync(
-    "ssh",
-    [
-      "-F",
-      "/dev/null",
-      "-p",
-      String(login.port),
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      `PreferredAuthentications=${login.method ?? "keyboard-interactive"}`,
-      "-o",
-      "NumberOfPasswordPrompts=1",
-      "-o",
-      "ConnectTimeout=10",
-      "-o",
-      "LogLevel=ERROR",
-      ...(login.options ?? []),
-      `${login.user}@127.0.0.1`,
-      login.command,
-    ],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 30_000,
-      // OpenSSH 8.4 and later: "force" uses SSH_ASKPASS with or without a display or terminal.
-      env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", AIRGRANT_TEST_ANSWER: answerFile },
-    },
-  );
+  const args = [
+    "-F",
+    "/dev/null",
+    "-p",
+    String(login.port),
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    `PreferredAuthentications=${login.method ?? "keyboard-interactive"}`,
+    "-o",
+    "NumberOfPasswordPrompts=1",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "LogLevel=ERROR",
+    ...(login.options ?? []),
+    `${login.user}@127.0.0.1`,
+    login.command,
+  ];
+  // OpenSSH 8.4 and later: "force" uses SSH_ASKPASS with or without a display or terminal.
+  const env = { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", AIRGRANT_TEST_ANSWER: answerFile };
+  return { args, env };
+}
+
+/** Log in to 127.0.0.1:`port`, answer the one prompt with `answer`, run `command`. */
+export function sshWithPromptAnswer(login: SshPromptLogin): SshResult {
+  const { args, env } = promptLogin(login);
+  const r = spawnSync("ssh", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same login left running, for a session the test holds open; stdin is a pipe. */
+export function spawnSshWithPromptAnswer(login: SshPromptLogin): ChildProcess {
+  const { args, env } = promptLogin(login);
+  return spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"], env });
 }

@@ -9,10 +9,16 @@ export {
   documentedOpenSshSessionLine,
   documentedPamLines,
   documentedRevokedKeysLine,
+  documentedSessionLines,
   documentedSshdConfig,
   type HostPaths,
 } from "./documented-lines.js";
-export { type SshPromptLogin, type SshResult, sshWithPromptAnswer } from "./ssh-keyboard-interactive.js";
+export {
+  type SshPromptLogin,
+  type SshResult,
+  spawnSshWithPromptAnswer,
+  sshWithPromptAnswer,
+} from "./ssh-keyboard-interactive.js";
 export { SSH_KEY_LOGIN_OPTIONS, type SshdOptions, type SshdServer, startSshd } from "./sshd-server.js";
 export {
   cleanUp,

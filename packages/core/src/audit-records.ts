@@ -100,6 +100,7 @@ const GRANT_CHECK = {
     pamTty: text,
     pamTruncated: oneOf("true"),
     use: count(1, 255),
+    accessEndsAt: count(0),
     bundleExpired: flag,
   },
 } as const;
@@ -136,6 +137,18 @@ export const AUDIT_RECORDS = {
       signedSha256: hex(64),
       recovered: flag,
     },
+  },
+  "session-closed": {
+    required: {
+      reason: oneOf("logout", "expiry", "reboot"),
+      user: text,
+      grantId: hex(32),
+      checkSeq: count(1),
+      auditSession: count(0),
+      openedAt: count(0),
+      accessEndsAt: count(0),
+    },
+    optional: { seconds: count(0), processesEnded: count(0), processesRemaining: count(1) },
   },
   "issuer-initialised": TOKEN_KEY_INITIALISED,
   "issuer-rotated": {

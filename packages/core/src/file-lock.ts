@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { lstatSync, readFileSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
+import { lstatSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
 import { AirgrantError } from "./airgrant-error.js";
+import { readBootId, readProcessStat } from "./process-status.js";
 import { sleepMs } from "./sleep.js";
 
 export interface FileLockOptions {
@@ -41,37 +42,14 @@ function isProcessAlive(pid: number): boolean {
 /** Marks a field this host cannot give (no /proc): the holder is then judged by its pid alone. */
 const UNKNOWN = "-";
 
-function readProcText(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The start time of process `pid` in clock ticks since boot (proc(5),
- * /proc/PID/stat field 22), which tells it apart from a later process given
- * the same pid. The field count starts after the command name, which is in
- * parentheses and may itself hold spaces and parentheses.
- */
-function processStartTime(pid: number | "self"): string | undefined {
-  const stat = readProcText(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const start = fields[19];
-  return start !== undefined && /^\d+$/.test(start) ? start : undefined;
-}
-
 let thisHolder: { bootId: string; startTime: string } | undefined;
 
 /** This boot and this process's start time, read once: a lock names them so that liveness survives pid reuse and reboots. */
 function holderIdentity(): { bootId: string; startTime: string } {
   if (thisHolder === undefined) {
-    const bootId = readProcText("/proc/sys/kernel/random/boot_id")?.trim();
     thisHolder = {
-      bootId: bootId !== undefined && /^[0-9a-f-]{36}$/.test(bootId) ? bootId : UNKNOWN,
-      startTime: processStartTime("self") ?? UNKNOWN,
+      bootId: readBootId() ?? UNKNOWN,
+      startTime: readProcessStat("self")?.startTime ?? UNKNOWN,
     };
   }
   return thisHolder;
@@ -97,7 +75,7 @@ function holderGone(owner: string): boolean | undefined {
   if (bootId !== undefined && bootId !== UNKNOWN && me.bootId !== UNKNOWN && bootId !== me.bootId) return true;
   if (!isProcessAlive(pid)) return true;
   if (startTime === undefined || startTime === UNKNOWN) return false;
-  const current = processStartTime(pid);
+  const current = readProcessStat(pid)?.startTime;
   // No /proc entry for a pid that answers signals: another pid namespace; keep its lock.
   return current !== undefined && current !== startTime;
 }

@@ -54,6 +54,17 @@ export interface Admission {
   auditSeq: number;
   /** Which use of the grant this login took. */
   use?: number;
+  /** When the access this admission gave ends (accessEndsAt), seconds; set when allowed. */
+  accessEndsAt?: number;
+}
+
+/**
+ * When the access a grant gives ends, on the host's clock: the one place
+ * this is decided (docs/verifier.md, "When a session ends"). The login's
+ * session is ended then, and the grant-check entry records it.
+ */
+export function accessEndsAt(claims: GrantClaims, _usedAt: number): number {
+  return claims.notAfter;
 }
 
 const LOGGED_NAME_LENGTH = 64;
@@ -153,7 +164,9 @@ export function admitGrant(input: AdmissionInput): Admission {
     } else if ("use" in left) use = left.use;
   }
   const data = entryData(input, verdict, decided.signer, verdict.allowed ? decided.enforced : undefined, now);
+  const endsAt = verdict.allowed ? accessEndsAt(verdict.claims, now) : undefined;
   if (use !== undefined) data.use = use;
+  if (endsAt !== undefined && Number.isSafeInteger(endsAt)) data.accessEndsAt = endsAt;
   const entry = appendHostEntry(input.state, "grant-check", auditData("grant-check", data), input.clock);
   if (use !== undefined) {
     // The use becomes durable only now, after the log entry that records it:
@@ -162,5 +175,8 @@ export function admitGrant(input: AdmissionInput): Admission {
     flushUseStore(input.state.usedDir);
     pruneExpiredUsesOccasionally(input.state.usedDir, now, input.bundle.maxLifetime + input.bundle.clockSkew);
   }
-  return use === undefined ? { verdict, auditSeq: entry.seq } : { verdict, auditSeq: entry.seq, use };
+  const admission: Admission = { verdict, auditSeq: entry.seq };
+  if (use !== undefined) admission.use = use;
+  if (endsAt !== undefined) admission.accessEndsAt = endsAt;
+  return admission;
 }

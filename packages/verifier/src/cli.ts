@@ -21,8 +21,11 @@ import { DEFAULT_PAM_DIR, printDoctorReport, runDoctor } from "./doctor.js";
 import { decodeGrantClaims, MAX_GRANT_INPUT_BYTES } from "./grant-claims.js";
 import { advanceSealKey } from "./host-log.js";
 import { installBundle, loadInstalledBundle } from "./host-state.js";
+import { superviseSessions } from "./login-session.js";
 import { runPamCheck } from "./pam-check.js";
 import { describeCaller } from "./pam-environment.js";
+import { runSessionCommand, runSessionWatchCommand } from "./session-cli.js";
+import { startSessionWatcher } from "./session-watcher.js";
 import { printSshCaKeys, runSshSessionCommand } from "./ssh-cli.js";
 import { DEFAULT_STATE_DIR, hostState, resolveStateDir } from "./state-paths.js";
 import { logVerdict } from "./syslog-line.js";
@@ -46,6 +49,9 @@ commands:
   ssh-ca-keys                  print the bundle's issuer keys for sshd's TrustedUserCAKeys
   ssh-session [--host H]       for pam_exec.so type=open_session in sshd's session stack: check
                                the certificate in $SSH_AUTH_INFO_0 and take its use (docs/openssh.md)
+  session [--warn-before S]    for pam_exec.so in the session stack after pam_loginuid.so: end the
+                               session of a grant's login when its access ends, warning S seconds
+                               before (default 300); log its logout (docs/pam.md)
   doctor [--pam-dir DIR] [--sshd-config FILE]
                                check the state, the PAM stacks (default /etc/pam.d) and sshd's
                                configuration (sshd -T); one line per finding, exit 0 if none
@@ -63,7 +69,7 @@ exit status: 0 allowed/ok, 1 denied, 2 usage or input error, 3 environment error
  * Commands run by sshd or PAM at login: their state directory comes from the
  * configured command line only, never from an environment users can influence.
  */
-const LOGIN_COMMANDS = new Set(["pam", "ssh-session"]);
+const LOGIN_COMMANDS = new Set(["pam", "ssh-session", "session", "session-watch"]);
 
 const OPTIONS = {
   state: { type: "string" },
@@ -72,6 +78,7 @@ const OPTIONS = {
   host: { type: "string" },
   "pam-dir": { type: "string" },
   "sshd-config": { type: "string" },
+  "warn-before": { type: "string" },
 } satisfies ParseArgsConfig["options"];
 
 const CLI: CommandLine = {
@@ -267,6 +274,10 @@ function main(argv: string[]): number {
     if (command === "doctor") return runDoctorCommand(rest, values, stateDir, out);
     // Every start moves the sealing key to the current epoch, logged or not (docs/audit-log.md, "Sealing").
     advanceSealKey(hostState(stateDir), () => new Date());
+    // Every start but the watcher's own also sees that each session of a grant's login has a watcher (docs/verifier.md, "When a session ends").
+    if (command !== "session-watch") {
+      superviseSessions(hostState(stateDir), () => new Date(), startSessionWatcher(stateDir));
+    }
     switch (command) {
       case "install-bundle":
         return runInstallBundle(rest, values, stateDir, out);
@@ -288,6 +299,11 @@ function main(argv: string[]): number {
       case "ssh-session":
         if (rest.length > 0 || values.user !== undefined) throw usage("ssh-session takes the user from PAM_USER");
         return runSshSessionCommand(values, stateDir, out);
+      case "session":
+        if (rest.length > 0 || values.user !== undefined) throw usage("session takes the user from PAM_USER");
+        return runSessionCommand(CLI, values, stateDir, out);
+      case "session-watch":
+        return runSessionWatchCommand(CLI, rest, stateDir);
       case undefined:
         throw usage("no command given");
       default:

@@ -2,6 +2,8 @@ import { readBounded } from "@airgrant/core";
 import { type Admission, admitGrant } from "./admission.js";
 import { decodeGrantClaims, MAX_GRANT_INPUT_BYTES } from "./grant-claims.js";
 import { loadInstalledBundle } from "./host-state.js";
+import { loginAncestry } from "./login-processes.js";
+import { recordAdmittedLogin } from "./login-session.js";
 import { type PamEnvironment, readPamEnvironment } from "./pam-environment.js";
 import { hostState } from "./state-paths.js";
 
@@ -54,6 +56,7 @@ export function runPamCheck(input: PamCheckInput): PamCheckResult {
     host: input.host,
     clock: input.clock,
   });
+  recordAdmittedLogin(state, admission, pam.user, loginAncestry(), input.clock);
   const { verdict } = admission;
   let message = verdict.message;
   if (!verdict.allowed && verdict.claims === undefined) {

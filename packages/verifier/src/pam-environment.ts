@@ -30,6 +30,8 @@ export function printableItem(value: string, max = PAM_ITEM_MAX_LENGTH): { value
 export type PamItems = Pick<AuditRecord<"grant-check">, "pamService" | "pamRhost" | "pamTty" | "pamTruncated">;
 
 export interface PamEnvironment {
+  /** PAM_TYPE: one of those the entry point expects. */
+  type: string;
   /** PAM_USER as given: the rules refuse one that is not an account name. */
   user: string;
   /** The items, printable, by audit key; `pamTruncated: "true"` when one was cut. */
@@ -46,9 +48,16 @@ function misconfigured(message: string): AirgrantError {
 
 /** Where each entry point's pam_exec line belongs (docs/pam.md, docs/openssh.md). */
 const EXPECTED_TYPE = {
-  pam: { type: "auth", where: "in the auth section only (docs/pam.md)" },
-  "ssh-session": { type: "open_session", where: "in sshd's session section, with type=open_session (docs/openssh.md)" },
-} as const;
+  pam: { types: ["auth"], where: "in the auth section only (docs/pam.md)" },
+  "ssh-session": {
+    types: ["open_session"],
+    where: "in sshd's session section, with type=open_session (docs/openssh.md)",
+  },
+  session: {
+    types: ["open_session", "close_session"],
+    where: "in the session section, after pam_loginuid.so, without type= (docs/pam.md)",
+  },
+} as const satisfies Record<string, { types: readonly string[]; where: string }>;
 
 /**
  * Read pam_exec's environment for an entry point, refusing a line that is
@@ -60,7 +69,7 @@ export function readPamEnvironment(env: NodeJS.ProcessEnv, entry: keyof typeof E
   if (type === undefined || type === "") {
     throw misconfigured(`PAM_TYPE is not set: 'airgrant-verifier ${entry}' is run by pam_exec.so`);
   }
-  if (type !== expected.type) {
+  if (!(expected.types as readonly string[]).includes(type)) {
     throw misconfigured(
       `called for PAM type '${printableItem(type, 40).value}': the pam_exec line belongs ${expected.where}`,
     );
@@ -76,7 +85,7 @@ export function readPamEnvironment(env: NodeJS.ProcessEnv, entry: keyof typeof E
     if (item.truncated) items.pamTruncated = "true";
   }
   const rhost = env.PAM_RHOST;
-  const result: PamEnvironment = { user, items };
+  const result: PamEnvironment = { type, user, items };
   if (rhost !== undefined && isIP(rhost) !== 0) result.remoteAddress = rhost;
   if (entry === "ssh-session") {
     const authInfo = env.SSH_AUTH_INFO_0;

@@ -3,6 +3,8 @@ import { decodeCertificateBase64, decodeCertificateClaims, MAX_CERTIFICATE_BASE6
 import type { GrantClaims } from "./claims.js";
 import type { DenyCode, Refusal } from "./grant-rules.js";
 import { loadInstalledBundle } from "./host-state.js";
+import { loginAncestry } from "./login-processes.js";
+import { recordAdmittedLogin } from "./login-session.js";
 import { type PamEnvironment, readPamEnvironment } from "./pam-environment.js";
 import { hostState } from "./state-paths.js";
 
@@ -101,6 +103,7 @@ export function runSshSession(input: SshSessionInput): SshSessionResult {
       clock: input.clock,
     });
     checks.push(admission);
+    recordAdmittedLogin(state, admission, pam.user, loginAncestry(), input.clock);
     const { verdict } = admission;
     if (!verdict.allowed) return { allowed: false, code: verdict.code, message: verdict.message, pam, checks };
   }

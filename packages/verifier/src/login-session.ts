@@ -1,0 +1,413 @@
+import { readdirSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import {
+  AirgrantError,
+  type AuditRecord,
+  auditData,
+  ensurePrivateDirectory,
+  fsyncDirectory,
+  readBootId,
+  withFileLock,
+  writeFileAtomic,
+} from "@airgrant/core";
+import type { Admission } from "./admission.js";
+import { appendHostEntry } from "./host-log.js";
+import {
+  endAuditSession,
+  isRunning,
+  type ProcessIdentity,
+  processIdentity,
+  terminalsOfAuditSession,
+  writeToTerminal,
+} from "./login-processes.js";
+import type { HostState } from "./state-paths.js";
+import { readStateFile } from "./state-permissions.js";
+
+/**
+ * The sessions of logins made with grants (docs/verifier.md, "When a
+ * session ends"), kept in `sessions/` of the state directory: a login
+ * admitted but whose session has not opened yet (`pending-<check seq>.json`),
+ * an open session (`open-<audit session>.json`) and one being ended
+ * (`ending-<audit session>.json`). Every change is made under
+ * `sessions/.lock` and written atomically, so a crash at any point leaves
+ * each record whole and a later start finishes what was begun.
+ */
+
+/** An allowed login whose PAM session has not opened yet. */
+export interface PendingLogin {
+  checkSeq: number;
+  grantId: string;
+  user: string;
+  accessEndsAt: number;
+  admittedAt: number;
+  /** The processes that ran PAM for the check (loginAncestry): the session opens in one of them. */
+  ancestors: ProcessIdentity[];
+}
+
+/** An open session of a login made with a grant. */
+export interface LoginSession {
+  bootId: string;
+  auditSession: number;
+  checkSeq: number;
+  grantId: string;
+  user: string;
+  openedAt: number;
+  accessEndsAt: number;
+  /** Seconds before accessEndsAt that the warning is written. */
+  warnBefore: number;
+  warned: boolean;
+  /** The watcher ending the session on time, once started. */
+  watcher?: ProcessIdentity;
+  /** In an ending- record: the process ending it. */
+  ender?: ProcessIdentity;
+}
+
+/** A pending login whose session has not opened by then is dropped: sshd's LoginGraceTime is 120 s. */
+export const PENDING_LOGIN_SECONDS = 600;
+
+const PENDING_FORMAT = "airgrant-pending-login-v1";
+const SESSION_FORMAT = "airgrant-session-v1";
+
+export function sessionsDir(state: HostState): string {
+  return join(state.dir, "sessions");
+}
+
+function withSessionsLock<T>(state: HostState, fn: () => T): T {
+  ensurePrivateDirectory(sessionsDir(state));
+  return withFileLock(join(sessionsDir(state), ".lock"), fn);
+}
+
+function corrupt(path: string, what: string): AirgrantError {
+  return new AirgrantError("state-corrupt", `${path} is not a session record: ${what}; remove it by hand`);
+}
+
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+const isText = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 128;
+const isProcess = (v: unknown): v is ProcessIdentity => {
+  const p = v as ProcessIdentity;
+  return typeof v === "object" && v !== null && isCount(p.pid) && typeof p.start === "string" && /^\d+$/.test(p.start);
+};
+
+function readRecord(path: string, format: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readStateFile(path).toString("utf8"));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw err;
+    throw corrupt(path, "not JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || (parsed as { format?: unknown }).format !== format) {
+    throw corrupt(path, `no format '${format}'`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function readPending(path: string): PendingLogin {
+  const r = readRecord(path, PENDING_FORMAT);
+  const { checkSeq, grantId, user, accessEndsAt, admittedAt, ancestors } = r;
+  if (!isCount(checkSeq) || !isText(grantId) || !isText(user) || !isCount(accessEndsAt) || !isCount(admittedAt)) {
+    throw corrupt(path, "a member is missing or of the wrong kind");
+  }
+  if (!Array.isArray(ancestors) || !ancestors.every(isProcess)) throw corrupt(path, "no ancestors");
+  return { checkSeq, grantId, user, accessEndsAt, admittedAt, ancestors };
+}
+
+function readSession(path: string): LoginSession {
+  const r = readRecord(path, SESSION_FORMAT);
+  const { bootId, auditSession, checkSeq, grantId, user, openedAt, accessEndsAt, warnBefore, warned, watcher, ender } =
+    r;
+  if (
+    !isText(bootId) ||
+    !isCount(auditSession) ||
+    !isCount(checkSeq) ||
+    !isText(grantId) ||
+    !isText(user) ||
+    !isCount(openedAt) ||
+    !isCount(accessEndsAt) ||
+    !isCount(warnBefore) ||
+    typeof warned !== "boolean" ||
+    (watcher !== undefined && !isProcess(watcher)) ||
+    (ender !== undefined && !isProcess(ender))
+  ) {
+    throw corrupt(path, "a member is missing or of the wrong kind");
+  }
+  const session: LoginSession = {
+    bootId,
+    auditSession,
+    checkSeq,
+    grantId,
+    user,
+    openedAt,
+    accessEndsAt,
+    warnBefore,
+    warned,
+  };
+  if (watcher !== undefined) session.watcher = watcher;
+  if (ender !== undefined) session.ender = ender;
+  return session;
+}
+
+function writeRecord(path: string, format: string, record: object): void {
+  writeFileAtomic(path, `${JSON.stringify({ format, ...record })}\n`);
+}
+
+function removeRecord(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+}
+
+const openPath = (state: HostState, session: number) => join(sessionsDir(state), `open-${session}.json`);
+const endingPath = (state: HostState, session: number) => join(sessionsDir(state), `ending-${session}.json`);
+
+function readOpen(state: HostState, session: number): LoginSession | undefined {
+  try {
+    return readSession(openPath(state, session));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+function names(state: HostState): string[] {
+  try {
+    return readdirSync(sessionsDir(state)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+}
+
+/** Record an allowed login whose session is still to open (`pam`, `ssh-session`). */
+export function recordPendingLogin(state: HostState, login: PendingLogin): void {
+  withSessionsLock(state, () =>
+    writeRecord(join(sessionsDir(state), `pending-${login.checkSeq}.json`), PENDING_FORMAT, login),
+  );
+}
+
+function currentBootId(): string {
+  const bootId = readBootId();
+  if (bootId === undefined) throw new AirgrantError("internal", "cannot read /proc/sys/kernel/random/boot_id");
+  return bootId;
+}
+
+export interface OpenRequest {
+  user: string;
+  /** The process running PAM for this session (the parent of the session line's command). */
+  opener: ProcessIdentity;
+  /** The audit session pam_loginuid gave the login; undefined when it is not set. */
+  auditSession: number | undefined;
+  warnBefore: number;
+  now: number;
+  /** Starts the session's watcher and says which process it is. */
+  startWatcher(session: number): ProcessIdentity;
+}
+
+/**
+ * Open the session of the login admitted by `opener`: the pending login of
+ * this user whose check ran in that process (or its child) becomes an open
+ * session with its watcher. Undefined when no grant admitted this login (a
+ * break-glass password, a plain key): its session is not ours to end.
+ */
+export function openLoginSession(state: HostState, request: OpenRequest): LoginSession | undefined {
+  return withSessionsLock(state, () => {
+    let found: { path: string; login: PendingLogin } | undefined;
+    for (const name of names(state)) {
+      if (!name.startsWith("pending-")) continue;
+      const path = join(sessionsDir(state), name);
+      const login = readPending(path);
+      const mine = login.ancestors.some((a) => a.pid === request.opener.pid && a.start === request.opener.start);
+      if (mine && login.user === request.user && (found === undefined || login.checkSeq > found.login.checkSeq)) {
+        found = { path, login };
+      }
+    }
+    if (found === undefined) return undefined;
+    if (request.auditSession === undefined) {
+      throw new AirgrantError(
+        "pam-misconfigured",
+        "the login has no audit session id (/proc/self/sessionid): pam_loginuid.so must come before this line in the session section (docs/pam.md)",
+      );
+    }
+    const { login } = found;
+    const session: LoginSession = {
+      bootId: currentBootId(),
+      auditSession: request.auditSession,
+      checkSeq: login.checkSeq,
+      grantId: login.grantId,
+      user: login.user,
+      openedAt: request.now,
+      accessEndsAt: login.accessEndsAt,
+      warnBefore: request.warnBefore,
+      warned: false,
+    };
+    session.watcher = request.startWatcher(request.auditSession);
+    writeRecord(openPath(state, request.auditSession), SESSION_FORMAT, session);
+    removeRecord(found.path);
+    return session;
+  });
+}
+
+function logClosed(
+  state: HostState,
+  session: LoginSession,
+  reason: "logout" | "expiry" | "reboot",
+  now: number,
+  clock: () => Date,
+  extra: Partial<AuditRecord<"session-closed">> = {},
+): void {
+  const data: AuditRecord<"session-closed"> = {
+    reason,
+    user: session.user,
+    grantId: session.grantId,
+    checkSeq: session.checkSeq,
+    auditSession: session.auditSession,
+    openedAt: session.openedAt,
+    accessEndsAt: session.accessEndsAt,
+    ...extra,
+  };
+  if (reason !== "reboot") data.seconds = Math.max(0, now - session.openedAt);
+  appendHostEntry(state, "session-closed", auditData("session-closed", data), clock);
+}
+
+/** The session's close_session: logged as a logout, unless it is being ended or is no grant's. */
+export function closeLoginSession(
+  state: HostState,
+  auditSession: number | undefined,
+  clock: () => Date,
+): LoginSession | undefined {
+  if (auditSession === undefined) return undefined;
+  return withSessionsLock(state, () => {
+    const session = readOpen(state, auditSession);
+    if (session === undefined) return undefined;
+    const now = Math.floor(clock().getTime() / 1000);
+    logClosed(state, session, "logout", now, clock);
+    removeRecord(openPath(state, auditSession));
+    return session;
+  });
+}
+
+/** The line written to the session's terminals before it ends. */
+export function warningText(session: LoginSession, now: number): string {
+  const at = new Date(session.accessEndsAt * 1000).toISOString().slice(11, 19);
+  const left = Math.max(0, session.accessEndsAt - now);
+  return `\r\n\x07airgrant: the access of grant ${session.grantId} ends at ${at} UTC, in ${left} s: this session and every process it started will then be ended\r\n`;
+}
+
+/** Write the warning to the session's terminals once, when its time has come; returns the session as it now is. */
+export function warnIfDue(state: HostState, auditSession: number, now: number): LoginSession | undefined {
+  const due = (session: LoginSession | undefined) =>
+    session !== undefined && !session.warned && now >= session.accessEndsAt - session.warnBefore;
+  const seen = readOpen(state, auditSession);
+  if (!due(seen)) return seen;
+  return withSessionsLock(state, () => {
+    const session = readOpen(state, auditSession);
+    if (session === undefined || !due(session)) return session;
+    const text = warningText(session, now);
+    for (const tty of terminalsOfAuditSession(auditSession)) writeToTerminal(tty, text);
+    const warned = { ...session, warned: true };
+    writeRecord(openPath(state, auditSession), SESSION_FORMAT, warned);
+    return warned;
+  });
+}
+
+/**
+ * End the session because its access ended: claimed first (the record
+ * renamed to ending-, so that the close_session its end causes logs nothing
+ * and a crash leaves it to be finished), then its processes ended, then
+ * logged. Also finishes a session left `ending-` by a crash.
+ */
+export function endExpiredSession(state: HostState, auditSession: number, clock: () => Date): boolean {
+  const me = processIdentity(process.pid);
+  const claimed = withSessionsLock(state, () => {
+    const ending = endingPath(state, auditSession);
+    let session: LoginSession | undefined;
+    try {
+      session = readSession(ending);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    // Another process is ending it right now.
+    if (session?.ender !== undefined && isRunning(session.ender)) return undefined;
+    session ??= readOpen(state, auditSession);
+    if (session === undefined) return undefined;
+    writeRecord(ending, SESSION_FORMAT, me === undefined ? session : { ...session, ender: me });
+    removeRecord(openPath(state, auditSession));
+    fsyncDirectory(sessionsDir(state));
+    return session;
+  });
+  if (claimed === undefined) return false;
+  const sameBoot = claimed.bootId === readBootId();
+  const result = sameBoot ? endAuditSession(auditSession) : { ended: 0, remaining: 0 };
+  withSessionsLock(state, () => {
+    const now = Math.floor(clock().getTime() / 1000);
+    const extra: Partial<AuditRecord<"session-closed">> = { processesEnded: result.ended };
+    if (result.remaining > 0) extra.processesRemaining = result.remaining;
+    logClosed(state, claimed, sameBoot ? "expiry" : "reboot", now, clock, sameBoot ? extra : {});
+    removeRecord(endingPath(state, auditSession));
+  });
+  return true;
+}
+
+/**
+ * What every verifier start does for the sessions (docs/verifier.md, "When
+ * a session ends"): finish sessions whose end was begun, end those past
+ * their end whose watcher is gone, start a watcher again for the others
+ * whose watcher is gone, and drop pending logins that never opened a session.
+ */
+export function superviseSessions(
+  state: HostState,
+  clock: () => Date,
+  startWatcher: (session: number) => ProcessIdentity,
+): void {
+  // Most starts find nothing here: no lock, no directory made.
+  if (names(state).length === 0) return;
+  const now = Math.floor(clock().getTime() / 1000);
+  const bootId = readBootId();
+  const overdue: number[] = [];
+  withSessionsLock(state, () => {
+    for (const name of names(state)) {
+      const path = join(sessionsDir(state), name);
+      const ending = /^ending-(\d+)\.json$/.exec(name);
+      if (ending !== null) overdue.push(Number(ending[1]));
+      if (name.startsWith("pending-") && readPending(path).admittedAt + PENDING_LOGIN_SECONDS < now) removeRecord(path);
+      const open = /^open-(\d+)\.json$/.exec(name);
+      if (open === null) continue;
+      const session = readSession(path);
+      const watched = session.bootId === bootId && session.watcher !== undefined && isRunning(session.watcher);
+      if (watched) continue;
+      if (session.bootId !== bootId || now >= session.accessEndsAt) overdue.push(session.auditSession);
+      else writeRecord(path, SESSION_FORMAT, { ...session, watcher: startWatcher(session.auditSession) });
+    }
+  });
+  for (const session of overdue) endExpiredSession(state, session, clock);
+}
+
+/** The session as its record now says, for the watcher. */
+export function readLoginSession(state: HostState, auditSession: number): LoginSession | undefined {
+  return readOpen(state, auditSession);
+}
+
+/**
+ * After `pam` or `ssh-session` let a login in: the session line that opens
+ * its session finds it by the process that ran PAM for both (loginAncestry).
+ */
+export function recordAdmittedLogin(
+  state: HostState,
+  admission: Admission,
+  user: string,
+  ancestors: ProcessIdentity[],
+  clock: () => Date,
+): void {
+  const { verdict, accessEndsAt } = admission;
+  if (!verdict.allowed || accessEndsAt === undefined || !Number.isSafeInteger(accessEndsAt)) return;
+  recordPendingLogin(state, {
+    checkSeq: admission.auditSeq,
+    grantId: verdict.claims.grantId,
+    user,
+    accessEndsAt,
+    admittedAt: Math.floor(clock().getTime() / 1000),
+    ancestors,
+  });
+}

@@ -1,0 +1,91 @@
+import { type CommandLine, isoSeconds, printableLine, readProcessStat, usageError } from "@airgrant/core";
+import { auditSessionOf, processIdentity } from "./login-processes.js";
+import { closeLoginSession, openLoginSession } from "./login-session.js";
+import { describeCaller, readPamEnvironment } from "./pam-environment.js";
+import { startSessionWatcher, watchSession } from "./session-watcher.js";
+import { hostState } from "./state-paths.js";
+
+/**
+ * The `session` and `session-watch` commands (docs/verifier.md, "When a
+ * session ends"); cli.ts parses the arguments and maps thrown errors to
+ * exit codes.
+ */
+
+interface Output {
+  json: boolean;
+}
+
+/** Default seconds between the warning and the end. */
+export const DEFAULT_WARN_BEFORE = 300;
+const MAX_WARN_BEFORE = 86_400;
+
+function parseWarnBefore(cli: CommandLine, value: string | undefined): number {
+  if (value === undefined) return DEFAULT_WARN_BEFORE;
+  if (!/^\d{1,5}$/.test(value) || Number(value) > MAX_WARN_BEFORE) {
+    throw usageError(cli, `--warn-before takes whole seconds, 0 to ${MAX_WARN_BEFORE}`);
+  }
+  return Number(value);
+}
+
+function print(out: Output, code: string, message: string, extra: Record<string, unknown> = {}): number {
+  if (out.json) process.stdout.write(`${JSON.stringify({ ok: true, code, message, ...extra })}\n`);
+  else process.stdout.write(`${code}: ${printableLine(message)}\n`);
+  return 0;
+}
+
+/**
+ * pam_exec in the session section, for open_session and close_session: opens
+ * the session of a login a grant admitted (with its watcher) or logs its
+ * logout; for any other login, nothing.
+ */
+export function runSessionCommand(
+  cli: CommandLine,
+  values: { "warn-before"?: string },
+  stateDir: string,
+  out: Output,
+): number {
+  const warnBefore = parseWarnBefore(cli, values["warn-before"]);
+  const pam = readPamEnvironment(process.env, "session");
+  const state = hostState(stateDir);
+  const clock = () => new Date();
+  const caller = describeCaller(pam);
+  const auditSession = auditSessionOf("self");
+  if (pam.type === "close_session") {
+    const closed = closeLoginSession(state, auditSession, clock);
+    if (closed === undefined) return print(out, "not-airgrant", `no session of a grant to close ${caller}`);
+    return print(out, "session-closed", `logout of grant ${closed.grantId}'s session ${caller}`, {
+      grantId: closed.grantId,
+      auditSession: closed.auditSession,
+    });
+  }
+  const parent = readProcessStat("self")?.ppid;
+  const opener = parent === undefined ? undefined : processIdentity(parent);
+  const session =
+    opener === undefined
+      ? undefined
+      : openLoginSession(state, {
+          user: pam.user,
+          opener,
+          auditSession,
+          warnBefore,
+          now: Math.floor(clock().getTime() / 1000),
+          startWatcher: startSessionWatcher(stateDir),
+        });
+  if (session === undefined) return print(out, "not-airgrant", `no grant admitted this login ${caller}`);
+  return print(
+    out,
+    "session-opened",
+    `grant ${session.grantId}'s access ends at ${isoSeconds(session.accessEndsAt)}: this session ends then ${caller}`,
+    { grantId: session.grantId, auditSession: session.auditSession, accessEndsAt: session.accessEndsAt },
+  );
+}
+
+/** `session-watch --state DIR SESSION`: the watcher the session line starts; not for people. */
+export function runSessionWatchCommand(cli: CommandLine, positionals: string[], stateDir: string): number {
+  const [session, ...rest] = positionals;
+  if (session === undefined || rest.length > 0 || !/^\d{1,10}$/.test(session)) {
+    throw usageError(cli, "session-watch takes one audit session id");
+  }
+  watchSession(hostState(stateDir), Number(session), () => new Date());
+  return 0;
+}

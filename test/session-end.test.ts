@@ -1,0 +1,278 @@
+// The session of a grant's login ends when the grant does: a real sshd with
+// the PAM lines of docs/pam.md and docs/openssh.md (read from the documents),
+// the real ssh client holding an interactive session open on a terminal,
+// with a `setsid nohup sleep` started to outlive it; grants and certificates
+// of about 25 s signed on a SoftHSM2 token. Needs root and openssh-server
+// (CI has both): fails, never skips, without them.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { verifyAuditLog } from "@airgrant/core";
+import { VERIFIER_EXECUTABLE } from "@airgrant/testkit";
+import {
+  cleanUpSuite,
+  createThrowawayUser,
+  documentedOpenSshSessionLine,
+  documentedPamLines,
+  documentedSessionLines,
+  type Removable,
+  removeStaleFixtures,
+  requireCommand,
+  requireRoot,
+  SSH_KEY_LOGIN_OPTIONS,
+  type SshdServer,
+  spawnSshWithPromptAnswer,
+  startSshd,
+  writePamService,
+} from "@airgrant/testkit/system";
+import {
+  mintSshCertificate,
+  openSoftHsmIssuers,
+  type SoftHsmIssuers,
+  type TokenIssuer,
+  trustBundleFor,
+} from "@airgrant/testkit/token";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const HOST = "session-end-e2e.example";
+/** The grants' access: long enough to log in and look around, short enough for a test. */
+const ACCESS_SECONDS = 25;
+/** The session line's --warn-before in this test (300 s on a host). */
+const WARN_BEFORE = 8;
+/** How late after its access end a session may still be running: the watcher looks every second, SIGTERM gets a second. */
+const END_TOLERANCE_SECONDS = 6;
+
+let work: string;
+let token: SoftHsmIssuers | undefined;
+let issuer: TokenIssuer;
+let stateDir: string;
+let sshd: SshdServer | undefined;
+let engineer: Removable;
+let clientKey: string;
+let publicKeyLine: string;
+const fixtures: Removable[] = [];
+const running: ChildProcess[] = [];
+
+interface Entry {
+  seq: number;
+  time: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+function entries(): Entry[] {
+  return readFileSync(join(stateDir, "audit.log"), "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Entry);
+}
+
+function verifier(args: string[]) {
+  return spawnSync(VERIFIER_EXECUTABLE, [...args, "--state", stateDir], { encoding: "utf8" });
+}
+
+/** The processes whose command line is exactly `argv`, with their audit session id. */
+function processesRunning(argv: string[]): Array<{ pid: number; session: string }> {
+  const wanted = `${argv.join("\0")}\0`;
+  const found: Array<{ pid: number; session: string }> = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, "utf8") !== wanted) continue;
+      const state = readFileSync(`/proc/${name}/stat`, "utf8").split(") ")[1]?.[0];
+      if (state === "Z") continue;
+      found.push({ pid: Number(name), session: readFileSync(`/proc/${name}/sessionid`, "utf8").trim() });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * What the held-open session runs on its terminal: a child that leaves the
+ * session's process group and terminal (setsid nohup, as a detached screen
+ * does), then a shell that waits. `marker` tells this login's escapee apart.
+ */
+function heldSession(marker: number): string {
+  return `setsid nohup sleep ${marker} >/dev/null 2>&1 </dev/null & echo ready; exec sleep 600`;
+}
+
+interface HeldLogin {
+  child: ChildProcess;
+  output: () => string;
+  ready: Promise<void>;
+  exited: Promise<{ status: number | null; at: number }>;
+}
+
+function hold(child: ChildProcess): HeldLogin {
+  running.push(child);
+  let output = "";
+  let readyResolve: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    readyResolve = resolve;
+  });
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+    if (output.includes("ready")) readyResolve();
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<{ status: number | null; at: number }>((resolve) =>
+    child.on("close", (status) => resolve({ status, at: Date.now() / 1000 })),
+  );
+  return { child, output: () => output, ready, exited };
+}
+
+function holdCertificateLogin(marker: number, accessEndsAt: number): HeldLogin {
+  const cert = mintSshCertificate(issuer, {
+    publicKeyLine,
+    principals: [engineer.name],
+    target: HOST,
+    validBefore: accessEndsAt,
+  });
+  const certFile = join(work, `cert-${marker}.pub`);
+  writeFileSync(certFile, `${cert.line}\n`);
+  return hold(
+    spawn(
+      "ssh",
+      [
+        "-tt",
+        "-F",
+        "/dev/null",
+        "-p",
+        String(sshd?.port),
+        "-i",
+        clientKey,
+        "-o",
+        `CertificateFile=${certFile}`,
+        ...SSH_KEY_LOGIN_OPTIONS,
+        `${engineer.name}@127.0.0.1`,
+        heldSession(marker),
+      ],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    ),
+  );
+}
+
+function holdPasswordLogin(marker: number, accessEndsAt: number): HeldLogin {
+  const grant = issuer.mint({
+    principal: engineer.name,
+    target: { kind: "host", name: HOST },
+    notAfter: accessEndsAt,
+  }).text;
+  return hold(
+    spawnSshWithPromptAnswer({
+      dir: work,
+      port: sshd?.port ?? 0,
+      user: engineer.name,
+      answer: grant,
+      command: heldSession(marker),
+      options: ["-tt"],
+    }),
+  );
+}
+
+beforeAll(async () => {
+  requireRoot("test/session-end.test.ts");
+  requireCommand("sshd", "openssh-server");
+  requireCommand("ssh", "openssh-client");
+  removeStaleFixtures();
+  work = mkdtempSync(join(tmpdir(), "airgrant-e2e-session-end-"));
+  token = openSoftHsmIssuers(["ecdsa-p256"]);
+  [issuer] = token.issuers as [TokenIssuer];
+  stateDir = join(work, "state");
+  const bundleFile = join(work, "bundle.json");
+  writeFileSync(bundleFile, trustBundleFor([issuer]));
+  const installed = verifier(["install-bundle", bundleFile]);
+  if (installed.status !== 0) throw new Error(`install-bundle failed: ${installed.stderr}`);
+  const caKeys = verifier(["ssh-ca-keys"]);
+  if (caKeys.status !== 0) throw new Error(`ssh-ca-keys failed: ${caKeys.stderr}`);
+  writeFileSync(join(work, "airgrant_ca_keys"), caKeys.stdout);
+  clientKey = join(work, "id_ed25519");
+  const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", clientKey], { encoding: "utf8" });
+  if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
+  publicKeyLine = readFileSync(`${clientKey}.pub`, "utf8");
+  chmodSync(work, 0o711);
+  engineer = createThrowawayUser("agend", "/bin/sh");
+  fixtures.push(engineer);
+  const paths = { stateDir, logFile: join(work, "pam.log"), host: HOST };
+  const service = writePamService([
+    ...documentedPamLines("sshd", { ...paths, breakGlassUser: "root" }),
+    "account required pam_permit.so",
+    documentedOpenSshSessionLine({ ...paths, logFile: join(work, "ssh.log"), caKeysFile: join(work, "airgrant_ca_keys") }),
+    ...documentedSessionLines(paths).map((line) =>
+      line.includes(" session --state ") ? `${line} --warn-before ${WARN_BEFORE}` : line,
+    ),
+  ]);
+  fixtures.push(service);
+  sshd = await startSshd({
+    dir: join(work, "sshd"),
+    pamService: service.name,
+    config: [
+      "UsePAM yes",
+      "KbdInteractiveAuthentication yes",
+      "PasswordAuthentication no",
+      `TrustedUserCAKeys ${join(work, "airgrant_ca_keys")}`,
+    ],
+  });
+});
+
+afterAll(async () => {
+  for (const child of running) child.kill("SIGKILL");
+  if (process.env.AIRGRANT_TEST_KEEP) return;
+  try {
+    await sshd?.stop();
+  } finally {
+    cleanUpSuite(fixtures, token, work);
+  }
+});
+
+describe("the session of a grant's login ends when the grant does", () => {
+  it("warns, then ends a certificate login and a password login on time, with the processes that tried to stay", async () => {
+    const accessEndsAt = Math.floor(Date.now() / 1000) + ACCESS_SECONDS;
+    const byCertificate = holdCertificateLogin(4101, accessEndsAt);
+    const byPassword = holdPasswordLogin(4102, accessEndsAt);
+    await Promise.all([byCertificate.ready, byPassword.ready]);
+    // setsid and nohup exec in turn after the shell forked them.
+    for (let waited = 0; waited < 5000 && processesRunning(["sleep", "4102"]).length === 0; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const escapees = [processesRunning(["sleep", "4101"]), processesRunning(["sleep", "4102"])];
+    for (const found of escapees) {
+      expect(found).toHaveLength(1);
+      expect(found[0]?.session).not.toBe("4294967295");
+    }
+    const [certificateEnd, passwordEnd] = await Promise.all([byCertificate.exited, byPassword.exited]);
+    for (const end of [certificateEnd, passwordEnd]) {
+      expect(end.at).toBeGreaterThanOrEqual(accessEndsAt);
+      expect(end.at).toBeLessThan(accessEndsAt + END_TOLERANCE_SECONDS);
+    }
+    for (const login of [byCertificate, byPassword]) {
+      expect(login.output()).toMatch(/airgrant: the access of grant [0-9a-f]{32} ends at \d\d:\d\d:\d\d UTC, in \d+ s/);
+    }
+    expect(processesRunning(["sleep", "4101"])).toEqual([]);
+    expect(processesRunning(["sleep", "4102"])).toEqual([]);
+
+    // The client goes when sshd does, at the SIGTERM; the watcher logs once the last process is gone.
+    const closedCount = () => entries().filter((e) => e.type === "session-closed").length;
+    for (let waited = 0; waited < 10_000 && closedCount() < 2; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(verifyAuditLog(join(stateDir, "audit.log"))).toMatchObject({ ok: true });
+    const log = entries();
+    for (const via of ["ssh-certificate", "grant-text"]) {
+      const check = log.find((e) => e.type === "grant-check" && e.data.via === via && e.data.verdict === "allowed");
+      expect(check?.data.accessEndsAt).toBe(accessEndsAt);
+      const closed = log.filter((e) => e.type === "session-closed" && e.data.checkSeq === check?.seq);
+      expect(closed).toHaveLength(1);
+      const [entry] = closed as [Entry];
+      expect(entry.seq).toBeGreaterThan(check?.seq ?? Number.MAX_SAFE_INTEGER);
+      expect(entry.data).toMatchObject({ reason: "expiry", user: engineer.name, accessEndsAt });
+      expect(entry.data.processesEnded).toBeGreaterThanOrEqual(2);
+      expect(Date.parse(entry.time) / 1000).toBeGreaterThanOrEqual(accessEndsAt);
+    }
+    expect(readdirSync(join(stateDir, "sessions")).filter((name) => name.endsWith(".json"))).toEqual([]);
+  }, 60_000);
+});
