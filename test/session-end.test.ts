@@ -201,7 +201,11 @@ beforeAll(async () => {
   const service = writePamService([
     ...documentedPamLines("sshd", { ...paths, breakGlassUser: "root" }),
     "account required pam_permit.so",
-    documentedOpenSshSessionLine({ ...paths, logFile: join(work, "ssh.log"), caKeysFile: join(work, "airgrant_ca_keys") }),
+    documentedOpenSshSessionLine({
+      ...paths,
+      logFile: join(work, "ssh.log"),
+      caKeysFile: join(work, "airgrant_ca_keys"),
+    }),
     ...documentedSessionLines(paths).map((line) =>
       line.includes(" session --state ") ? `${line} --warn-before ${WARN_BEFORE}` : line,
     ),
@@ -221,7 +225,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const child of running) child.kill("SIGKILL");
-  if (process.env.AIRGRANT_TEST_KEEP) return;
   try {
     await sshd?.stop();
   } finally {
@@ -229,21 +232,47 @@ afterAll(async () => {
   }
 });
 
+interface SessionRecord {
+  auditSession: number;
+  checkSeq: number;
+  watcher: { pid: number; start: string };
+}
+
+function openSessions(): SessionRecord[] {
+  const dir = join(stateDir, "sessions");
+  return readdirSync(dir)
+    .filter((name) => name.startsWith("open-"))
+    .map((name) => JSON.parse(readFileSync(join(dir, name), "utf8")) as SessionRecord);
+}
+
+async function until(condition: () => boolean, ms: number): Promise<void> {
+  for (let waited = 0; waited < ms && !condition(); waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 describe("the session of a grant's login ends when the grant does", () => {
   it("warns, then ends a certificate login and a password login on time, with the processes that tried to stay", async () => {
     const accessEndsAt = Math.floor(Date.now() / 1000) + ACCESS_SECONDS;
     const byCertificate = holdCertificateLogin(4101, accessEndsAt);
     const byPassword = holdPasswordLogin(4102, accessEndsAt);
-    await Promise.all([byCertificate.ready, byPassword.ready]);
+    // A third login whose watcher is killed: the next verifier start (the
+    // others' logouts at their end) starts another, which ends it on time.
+    const laterEnd = accessEndsAt + 5;
+    const unwatched = holdCertificateLogin(4103, laterEnd);
+    await Promise.all([byCertificate.ready, byPassword.ready, unwatched.ready]);
     // setsid and nohup exec in turn after the shell forked them.
-    for (let waited = 0; waited < 5000 && processesRunning(["sleep", "4102"]).length === 0; waited += 100) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const escapees = [processesRunning(["sleep", "4101"]), processesRunning(["sleep", "4102"])];
-    for (const found of escapees) {
+    await until(() => [4101, 4102, 4103].every((n) => processesRunning(["sleep", String(n)]).length === 1), 5000);
+    for (const marker of [4101, 4102, 4103]) {
+      const found = processesRunning(["sleep", String(marker)]);
       expect(found).toHaveLength(1);
       expect(found[0]?.session).not.toBe("4294967295");
     }
+    const unwatchedSession = Number(processesRunning(["sleep", "4103"])[0]?.session);
+    const killed = openSessions().find((r) => r.auditSession === unwatchedSession);
+    expect(killed).toBeDefined();
+    process.kill(killed?.watcher.pid ?? 0, "SIGKILL");
+
     const [certificateEnd, passwordEnd] = await Promise.all([byCertificate.exited, byPassword.exited]);
     for (const end of [certificateEnd, passwordEnd]) {
       expect(end.at).toBeGreaterThanOrEqual(accessEndsAt);
@@ -255,24 +284,64 @@ describe("the session of a grant's login ends when the grant does", () => {
     expect(processesRunning(["sleep", "4101"])).toEqual([]);
     expect(processesRunning(["sleep", "4102"])).toEqual([]);
 
+    const unwatchedEnd = await unwatched.exited;
+    expect(unwatchedEnd.at).toBeGreaterThanOrEqual(laterEnd);
+    expect(unwatchedEnd.at).toBeLessThan(laterEnd + END_TOLERANCE_SECONDS);
+    expect(processesRunning(["sleep", "4103"])).toEqual([]);
+
     // The client goes when sshd does, at the SIGTERM; the watcher logs once the last process is gone.
-    const closedCount = () => entries().filter((e) => e.type === "session-closed").length;
-    for (let waited = 0; waited < 10_000 && closedCount() < 2; waited += 100) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(() => entries().filter((e) => e.type === "session-closed").length >= 3, 10_000);
     expect(verifyAuditLog(join(stateDir, "audit.log"))).toMatchObject({ ok: true });
     const log = entries();
-    for (const via of ["ssh-certificate", "grant-text"]) {
-      const check = log.find((e) => e.type === "grant-check" && e.data.via === via && e.data.verdict === "allowed");
-      expect(check?.data.accessEndsAt).toBe(accessEndsAt);
-      const closed = log.filter((e) => e.type === "session-closed" && e.data.checkSeq === check?.seq);
+    const allowed = log.filter((e) => e.type === "grant-check" && e.data.verdict === "allowed");
+    expect(allowed.map((e) => e.data.via).sort()).toEqual(["grant-text", "ssh-certificate", "ssh-certificate"]);
+    for (const check of allowed) {
+      const endsAt =
+        check.data.via === "grant-text" || check.data.accessEndsAt === accessEndsAt ? accessEndsAt : laterEnd;
+      expect(check.data.accessEndsAt).toBe(endsAt);
+      const closed = log.filter((e) => e.type === "session-closed" && e.data.checkSeq === check.seq);
       expect(closed).toHaveLength(1);
       const [entry] = closed as [Entry];
-      expect(entry.seq).toBeGreaterThan(check?.seq ?? Number.MAX_SAFE_INTEGER);
-      expect(entry.data).toMatchObject({ reason: "expiry", user: engineer.name, accessEndsAt });
+      expect(entry.seq).toBeGreaterThan(check.seq);
+      expect(entry.data).toMatchObject({ reason: "expiry", user: engineer.name, accessEndsAt: endsAt });
       expect(entry.data.processesEnded).toBeGreaterThanOrEqual(2);
-      expect(Date.parse(entry.time) / 1000).toBeGreaterThanOrEqual(accessEndsAt);
+      expect(Date.parse(entry.time) / 1000).toBeGreaterThanOrEqual(endsAt);
     }
     expect(readdirSync(join(stateDir, "sessions")).filter((name) => name.endsWith(".json"))).toEqual([]);
   }, 60_000);
+
+  it("logs a logout with the session's length, and ends nothing after it", async () => {
+    const cert = mintSshCertificate(issuer, { publicKeyLine, principals: [engineer.name], target: HOST });
+    const certFile = join(work, "cert-logout.pub");
+    writeFileSync(certFile, `${cert.line}\n`);
+    const r = spawnSync(
+      "ssh",
+      [
+        "-F",
+        "/dev/null",
+        "-p",
+        String(sshd?.port),
+        "-i",
+        clientKey,
+        "-o",
+        `CertificateFile=${certFile}`,
+        ...SSH_KEY_LOGIN_OPTIONS,
+        `${engineer.name}@127.0.0.1`,
+        "echo done",
+      ],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    expect(r.stdout.trim()).toBe("done");
+    const check = entries().find((e) => e.type === "grant-check" && e.data.grantId === cert.grantId);
+    expect(check?.data.verdict).toBe("allowed");
+    // sshd closes the PAM session after the client has gone.
+    const logout = () => entries().some((e) => e.type === "session-closed" && e.data.checkSeq === check?.seq);
+    await until(logout, 5000);
+    const closed = entries().filter((e) => e.type === "session-closed" && e.data.checkSeq === check?.seq);
+    expect(closed.map((e) => e.data)).toEqual([
+      expect.objectContaining({ reason: "logout", grantId: cert.grantId, seconds: expect.any(Number) }),
+    ]);
+    expect(closed[0]?.data.processesEnded).toBeUndefined();
+    expect(openSessions()).toEqual([]);
+  });
 });
