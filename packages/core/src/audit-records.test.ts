@@ -13,6 +13,11 @@ function documented(type: AuditRecordType): string {
     const start = verifier.indexOf("## Audit entries");
     return verifier.slice(start, verifier.indexOf("`install-bundle` appends one", start));
   }
+  if (type === "session-closed") {
+    const verifier = doc("verifier.md");
+    const start = verifier.indexOf("The `session` line and the watcher append one `session-closed`");
+    return verifier.slice(start, verifier.indexOf("Each entry type's members", start));
+  }
   if (type === "bundle-installed") {
     const verifier = doc("verifier.md");
     const start = verifier.indexOf("`install-bundle` appends one `bundle-installed` entry");
@@ -29,6 +34,17 @@ const good: { [T in AuditRecordType]: Record<string, AuditValue> } = {
   "grant-check": { verdict: "allowed", user: "alice", host: "db1", presented: "a".repeat(64), presentedBytes: 327 },
   "ssh-principals": { verdict: "wrong-host", user: "alice", host: "db2", presented: "b".repeat(64), presentedBytes: 9 },
   "bundle-installed": { bundleId: "c".repeat(32), sha256: "d".repeat(64), issuers: ["e".repeat(16)] },
+  "session-closed": {
+    reason: "expiry",
+    user: "alice",
+    grantId: "a".repeat(32),
+    checkSeq: 4,
+    auditSession: 83,
+    openedAt: 100,
+    accessEndsAt: 125,
+    seconds: 25,
+    processesEnded: 4,
+  },
   "issuer-initialised": { keyId: "f".repeat(16), algorithm: "ed25519", keyLabel: "k", token: "t", generated: true },
   "issuer-rotated": {
     keyId: "f".repeat(16),
