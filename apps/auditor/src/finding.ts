@@ -11,6 +11,7 @@ export type FindingCode =
   | "unknown-grant"
   | "grant-overused"
   | "use-outside-window"
+  | "session-outlived-grant"
   | "user-mismatch"
   | "target-mismatch"
   | "grant-mismatch"
@@ -33,6 +34,7 @@ export const FINDING_CODES: readonly FindingCode[] = [
   "unknown-grant",
   "grant-overused",
   "use-outside-window",
+  "session-outlived-grant",
   "user-mismatch",
   "target-mismatch",
   "grant-mismatch",

@@ -1,4 +1,5 @@
 import { isoSeconds, printableLine } from "@airgrant/core";
+import type { SessionRow } from "./host-use-check.js";
 import { notGivenNote } from "./known-heads.js";
 import { describeEvidence } from "./log-evidence.js";
 import type { IssuerKeyReport, OfficerTally, Reconciliation } from "./reconcile-logs.js";
@@ -141,6 +142,7 @@ export function reconciliationJson(r: Reconciliation): Record<string, unknown> {
     retirementGaps: r.retirementGaps,
     trustVersions: r.trustVersions,
     issuerKeys: r.issuerKeys,
+    sessions: r.sessions,
     grantsIssued: r.grantsIssued,
     grantsUsed: r.grantsUsed,
     uses: r.uses,
@@ -185,6 +187,29 @@ export function officerCells(o: OfficerTally): string[] {
     String(o.findings),
   ];
 }
+
+/** A session's row, as the text table and the report show it (unescaped). */
+export function sessionCells(s: SessionRow): string[] {
+  return [
+    s.host,
+    s.user,
+    s.grantId,
+    isoSeconds(s.openedAt),
+    s.reason,
+    s.seconds === undefined ? "-" : `${s.seconds} s`,
+    s.outlived === undefined ? "" : `${s.outlived} s past its access end`,
+  ];
+}
+
+/** The sessions' count by reason, and how many are listed. */
+export function describeSessions(r: Reconciliation): string {
+  const { byReason, listed } = r.sessions;
+  const total = byReason.logout + byReason.expiry + byReason.reboot;
+  const more = listed.length < total ? `; the first ${listed.length} listed` : "";
+  return `${total} session(s) of grants' logins closed: ${byReason.logout} logout, ${byReason.expiry} expiry, ${byReason.reboot} reboot${more}`;
+}
+
+export const SESSION_COLUMNS = ["HOST", "USER", "GRANT", "OPENED", "REASON", "LENGTH", "OUTLIVED"];
 
 /** The text tables of `airgrant-auditor reconcile`, each line printable. */
 export function reconciliationText(r: Reconciliation): string {
@@ -240,6 +265,8 @@ export function reconciliationText(r: Reconciliation): string {
   );
   out.push("", "issuer keys:");
   out.push(...table(["KEY", "SIGNS FROM (SIGNER LOG)", "RETIRED AT", "IN --bundle"], r.issuerKeys.map(issuerKeyCells)));
+  out.push("", `sessions: ${describeSessions(r)}`);
+  if (r.sessions.listed.length > 0) out.push(...table(SESSION_COLUMNS, r.sessions.listed.map(sessionCells)));
   out.push("", "officers:");
   out.push(
     ...table(["OFFICER", "ISSUED", "USED", "NEVER-USED", "USES", "REFUSALS", "FINDINGS"], r.officers.map(officerCells)),

@@ -31,6 +31,42 @@ export interface HostTally {
   logs: Set<number>;
 }
 
+/** A session of a grant's login as its host logged its close (docs/verifier.md, "When a session ends"). */
+export interface SessionRow {
+  host: string;
+  user: string;
+  grantId: string;
+  reason: "logout" | "expiry" | "reboot";
+  /** When it opened and when its access ended, seconds. */
+  openedAt: number;
+  accessEndsAt: number;
+  /** Its length, seconds; absent for a session found after a reboot. */
+  seconds?: number;
+  /** The session-closed entry's time, ISO 8601, its log and sequence number. */
+  time: string;
+  log: string;
+  seq: number;
+  /** Seconds it closed after its access ended, when beyond SESSION_END_TOLERANCE. */
+  outlived?: number;
+}
+
+export interface SessionTally {
+  /** session-closed entries, by reason. */
+  byReason: Record<SessionRow["reason"], number>;
+  /** The first SESSIONS_LISTED of them, in the order the logs were read. */
+  listed: SessionRow[];
+}
+
+/** Sessions listed one by one; the rest are counted. */
+export const SESSIONS_LISTED = 1000;
+
+/**
+ * How long after its access end a session may close before it outlived its
+ * grant: the watcher looks every second and gives the processes a second
+ * after SIGTERM; a minute leaves room for a loaded host.
+ */
+export const SESSION_END_TOLERANCE = 60;
+
 /** What the host-log checks share: the signer's ledger, the bundle's groups and skew, the findings. */
 export interface HostCheckContext {
   ledger: SignerLedger;
@@ -48,6 +84,7 @@ export interface HostCheckContext {
   retirementGaps: number;
   /** The bundles each host log installed, and the newest trust version seen. */
   trust: TrustHistory;
+  sessions: SessionTally;
 }
 
 /** A use of a revoked grant that its host could not refuse yet: not a finding, a note naming the gap. */
@@ -101,6 +138,7 @@ export class HostUseCheck implements EntryCheck {
   onEntry(entry: AuditEntry): undefined {
     if (entry.type === LOG_RECOVERED_TYPE) this.context.findings.add(logRecoveredFinding(this.path, entry));
     if (entry.type === "bundle-installed") this.recordBundle(entry);
+    if (entry.type === "session-closed") this.recordSession(entry);
     if (entry.type !== "grant-check") return undefined;
     const { record: d, problems } = readAuditData("grant-check", entry.data);
     const host = keptString(d.host)?.toLowerCase();
@@ -251,6 +289,67 @@ export class HostUseCheck implements EntryCheck {
       return;
     }
     this.installed = { bundleId, seq: entry.seq, exported };
+  }
+
+  /**
+   * A session-closed entry: the session's length for the report, and a
+   * finding when it closed more than SESSION_END_TOLERANCE after its access
+   * ended (a watcher gone with no verifier start after it, or a host that
+   * does not end sessions).
+   */
+  private recordSession(entry: AuditEntry): void {
+    const { record: d, problems } = readAuditData("session-closed", entry.data);
+    const { reason, grantId, openedAt, accessEndsAt } = d;
+    const user = keptString(d.user);
+    const host = keptString(d.host)?.toLowerCase();
+    if (
+      problems.length > 0 ||
+      reason === undefined ||
+      grantId === undefined ||
+      user === undefined ||
+      host === undefined ||
+      openedAt === undefined ||
+      accessEndsAt === undefined
+    ) {
+      this.add({
+        code: "malformed-record",
+        log: this.path,
+        seq: entry.seq,
+        time: entry.time,
+        message: `session-closed has ${problems.join(", ").slice(0, 300)}`,
+      });
+      return;
+    }
+    const sessions = this.context.sessions;
+    sessions.byReason[reason]++;
+    const closedAt = Math.floor(Date.parse(entry.time) / 1000);
+    const late = closedAt - accessEndsAt;
+    const row: SessionRow = {
+      host,
+      user,
+      grantId,
+      reason,
+      openedAt,
+      accessEndsAt,
+      time: entry.time,
+      log: this.path,
+      seq: entry.seq,
+    };
+    if (d.seconds !== undefined) row.seconds = d.seconds;
+    if (late > SESSION_END_TOLERANCE) {
+      row.outlived = late;
+      this.add({
+        code: "session-outlived-grant",
+        log: this.path,
+        seq: entry.seq,
+        grantId,
+        host,
+        user,
+        time: entry.time,
+        message: `the session (${reason}) closed at ${entry.time}, ${late} s after its access ended at ${isoSeconds(accessEndsAt)} (tolerance ${SESSION_END_TOLERANCE} s)`,
+      });
+    }
+    if (sessions.listed.length < SESSIONS_LISTED) sessions.listed.push(row);
   }
 
   private add(finding: Finding): void {

@@ -1,6 +1,12 @@
 import { AirgrantError, isoSeconds, type SealReceipt, type TrustBundle } from "@airgrant/core";
 import { FINDING_CODES, type Finding, type FindingCode, FindingList } from "./finding.js";
-import { type HostCheckContext, type HostTally, HostUseCheck, type RevocationGaps } from "./host-use-check.js";
+import {
+  type HostCheckContext,
+  type HostTally,
+  HostUseCheck,
+  type RevocationGaps,
+  type SessionTally,
+} from "./host-use-check.js";
 import { headsNotGiven, type KnownHead, type KnownHeads } from "./known-heads.js";
 import { LogEvidence } from "./log-evidence.js";
 import { type IssuedGrant, type IssuerKeyPeriod, SignerLedger } from "./signer-ledger.js";
@@ -47,6 +53,8 @@ export interface Reconciliation {
   trustVersions: { newest: NewestTrust | undefined; hosts: HostTrust[]; behind: string[] };
   /** Every issuer key the signer log or --bundle names, and when it was valid. */
   issuerKeys: IssuerKeyReport[];
+  /** The sessions of grants' logins, as their hosts logged them closed. */
+  sessions: SessionTally;
   grantsIssued: number;
   grantsUsed: number;
   uses: number;
@@ -136,6 +144,7 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     revocationGaps: { count: 0, first: [] },
     retirementGaps: 0,
     trust: new TrustHistory(),
+    sessions: { byReason: { logout: 0, expiry: 0, reboot: 0 }, listed: [] },
   };
   const exported = ledger.newestExported;
   if (exported !== undefined) context.trust.seen(exported.trustVersion, input.signerLog, exported.seq);
@@ -184,6 +193,7 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
       behind: context.trust.behind().map((h) => h.log),
     },
     issuerKeys: issuerKeysOf(ledger, input.bundle),
+    sessions: context.sessions,
     grantsIssued: grants.length,
     grantsUsed: grants.filter((g) => g.uses.length > 0).length,
     uses,

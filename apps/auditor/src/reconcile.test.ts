@@ -604,6 +604,59 @@ describe("airgrant-auditor reconcile", () => {
     expect(codes(r)).toEqual([["grant-mismatch", ssh.grantId]]);
   });
 
+  it("lists each session of a grant's login with its length, and finds one that outlived its grant", () => {
+    const s = scenario();
+    const ended = s.issue({ notAfter: T0 + 1800 });
+    const loggedOut = s.issue();
+    const outlived = s.issue({ notAfter: T0 + 1800 });
+    for (const grant of [ended, loggedOut, outlived]) s.use("db1.example", grant, { at: T0 + 600 });
+    const closed = (grant: typeof ended, reason: string, closedAt: number, seq: number) =>
+      s.hostEntry(
+        "db1.example",
+        "session-closed",
+        {
+          reason,
+          user: grant.user,
+          host: "db1.example",
+          grantId: grant.grantId,
+          checkSeq: seq,
+          auditSession: 80 + seq,
+          openedAt: T0 + 601,
+          accessEndsAt: grant.notAfter,
+          seconds: closedAt - (T0 + 601),
+          ...(reason === "expiry" ? { processesEnded: 4 } : {}),
+        },
+        closedAt,
+      );
+    closed(ended, "expiry", T0 + 1802, 1);
+    closed(loggedOut, "logout", T0 + 900, 2);
+    // Its watcher killed, and no verifier start for five minutes.
+    closed(outlived, "expiry", T0 + 1800 + 301, 3);
+    const r = reconcile(s, ["db1.example"]);
+    expect(codes(r)).toEqual([["session-outlived-grant", outlived.grantId]]);
+    expect(r.findings[0]?.message).toMatch(/301 s after its access ended/);
+    expect(r.sessions.byReason).toEqual({ logout: 1, expiry: 2, reboot: 0 });
+    expect(r.sessions.listed.map((row) => [row.grantId, row.reason, row.seconds, row.outlived])).toEqual([
+      [ended.grantId, "expiry", 1201, undefined],
+      [loggedOut.grantId, "logout", 299, undefined],
+      [outlived.grantId, "expiry", 1500, 301],
+    ]);
+    const text = run(["reconcile", "--signer", s.signerLog, "--host", s.hostLog("db1.example")]);
+    expect(text.status).toBe(1);
+    expect(text.stdout).toMatch(/sessions: 3 session\(s\) of grants' logins closed: 1 logout, 2 expiry, 0 reboot/);
+    expect(text.stdout).toMatch(new RegExp(`${loggedOut.grantId}.*logout\\s+299 s`));
+  });
+
+  it("finds a session-closed entry without the members it needs malformed", () => {
+    const s = scenario();
+    const grant = s.issue();
+    s.use("db1.example", grant);
+    s.hostEntry("db1.example", "session-closed", { reason: "later", user: grant.user, grantId: grant.grantId });
+    const r = reconcile(s, ["db1.example"]);
+    expect(codes(r)).toEqual([["malformed-record", undefined]]);
+    expect(r.findings[0]?.message).toMatch(/^session-closed has .*reason/);
+  });
+
   it("gives usage errors, unreadable files and one log given twice exit 2", () => {
     const s = scenario();
     s.issue();

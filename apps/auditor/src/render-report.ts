@@ -3,11 +3,14 @@ import type { Finding } from "./finding.js";
 import {
   appliedTrust,
   describeLog,
+  describeSessions,
   describeSkew,
   heldTrust,
   issuerKeyCells,
   officerCells,
   reconciliationNotes,
+  SESSION_COLUMNS,
+  sessionCells,
 } from "./format-reconciliation.js";
 import type { Reconciliation } from "./reconcile-logs.js";
 
@@ -238,6 +241,18 @@ ${tableHtml(
   ["key", "signs from (signer log)", "retired at", "in --bundle"],
   r.issuerKeys.map((k) => issuerKeyCells(k).map(e)),
 )}</section>`);
+
+  sections.push(`<section><h2>Sessions</h2>
+<p>${e(describeSessions(r))}.</p>
+${
+  r.sessions.listed.length === 0
+    ? ""
+    : tableHtml(
+        "sessions",
+        SESSION_COLUMNS.map((c) => c.toLowerCase()),
+        r.sessions.listed.map((s) => sessionCells(s).map((cell, i) => (i === 2 ? code(cell) : e(cell)))),
+      )
+}</section>`);
 
   sections.push(`<section><h2>Officers</h2>
 ${tableHtml(

@@ -21,6 +21,7 @@ const HOSTILE_OFFICER = '</td><iframe src="https://example.com/"></iframe><style
 let report = "";
 let unknownGrant = "";
 let overused = "";
+let sessionGrant = "";
 
 beforeAll(() => {
   const s = new AuditScenario(work);
@@ -37,12 +38,29 @@ beforeAll(() => {
   const twice = s.issue({ officer: HOSTILE_OFFICER, maxUses: 1 });
   s.issue({ officer: "olivia", user: "carol" });
   overused = twice.grantId;
+  sessionGrant = clean.grantId;
   unknownGrant = "feedfacefeedfacefeedfacefeedface";
   s.use("db1.example", clean);
   s.use("db1.example", twice, { at: T0 + 60 });
   s.use("db2.example", twice, { host: "db1.example", at: T0 + 120 });
   s.use("db2.example", { ...clean, grantId: unknownGrant }, { user: HOSTILE_USER, host: HOSTILE_HOST });
   s.use("db2.example", clean, { verdict: "wrong-user", user: "eve", at: T0 + 30 });
+  s.hostEntry(
+    "db1.example",
+    "session-closed",
+    {
+      reason: "logout",
+      user: HOSTILE_USER,
+      host: "db1.example",
+      grantId: clean.grantId,
+      checkSeq: 1,
+      auditSession: 81,
+      openedAt: T0 + 601,
+      accessEndsAt: clean.notAfter,
+      seconds: 299,
+    },
+    T0 + 900,
+  );
   report = join(work, "report.html");
   const r = spawnSync(
     process.execPath,
@@ -77,6 +95,14 @@ describe("airgrant-auditor report", () => {
     expect(html).toContain("&#60;/td&#62;&#60;iframe");
     // Findings come before everything else.
     expect(html.indexOf('id="findings"')).toBeLessThan(html.indexOf('id="timeline"'));
+    // Each session of a grant's login, with its length.
+    expect(html).toContain("1 session(s) of grants&#39; logins closed: 1 logout, 0 expiry, 0 reboot");
+    expect(html).toMatch(
+      new RegExp(
+        `<table id="sessions">.*<td>&#60;script&#62;window.pwned=1&#60;/script&#62;</td><td><code>${sessionGrant}</code></td><td>[^<]+</td><td>logout</td><td>299 s</td>`,
+        "s",
+      ),
+    );
   });
 
   it("shows the findings in headless Chromium, offline, and fetches nothing", async () => {

@@ -152,6 +152,7 @@ export const ERROR_CODES = {
   "unknown-grant": "verdict",
   "grant-overused": "verdict",
   "use-outside-window": "verdict",
+  "session-outlived-grant": "verdict",
   "user-mismatch": "verdict",
   "target-mismatch": "verdict",
   "grant-mismatch": "verdict",

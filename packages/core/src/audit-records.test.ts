@@ -37,6 +37,7 @@ const good: { [T in AuditRecordType]: Record<string, AuditValue> } = {
   "session-closed": {
     reason: "expiry",
     user: "alice",
+    host: "db1",
     grantId: "a".repeat(32),
     checkSeq: 4,
     auditSession: 83,

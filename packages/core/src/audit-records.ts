@@ -142,6 +142,7 @@ export const AUDIT_RECORDS = {
     required: {
       reason: oneOf("logout", "expiry", "reboot"),
       user: text,
+      host: text,
       grantId: hex(32),
       checkSeq: count(1),
       auditSession: count(0),

@@ -67,7 +67,8 @@ export function accessEndsAt(claims: GrantClaims, _usedAt: number): number {
   return claims.notAfter;
 }
 
-const LOGGED_NAME_LENGTH = 64;
+/** How much of a user or host name a log entry keeps. */
+export const LOGGED_NAME_LENGTH = 64;
 
 function allowedMessage(claims: GrantClaims, context: RuleContext): string {
   const what = claims.carrier === "ssh-certificate" ? "certificate for grant" : "grant";

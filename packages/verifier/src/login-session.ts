@@ -10,7 +10,7 @@ import {
   withFileLock,
   writeFileAtomic,
 } from "@airgrant/core";
-import type { Admission } from "./admission.js";
+import { type Admission, LOGGED_NAME_LENGTH } from "./admission.js";
 import { appendHostEntry } from "./host-log.js";
 import {
   endAuditSession,
@@ -20,6 +20,7 @@ import {
   terminalsOfAuditSession,
   writeToTerminal,
 } from "./login-processes.js";
+import { printableItem } from "./pam-environment.js";
 import type { HostState } from "./state-paths.js";
 import { readStateFile } from "./state-permissions.js";
 
@@ -38,6 +39,8 @@ export interface PendingLogin {
   checkSeq: number;
   grantId: string;
   user: string;
+  /** This host, as the grant-check entry names it. */
+  host: string;
   accessEndsAt: number;
   admittedAt: number;
   /** The processes that ran PAM for the check (loginAncestry): the session opens in one of them. */
@@ -51,6 +54,7 @@ export interface LoginSession {
   checkSeq: number;
   grantId: string;
   user: string;
+  host: string;
   openedAt: number;
   accessEndsAt: number;
   /** Seconds before accessEndsAt that the warning is written. */
@@ -104,24 +108,32 @@ function readRecord(path: string, format: string): Record<string, unknown> {
 
 function readPending(path: string): PendingLogin {
   const r = readRecord(path, PENDING_FORMAT);
-  const { checkSeq, grantId, user, accessEndsAt, admittedAt, ancestors } = r;
-  if (!isCount(checkSeq) || !isText(grantId) || !isText(user) || !isCount(accessEndsAt) || !isCount(admittedAt)) {
+  const { checkSeq, grantId, user, host, accessEndsAt, admittedAt, ancestors } = r;
+  if (
+    !isCount(checkSeq) ||
+    !isText(grantId) ||
+    !isText(user) ||
+    !isText(host) ||
+    !isCount(accessEndsAt) ||
+    !isCount(admittedAt)
+  ) {
     throw corrupt(path, "a member is missing or of the wrong kind");
   }
   if (!Array.isArray(ancestors) || !ancestors.every(isProcess)) throw corrupt(path, "no ancestors");
-  return { checkSeq, grantId, user, accessEndsAt, admittedAt, ancestors };
+  return { checkSeq, grantId, user, host, accessEndsAt, admittedAt, ancestors };
 }
 
 function readSession(path: string): LoginSession {
   const r = readRecord(path, SESSION_FORMAT);
-  const { bootId, auditSession, checkSeq, grantId, user, openedAt, accessEndsAt, warnBefore, warned, watcher, ender } =
-    r;
+  const { bootId, auditSession, checkSeq, grantId, user, host, openedAt, accessEndsAt, warnBefore, warned } = r;
+  const { watcher, ender } = r;
   if (
     !isText(bootId) ||
     !isCount(auditSession) ||
     !isCount(checkSeq) ||
     !isText(grantId) ||
     !isText(user) ||
+    !isText(host) ||
     !isCount(openedAt) ||
     !isCount(accessEndsAt) ||
     !isCount(warnBefore) ||
@@ -137,6 +149,7 @@ function readSession(path: string): LoginSession {
     checkSeq,
     grantId,
     user,
+    host,
     openedAt,
     accessEndsAt,
     warnBefore,
@@ -237,6 +250,7 @@ export function openLoginSession(state: HostState, request: OpenRequest): LoginS
       checkSeq: login.checkSeq,
       grantId: login.grantId,
       user: login.user,
+      host: login.host,
       openedAt: request.now,
       accessEndsAt: login.accessEndsAt,
       warnBefore: request.warnBefore,
@@ -260,6 +274,7 @@ function logClosed(
   const data: AuditRecord<"session-closed"> = {
     reason,
     user: session.user,
+    host: session.host,
     grantId: session.grantId,
     checkSeq: session.checkSeq,
     auditSession: session.auditSession,
@@ -396,7 +411,7 @@ export function readLoginSession(state: HostState, auditSession: number): LoginS
 export function recordAdmittedLogin(
   state: HostState,
   admission: Admission,
-  user: string,
+  caller: { user: string; host: string },
   ancestors: ProcessIdentity[],
   clock: () => Date,
 ): void {
@@ -405,7 +420,8 @@ export function recordAdmittedLogin(
   recordPendingLogin(state, {
     checkSeq: admission.auditSeq,
     grantId: verdict.claims.grantId,
-    user,
+    user: printableItem(caller.user, LOGGED_NAME_LENGTH).value,
+    host: printableItem(caller.host, LOGGED_NAME_LENGTH).value,
     accessEndsAt,
     admittedAt: Math.floor(clock().getTime() / 1000),
     ancestors,

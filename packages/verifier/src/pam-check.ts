@@ -56,7 +56,7 @@ export function runPamCheck(input: PamCheckInput): PamCheckResult {
     host: input.host,
     clock: input.clock,
   });
-  recordAdmittedLogin(state, admission, pam.user, loginAncestry(), input.clock);
+  recordAdmittedLogin(state, admission, { user: pam.user, host: input.host }, loginAncestry(), input.clock);
   const { verdict } = admission;
   let message = verdict.message;
   if (!verdict.allowed && verdict.claims === undefined) {

@@ -103,7 +103,7 @@ export function runSshSession(input: SshSessionInput): SshSessionResult {
       clock: input.clock,
     });
     checks.push(admission);
-    recordAdmittedLogin(state, admission, pam.user, loginAncestry(), input.clock);
+    recordAdmittedLogin(state, admission, { user: pam.user, host: input.host }, loginAncestry(), input.clock);
     const { verdict } = admission;
     if (!verdict.allowed) return { allowed: false, code: verdict.code, message: verdict.message, pam, checks };
   }
