@@ -10,6 +10,7 @@ export {
   installBundle,
   loadInstalledBundle,
 } from "./host-state.js";
+export { auditSessionOf, endAuditSession, processesInAuditSession } from "./login-processes.js";
 export {
   DEFAULT_STATE_DIR,
   type HostState,
