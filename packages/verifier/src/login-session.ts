@@ -210,7 +210,7 @@ export interface OpenRequest {
   user: string;
   /** The process running PAM for this session (the parent of the session line's command). */
   opener: ProcessIdentity;
-  /** The audit session pam_loginuid gave the login; undefined when it is not set. */
+  /** The audit session pam_loginuid gave the login; undefined when it is not set, or not the login's own. */
   auditSession: number | undefined;
   warnBefore: number;
   now: number;
@@ -240,7 +240,7 @@ export function openLoginSession(state: HostState, request: OpenRequest): LoginS
     if (request.auditSession === undefined) {
       throw new AirgrantError(
         "pam-misconfigured",
-        "the login has no audit session id (/proc/self/sessionid): pam_loginuid.so must come before this line in the session section (docs/pam.md)",
+        "the login has no audit session id of its own (/proc/self/sessionid): pam_loginuid.so must come before this line in the session section (docs/pam.md)",
       );
     }
     const { login } = found;

@@ -34,6 +34,17 @@ function print(out: Output, code: string, message: string, extra: Record<string,
 }
 
 /**
+ * The login's audit session id, when pam_loginuid gave the opener one of
+ * its own: an id the opener's parent has too (sshd started from someone's
+ * login, with no pam_loginuid line above ours) would name that login as well.
+ */
+function freshAuditSession(session: number | undefined, opener: number): number | undefined {
+  const parent = readProcessStat(opener)?.ppid;
+  if (session === undefined || parent === undefined) return session;
+  return auditSessionOf(parent) === session ? undefined : session;
+}
+
+/**
  * pam_exec in the session section, for open_session and close_session: opens
  * the session of a login a grant admitted (with its watcher) or logs its
  * logout; for any other login, nothing.
@@ -66,7 +77,7 @@ export function runSessionCommand(
       : openLoginSession(state, {
           user: pam.user,
           opener,
-          auditSession,
+          auditSession: freshAuditSession(auditSession, opener.pid),
           warnBefore,
           now: Math.floor(clock().getTime() / 1000),
           startWatcher: startSessionWatcher(stateDir),
