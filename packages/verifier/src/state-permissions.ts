@@ -72,6 +72,7 @@ const STATE_ENTRIES: ReadonlyArray<{ name: string; kind: "file" | "directory"; p
   { name: "seal.key", kind: "file", privateToOwner: true },
   { name: "used", kind: "directory", privateToOwner: false },
   { name: "used/.watermark", kind: "file", privateToOwner: false },
+  { name: "sessions", kind: "directory", privateToOwner: false },
 ];
 
 /**
