@@ -399,9 +399,13 @@ export function superviseSessions(
   for (const session of overdue) endExpiredSession(state, session, clock);
 }
 
-/** The session as its record now says, for the watcher. */
+/**
+ * The session as its record says once nobody is changing it: the watcher's
+ * first look, which waits for the session line that started it to finish
+ * writing the record under the lock.
+ */
 export function readLoginSession(state: HostState, auditSession: number): LoginSession | undefined {
-  return readOpen(state, auditSession);
+  return withSessionsLock(state, () => readOpen(state, auditSession));
 }
 
 /**

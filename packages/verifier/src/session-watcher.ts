@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { basename } from "node:path";
 import { AirgrantError, sleepMs } from "@airgrant/core";
 import { isRunning, type ProcessIdentity, processIdentity } from "./login-processes.js";
-import { endExpiredSession, warnIfDue } from "./login-session.js";
+import { endExpiredSession, readLoginSession, warnIfDue } from "./login-session.js";
 import type { HostState } from "./state-paths.js";
 
 /**
@@ -57,6 +57,7 @@ export function startSessionWatcher(stateDir: string): (auditSession: number) =>
  */
 export function watchSession(state: HostState, auditSession: number, clock: () => Date): void {
   const me = processIdentity(process.pid);
+  if (readLoginSession(state, auditSession) === undefined) return;
   for (;;) {
     const now = Math.floor(clock().getTime() / 1000);
     const session = warnIfDue(state, auditSession, now);
