@@ -1,7 +1,7 @@
 // The session of a grant's login ends when the grant does: a real sshd with
 // the PAM lines of docs/pam.md and docs/openssh.md (read from the documents),
 // the real ssh client holding an interactive session open on a terminal,
-// with a `setsid nohup sleep` started to outlive it; grants and certificates
+// with a `setsid nohup sleep` and a detached tmux started to outlive it; grants and certificates
 // of about 25 s signed on a SoftHSM2 token. Needs root and openssh-server
 // (CI has both): fails, never skips, without them.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -92,11 +92,13 @@ function processesRunning(argv: string[]): Array<{ pid: number; session: string 
 
 /**
  * What the held-open session runs on its terminal: a child that leaves the
- * session's process group and terminal (setsid nohup, as a detached screen
- * does), then a shell that waits. `marker` tells this login's escapee apart.
+ * session's process group and terminal (setsid nohup), a detached tmux
+ * session running `sleep marker+10` (a server of this login's own: one
+ * started by another login would be that login's), then a shell that waits. `marker` tells
+ * this login's escapees apart.
  */
 function heldSession(marker: number): string {
-  return `setsid nohup sleep ${marker} >/dev/null 2>&1 </dev/null & echo ready; exec sleep 600`;
+  return `setsid nohup sleep ${marker} >/dev/null 2>&1 </dev/null & tmux -L login-${marker} new-session -d 'exec sleep ${marker + 10}'; echo ready; exec sleep 600`;
 }
 
 interface HeldLogin {
@@ -178,6 +180,7 @@ beforeAll(async () => {
   requireRoot("test/session-end.test.ts");
   requireCommand("sshd", "openssh-server");
   requireCommand("ssh", "openssh-client");
+  requireCommand("tmux", "tmux");
   removeStaleFixtures();
   work = mkdtempSync(join(tmpdir(), "airgrant-e2e-session-end-"));
   token = openSoftHsmIssuers(["ecdsa-p256"]);
@@ -262,8 +265,9 @@ describe("the session of a grant's login ends when the grant does", () => {
     const unwatched = holdCertificateLogin(4103, laterEnd);
     await Promise.all([byCertificate.ready, byPassword.ready, unwatched.ready]);
     // setsid and nohup exec in turn after the shell forked them.
-    await until(() => [4101, 4102, 4103].every((n) => processesRunning(["sleep", String(n)]).length === 1), 5000);
-    for (const marker of [4101, 4102, 4103]) {
+    const markers = [4101, 4102, 4103, 4111, 4112, 4113];
+    await until(() => markers.every((n) => processesRunning(["sleep", String(n)]).length === 1), 5000);
+    for (const marker of markers) {
       const found = processesRunning(["sleep", String(marker)]);
       expect(found).toHaveLength(1);
       expect(found[0]?.session).not.toBe("4294967295");
@@ -281,13 +285,13 @@ describe("the session of a grant's login ends when the grant does", () => {
     for (const login of [byCertificate, byPassword]) {
       expect(login.output()).toMatch(/airgrant: the access of grant [0-9a-f]{32} ends at \d\d:\d\d:\d\d UTC, in \d+ s/);
     }
-    expect(processesRunning(["sleep", "4101"])).toEqual([]);
-    expect(processesRunning(["sleep", "4102"])).toEqual([]);
+    for (const marker of [4101, 4102, 4111, 4112]) expect(processesRunning(["sleep", String(marker)])).toEqual([]);
 
     const unwatchedEnd = await unwatched.exited;
     expect(unwatchedEnd.at).toBeGreaterThanOrEqual(laterEnd);
     expect(unwatchedEnd.at).toBeLessThan(laterEnd + END_TOLERANCE_SECONDS);
     expect(processesRunning(["sleep", "4103"])).toEqual([]);
+    expect(processesRunning(["sleep", "4113"])).toEqual([]);
 
     // The client goes when sshd does, at the SIGTERM; the watcher logs once the last process is gone.
     await until(() => entries().filter((e) => e.type === "session-closed").length >= 3, 10_000);
@@ -304,7 +308,8 @@ describe("the session of a grant's login ends when the grant does", () => {
       const [entry] = closed as [Entry];
       expect(entry.seq).toBeGreaterThan(check.seq);
       expect(entry.data).toMatchObject({ reason: "expiry", user: engineer.name, accessEndsAt: endsAt });
-      expect(entry.data.processesEnded).toBeGreaterThanOrEqual(2);
+      // At least the shell, the setsid child, the tmux server and its shell's sleep.
+      expect(entry.data.processesEnded).toBeGreaterThanOrEqual(4);
       expect(Date.parse(entry.time) / 1000).toBeGreaterThanOrEqual(endsAt);
     }
     expect(readdirSync(join(stateDir, "sessions")).filter((name) => name.endsWith(".json"))).toEqual([]);
