@@ -81,6 +81,7 @@ let binds: string[] | undefined;
 let before: Map<string, string>;
 let commonAuthBeforeEnable: string;
 let pamSshdBeforeEdit: string;
+let pamLoginBeforeEdit: string;
 /** Whether this run installed the package, and so purges it at the end. */
 let installedHere = false;
 const breakGlassPassword = randomBytes(12).toString("base64url");
@@ -479,7 +480,18 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
     const firstSession = pamSshd.findIndex((l) => /^session\s/.test(l));
     expect(firstSession).toBeGreaterThan(0);
     pamSshd.splice(firstSession, 0, sessionLine as string);
-    writeFileSync(view("/etc/pam.d/sshd"), pamSshd.join("\n"));
+    // The session-end line right after pam_loginuid, in sshd's stack and login's.
+    const [endLine, ...others] = documentedInstallLines("\n### The session ends with the grant\n");
+    expect(others).toEqual([]);
+    const afterLoginUid = (lines: string[]) => {
+      const at = lines.findIndex((l) => /^session\s+required\s+pam_loginuid\.so/.test(l));
+      expect(at).toBeGreaterThan(0);
+      lines.splice(at + 1, 0, endLine as string);
+      return lines.join("\n");
+    };
+    writeFileSync(view("/etc/pam.d/sshd"), afterLoginUid(pamSshd));
+    pamLoginBeforeEdit = readFileSync(view("/etc/pam.d/login"), "utf8");
+    writeFileSync(view("/etc/pam.d/login"), afterLoginUid(pamLoginBeforeEdit.split("\n")));
 
     const effective = (user: string) =>
       new Map(
@@ -583,8 +595,9 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
   }, 120_000);
 
   it("dpkg --purge right after dpkg -i leaves nothing behind", () => {
-    // What install.md asks: the session line out before removing, the state once its log is carried out.
+    // What install.md asks: the session lines out before removing, the state once its log is carried out.
     writeFileSync(view("/etc/pam.d/sshd"), pamSshdBeforeEdit);
+    writeFileSync(view("/etc/pam.d/login"), pamLoginBeforeEdit);
     for (const path of [STATE, ...LOGS]) execFileSync("rm", ["-r", path]);
     expect(run("dpkg", ["-i", DEB]).status).toBe(0);
     const purged = onHost(["dpkg", "--purge", NAME]);

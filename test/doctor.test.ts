@@ -24,6 +24,7 @@ import {
   documentedOpenSshConfig,
   documentedOpenSshSessionLine,
   documentedPamLines,
+  documentedSessionLines,
   documentedSshdConfig,
   requireCommand,
   requireRoot,
@@ -75,7 +76,7 @@ function sshdPamLines(install: Install): string[] {
     "@include common-account",
     documentedOpenSshSessionLine({ ...paths, logFile: install.sshLog, caKeysFile: install.caKeys }),
     "session [success=ok ignore=ignore module_unknown=ignore default=bad] pam_selinux.so close",
-    "session required pam_loginuid.so",
+    ...documentedSessionLines({ ...paths, logFile: install.pamLog }),
     "session required pam_env.so user_readenv=1 envfile=/etc/default/locale",
     "@include common-session",
   ];
@@ -116,15 +117,11 @@ function goodInstall(
   ]);
   writeLines(join(install.pamDir, "common-account"), ["account required pam_unix.so"]);
   writeLines(join(install.pamDir, "common-session"), ["session required pam_unix.so"]);
-  writeLines(
-    join(install.pamDir, "login"),
-    documentedPamLines("login", {
-      stateDir: install.stateDir,
-      host: HOST,
-      logFile: install.pamLog,
-      breakGlassUser: "root",
-    }),
-  );
+  const loginPaths = { stateDir: install.stateDir, host: HOST, logFile: install.pamLog };
+  writeLines(join(install.pamDir, "login"), [
+    ...documentedPamLines("login", { ...loginPaths, breakGlassUser: "root" }),
+    ...documentedSessionLines(loginPaths),
+  ]);
   const hostKey = join(root, "ssh_host_ed25519_key");
   const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey], { encoding: "utf8" });
   if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
@@ -274,6 +271,27 @@ describe("airgrant-verifier doctor", () => {
       (i) => edit(sshdPam(i), (t) => t.replace("session requisite pam_exec.so", "session required pam_exec.so")),
     ],
     [
+      "the session-end line above pam_loginuid",
+      "session-end-order",
+      (i) =>
+        edit(join(i.pamDir, "login"), (t) =>
+          t.replace(/^(session +required +pam_loginuid\.so)\n(session required pam_exec\.so .*)$/m, "$2\n$1"),
+        ),
+    ],
+    [
+      "the session-end line with type=open_session",
+      "session-end-type",
+      (i) =>
+        edit(join(i.pamDir, "login"), (t) =>
+          t.replace("session required pam_exec.so quiet", "session required pam_exec.so quiet type=open_session"),
+        ),
+    ],
+    [
+      "no session-end line for login",
+      "session-end-missing",
+      (i) => edit(join(i.pamDir, "login"), (t) => t.replace(/^session required pam_exec\.so .*\n/m, "")),
+    ],
+    [
       "an AuthorizedPrincipalsCommand left from the old certificate path",
       "sshd-principals-command",
       (i) =>
@@ -410,6 +428,7 @@ describe("airgrant-verifier doctor", () => {
       "auth requisite pam_nologin.so",
       "@include common-auth",
       "auth optional pam_group.so",
+      ...documentedSessionLines({ stateDir: install.stateDir, host: HOST, logFile: install.pamLog }),
     ]);
     expect(doctor(install).findings).toEqual([]);
   });

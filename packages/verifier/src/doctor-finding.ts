@@ -33,6 +33,9 @@ export const FINDING_CODES = [
   "ssh-session-control",
   "ssh-session-type",
   "ssh-session-missing",
+  "session-end-order",
+  "session-end-type",
+  "session-end-missing",
   // sshd
   "sshd-config-invalid",
   "sshd-use-pam",

@@ -209,11 +209,39 @@ function sessionLineFindings(stack: PamEntry[], index: number, line: AirgrantLin
   return findings;
 }
 
+/** The `session` line (docs/pam.md, "The session ends with the grant"): below pam_loginuid.so, run at open and close. */
+function sessionEndFindings(stack: PamEntry[], index: number, line: AirgrantLine): Finding[] {
+  const findings: Finding[] = [];
+  const at = where(line.entry);
+  if (!stack.slice(0, index).some((e) => moduleIs(e, "pam_loginuid.so"))) {
+    findings.push({
+      code: "session-end-order",
+      where: at,
+      message:
+        "the session line does not run after pam_loginuid.so: the login has no audit session of its own, and a grant's session does not open",
+      fix: "put it right after 'session required pam_loginuid.so' (docs/pam.md, \"The session ends with the grant\")",
+    });
+  }
+  const type = line.options.find((option) => option.startsWith("type="));
+  if (type !== undefined) {
+    findings.push({
+      code: "session-end-type",
+      where: at,
+      message: `the session line has ${type}: pam_exec then runs it only ${type === "type=open_session" ? "when the session opens, and a logout is never logged" : "at that PAM call, and no grant's session opens"}`,
+      fix: `remove ${type} from the line`,
+    });
+  }
+  return findings;
+}
+
 /** sshd's PAM service: OpenSSH starts PAM with its program name. */
 const SSHD_SERVICE = "sshd";
 
+/** The services whose grant logins the session line ends (docs/pam.md). */
+const LOGIN_SERVICES = new Set([SSHD_SERVICE, "login"]);
+
 /** Where each subcommand's line belongs. */
-const SECTION_OF: Record<string, PamType> = { pam: "auth", "ssh-session": "session" };
+const SECTION_OF: Record<string, PamType> = { pam: "auth", "ssh-session": "session", session: "session" };
 
 export interface PamReport {
   findings: Finding[];
@@ -227,6 +255,8 @@ export function pamFindings(pamDir: string, stateDir: string): PamReport {
   const sshd = { grantLine: false, sessionLine: false };
   let anyLine = false;
   for (const service of pamServices(pamDir)) {
+    let admits: PamEntry | undefined;
+    let ends = false;
     for (const type of ["auth", "account", "session", "password"] as const) {
       const stack = readPamStack(pamDir, service, type);
       stack.forEach((entry, index) => {
@@ -253,6 +283,12 @@ export function pamFindings(pamDir: string, stateDir: string): PamReport {
           return;
         }
         findings.push(...lineFindings(line, stateDir));
+        if (line.subcommand === "session") {
+          findings.push(...sessionEndFindings(stack, index, line));
+          ends = true;
+          return;
+        }
+        admits ??= entry;
         if (line.subcommand === "pam") {
           findings.push(...grantLineFindings(stack, index, line));
           if (service === SSHD_SERVICE) sshd.grantLine = true;
@@ -260,6 +296,14 @@ export function pamFindings(pamDir: string, stateDir: string): PamReport {
           findings.push(...sessionLineFindings(stack, index, line));
           if (service === SSHD_SERVICE) sshd.sessionLine = true;
         }
+      });
+    }
+    if (admits !== undefined && !ends && LOGIN_SERVICES.has(service)) {
+      findings.push({
+        code: "session-end-missing",
+        where: where(admits),
+        message: `${service} lets logins in with grants but its session section has no session line: their sessions outlast their grants`,
+        fix: "add the session line right after 'session required pam_loginuid.so' (docs/pam.md, \"The session ends with the grant\")",
       });
     }
   }
