@@ -43,10 +43,10 @@ function tableHtml(id: string, header: string[], rows: string[][]): string {
 
 const code = (text: string) => `<code>${e(text)}</code>`;
 
-/** A timeline event: a grant issued or a use on a host. */
+/** A timeline event: a grant issued, a use on a host, or the close of the session a use opened. */
 interface TimelineEvent {
   time: number;
-  kind: "issued" | "used";
+  kind: "issued" | "used" | "closed";
   grantId: string;
   who: string;
   where: string;
@@ -79,6 +79,19 @@ function timelineEvents(r: Reconciliation, flagged: ReadonlySet<string>): Timeli
       });
     }
   }
+  for (const session of r.sessions.listed) {
+    const length = session.seconds === undefined ? "" : ` after ${session.seconds} s`;
+    const late = session.outlived === undefined ? "" : `, ${session.outlived} s after`;
+    events.push({
+      time: Date.parse(session.time),
+      kind: "closed",
+      grantId: session.grantId,
+      who: session.user,
+      where: session.host,
+      detail: `session ${session.reason}${length}; access ended ${isoSeconds(session.accessEndsAt)}${late} (${session.log} entry ${session.seq})`,
+      flagged: flagged.has(session.grantId),
+    });
+  }
   for (const f of r.findings) {
     if (f.code !== "unknown-grant" || f.time === undefined || f.grantId === undefined) continue;
     events.push({
@@ -94,7 +107,7 @@ function timelineEvents(r: Reconciliation, flagged: ReadonlySet<string>): Timeli
   return events.filter((ev) => !Number.isNaN(ev.time)).sort((a, b) => a.time - b.time);
 }
 
-/** Grants issued and uses per time slot, as an inline SVG: every event counted, whatever the table shows. */
+/** Grants issued and uses per time slot, as an inline SVG: every issue and use counted, whatever the table shows. */
 function histogramSvg(events: readonly TimelineEvent[]): string {
   if (events.length === 0) return "";
   const first = events[0]?.time ?? 0;
@@ -105,7 +118,7 @@ function histogramSvg(events: readonly TimelineEvent[]): string {
   for (const ev of events) {
     const i = Math.min(HISTOGRAM_BUCKETS - 1, Math.floor(((ev.time - first) / span) * HISTOGRAM_BUCKETS));
     if (ev.kind === "issued") issued[i] = (issued[i] ?? 0) + 1;
-    else used[i] = (used[i] ?? 0) + 1;
+    else if (ev.kind === "used") used[i] = (used[i] ?? 0) + 1;
   }
   const peak = Math.max(1, ...issued, ...used);
   const width = 960;

@@ -95,6 +95,13 @@ describe("airgrant-auditor report", () => {
     expect(html).toContain("&#60;/td&#62;&#60;iframe");
     // Findings come before everything else.
     expect(html.indexOf('id="findings"')).toBeLessThan(html.indexOf('id="timeline"'));
+    // The login's timeline: its use, then its session's close.
+    expect(html).toMatch(
+      new RegExp(
+        `<td>used</td><td><code>${sessionGrant}</code>.*<td>closed</td><td><code>${sessionGrant}</code></td><td>[^<]*</td><td>db1.example</td><td>session logout after 299 s; access ended `,
+        "s",
+      ),
+    );
     // Each session of a grant's login, with its length.
     expect(html).toContain("1 session(s) of grants&#39; logins closed: 1 logout, 0 expiry, 0 reboot");
     expect(html).toMatch(
@@ -155,7 +162,8 @@ describe("airgrant-auditor report", () => {
       expect((await page.locator("#issuer-keys").textContent()) ?? "").toContain(ISSUER_KEY_ID);
       expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
       expect(await page.locator("img, iframe, script").count()).toBe(0);
-      expect(await page.locator("#timeline tbody tr").count()).toBe(7);
+      // Three grants issued, four uses, one session closed.
+      expect(await page.locator("#timeline tbody tr").count()).toBe(8);
       expect(dialogs).toEqual([]);
       expect(requests).toEqual([url]);
 
