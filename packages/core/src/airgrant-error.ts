@@ -176,6 +176,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const SUCCESS_CODES = [
   "allowed",
   "not-airgrant",
+  "session-opened",
+  "session-closed",
   "bundle-installed",
   "trust-updated",
   "ssh-ca-keys",

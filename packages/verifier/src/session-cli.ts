@@ -1,4 +1,11 @@
-import { type CommandLine, isoSeconds, printableLine, readProcessStat, usageError } from "@airgrant/core";
+import {
+  type CommandLine,
+  isoSeconds,
+  printableLine,
+  readProcessStat,
+  type SuccessCode,
+  usageError,
+} from "@airgrant/core";
 import { auditSessionOf, processIdentity } from "./login-processes.js";
 import { closeLoginSession, openLoginSession } from "./login-session.js";
 import { describeCaller, readPamEnvironment } from "./pam-environment.js";
@@ -27,7 +34,7 @@ function parseWarnBefore(cli: CommandLine, value: string | undefined): number {
   return Number(value);
 }
 
-function print(out: Output, code: string, message: string, extra: Record<string, unknown> = {}): number {
+function print(out: Output, code: SuccessCode, message: string, extra: Record<string, unknown> = {}): number {
   if (out.json) process.stdout.write(`${JSON.stringify({ ok: true, code, message, ...extra })}\n`);
   else process.stdout.write(`${code}: ${printableLine(message)}\n`);
   return 0;
