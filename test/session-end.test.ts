@@ -2,10 +2,11 @@
 // the PAM lines of docs/pam.md and docs/openssh.md (read from the documents),
 // the real ssh client holding an interactive session open on a terminal,
 // with a `setsid nohup sleep` and a detached tmux started to outlive it; grants and certificates
-// of about 25 s signed on a SoftHSM2 token. Needs root and openssh-server
+// of about 25 s signed on a SoftHSM2 token; the host's one watcher killed
+// with -9 and started again by the next login. Needs root and openssh-server
 // (CI has both): fails, never skips, without them.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyAuditLog } from "@airgrant/core";
@@ -257,13 +258,19 @@ async function until(condition: () => boolean, ms: number): Promise<void> {
 describe("the session of a grant's login ends when the grant does", () => {
   it("warns, then ends a certificate login and a password login on time, with the processes that tried to stay", async () => {
     const accessEndsAt = Math.floor(Date.now() / 1000) + ACCESS_SECONDS;
-    const byCertificate = holdCertificateLogin(4101, accessEndsAt);
-    const byPassword = holdPasswordLogin(4102, accessEndsAt);
-    // A third login whose watcher is killed: the next verifier start (the
-    // others' logouts at their end) starts another, which ends it on time.
+    // A first login, whose watcher is killed: the next verifier start (the
+    // next login's session line) starts another, which ends it on time.
     const laterEnd = accessEndsAt + 5;
     const unwatched = holdCertificateLogin(4103, laterEnd);
-    await Promise.all([byCertificate.ready, byPassword.ready, unwatched.ready]);
+    await unwatched.ready;
+    const [first] = openSessions();
+    expect(first).toBeDefined();
+    process.kill(first?.watcher.pid ?? 0, "SIGKILL");
+    await until(() => !existsSync(`/proc/${first?.watcher.pid}`), 5000);
+
+    const byCertificate = holdCertificateLogin(4101, accessEndsAt);
+    const byPassword = holdPasswordLogin(4102, accessEndsAt);
+    await Promise.all([byCertificate.ready, byPassword.ready]);
     // setsid and nohup exec in turn after the shell forked them.
     const markers = [4101, 4102, 4103, 4111, 4112, 4113];
     await until(() => markers.every((n) => processesRunning(["sleep", String(n)]).length === 1), 5000);
@@ -272,10 +279,11 @@ describe("the session of a grant's login ends when the grant does", () => {
       expect(found).toHaveLength(1);
       expect(found[0]?.session).not.toBe("4294967295");
     }
-    const unwatchedSession = Number(processesRunning(["sleep", "4103"])[0]?.session);
-    const killed = openSessions().find((r) => r.auditSession === unwatchedSession);
-    expect(killed).toBeDefined();
-    process.kill(killed?.watcher.pid ?? 0, "SIGKILL");
+    // One watcher for the host, another than the one killed, watches all three.
+    const watchers = new Set(openSessions().map((r) => `${r.watcher.pid}/${r.watcher.start}`));
+    expect(openSessions()).toHaveLength(3);
+    expect([...watchers]).toHaveLength(1);
+    expect(watchers.has(`${first?.watcher.pid}/${first?.watcher.start}`)).toBe(false);
 
     const [certificateEnd, passwordEnd] = await Promise.all([byCertificate.exited, byPassword.exited]);
     for (const end of [certificateEnd, passwordEnd]) {

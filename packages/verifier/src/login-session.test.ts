@@ -42,7 +42,7 @@ function pending(overrides: Partial<PendingLogin> = {}): PendingLogin {
   };
 }
 
-const watchers: number[] = [];
+let watchersStarted = 0;
 function request(overrides: Partial<OpenRequest> = {}): OpenRequest {
   return {
     user: "alice",
@@ -50,8 +50,9 @@ function request(overrides: Partial<OpenRequest> = {}): OpenRequest {
     auditSession: 81,
     warnBefore: 300,
     now: NOW,
-    startWatcher: (session) => {
-      watchers.push(session);
+    startWatcher: () => {
+      watchersStarted++;
+      // A process that is not running: each open starts another.
       return { pid: 5000, start: "1" };
     },
     ...overrides,
@@ -66,12 +67,13 @@ function logEntries(): Array<{ type: string; data: Record<string, unknown> }> {
 }
 
 describe("the sessions of grants' logins", () => {
-  it("opens the pending login of the process that opens the session, with its watcher, and logs its logout", () => {
+  it("opens the pending login of the process that opens the session, with a watcher, and logs its logout", () => {
     recordPendingLogin(state, pending());
     recordPendingLogin(state, pending({ checkSeq: 8, ancestors: [{ pid: 9, start: "9" }] }));
     const session = openLoginSession(state, request());
     expect(session).toMatchObject({ checkSeq: 7, auditSession: 81, accessEndsAt: NOW + 1800, warned: false });
-    expect(watchers.at(-1)).toBe(81);
+    expect(watchersStarted).toBe(1);
+    expect(session?.watcher).toEqual({ pid: 5000, start: "1" });
     expect(readdirSync(sessionsDir(state)).sort()).toEqual(["open-81.json", "pending-8.json"]);
     const closed = closeLoginSession(state, 81, () => new Date((NOW + 95) * 1000));
     expect(closed?.grantId).toBe("a".repeat(32));
@@ -80,6 +82,20 @@ describe("the sessions of grants' logins", () => {
       data: { reason: "logout", seconds: 95, checkSeq: 7, auditSession: 81, host: "db1.example" },
     });
     expect(closeLoginSession(state, 81, clock)).toBeUndefined();
+  });
+
+  it("gives a new session the watcher another open session names while it runs", () => {
+    const running = {
+      pid: process.pid,
+      start: readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ")[19] ?? "",
+    };
+    recordPendingLogin(state, pending());
+    openLoginSession(state, request({ startWatcher: () => running }));
+    recordPendingLogin(state, pending({ checkSeq: 9 }));
+    const before = watchersStarted;
+    const second = openLoginSession(state, request({ auditSession: 82 }));
+    expect(second?.watcher).toEqual(running);
+    expect(watchersStarted).toBe(before);
   });
 
   it("opens nothing for a login no grant admitted: another process, another user, or a process reused", () => {

@@ -193,6 +193,28 @@ function names(state: HostState): string[] {
   }
 }
 
+/** Every open session, as its record says. */
+export function openSessions(state: HostState): LoginSession[] {
+  const out: LoginSession[] = [];
+  for (const name of names(state)) {
+    if (!/^open-\d+\.json$/.test(name)) continue;
+    try {
+      out.push(readSession(join(sessionsDir(state), name)));
+    } catch (err) {
+      // Closed meanwhile.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+  return out;
+}
+
+/** The watcher an open session of this boot names, when it runs: the host's one watcher. Under the lock. */
+function runningWatcher(state: HostState): ProcessIdentity | undefined {
+  const bootId = readBootId();
+  return openSessions(state).find((s) => s.bootId === bootId && s.watcher !== undefined && isRunning(s.watcher))
+    ?.watcher;
+}
+
 /** Record an allowed login whose session is still to open (`pam`, `ssh-session`). */
 export function recordPendingLogin(state: HostState, login: PendingLogin): void {
   withSessionsLock(state, () =>
@@ -214,8 +236,8 @@ export interface OpenRequest {
   auditSession: number | undefined;
   warnBefore: number;
   now: number;
-  /** Starts the session's watcher and says which process it is. */
-  startWatcher(session: number): ProcessIdentity;
+  /** Starts a watcher and says which process it is. */
+  startWatcher(): ProcessIdentity;
 }
 
 /**
@@ -256,7 +278,7 @@ export function openLoginSession(state: HostState, request: OpenRequest): LoginS
       warnBefore: request.warnBefore,
       warned: false,
     };
-    session.watcher = request.startWatcher(request.auditSession);
+    session.watcher = runningWatcher(state) ?? request.startWatcher();
     writeRecord(openPath(state, request.auditSession), SESSION_FORMAT, session);
     removeRecord(found.path);
     return session;
@@ -371,17 +393,14 @@ export function endExpiredSession(state: HostState, auditSession: number, clock:
  * their end whose watcher is gone, start a watcher again for the others
  * whose watcher is gone, and drop pending logins that never opened a session.
  */
-export function superviseSessions(
-  state: HostState,
-  clock: () => Date,
-  startWatcher: (session: number) => ProcessIdentity,
-): void {
+export function superviseSessions(state: HostState, clock: () => Date, startWatcher: () => ProcessIdentity): void {
   // Most starts find nothing here: no lock, no directory made.
   if (names(state).length === 0) return;
   const now = Math.floor(clock().getTime() / 1000);
   const bootId = readBootId();
   const overdue: number[] = [];
   withSessionsLock(state, () => {
+    let watcher = runningWatcher(state);
     for (const name of names(state)) {
       const path = join(sessionsDir(state), name);
       const ending = /^ending-(\d+)\.json$/.exec(name);
@@ -393,19 +412,27 @@ export function superviseSessions(
       const watched = session.bootId === bootId && session.watcher !== undefined && isRunning(session.watcher);
       if (watched) continue;
       if (session.bootId !== bootId || now >= session.accessEndsAt) overdue.push(session.auditSession);
-      else writeRecord(path, SESSION_FORMAT, { ...session, watcher: startWatcher(session.auditSession) });
+      else {
+        watcher ??= startWatcher();
+        writeRecord(path, SESSION_FORMAT, { ...session, watcher });
+      }
     }
   });
   for (const session of overdue) endExpiredSession(state, session, clock);
 }
 
 /**
- * The session as its record says once nobody is changing it: the watcher's
- * first look, which waits for the session line that started it to finish
- * writing the record under the lock.
+ * The open sessions that name `watcher`, once nobody is changing them: the
+ * watcher's last look before it exits. Under the lock, no session can be
+ * given this watcher between the look and the exit: a session line gives a
+ * new session only a watcher that another open session names.
  */
-export function readLoginSession(state: HostState, auditSession: number): LoginSession | undefined {
-  return withSessionsLock(state, () => readOpen(state, auditSession));
+export function sessionsWatchedBy(state: HostState, watcher: ProcessIdentity): LoginSession[] {
+  // A state directory removed meanwhile is not made again.
+  if (names(state).length === 0) return [];
+  return withSessionsLock(state, () =>
+    openSessions(state).filter((s) => s.watcher?.pid === watcher.pid && s.watcher.start === watcher.start),
+  );
 }
 
 /**

@@ -9,7 +9,7 @@ import {
 import { auditSessionOf, processIdentity } from "./login-processes.js";
 import { closeLoginSession, openLoginSession } from "./login-session.js";
 import { describeCaller, readPamEnvironment } from "./pam-environment.js";
-import { startSessionWatcher, watchSession } from "./session-watcher.js";
+import { startSessionWatcher, watchSessions } from "./session-watcher.js";
 import { hostState } from "./state-paths.js";
 
 /**
@@ -98,12 +98,9 @@ export function runSessionCommand(
   );
 }
 
-/** `session-watch --state DIR SESSION`: the watcher the session line starts; not for people. */
+/** `session-watch --state DIR`: the watcher the session line starts; not for people. */
 export function runSessionWatchCommand(cli: CommandLine, positionals: string[], stateDir: string): number {
-  const [session, ...rest] = positionals;
-  if (session === undefined || rest.length > 0 || !/^\d{1,10}$/.test(session)) {
-    throw usageError(cli, "session-watch takes one audit session id");
-  }
-  watchSession(hostState(stateDir), Number(session), () => new Date());
+  if (positionals.length > 0) throw usageError(cli, "session-watch takes no arguments");
+  watchSessions(hostState(stateDir), () => new Date());
   return 0;
 }

@@ -1,19 +1,20 @@
 import { spawn } from "node:child_process";
 import { basename } from "node:path";
 import { AirgrantError, sleepMs } from "@airgrant/core";
-import { isRunning, type ProcessIdentity, processIdentity } from "./login-processes.js";
-import { endExpiredSession, readLoginSession, warnIfDue } from "./login-session.js";
+import { type ProcessIdentity, processIdentity } from "./login-processes.js";
+import { endExpiredSession, type LoginSession, openSessions, sessionsWatchedBy, warnIfDue } from "./login-session.js";
 import type { HostState } from "./state-paths.js";
 
 /**
- * The watcher of one login's session (docs/verifier.md, "When a session
- * ends"): a root process of its own, started detached by the session line,
- * that writes the warning when it is due and ends the session when its
- * access ends. The user cannot signal it (it is root's), and a watcher that
- * dies anyway is replaced by the next verifier start (superviseSessions).
+ * The host's session watcher (docs/verifier.md, "When a session ends"): a
+ * root process of its own, started detached by the first session line that
+ * finds none running, that writes each session's warning when it is due and
+ * ends each session when its access ends, and exits when no session is left
+ * to it. The user cannot signal it (it is root's), and a watcher that dies
+ * anyway is replaced by the next verifier start (superviseSessions).
  */
 
-/** How often the watcher looks at its session: the end comes at most this late, and a logout is seen this soon. */
+/** How often the watcher looks at its sessions: an end comes at most this late. */
 export const WATCH_INTERVAL_MS = 1000;
 
 /** The installed single executable (docs/verifier.md), which its launcher starts. */
@@ -30,43 +31,42 @@ function selfCommand(): [string, string[]] {
 }
 
 /**
- * Start `airgrant-verifier session-watch` for the audit session, detached
- * (its own process group and session, no file of ours open) with only PATH
- * in its environment, and say which process it is.
+ * Start `airgrant-verifier session-watch`, detached (its own process group
+ * and session, no file of ours open) with only PATH in its environment, and
+ * say which process it is.
  */
-export function startSessionWatcher(stateDir: string): (auditSession: number) => ProcessIdentity {
-  return (auditSession) => {
+export function startSessionWatcher(stateDir: string): () => ProcessIdentity {
+  return () => {
     const [command, args] = selfCommand();
-    const child = spawn(command, [...args, "session-watch", "--state", stateDir, String(auditSession)], {
+    const child = spawn(command, [...args, "session-watch", "--state", stateDir], {
       detached: true,
       stdio: "ignore",
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
     });
     child.unref();
     const identity = child.pid === undefined ? undefined : processIdentity(child.pid);
-    if (identity === undefined) {
-      throw new AirgrantError("internal", `cannot start the watcher of audit session ${auditSession}`);
-    }
+    if (identity === undefined) throw new AirgrantError("internal", "cannot start the session watcher");
     return identity;
   };
 }
 
+function mine(session: LoginSession, me: ProcessIdentity): boolean {
+  return session.watcher?.pid === me.pid && session.watcher.start === me.start;
+}
+
 /**
- * Watch the session until it is gone (a logout), another watcher took it
- * over, or its access ended and this ended it.
+ * Watch every open session that names this watcher: warn each when due, end
+ * each when its access ends; exit once none names it.
  */
-export function watchSession(state: HostState, auditSession: number, clock: () => Date): void {
+export function watchSessions(state: HostState, clock: () => Date): void {
   const me = processIdentity(process.pid);
-  if (readLoginSession(state, auditSession) === undefined) return;
-  for (;;) {
-    const now = Math.floor(clock().getTime() / 1000);
-    const session = warnIfDue(state, auditSession, now);
-    if (session === undefined) return;
-    const mine = session.watcher !== undefined && me !== undefined && session.watcher.pid === me.pid;
-    if (!mine && session.watcher !== undefined && isRunning(session.watcher)) return;
-    if (now >= session.accessEndsAt) {
-      endExpiredSession(state, auditSession, clock);
-      return;
+  if (me === undefined) throw new AirgrantError("internal", "cannot read this process's start time (/proc/self/stat)");
+  // The first look waits for the session line that started this watcher to write its record.
+  while (sessionsWatchedBy(state, me).length > 0) {
+    for (const session of openSessions(state).filter((s) => mine(s, me))) {
+      const now = Math.floor(clock().getTime() / 1000);
+      warnIfDue(state, session.auditSession, now);
+      if (now >= session.accessEndsAt) endExpiredSession(state, session.auditSession, clock);
     }
     sleepMs(WATCH_INTERVAL_MS);
   }
