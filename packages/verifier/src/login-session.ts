@@ -243,7 +243,7 @@ export interface OpenRequest {
 /**
  * Open the session of the login admitted by `opener`: the pending login of
  * this user whose check ran in that process (or its child) becomes an open
- * session with its watcher. Undefined when no grant admitted this login (a
+ * session, handed to the host's watcher. Undefined when no grant admitted this login (a
  * break-glass password, a plain key): its session is not ours to end.
  */
 export function openLoginSession(state: HostState, request: OpenRequest): LoginSession | undefined {

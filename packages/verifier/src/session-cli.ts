@@ -53,7 +53,7 @@ function freshAuditSession(session: number | undefined, opener: number): number 
 
 /**
  * pam_exec in the session section, for open_session and close_session: opens
- * the session of a login a grant admitted (with its watcher) or logs its
+ * the session of a login a grant admitted (handed to the host's watcher) or logs its
  * logout; for any other login, nothing.
  */
 export function runSessionCommand(
