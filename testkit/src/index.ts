@@ -24,5 +24,11 @@ export {
   testFields,
   trustedIssuer,
 } from "./test-issuer.js";
-export { makeSignedBundle, makeSignedBundleBytes, rootKeyOf, type SignedBundleSpec } from "./test-trust.js";
+export {
+  makeSignedBundle,
+  makeSignedBundleBytes,
+  rootKeyOf,
+  type SignedBundleSpec,
+  trustedApprover,
+} from "./test-trust.js";
 export { type AlternateOptions, alternate, fmt, median } from "./timing.js";

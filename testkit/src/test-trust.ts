@@ -7,6 +7,7 @@ import {
   encodeSignedTrustContent,
   type SignedTrust,
   type TrustBundle,
+  type TrustedApprover,
   toHex,
 } from "@airgrant/core";
 import { type BundleIssuer, type GrantSigner, makeBundle, T0 } from "./test-issuer.js";
@@ -14,6 +15,11 @@ import { type BundleIssuer, type GrantSigner, makeBundle, T0 } from "./test-issu
 /** A root key as a bundle's `roots.keys` names it. */
 export function rootKeyOf(root: BundleIssuer): BundleKey {
   return { keyId: toHex(root.keyId), algorithm: root.algorithm, publicKey: root.spki };
+}
+
+/** An officer's approval key as a bundle's `approvers` names it. */
+export function trustedApprover(key: BundleIssuer, officer: string, targets: string[] = ["*"]): TrustedApprover {
+  return { ...rootKeyOf(key), officer, targets };
 }
 
 export interface SignedBundleSpec {

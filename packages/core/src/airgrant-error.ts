@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   "issuer-not-valid": "verdict",
   "issuer-retired": "verdict",
   "not-enough-signatures": "verdict",
+  "not-enough-approvals": "verdict",
   "trust-expired": "verdict",
   "grant-revoked": "verdict",
   "trust-version-required": "verdict",

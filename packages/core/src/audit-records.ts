@@ -86,6 +86,8 @@ const GRANT_CHECK = {
     via: oneOf("grant-text", "ssh-certificate"),
     grantId: hex(32),
     issuer: hex(16),
+    approvers: listOf(hex(16)),
+    approvalsNeeded: count(0, 3),
     principal: text,
     target: text,
     maxUses: count(1, 255),

@@ -148,6 +148,13 @@ export {
   type TrustRoots,
 } from "./trust-bundle.js";
 export {
+  approvalRequirementFor,
+  isOfficerName,
+  MAX_APPROVALS,
+  MAX_APPROVERS,
+} from "./trust-bundle-approvals.js";
+export type { ApprovalRequirement, ApprovalTrust, TrustedApprover } from "./trust-bundle-members.js";
+export {
   assembleSignedTrustBundle,
   encodeSignedTrustContent,
   MAX_BUNDLE_SIGNATURES,

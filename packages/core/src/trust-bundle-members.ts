@@ -59,11 +59,36 @@ export interface SignedTrust {
   roots: TrustRoots;
 }
 
+/** An officer's own approval key (docs/trust-bundle.md, "Approvals"). */
+export interface TrustedApprover extends BundleKey {
+  /** The officer's name at the signer; compared with a grant's principal. */
+  officer: string;
+  /** Hosts and groups the officer may approve grants for; `*` is every target. */
+  targets: string[];
+}
+
+/** One entry of `approvalPolicy`: approvals beyond the issuer's signature that a login needs. */
+export interface ApprovalRequirement {
+  /** `*`, a host name, or `group:NAME`. */
+  target: string;
+  approvals: number;
+}
+
+/** Version 2's two-person rule: who approves, and how many approvals each host needs. */
+export interface ApprovalTrust {
+  /** Sorted by keyId. */
+  approvers: TrustedApprover[];
+  /** Host entries, then group entries, each sorted by name, then `*`. */
+  policy: ApprovalRequirement[];
+}
+
 export interface TrustBundle extends BundlePolicy {
   /** Distinct trusted issuers that must have signed a grant: version 1's member, 1 in version 2. */
   requiredSignatures: number;
   /** Present for a version 2 bundle. */
   signedTrust?: SignedTrust;
+  /** Present for a version 2 bundle with `approvers` or `approvalPolicy`. */
+  approvals?: ApprovalTrust;
 }
 
 export const TRUST_BUNDLE_FORMAT = "airgrant-trust-bundle";
@@ -100,7 +125,7 @@ export function asString(value: JsonValue | undefined, what: string): string {
   return value;
 }
 
-function asStringArray(value: JsonValue | undefined, what: string, max: number): string[] {
+export function asStringArray(value: JsonValue | undefined, what: string, max: number): string[] {
   if (!Array.isArray(value) || value.length > max) throw bad(`${what} must be a list of at most ${max} strings`);
   const out = value.map((v, i) => asString(v, `${what}[${i}]`));
   for (let i = 1; i < out.length; i++) {
@@ -147,6 +172,26 @@ export function decodeBundleKey(o: JsonObject, what: string): BundleKey {
   return decoded;
 }
 
+/** `*`, or a grant target in its one spelling (formatTarget). */
+export function checkPermittedTarget(t: string, what: string): void {
+  if (t === "*") return;
+  let parsed: GrantTarget;
+  try {
+    parsed = parseTarget(t);
+  } catch (err) {
+    throw bad(`${what}: ${(err as Error).message}`);
+  }
+  if (formatTarget(parsed) !== t) throw bad(`${what}: '${t}' is not in canonical form`);
+}
+
+/** A key's `targets`: sorted, no duplicates, not empty, each `*` or a canonical target. */
+export function decodeTargetList(value: JsonValue | undefined, what: string): string[] {
+  const targets = asStringArray(value, what, LIMITS.targets);
+  if (targets.length === 0) throw bad(`${what} is empty`);
+  for (const t of targets) checkPermittedTarget(t, what);
+  return targets;
+}
+
 const ISSUER_MEMBERS = ["algorithm", "keyId", "notAfter", "notBefore", "publicKey", "targets"] as const;
 
 function decodeIssuer(value: JsonValue, index: number, version: 1 | 2): TrustedIssuer {
@@ -157,18 +202,7 @@ function decodeIssuer(value: JsonValue, index: number, version: 1 | 2): TrustedI
   const key = decodeBundleKey(o, what);
   const notBefore = asInteger(o.notBefore, `${what}.notBefore`, 0, U32_MAX);
   const notAfter = asInteger(o.notAfter, `${what}.notAfter`, notBefore + 1, U32_MAX);
-  const targets = asStringArray(o.targets, `${what}.targets`, LIMITS.targets);
-  if (targets.length === 0) throw bad(`${what}.targets is empty`);
-  for (const t of targets) {
-    if (t === "*") continue;
-    let parsed: GrantTarget;
-    try {
-      parsed = parseTarget(t);
-    } catch (err) {
-      throw bad(`${what}.targets: ${(err as Error).message}`);
-    }
-    if (formatTarget(parsed) !== t) throw bad(`${what}.targets: '${t}' is not in canonical form`);
-  }
+  const targets = decodeTargetList(o.targets, `${what}.targets`);
   const issuer: TrustedIssuer = { ...key, notBefore, notAfter, targets };
   if (retires) issuer.retireAt = asInteger(o.retireAt, `${what}.retireAt`, notBefore, notAfter - 1);
   // The key imported to check it is kept for the signatures checked against it (issuerPublicKey).

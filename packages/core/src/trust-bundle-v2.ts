@@ -1,6 +1,7 @@
 import { AirgrantError } from "./airgrant-error.js";
 import { encodeCanonicalJson, type JsonValue } from "./canonical-json.js";
 import { fromHex } from "./hex.js";
+import { decodeApprovalTrust, encodeApprovalTrust } from "./trust-bundle-approvals.js";
 import {
   asBase64,
   asInteger,
@@ -57,8 +58,11 @@ const SIGNED_MEMBERS = [
   "version",
 ] as const;
 
-/** Members of `signed` that the two-person rule and the login lifecycle will bring: refused until built. */
-const RESERVED_MEMBERS = ["approvalPolicy", "approvers", "requestPolicy"] as const;
+/** Members of `signed` that may be absent: the two-person rule's (trust-bundle-approvals.ts). */
+const OPTIONAL_MEMBERS = ["approvalPolicy", "approvers"] as const;
+
+/** Members of `signed` that the login lifecycle will bring: refused until built. */
+const RESERVED_MEMBERS = ["requestPolicy"] as const;
 
 function decodeRoots(value: JsonValue | undefined): TrustRoots {
   const o = asObject(value, "roots", ["keys", "threshold"]);
@@ -103,7 +107,8 @@ export function decodeSignedTrustValue(value: JsonObject, text: string): SignedT
       );
     }
   }
-  const o = asObject(signed, "signed", SIGNED_MEMBERS);
+  const present = OPTIONAL_MEMBERS.filter((m) => signed !== null && typeof signed === "object" && m in signed);
+  const o = asObject(signed, "signed", [...SIGNED_MEMBERS, ...present]);
   if (o.format !== TRUST_BUNDLE_FORMAT) throw bad(`format must be '${TRUST_BUNDLE_FORMAT}'`);
   if (o.version !== SIGNED_TRUST_BUNDLE_VERSION) throw bad(`version ${String(o.version)} is not supported`);
   const policy = decodeBundlePolicy(o, 2);
@@ -111,6 +116,7 @@ export function decodeSignedTrustValue(value: JsonObject, text: string): SignedT
   const issuerIds = new Set(policy.issuers.map((i) => i.keyId));
   const both = roots.keys.find((k) => issuerIds.has(k.keyId));
   if (both !== undefined) throw bad(`key ${both.keyId} is both a root and an issuer`);
+  const approvals = decodeApprovalTrust(o, new Set([...issuerIds, ...roots.keys.map((k) => k.keyId)]));
   const onExpiry = o.onExpiry;
   if (onExpiry !== "warn" && onExpiry !== "refuse") throw bad("onExpiry must be 'warn' or 'refuse'");
   const signedTrust: SignedTrust = {
@@ -123,7 +129,8 @@ export function decodeSignedTrustValue(value: JsonObject, text: string): SignedT
   const prefix = `{"signatures":${encodeCanonicalJson(file.signatures as JsonValue)},"signed":`;
   if (!text.startsWith(prefix)) throw new AirgrantError("internal", "a canonical bundle does not start as encoded");
   const signedBytes = new TextEncoder().encode(text.slice(prefix.length, -2));
-  return { bundle: { ...policy, requiredSignatures: 1, signedTrust }, signatures, signedBytes };
+  const bundle = { ...policy, requiredSignatures: 1, signedTrust, ...(approvals === undefined ? {} : { approvals }) };
+  return { bundle, signatures, signedBytes };
 }
 
 /** The canonical bytes of `signed` for a version 2 bundle: what its root keys sign. */
@@ -131,6 +138,7 @@ export function encodeSignedTrustContent(bundle: TrustBundle & { signedTrust: Si
   const { trustVersion, expires, onExpiry, roots } = bundle.signedTrust;
   const value: JsonValue = {
     ...encodeBundlePolicy(bundle),
+    ...encodeApprovalTrust(bundle.approvals),
     version: SIGNED_TRUST_BUNDLE_VERSION,
     trustVersion,
     expires,

@@ -4,13 +4,13 @@ import { encodeCanonicalJson, type JsonValue } from "./canonical-json.js";
 import {
   asInteger,
   asObject,
+  type BundleKey,
   bad,
   bundleKeyObject,
   decodeBundlePolicy,
   encodeBundlePolicy,
   readBundleText,
   type TrustBundle,
-  type TrustedIssuer,
 } from "./trust-bundle-members.js";
 import { decodeSignedTrustValue, type SignedTrustBundleFile } from "./trust-bundle-v2.js";
 
@@ -78,7 +78,7 @@ export function decodeSignedTrustBundle(bytes: Uint8Array): SignedTrustBundleFil
 
 /** The canonical bytes of a version 1 bundle; decodeTrustBundle(encodeTrustBundle(b)) gives b back. */
 export function encodeTrustBundle(bundle: TrustBundle): Uint8Array {
-  if (bundle.signedTrust !== undefined) {
+  if (bundle.signedTrust !== undefined || bundle.approvals !== undefined) {
     throw new AirgrantError("internal", "a version 2 bundle is encoded by encodeSignedTrustContent");
   }
   const value: JsonValue = {
@@ -91,7 +91,7 @@ export function encodeTrustBundle(bundle: TrustBundle): Uint8Array {
   return bytes;
 }
 
-/** An issuer's public key: the one decodeTrustBundle imported to check it, or imported now for an issuer made in code. */
-export function issuerPublicKey(issuer: TrustedIssuer): KeyObject {
-  return bundleKeyObject(issuer);
+/** A bundle key's public key (an issuer's or an approver's): the one decodeTrustBundle imported to check it, or imported now for a key made in code. */
+export function issuerPublicKey(key: BundleKey): KeyObject {
+  return bundleKeyObject(key);
 }

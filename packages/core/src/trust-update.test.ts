@@ -43,15 +43,15 @@ describe("version 2 trust bundle encoding", () => {
     expect(decodeTrustBundle(bytes).signedTrust?.roots.threshold).toBe(2);
   });
 
-  it("refuses the reserved members of the features not yet built with their own code, and unknown ones as malformed", () => {
+  it("refuses the reserved member of the feature not yet built with its own code, and unknown ones as malformed", () => {
     const good = JSON.parse(text(makeSignedBundleBytes([issuer], { trustVersion: 1, ...oldRoots })));
     const withMember = (name: string, value: unknown) => {
       const o = structuredClone(good);
       o.signed[name] = value;
       return codeOf(() => decodeTrustBundle(loose(o)));
     };
-    expect(withMember("approvalPolicy", [])).toBe("bundle-member-unsupported");
-    expect(withMember("approvers", [])).toBe("bundle-member-unsupported");
+    expect(withMember("approvalPolicy", [])).toBe("malformed-bundle");
+    expect(withMember("approvers", [])).toBe("malformed-bundle");
     expect(withMember("requestPolicy", {})).toBe("bundle-member-unsupported");
     expect(withMember("requiredSignatures", 1)).toBe("malformed-bundle");
     expect(withMember("extra", 1)).toBe("malformed-bundle");

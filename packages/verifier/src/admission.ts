@@ -1,4 +1,13 @@
-import { type AuditRecord, auditData, formatTarget, isoSeconds, sha256, type TrustBundle, toHex } from "@airgrant/core";
+import {
+  type AuditRecord,
+  approvalRequirementFor,
+  auditData,
+  formatTarget,
+  isoSeconds,
+  sha256,
+  type TrustBundle,
+  toHex,
+} from "@airgrant/core";
 import type { GrantClaims } from "./claims.js";
 import {
   bundleExpired,
@@ -78,12 +87,15 @@ function allowedMessage(claims: GrantClaims, context: RuleContext): string {
 function decide(
   input: AdmissionInput,
   context: RuleContext,
-): { verdict: Verdict; enforced?: Record<string, Enforcer>; signer?: string } {
+): { verdict: Verdict; enforced?: Record<string, Enforcer>; signer?: string; approvers?: string[] } {
   const { claims } = input;
   if ("code" in claims) return { verdict: { allowed: false, code: claims.code, message: claims.message } };
   const decision = decideGrant(claims, input.bundle, context);
   const signer = decision.signers[0]?.keyId;
-  const known = signer === undefined ? {} : { signer };
+  const known = {
+    ...(signer === undefined ? {} : { signer }),
+    ...(decision.approvals.length === 0 ? {} : { approvers: decision.approvals.map((a) => a.keyId) }),
+  };
   if (!decision.allowed) {
     return { verdict: { allowed: false, code: decision.code, message: decision.message, claims }, ...known };
   }
@@ -102,7 +114,7 @@ function decide(
 function entryData(
   input: AdmissionInput,
   verdict: Verdict,
-  signer: string | undefined,
+  { signer, approvers }: { signer?: string; approvers?: string[] },
   enforced: Record<string, Enforcer> | undefined,
   now: number,
 ): AuditRecord<"grant-check"> {
@@ -122,6 +134,9 @@ function entryData(
     data.via = claims.carrier;
     data.grantId = claims.grantId;
     if (signer !== undefined) data.issuer = signer;
+    if (approvers !== undefined) data.approvers = approvers;
+    const needed = approvalRequirementFor(input.bundle.approvals, input.bundle.groups, input.host.toLowerCase());
+    if (needed !== undefined) data.approvalsNeeded = needed.approvals;
     data.principal = printableItem(claims.principals[0] ?? "", LOGGED_NAME_LENGTH).value;
     data.target = formatTarget(claims.target);
     data.maxUses = claims.maxUses;
@@ -164,7 +179,7 @@ export function admitGrant(input: AdmissionInput): Admission {
       verdict = { allowed: false, code: "grant-replayed", message, claims };
     } else if ("use" in left) use = left.use;
   }
-  const data = entryData(input, verdict, decided.signer, verdict.allowed ? decided.enforced : undefined, now);
+  const data = entryData(input, verdict, decided, verdict.allowed ? decided.enforced : undefined, now);
   const endsAt = verdict.allowed ? accessEndsAt(verdict.claims, now) : undefined;
   if (use !== undefined) data.use = use;
   if (endsAt !== undefined && Number.isSafeInteger(endsAt)) data.accessEndsAt = endsAt;

@@ -126,10 +126,12 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
       {
         name: "a CA key that is not an issuer of the installed bundle",
         findIssuer: (bundle) => issuerOf(certificate, bundle),
-        verify: (issuer) =>
-          verifySshCertificate(certificate, issuer.algorithm, issuer.publicKey, issuerPublicKey(issuer))
+        // A certificate's one signature is its CA's: it carries no approvals.
+        findApprover: () => undefined,
+        verify: (key) =>
+          verifySshCertificate(certificate, key.algorithm, key.publicKey, issuerPublicKey(key))
             ? undefined
-            : `signature by key ${issuer.keyId} does not verify`,
+            : `signature by key ${key.keyId} does not verify`,
       },
     ],
     // uint64 bounds: a number past 2^53 is rounded, which keeps every comparison the rules make.

@@ -1,4 +1,4 @@
-import type { GrantAnchor, GrantTarget, TrustBundle, TrustedIssuer } from "@airgrant/core";
+import type { BundleKey, GrantAnchor, GrantTarget, TrustBundle, TrustedApprover, TrustedIssuer } from "@airgrant/core";
 
 /**
  * What a grant claims, whichever carrier brought it: its text form
@@ -44,6 +44,8 @@ export interface ClaimSignature {
   /** How the carrier names the key, for messages: `key 0b6e…` or `CA key ecdsa-sha2-nistp256`. */
   name: string;
   findIssuer(bundle: TrustBundle): TrustedIssuer | undefined;
-  /** undefined when it verifies, else why not. */
-  verify(issuer: TrustedIssuer): string | undefined;
+  /** The bundle approver whose key made it, for a signature that can be an approval (docs/trust-bundle.md, "Approvals"). */
+  findApprover(bundle: TrustBundle): TrustedApprover | undefined;
+  /** undefined when it verifies by `key` (an issuer's or an approver's), else why not. */
+  verify(key: BundleKey): string | undefined;
 }

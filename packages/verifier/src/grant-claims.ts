@@ -44,16 +44,19 @@ export function grantClaims(grant: Grant): GrantClaims {
   const claims: GrantClaims = {
     carrier: "grant-text",
     grantId: toHex(grant.grantId),
-    signatures: grant.signatures.map((signature) => {
+    signatures: grant.signatures.map((signature, index) => {
       const keyId = toHex(signature.keyId);
       return {
         name: `key ${keyId}`,
         findIssuer: (bundle) => bundle.issuers.find((issuer) => issuer.keyId === keyId),
-        verify: (issuer) => {
-          if (issuer.algorithm !== signature.algorithm) {
-            return `key ${keyId} is a ${issuer.algorithm} key, the signature claims ${signature.algorithm}`;
+        // The first signature is the issuer's (docs/grant-format.md, "Signatures"), never an approval.
+        findApprover: (bundle) =>
+          index === 0 ? undefined : bundle.approvals?.approvers.find((approver) => approver.keyId === keyId),
+        verify: (key) => {
+          if (key.algorithm !== signature.algorithm) {
+            return `key ${keyId} is a ${key.algorithm} key, the signature claims ${signature.algorithm}`;
           }
-          return verifySignature(issuer.algorithm, issuerPublicKey(issuer), grant.signedBytes, signature.signature)
+          return verifySignature(key.algorithm, issuerPublicKey(key), grant.signedBytes, signature.signature)
             ? undefined
             : `signature by key ${keyId} does not verify`;
         },

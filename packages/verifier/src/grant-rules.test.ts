@@ -18,6 +18,7 @@ import {
   type TrustBundle,
   toHex,
 } from "@airgrant/core";
+import { makeGrantBytes, makeSignedBundle, makeTestIssuer, T0, testFields, trustedApprover } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeCertificateClaims } from "./certificate-claims.js";
@@ -56,6 +57,9 @@ interface BundleSpec {
   revokedGrants: string[];
   /** A version 2 bundle's expiry; its roots (key C) play no part in a grant's verdict. */
   signedTrust?: { trustVersion?: number; expires: number; onExpiry: "warn" | "refuse" };
+  /** A version 2 bundle's two-person rule. */
+  approvers?: { key: string; officer: string; targets: string[] }[];
+  approvalPolicy?: { target: string; approvals: number }[];
 }
 interface ContextSpec {
   user: string;
@@ -127,6 +131,20 @@ function bundleOf(spec: BundleSpec): TrustBundle {
               keys: [{ keyId: toHex(keyIdOf(key("C").spki)), algorithm: "ed25519" as const, publicKey: key("C").spki }],
               threshold: 1,
             },
+          },
+        }),
+    ...(spec.approvers === undefined
+      ? {}
+      : {
+          approvals: {
+            approvers: spec.approvers.map((a) => ({
+              keyId: toHex(keyIdOf(key(a.key).spki)),
+              algorithm: "ed25519" as const,
+              publicKey: key(a.key).spki,
+              officer: a.officer,
+              targets: a.targets,
+            })),
+            policy: spec.approvalPolicy ?? [],
           },
         }),
   };
@@ -242,6 +260,7 @@ describe("the verdict vectors (test/vectors/verdicts-v1.json)", () => {
       "unknown-issuer",
       "issuer-not-valid",
       "not-enough-signatures",
+      "not-enough-approvals",
       "grant-revoked",
       "trust-version-required",
       "grant-lifetime-exceeded",
@@ -407,4 +426,85 @@ describe("the grant text carrier", () => {
     );
     expect(codeOf(decodeGrantClaims(grantText(spec), true), bundle, context)).toBe("malformed-grant");
   });
+});
+
+describe("approvals", () => {
+  const issuer = makeTestIssuer();
+  const [bob, carol, bobSpare] = [makeTestIssuer(), makeTestIssuer("ed25519"), makeTestIssuer()];
+  const bundle = makeSignedBundle([issuer], {
+    trustVersion: 1,
+    roots: [makeTestIssuer()],
+    threshold: 1,
+    overrides: {
+      groups: { prod: ["db1.example"] },
+      approvals: {
+        approvers: [
+          trustedApprover(bob, "bob"),
+          trustedApprover(carol, "carol", ["group:prod"]),
+          trustedApprover(bobSpare, "bob"),
+        ],
+        policy: [{ target: "group:prod", approvals: 2 }],
+      },
+    },
+  });
+  const context: RuleContext = { user: "alice", host: "db1.example", now: T0 + 60 };
+  const fields = testFields(issuer, { target: { kind: "group", name: "prod" } });
+  const decide = (bytes: Uint8Array) => {
+    const claims = decodeGrantClaims(new TextEncoder().encode(encodeGrantText(bytes)));
+    if ("code" in claims) throw new Error(claims.message);
+    return decideGrant(claims, bundle, context);
+  };
+
+  it("lets a grant in with two officers' approvals and names them, the issuer apart", () => {
+    const decision = decide(makeGrantBytes(fields, [issuer, bob, carol]));
+    expect(decision.allowed).toBe(true);
+    expect(decision.signers.map((s) => s.keyId)).toEqual([toHex(issuer.keyId)]);
+    expect(decision.approvals.map((a) => a.officer)).toEqual(["bob", "carol"]);
+  });
+
+  it("says how many counted, how many are needed, and why each other did not count", () => {
+    const decision = decide(makeGrantBytes(fields, [issuer, bob, bobSpare]));
+    expect(decision.allowed).toBe(false);
+    if (decision.allowed) return;
+    expect(decision.code).toBe("not-enough-approvals");
+    expect(decision.message).toContain(
+      "1 approval(s) that count; host 'db1.example' needs 2 (approvalPolicy 'group:prod')",
+    );
+    expect(decision.message).toContain(`officer bob (key ${toHex(bobSpare.keyId)}) approved it already`);
+    const other = decide(
+      makeGrantBytes({ ...fields, target: { kind: "host", name: "db1.example" } }, [issuer, bob, carol]),
+    );
+    expect(other.allowed ? "" : other.message).toContain(
+      `officer carol (key ${toHex(carol.keyId)}) may not approve db1.example`,
+    );
+  });
+
+  it("does not count an approval whose signature does not verify", () => {
+    const bytes = makeGrantBytes(fields, [issuer, bob, carol]);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+    const decision = decide(bytes);
+    expect(decision.allowed ? "allowed" : decision.code).toBe("not-enough-approvals");
+    expect(decision.allowed ? "" : decision.message).toContain(
+      `signature by key ${toHex(carol.keyId)} does not verify`,
+    );
+  });
+
+  it("does not count the approval of the officer the grant lets in", () => {
+    const forBob = { ...fields, principal: "bob" };
+    const decision = decideGrantFor(makeGrantBytes(forBob, [issuer, bob, carol]), "bob");
+    expect(decision.allowed ? "" : decision.message).toContain("officer bob");
+    expect(decision.allowed ? "" : decision.message).toContain("is the account it grants");
+  });
+
+  it("refuses a signature by a key neither issuer nor approver as before", () => {
+    const stranger = makeTestIssuer();
+    const decision = decide(makeGrantBytes(fields, [issuer, stranger]));
+    expect(decision.allowed ? "" : decision.code).toBe("unknown-issuer");
+  });
+
+  function decideGrantFor(bytes: Uint8Array, user: string) {
+    const claims = decodeGrantClaims(new TextEncoder().encode(encodeGrantText(bytes)));
+    if ("code" in claims) throw new Error(claims.message);
+    return decideGrant(claims, bundle, { ...context, user });
+  }
 });

@@ -1,9 +1,11 @@
 import {
+  approvalRequirementFor,
   checkPrincipal,
   formatTarget,
   isoSeconds,
   sourceAddressAllows,
   type TrustBundle,
+  type TrustedApprover,
   type TrustedIssuer,
   targetsPermit,
 } from "@airgrant/core";
@@ -34,6 +36,7 @@ export type DenyCode =
   | "bad-signature"
   | "issuer-not-valid"
   | "not-enough-signatures"
+  | "not-enough-approvals"
   | "issuer-retired"
   | "grant-revoked"
   | "trust-version-required"
@@ -66,16 +69,23 @@ export type Decision =
       allowed: true;
       /** The bundle issuers whose signatures verified, the grant's issuer first. */
       signers: TrustedIssuer[];
+      /** The approvals that counted, one per officer, in the grant's order. */
+      approvals: TrustedApprover[];
       /** Each constraint of the grant and who enforces it, for the log. */
       enforced: Record<string, Enforcer>;
     }
-  | (Refusal<Exclude<DenyCode, "grant-replayed">> & { allowed: false; signers: TrustedIssuer[] });
+  | (Refusal<Exclude<DenyCode, "grant-replayed">> & {
+      allowed: false;
+      signers: TrustedIssuer[];
+      approvals: TrustedApprover[];
+    });
 
 type Rule = (
   claims: GrantClaims,
   bundle: TrustBundle,
   context: RuleContext,
   signers: TrustedIssuer[],
+  approvals: TrustedApprover[],
 ) => Refusal<Exclude<DenyCode, "grant-replayed">> | undefined;
 
 const what = (claims: GrantClaims) => (claims.carrier === "ssh-certificate" ? "certificate" : "grant");
@@ -108,10 +118,15 @@ export function bundleExpired(bundle: TrustBundle, now: number): boolean {
   return bundle.signedTrust !== undefined && now >= bundle.signedTrust.expires;
 }
 
-/** Every signature is by a bundle issuer, verifies, and its key is valid now (give or take the skew). */
+/**
+ * Every signature is by a bundle issuer, verifies, and its key is valid now
+ * (give or take the skew); a later signature by an approver's key is an
+ * approval, which `enoughApprovals` counts.
+ */
 function signatures(claims: GrantClaims, bundle: TrustBundle, context: RuleContext, signers: TrustedIssuer[]) {
   for (const signature of claims.signatures) {
     const issuer = signature.findIssuer(bundle);
+    if (issuer === undefined && signature.findApprover(bundle) !== undefined) continue;
     if (issuer === undefined) {
       return {
         code: "unknown-issuer",
@@ -139,6 +154,44 @@ function enoughSignatures(claims: GrantClaims, bundle: TrustBundle, _context: Ru
   return {
     code: "not-enough-signatures",
     message: `${what(claims)} has ${distinct} distinct signature(s); this host requires ${bundle.requiredSignatures}`,
+  } as const;
+}
+
+/**
+ * docs/trust-bundle.md, "Approvals": a login needs as many approvals as the
+ * policy entry for this host says. An approval counts when its signature
+ * verifies, its officer may approve the grant's target, is not the grant's
+ * own account, and has not been counted already (under any key of theirs).
+ */
+function enoughApprovals(
+  claims: GrantClaims,
+  bundle: TrustBundle,
+  context: RuleContext,
+  _signers: TrustedIssuer[],
+  approvals: TrustedApprover[],
+) {
+  const notCounted: string[] = [];
+  for (const signature of claims.signatures) {
+    const approver = signature.findApprover(bundle);
+    if (approver === undefined) continue;
+    const who = `officer ${approver.officer} (key ${approver.keyId})`;
+    const counted = approvals.find((a) => a.officer === approver.officer);
+    const bad = signature.verify(approver);
+    if (bad !== undefined) notCounted.push(`${who}: ${bad}`);
+    else if (!targetsPermit(approver.targets, claims.target)) {
+      notCounted.push(`${who} may not approve ${formatTarget(claims.target)}`);
+    } else if (claims.principals.includes(approver.officer)) {
+      notCounted.push(`${who} is the account it grants`);
+    } else if (counted !== undefined) {
+      notCounted.push(`${who} approved it already, with key ${counted.keyId}`);
+    } else approvals.push(approver);
+  }
+  const requirement = approvalRequirementFor(bundle.approvals, bundle.groups, context.host);
+  if (requirement === undefined || approvals.length >= requirement.approvals) return undefined;
+  const why = notCounted.length === 0 ? "" : `; not counted: ${notCounted.join("; ")}`;
+  return {
+    code: "not-enough-approvals",
+    message: `${what(claims)} has ${approvals.length} approval(s) that count; host '${context.host}' needs ${requirement.approvals} (approvalPolicy '${requirement.target}')${why}`,
   } as const;
 }
 
@@ -280,6 +333,7 @@ const RULES: readonly Rule[] = [
   bundleCurrent,
   signatures,
   enoughSignatures,
+  enoughApprovals,
   notRetired,
   notRevoked,
   trustVersionApplied,
@@ -295,9 +349,10 @@ const RULES: readonly Rule[] = [
 /** Decide on a grant's claims; the first rule that refuses gives the answer. */
 export function decideGrant(claims: GrantClaims, bundle: TrustBundle, context: RuleContext): Decision {
   const signers: TrustedIssuer[] = [];
+  const approvals: TrustedApprover[] = [];
   for (const rule of RULES) {
-    const refusal = rule(claims, bundle, context, signers);
-    if (refusal !== undefined) return { allowed: false, signers, ...refusal };
+    const refusal = rule(claims, bundle, context, signers, approvals);
+    if (refusal !== undefined) return { allowed: false, signers, approvals, ...refusal };
   }
   const enforced: Record<string, Enforcer> = {};
   const byCarrier: Enforcer = claims.carrier === "ssh-certificate" ? "sshd" : "airgrant";
@@ -305,5 +360,5 @@ export function decideGrant(claims: GrantClaims, bundle: TrustBundle, context: R
     enforced["source-address"] = context.remoteAddress === undefined ? "sshd" : "airgrant";
   }
   if (claims.constraints.forceCommand !== undefined) enforced["force-command"] = byCarrier;
-  return { allowed: true, signers, enforced };
+  return { allowed: true, signers, approvals, enforced };
 }
