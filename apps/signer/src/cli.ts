@@ -18,8 +18,22 @@ import {
   usageError,
   writeFileAtomic,
 } from "@airgrant/core";
+import {
+  approvePendingGrant,
+  carriersOf,
+  denyPendingGrant,
+  describePendingGrant,
+  readPendingGrant,
+} from "./approve-grant.js";
+import { type ApproverRecord, enrolApprover, readApprovers, removeApprover } from "./approver-keys.js";
 import { formatDuration, parseDuration } from "./duration.js";
-import { exportBundle, ISSUER_VALIDITY_SECONDS, parseGroupOption, type SignedBundleRequest } from "./export-bundle.js";
+import {
+  exportBundle,
+  ISSUER_VALIDITY_SECONDS,
+  parseApprovalsOption,
+  parseGroupOption,
+  type SignedBundleRequest,
+} from "./export-bundle.js";
 import { initIssuer } from "./init-issuer.js";
 import { type IssuerKeyAlg, isIssuerKeyAlg } from "./issuer-key-alg.js";
 import {
@@ -31,6 +45,7 @@ import {
 } from "./issuer-record.js";
 import { type GrantRequest, mintGrant } from "./mint-grant.js";
 import { enrolOfficer, readAesKeyFile, removeOfficer } from "./officer-enrolment.js";
+import { encodePendingGrant } from "./pending-grant.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
 import { readRetiredIssuers } from "./retired-issuers.js";
 import { checkRevocationReason, parseGrantId, revokeGrant } from "./revoke.js";
@@ -75,13 +90,24 @@ commands:
   officer remove --name NAME
   grant --user U --host H|group:NAME --ttl DURATION --reason TEXT [--max-uses N]
         [--not-before ISO] [--min-trust-version N] [--qr] [--qr-png FILE] [--qr-svg FILE]
-        [--ssh-pubkey FILE [--cert-out FILE]]
+        [--ssh-pubkey FILE [--cert-out FILE]] [--approvals K --out FILE]
         read the officer's YubiKey OTP (terminal or stdin), check the policy,
-        sign on the token, log it, print the grant on stdout
+        sign on the token, log it, print the grant on stdout; with
+        --approvals, write a pending grant for K officers to approve
+  approver enrol --name NAME --token LABEL [--key-label L] [--alg A]
+                 [--targets LIST] [--max-ttl DURATION]
+        find or generate an officer's approval key on their own token
+  approver list
+  approver remove --key-id ID
+  approve FILE --name NAME [--key-id ID] [--qr] [--qr-png FILE] [--qr-svg FILE]
+        show a pending grant, sign it with the officer's approval key; the
+        approval that completes it prints the grant on stdout
+  deny FILE --name NAME [--key-id ID] --reason TEXT
+        end a pending grant: it is refused from then on
   bundle --out FILE [--max-lifetime DURATION] [--clock-skew DURATION]
          [--group NAME=host1,host2]...
          [--signed [--trust-version N] [--root-threshold K] [--expires DURATION]
-          [--on-expiry warn|refuse]]
+          [--on-expiry warn|refuse] [--approvals-for TARGET=N]...]
         write the trust bundle for airgrant-verifier install-bundle; with
         --signed, an unsigned version 2 bundle for its roots to sign; it
         revokes every grant the audit log records as revoked
@@ -157,6 +183,8 @@ const OPTIONS = {
   "on-expiry": { type: "string" },
   "key-id": { type: "string" },
   rotate: { type: "boolean", default: false },
+  approvals: { type: "string" },
+  "approvals-for": { type: "string", multiple: true },
 } satisfies ParseArgsConfig["options"];
 
 type Values = ParsedArgs<typeof OPTIONS>["values"];
@@ -182,7 +210,14 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
     "qr-svg",
     "ssh-pubkey",
     "cert-out",
+    "approvals",
+    "out",
   ],
+  "approver enrol": ["name", "alg", "key-label", "targets", "max-ttl"],
+  "approver list": [],
+  "approver remove": ["key-id"],
+  approve: ["name", "key-id", "qr", "qr-png", "qr-svg"],
+  deny: ["name", "key-id", "reason"],
   bundle: [
     "out",
     "max-lifetime",
@@ -193,6 +228,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
     "root-threshold",
     "expires",
     "on-expiry",
+    "approvals-for",
   ],
   "bundle sign": ["key-label"],
   "root init": ["alg", "key-label"],
@@ -207,6 +243,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
 const DEFAULT_TOKEN_LABEL = "airgrant";
 const DEFAULT_KEY_LABEL = "airgrant-issuer";
 const DEFAULT_ROOT_KEY_LABEL = "airgrant-root";
+const DEFAULT_APPROVAL_KEY_LABEL = "airgrant-approval";
 const DEFAULT_CLOCK_SKEW = 300;
 const MAX_CLOCK_SKEW = 3600;
 
@@ -439,6 +476,17 @@ function parseGrantRequest(values: Values): GrantRequest {
   } else if (values["cert-out"] !== undefined) {
     throw new AirgrantError("usage", "--cert-out goes with --ssh-pubkey");
   }
+  const approvals = values.approvals;
+  if (approvals !== undefined) {
+    if (!/^[1-3]$/.test(approvals)) throw new AirgrantError("bad-input", "--approvals must be 1, 2 or 3");
+    if (values.out === undefined) throw usage("--approvals needs --out FILE for the pending grant");
+    if (values.qr || values["qr-png"] !== undefined || values["qr-svg"] !== undefined) {
+      throw usage("a pending grant has no QR code yet: approve prints the grant's when it completes it");
+    }
+    request.approvals = Number(approvals);
+  } else if (values.out !== undefined) {
+    throw usage("--out goes with --approvals");
+  }
   return request;
 }
 
@@ -457,6 +505,20 @@ function runGrant(ctx: Context): number {
     (signer) => mintGrant(signer, request, readOtp),
   );
   if (!result.ok) return refuse(ctx.json, result.code, result.message, result.auditSeq);
+  const { pending, grant, ...minted } = result;
+  if (pending !== undefined) {
+    const out = required(ctx.values, "out", "grant --approvals");
+    writeFileAtomic(out, encodePendingGrant(pending));
+    const carriers = carriersOf(result.textLength);
+    print(
+      ctx,
+      { ...minted, pendingFile: out, approvalsNeeded: pending.approvalsNeeded, fitsPrompt: carriers.fitsPrompt },
+      `pending grant ${result.grantId} written to ${out}: it needs ${pending.approvalsNeeded} approval(s) by officers' own keys (airgrant-signer approve ${out} --name OFFICER)\n` +
+        `once approved, ${carriers.advice}\n`,
+    );
+    return 0;
+  }
+  if (grant === undefined) throw new AirgrantError("internal", "a mint without a grant or a pending grant");
   const certPath = certificatePath(ctx.values);
   if (certPath !== undefined && result.sshCertificate !== undefined) {
     // Public, like the key it certifies: ssh reads it beside the private key.
@@ -466,18 +528,170 @@ function runGrant(ctx: Context): number {
   process.stdout.write(
     ctx.json
       ? `${JSON.stringify({ ...result, ...(certPath === undefined ? {} : { certificateFile: certPath }) })}\n`
-      : `${result.grant}\n`,
+      : `${grant}\n`,
   );
+  writeGrantQr(ctx, grant);
+  return 0;
+}
+
+/** `--qr`, `--qr-png` and `--qr-svg` of a grant just printed. */
+function writeGrantQr(ctx: Context, grant: string): void {
   const png = ctx.values["qr-png"];
   const svg = ctx.values["qr-svg"];
   if (qr === undefined) {
     if (ctx.values.qr || png !== undefined || svg !== undefined)
       throw new AirgrantError("internal", "the QR encoder is not loaded");
   } else {
-    if (ctx.values.qr) process.stderr.write(qr.grantQrTerminal(result.grant));
-    if (png !== undefined) writeFileAtomic(png, qr.grantQrPng(result.grant));
-    if (svg !== undefined) writeFileAtomic(svg, qr.grantQrSvg(result.grant));
+    if (ctx.values.qr) process.stderr.write(qr.grantQrTerminal(grant));
+    if (png !== undefined) writeFileAtomic(png, qr.grantQrPng(grant));
+    if (svg !== undefined) writeFileAtomic(svg, qr.grantQrSvg(grant));
   }
+}
+
+function runApproverEnrol(ctx: Context): number {
+  const { values } = ctx;
+  const officer = required(values, "name", "approver enrol");
+  checkOfficerName(officer);
+  required(values, "token", "approver enrol");
+  const alg = values.alg ?? "ecdsa-p256";
+  if (!isIssuerKeyAlg(alg)) throw usage(`--alg must be ecdsa-p256 or ed25519, not '${alg}'`);
+  const enrolment = {
+    officer,
+    alg,
+    keyLabel: values["key-label"] ?? DEFAULT_APPROVAL_KEY_LABEL,
+    targets: parseTargetList(values.targets ?? "*"),
+    maxTtl: duration(values["max-ttl"] ?? "8h", "max-ttl", MAX_LIFETIME_LIMIT),
+  };
+  const result = enrolApprover(ctx.home, () => openRootToken(ctx, undefined), enrolment);
+  const { approver } = result;
+  const how = result.recorded
+    ? result.generated
+      ? "generated on the token"
+      : "found on the token"
+    : "already enrolled";
+  print(
+    ctx,
+    {
+      officer,
+      keyId: approver.keyId,
+      alg: approver.alg,
+      keyLabel: approver.keyLabel,
+      token: approver.token.tokenLabel,
+      modulePath: approver.token.modulePath,
+      targets: approver.targets,
+      maxTtl: approver.maxTtl,
+      generated: result.generated,
+      recorded: result.recorded,
+    },
+    `approval key ${approver.keyId} of officer ${officer} (${approver.alg}, label "${approver.keyLabel}" on token "${approver.token.tokenLabel}"): ${how}; targets ${approver.targets.join(",")}, max TTL ${formatDuration(approver.maxTtl)}\n`,
+  );
+  return 0;
+}
+
+function runApproverList(ctx: Context): number {
+  const approvers = readApprovers(ctx.home).map((a) => ({
+    officer: a.officer,
+    keyId: a.keyId,
+    alg: a.alg,
+    token: a.token.tokenLabel,
+    modulePath: a.token.modulePath,
+    targets: a.targets,
+    maxTtl: a.maxTtl,
+    enrolled: a.enrolled,
+  }));
+  const lines = approvers.map(
+    (a) =>
+      `${a.officer}\t${a.keyId}\t${a.alg}\t${a.token}\t${a.targets.join(",")}\t${formatDuration(a.maxTtl)}\t${a.enrolled}\n`,
+  );
+  print(ctx, { approvers }, approvers.length === 0 ? "no approval keys enrolled\n" : lines.join(""));
+  return 0;
+}
+
+function runApproverRemove(ctx: Context): number {
+  const keyId = required(ctx.values, "key-id", "approver remove").toLowerCase();
+  const auditSeq = removeApprover(ctx.home, keyId);
+  print(ctx, { keyId, auditSeq }, `approval key ${keyId} is left out of the next signed bundle's approvers\n`);
+  return 0;
+}
+
+/** The approval key of `--name` (and `--key-id`, for an officer with several) in approvers.json. */
+function chosenApprover(ctx: Context, command: string): ApproverRecord {
+  const officer = required(ctx.values, "name", command);
+  checkOfficerName(officer);
+  const keyId = ctx.values["key-id"]?.toLowerCase();
+  const keys = readApprovers(ctx.home).filter(
+    (a) => a.officer === officer && (keyId === undefined || a.keyId === keyId),
+  );
+  const [only, ...more] = keys;
+  if (only === undefined) {
+    throw new AirgrantError(
+      "unknown-officer",
+      `no approval key of officer ${officer}${keyId === undefined ? "" : ` with id ${keyId}`} in this home; see "airgrant-signer approver list"`,
+    );
+  }
+  if (more.length > 0) throw usage(`officer ${officer} has ${keys.length} approval keys: choose one with --key-id`);
+  return only;
+}
+
+/** The officer's own token, as approvers.json records it (`--module` wins when given). */
+function openApproverToken(ctx: Context, approver: ApproverRecord): TokenSession {
+  const { tokenLabel, modulePath } = approver.token;
+  return openToken({
+    modulePath: ctx.values.module ?? modulePath,
+    tokenLabel,
+    pin: readPin(ctx.values["pin-file"], tokenLabel),
+  });
+}
+
+function runApprove(ctx: Context, file: string): number {
+  const approver = chosenApprover(ctx, "approve");
+  // What the officer approves is shown before their PIN is asked for: the PIN is the consent.
+  process.stderr.write(describePendingGrant(readPendingGrant(file)));
+  const result = approvePendingGrant(ctx.home, () => openApproverToken(ctx, approver), file, approver);
+  const { pending, grantId, auditSeq, carriers, grant } = result;
+  const summary = {
+    grantId,
+    officer: approver.officer,
+    keyId: approver.keyId,
+    approvals: pending.approvals.length,
+    approvalsNeeded: pending.approvalsNeeded,
+    textLength: carriers.textLength,
+    fitsPrompt: carriers.fitsPrompt,
+    auditSeq,
+  };
+  if (grant === undefined) {
+    print(
+      ctx,
+      summary,
+      `approved grant ${grantId} as officer ${approver.officer}: ${pending.approvals.length} of ${pending.approvalsNeeded} approvals; pass ${file} to the next officer\n`,
+    );
+    return 0;
+  }
+  process.stderr.write(
+    `approved grant ${grantId} as officer ${approver.officer}: it has all ${pending.approvalsNeeded} approvals; ${carriers.advice}\n`,
+  );
+  process.stdout.write(ctx.json ? `${JSON.stringify({ ok: true, ...summary, grant })}\n` : `${grant}\n`);
+  writeGrantQr(ctx, grant);
+  return 0;
+}
+
+function runDeny(ctx: Context, file: string): number {
+  const approver = chosenApprover(ctx, "deny");
+  const reason = required(ctx.values, "reason", "deny");
+  checkRevocationReason(reason);
+  process.stderr.write(describePendingGrant(readPendingGrant(file)));
+  const { grantId, auditSeq } = denyPendingGrant(
+    ctx.home,
+    () => openApproverToken(ctx, approver),
+    file,
+    approver,
+    reason,
+  );
+  print(
+    ctx,
+    { grantId, officer: approver.officer, auditSeq },
+    `denied grant ${grantId} as officer ${approver.officer}; ${file} is refused by approve from now on\n`,
+  );
   return 0;
 }
 
@@ -581,7 +795,7 @@ function runKrl(ctx: Context): number {
 
 /** The signed-bundle options of `bundle`, or undefined without --signed (when none may be given). */
 function signedBundleRequest(values: Values): SignedBundleRequest | undefined {
-  const flags = ["trust-version", "root-threshold", "expires", "on-expiry"] as const;
+  const flags = ["trust-version", "root-threshold", "expires", "on-expiry", "approvals-for"] as const;
   if (!values.signed) {
     const stray = flags.find((f) => values[f] !== undefined);
     if (stray !== undefined) throw usage(`--${stray} goes with --signed`);
@@ -598,6 +812,8 @@ function signedBundleRequest(values: Values): SignedBundleRequest | undefined {
   if (version !== undefined) request.trustVersion = positiveInteger(version, "--trust-version");
   const threshold = values["root-threshold"];
   if (threshold !== undefined) request.threshold = positiveInteger(threshold, "--root-threshold");
+  const approvalsFor = values["approvals-for"];
+  if (approvalsFor !== undefined) request.approvalPolicy = approvalsFor.map(parseApprovalsOption);
   return request;
 }
 
@@ -761,6 +977,11 @@ const COMMANDS: Readonly<Record<string, (ctx: Context, ...args: string[]) => num
   "root init": runRootInit,
   "root list": runRootList,
   "root remove": runRootRemove,
+  "approver enrol": runApproverEnrol,
+  "approver list": runApproverList,
+  "approver remove": runApproverRemove,
+  approve: runApprove,
+  deny: runDeny,
   revoke: runRevoke,
   krl: runKrl,
   status: runStatus,
@@ -771,11 +992,17 @@ const COMMANDS: Readonly<Record<string, (ctx: Context, ...args: string[]) => num
 const SUBCOMMANDS: Readonly<Record<string, string>> = {
   officer: "add, list or remove",
   root: "init, list or remove",
+  approver: "enrol, list or remove",
   bundle: "sign, or no subcommand",
 };
 
 /** The one positional argument a command takes after its name, as its usage error names it. */
-const COMMAND_ARGUMENTS: Readonly<Record<string, string>> = { "bundle sign": "a FILE", revoke: "a GRANTID" };
+const COMMAND_ARGUMENTS: Readonly<Record<string, string>> = {
+  "bundle sign": "a FILE",
+  revoke: "a GRANTID",
+  approve: "a FILE",
+  deny: "a FILE",
+};
 
 // The QR encoder is a fifth of the start-up of every command; only a grant
 // that prints or writes a QR code loads it.

@@ -1,6 +1,8 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import {
   AirgrantError,
+  type ApprovalRequirement,
+  type ApprovalTrust,
   type AuditRecord,
   assembleSignedTrustBundle,
   auditData,
@@ -8,6 +10,9 @@ import {
   decodeSignedTrustBundle,
   encodeSignedTrustContent,
   encodeTrustBundle,
+  formatTarget,
+  MAX_APPROVALS,
+  parseTarget,
   type SignedTrust,
   sha256,
   type TrustBundle,
@@ -15,6 +20,7 @@ import {
   toHex,
   writeFileAtomic,
 } from "@airgrant/core";
+import { bundleApprover, readApprovers } from "./approver-keys.js";
 import { readIssuedGrants } from "./issued-grants.js";
 import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
@@ -42,6 +48,8 @@ export interface SignedBundleRequest {
   /** How long until the bundle expires, seconds. */
   expiresIn: number;
   onExpiry: SignedTrust["onExpiry"];
+  /** `approvalPolicy` (docs/trust-bundle.md, "Approvals"); the approvers are those of approvers.json. */
+  approvalPolicy?: ApprovalRequirement[];
 }
 
 export interface ExportedBundle {
@@ -75,6 +83,36 @@ export function parseGroupOption(text: string): [string, string[]] {
     throw new AirgrantError("bad-input", `--group ${name}: ${(err as Error).message}`);
   }
   return [name, [...new Set(hosts)].sort()];
+}
+
+/** Parses `TARGET=N` as given to `--approvals-for`: `*`, a host or `group:NAME`, and 0-3 approvals. */
+export function parseApprovalsOption(text: string): ApprovalRequirement {
+  const eq = text.lastIndexOf("=");
+  const target = eq < 0 ? "" : text.slice(0, eq).trim().toLowerCase();
+  const count = eq < 0 ? "" : text.slice(eq + 1).trim();
+  if (target === "" || !/^[0-3]$/.test(count)) {
+    throw new AirgrantError("bad-input", `--approvals-for '${text}' is not TARGET=N with N from 0 to ${MAX_APPROVALS}`);
+  }
+  if (target !== "*") {
+    try {
+      return { target: formatTarget(parseTarget(target)), approvals: Number(count) };
+    } catch (err) {
+      throw new AirgrantError("bad-input", `--approvals-for ${target}: ${(err as Error).message}`);
+    }
+  }
+  return { target, approvals: Number(count) };
+}
+
+/** The approvers and policy of a signed bundle, or none when approvers.json and the request have neither. */
+function approvalTrustOf(home: Signer["home"], request: SignedBundleRequest): ApprovalTrust | undefined {
+  const approvers = readApprovers(home).map(bundleApprover);
+  const policy = request.approvalPolicy ?? [];
+  if (approvers.length === 0 && policy.length === 0) return undefined;
+  const targets = policy.map((entry) => entry.target);
+  if (new Set(targets).size !== targets.length) {
+    throw new AirgrantError("bad-input", "--approvals-for names a target twice");
+  }
+  return { approvers, policy };
 }
 
 /** The ids of every grant the signer log records as revoked, sorted. */
@@ -133,6 +171,8 @@ export function exportBundle(
   const signedTrust =
     request.signed === undefined || roots === undefined ? undefined : signedTrustOf(roots, request.signed, now);
   if (signedTrust !== undefined) bundle.issuers.push(...retiredIssuersOf(home, request.maxLifetime, now));
+  const approvals = request.signed === undefined ? undefined : approvalTrustOf(home, request.signed);
+  if (approvals !== undefined) bundle.approvals = approvals;
   const bytes =
     signedTrust === undefined
       ? encodeTrustBundle(bundle)
@@ -158,6 +198,10 @@ export function exportBundle(
     record.rootThreshold = signedTrust.roots.threshold;
     record.expires = signedTrust.expires;
     record.signedSha256 = toHex(sha256(decodeSignedTrustBundle(bytes).signedBytes));
+  }
+  if (approvals !== undefined) {
+    record.approvers = approvals.approvers.map((a) => a.keyId).sort();
+    record.approvalPolicy = approvals.policy.map((entry) => `${entry.target}=${entry.approvals}`);
   }
   const entry = appendSignerEntry(home, "bundle-exported", auditData("bundle-exported", record), clock);
   if (signedTrust !== undefined && roots !== undefined) {

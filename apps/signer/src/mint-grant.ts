@@ -21,6 +21,7 @@ import { type OtpKey, parseOtp, validateOtp } from "@airgrant/yubikey-otp";
 import { formatDuration } from "./duration.js";
 import { signatureAlgorithmOf } from "./issuer-key-alg.js";
 import { appendSignerEntry, LogBackedCounters, tokenCounterAnchor } from "./log-backed-counters.js";
+import type { PendingGrant } from "./pending-grant.js";
 import { readRetiredIssuers } from "./retired-issuers.js";
 import { readRootsRecord } from "./root-keys.js";
 import type { Signer } from "./signer.js";
@@ -42,6 +43,8 @@ export interface GrantRequest {
   minTrustVersion?: number;
   /** The engineer's OpenSSH public key (parseSshPublicKeyLine): also mint a certificate for it (docs/openssh.md). */
   sshPublicKey?: SshPublicKey;
+  /** 1..3: make a pending grant that this many officers approve with their own keys (docs/two-person.md). */
+  approvals?: number;
 }
 
 export interface MintOptions {
@@ -52,8 +55,12 @@ export interface MintOptions {
 export type MintResult =
   | {
       ok: true;
-      /** The grant's text form, AG1-… */
-      grant: string;
+      /** The grant's text form, AG1-…; absent for a pending grant. */
+      grant?: string;
+      /** The pending grant, when approvals were asked for: it has the issuer's signature and no approval yet. */
+      pending?: PendingGrant;
+      /** Characters of the grant's text once it has every signature it is made for. */
+      textLength: number;
       grantId: string;
       user: string;
       target: string;
@@ -129,8 +136,12 @@ export function mintGrant(
     reason: request.reason,
     ...(request.minTrustVersion === undefined ? {} : { minTrustVersion: request.minTrustVersion }),
   });
-  const length = signedGrantTextLength(body.length, 1);
-  if (length > MAX_SINGLE_SIGNATURE_TEXT_LENGTH) {
+  if (request.approvals !== undefined && request.sshPublicKey !== undefined) {
+    throw new AirgrantError("usage", "a certificate carries no approvals: --ssh-pubkey does not go with --approvals");
+  }
+  const length = signedGrantTextLength(body.length, 1 + (request.approvals ?? 0));
+  // A grant with approvals is carried as a file or a QR code when it is too long to type (docs/two-person.md, "Carriers").
+  if (request.approvals === undefined && length > MAX_SINGLE_SIGNATURE_TEXT_LENGTH) {
     throw new AirgrantError(
       "grant-too-long",
       `the grant would be ${length} characters, more than the ${MAX_SINGLE_SIGNATURE_TEXT_LENGTH} a PAM password prompt takes; shorten --reason, --user or --host`,
@@ -209,13 +220,19 @@ export function mintGrant(
       );
     }
     const signature = session.sign(issuer.keyLabel, body);
+    const algorithm = signatureAlgorithmOf(issuer.alg);
     const bytes = encodeGrant(body, [
-      {
-        keyId: fromHex(issuer.keyId, 8, "internal", "issuer key id"),
-        algorithm: signatureAlgorithmOf(issuer.alg),
-        signature,
-      },
+      { keyId: fromHex(issuer.keyId, 8, "internal", "issuer key id"), algorithm, signature },
     ]);
+    const pending: PendingGrant | undefined =
+      request.approvals === undefined
+        ? undefined
+        : {
+            body,
+            issuer: { keyId: issuer.keyId, algorithm, signature },
+            approvals: [],
+            approvalsNeeded: request.approvals,
+          };
     const grantIdHex = toHex(grantId);
     const certificate =
       request.sshPublicKey === undefined
@@ -251,6 +268,7 @@ export function mintGrant(
       issuerKeyId: issuer.keyId,
       grantSha256: toHex(sha256(bytes)),
       ...(request.minTrustVersion === undefined ? {} : { minTrustVersion: request.minTrustVersion }),
+      ...(pending === undefined ? {} : { approvalsNeeded: pending.approvalsNeeded, bodySha256: toHex(sha256(body)) }),
       ...(certificate === undefined
         ? {}
         : {
@@ -263,7 +281,8 @@ export function mintGrant(
     });
     minted = {
       ok: true,
-      grant: encodeGrantText(bytes),
+      ...(pending === undefined ? { grant: encodeGrantText(bytes) } : { pending }),
+      textLength: length,
       ...issued,
       auditSeq,
       ...(certificate === undefined ? {} : { sshCertificate: certificate.line }),

@@ -2,6 +2,7 @@ import {
   AirgrantError,
   formatTarget,
   type GrantTarget,
+  isOfficerName,
   parseTarget,
   targetsPermit,
   writeFileAtomic,
@@ -39,7 +40,6 @@ export const DEFAULT_MAX_LIFETIME = 8 * 3600;
 /** The trust bundle's own upper bound on maxLifetime (docs/trust-bundle.md). */
 export const MAX_LIFETIME_LIMIT = 7 * 24 * 3600;
 
-const OFFICER_NAME_PATTERN = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
 const PRIVATE_ID_PATTERN = /^[0-9a-f]{12}$/;
 const OFFICER_KEYS = ["name", "yubikeyId", "privateId", "aesKeyLabel", "targets", "maxTtl", "enrolled"] as const;
 
@@ -53,7 +53,7 @@ export function aesKeyLabelOf(yubikeyId: string): string {
 }
 
 export function checkOfficerName(name: string): void {
-  if (!OFFICER_NAME_PATTERN.test(name)) {
+  if (!isOfficerName(name)) {
     throw new AirgrantError("bad-input", "an officer name is 1-64 characters of a-z, 0-9, '.', '_', '@', '-'");
   }
 }

@@ -148,6 +148,10 @@ export const ERROR_CODES = {
   "secret-file-exposed": "usage",
   "otp-counter-rollback": "environment",
   "already-revoked": "verdict",
+  "already-approved": "verdict",
+  "self-approval": "verdict",
+  "pending-grant-closed": "verdict",
+  "malformed-pending-grant": "usage",
   // auditor
   "chain-broken": "verdict",
   "receipt-unmatched": "verdict",

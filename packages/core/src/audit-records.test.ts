@@ -87,6 +87,33 @@ const good: { [T in AuditRecordType]: Record<string, AuditValue> } = {
   "root-initialised": { keyId: "7".repeat(16), algorithm: "ecdsa-p256", keyLabel: "k", token: "t", generated: true },
   "root-removed": { keyId: "7".repeat(16) },
   "bundle-signed": { bundleId: "8".repeat(32), trustVersion: 2, keyId: "7".repeat(16), signedSha256: "9".repeat(64) },
+  "approver-enrolled": {
+    officer: "bob",
+    keyId: "a".repeat(16),
+    algorithm: "ecdsa-p256",
+    keyLabel: "airgrant-approval",
+    token: "bob",
+    modulePath: "/usr/lib/softhsm/libsofthsm2.so",
+    targets: ["group:prod"],
+    maxTtl: 3600,
+    generated: true,
+  },
+  "approver-removed": { officer: "bob", keyId: "a".repeat(16) },
+  "grant-approved": {
+    grantId: "0".repeat(32),
+    officer: "bob",
+    keyId: "a".repeat(16),
+    approvals: 1,
+    approvalsNeeded: 2,
+    bodySha256: "b".repeat(64),
+  },
+  "grant-denied": { grantId: "0".repeat(32), officer: "bob", reason: "no", approvals: 0, bodySha256: "b".repeat(64) },
+  "grant-completed": {
+    grantId: "0".repeat(32),
+    approvers: ["a".repeat(16)],
+    officers: ["bob"],
+    grantSha256: "c".repeat(64),
+  },
 };
 
 const types = Object.keys(AUDIT_RECORDS) as AuditRecordType[];

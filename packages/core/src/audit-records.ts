@@ -188,6 +188,8 @@ export const AUDIT_RECORDS = {
       }),
       otpCounter: OTP_COUNTER,
       minTrustVersion: count(1, 0xffff_ffff),
+      approvalsNeeded: count(1, 3),
+      bodySha256: hex(64),
     },
   },
   "grant-refused": {
@@ -214,12 +216,48 @@ export const AUDIT_RECORDS = {
       rootThreshold: count(1),
       expires: count(0),
       signedSha256: hex(64),
+      approvers: listOf(hex(16)),
+      approvalPolicy: listOf(text),
     },
   },
   "root-initialised": TOKEN_KEY_INITIALISED,
   "root-removed": { required: { keyId: hex(16) }, optional: {} },
   "bundle-signed": {
     required: { bundleId: hex(32), trustVersion: count(1), keyId: hex(16), signedSha256: hex(64) },
+    optional: {},
+  },
+  "approver-enrolled": {
+    required: {
+      officer: text,
+      keyId: hex(16),
+      algorithm: oneOf("ecdsa-p256", "ed25519"),
+      keyLabel: text,
+      token: text,
+      modulePath: text,
+      targets: listOf(text),
+      maxTtl: count(1),
+      generated: bool,
+    },
+    optional: {},
+  },
+  "approver-removed": { required: { officer: text, keyId: hex(16) }, optional: {} },
+  "grant-approved": {
+    required: {
+      grantId: hex(32),
+      officer: text,
+      keyId: hex(16),
+      approvals: count(1, 3),
+      approvalsNeeded: count(1, 3),
+      bodySha256: hex(64),
+    },
+    optional: {},
+  },
+  "grant-denied": {
+    required: { grantId: hex(32), officer: text, reason: text, approvals: count(0, 3), bodySha256: hex(64) },
+    optional: {},
+  },
+  "grant-completed": {
+    required: { grantId: hex(32), approvers: listOf(hex(16)), officers: listOf(text), grantSha256: hex(64) },
     optional: {},
   },
 } as const satisfies Record<string, Schema>;

@@ -1,0 +1,329 @@
+// The two-person rule end to end (docs/two-person.md): officers' approval
+// keys on tokens of their own, a pending grant that travels between them as
+// a file, and the built verifier counting the approvals on a host whose
+// signed bundle needs two for group:prod. Ends with the attacks of a signer
+// workstation that does not keep the rule: grants it assembles with two
+// signatures of one officer, or of an officer not allowed for the target,
+// which the host does not count. Needs root (CI runs it as root): it fails,
+// never skips, without.
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodeGrant, encodeGrantText, fromHex, verifyAuditLog } from "@airgrant/core";
+import { createSoftHsmToken, openToken } from "@airgrant/signer";
+import { SIGNER_BUNDLE, VERIFIER_CLI } from "@airgrant/testkit";
+import { cleanUpSuite, type Removable, removeStaleFixtures, requireRoot } from "@airgrant/testkit/system";
+import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
+import { generateOtp } from "@airgrant/yubikey-otp/generate";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const PROD_HOST = "db1.example";
+const ACCOUNT = "alice";
+const TOKENS = { issuer: "ag-issuer", root: "ag-root", bob: "ag-bob", carol: "ag-carol", dave: "ag-dave" };
+
+const fixtures: Removable[] = [];
+let work: string;
+let confPath: string;
+let home: string;
+let host: string;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function signer(args: string[], input = ""): Run {
+  const r = spawnSync(process.execPath, [SIGNER_BUNDLE, ...args], {
+    input,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      SOFTHSM2_CONF: confPath,
+      AIRGRANT_PIN: TEST_PIN,
+      AIRGRANT_HOME: home,
+      AIRGRANT_TOKEN: "",
+      AIRGRANT_PKCS11_MODULE: "",
+      AIRGRANT_DEBUG: "",
+    },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function signerOk(args: string[], input = ""): Record<string, unknown> {
+  const r = signer([...args, "--json"], input);
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+function check(grant: string, user = ACCOUNT): Run {
+  const r = spawnSync(process.execPath, [VERIFIER_CLI, "check", "--user", user, "--host", PROD_HOST, "--state", host], {
+    input: grant,
+    encoding: "utf8",
+    env: { ...process.env, AIRGRANT_STATE: "", AIRGRANT_DEBUG: "" },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let yubikeySession = 0;
+const yubikey = { publicId: "ccccccccbcbc", privateId: "8792ebfe26cc", aesKeyHex: "00112233445566778899aabbccddeeff" };
+
+let pendingFiles = 0;
+/** A pending grant for ACCOUNT on group:prod needing `approvals`, made by officer olga with her YubiKey OTP. */
+function pendingGrant(approvals = 2, user = ACCOUNT): string {
+  const otp = generateOtp({
+    aesKey: Buffer.from(yubikey.aesKeyHex, "hex"),
+    publicId: yubikey.publicId,
+    privateId: Buffer.from(yubikey.privateId, "hex"),
+    usageCounter: 1,
+    sessionCounter: yubikeySession,
+    timestamp: 0x10000 + yubikeySession,
+    random: 0x1234,
+  });
+  yubikeySession += 1;
+  const out = join(work, `pending-${++pendingFiles}.json`);
+  const args = ["--user", user, "--host", "group:prod", "--ttl", "30m", "--reason", "two-person e2e"];
+  const r = signer(["grant", ...args, "--approvals", String(approvals), "--out", out], `${otp}\n`);
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stdout).toMatch(new RegExp(`needs ${approvals} approval\\(s\\)`));
+  return out;
+}
+
+/** `approve` with the officer's first approval key (bob has two). */
+function approve(file: string, officer: string): Run {
+  return signer(["approve", file, "--name", officer, "--key-id", approvalKeys[officer] as string]);
+}
+
+interface PendingFile {
+  body: string;
+  issuer: { keyId: string; algorithm: string; signature: string };
+  approvals: { keyId: string; algorithm: string; officer: string; signature: string }[];
+}
+
+/** The grant text of a body, its issuer's signature and the approvals given, in that order: what any workstation can assemble. */
+function assemble(file: PendingFile, approvals = file.approvals): string {
+  const signatures = [file.issuer, ...approvals].map((s) => ({
+    keyId: fromHex(s.keyId, 8, "internal", "key id"),
+    algorithm: s.algorithm as "ecdsa-p256-sha256",
+    signature: new Uint8Array(Buffer.from(s.signature, "base64")),
+  }));
+  return encodeGrantText(encodeGrant(new Uint8Array(Buffer.from(file.body, "base64")), signatures));
+}
+
+function readPending(path: string): PendingFile {
+  return JSON.parse(readFileSync(path, "utf8"));
+}
+
+/** A signature by an approval key made straight on its token, as a signer that ignores the rules would. */
+function signOnToken(tokenLabel: string, keyLabel: string, body: Uint8Array): string {
+  process.env.SOFTHSM2_CONF = confPath;
+  const session = openToken({ modulePath: modulePath(), tokenLabel, pin: TEST_PIN });
+  try {
+    return Buffer.from(session.sign(keyLabel, body)).toString("base64");
+  } finally {
+    session.close();
+  }
+}
+
+function modulePath(): string {
+  const status = signerOk(["status"]);
+  return (status.issuer as { token: { modulePath: string } }).token.modulePath;
+}
+
+function entriesOf(log: string, ...types: string[]): Record<string, unknown>[] {
+  return readFileSync(log, "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line))
+    .filter((e) => types.includes(e.type))
+    .map((e) => e.data);
+}
+
+const approvalKeys: Record<string, string> = {};
+
+beforeAll(() => {
+  requireRoot("two-person.test.ts");
+  removeStaleFixtures();
+  work = mkdtempSync(join(tmpdir(), "airgrant-two-person-"));
+  chmodSync(work, 0o755);
+  for (const tokenLabel of Object.values(TOKENS)) {
+    confPath = createSoftHsmToken({ dir: join(work, "hsm"), tokenLabel, soPin: TEST_SO_PIN, pin: TEST_PIN }).confPath;
+  }
+  home = join(work, "signer");
+  signerOk(["init", "--token", TOKENS.issuer]);
+  const secret = (name: string, text: string) => {
+    const path = join(work, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
+  };
+  signerOk([
+    "officer",
+    "add",
+    "--name",
+    "olga",
+    "--yubikey-id",
+    yubikey.publicId,
+    "--private-id-file",
+    secret("private-id", `${yubikey.privateId}\n`),
+    "--aes-key-file",
+    secret("aes-key", `${yubikey.aesKeyHex}\n`),
+  ]);
+  const enrol = (officer: string, token: string, targets: string, keyLabel = "airgrant-approval") =>
+    signerOk(["approver", "enrol", "--name", officer, "--token", token, "--targets", targets, "--key-label", keyLabel])
+      .keyId as string;
+  approvalKeys.bob = enrol("bob", TOKENS.bob, "group:prod");
+  approvalKeys.bobSpare = enrol("bob", TOKENS.bob, "group:prod", "bob-spare");
+  approvalKeys.carol = enrol("carol", TOKENS.carol, "*");
+  approvalKeys.dave = enrol("dave", TOKENS.dave, "db9.example");
+  approvalKeys.alice = enrol(ACCOUNT, TOKENS.dave, "*", "alice-approval");
+  signerOk(["root", "init", "--token", TOKENS.root]);
+  const bundle = join(work, "bundle.json");
+  signerOk([
+    "bundle",
+    "--signed",
+    "--out",
+    bundle,
+    "--trust-version",
+    "1",
+    "--root-threshold",
+    "1",
+    "--group",
+    `prod=${PROD_HOST}`,
+    "--approvals-for",
+    "group:prod=2",
+    "--approvals-for",
+    "*=0",
+  ]);
+  signerOk(["bundle", "sign", bundle, "--token", TOKENS.root]);
+  host = mkdtempSync(join(work, "host-"));
+  const installed = spawnSync(process.execPath, [VERIFIER_CLI, "install-bundle", bundle, "--state", host], {
+    encoding: "utf8",
+  });
+  expect(installed.status, installed.stderr).toBe(0);
+}, 180_000);
+afterAll(() => cleanUpSuite(fixtures, undefined, work));
+
+describe("approvals by officers' own keys, counted by the host", () => {
+  it("keeps approval keys off the issuer's token", () => {
+    const r = signer(["approver", "enrol", "--name", "eve", "--token", TOKENS.issuer]);
+    expect(r.stderr).toMatch(/^error: bad-input: token "ag-issuer" holds this home's issuer key/);
+    expect(r.status).toBe(2);
+  });
+
+  it("exports the approvers and the policy in the signed bundle", () => {
+    const bundle = JSON.parse(readFileSync(join(host, "bundle.json"), "utf8"));
+    expect(bundle.signed.approvalPolicy).toEqual([
+      { approvals: 2, target: "group:prod" },
+      { approvals: 0, target: "*" },
+    ]);
+    const officers = bundle.signed.approvers.map((a: { officer: string }) => a.officer).sort();
+    expect(officers).toEqual(["alice", "bob", "bob", "carol", "dave"]);
+  });
+
+  it("refuses a grant with one approval, and lets it in with two officers' once", () => {
+    const file = pendingGrant();
+    const first = approve(file, "bob");
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toContain("account:     alice");
+    expect(first.stderr).toContain("approvals:   0 of 2: nobody yet");
+    expect(first.stdout).toMatch(/1 of 2 approvals; pass .* to the next officer/);
+    const one = check(assemble(readPending(file)));
+    expect(one.stderr).toMatch(
+      /^error: not-enough-approvals: grant has 1 approval\(s\) that count; host 'db1\.example' needs 2 \(approvalPolicy 'group:prod'\)/,
+    );
+    expect(one.status).toBe(1);
+    const second = approve(file, "carol");
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stderr).toContain("approvals:   1 of 2: bob");
+    expect(second.stderr).toMatch(
+      /it has all 2 approvals; the grant is \d+ characters, more than the 511 a password prompt takes/,
+    );
+    const grant = second.stdout.trim();
+    expect(grant).toMatch(/^AG1-/);
+    expect(check(grant).status).toBe(0);
+    expect(check(grant).stderr).toMatch(/^error: grant-replayed: /);
+    const checks = entriesOf(join(host, "audit.log"), "grant-check").filter((e) => e.verdict === "allowed");
+    expect(checks.at(-1)).toMatchObject({ approvers: [approvalKeys.bob, approvalKeys.carol], approvalsNeeded: 2 });
+  });
+
+  it("refuses a second approval by the same officer, the account's own, and one not allowed for the target, before signing", () => {
+    const file = pendingGrant();
+    expect(approve(file, "bob").status).toBe(0);
+    const before = readFileSync(file);
+    const again = signer(["approve", file, "--name", "bob", "--key-id", approvalKeys.bobSpare as string]);
+    expect(again.stderr).toMatch(/^error: already-approved: officer bob already approved this grant/m);
+    expect(again.status).toBe(1);
+    const own = approve(file, ACCOUNT);
+    expect(own.stderr).toMatch(/^error: self-approval: the grant is for account alice/m);
+    const other = approve(file, "dave");
+    expect(other.stderr).toMatch(
+      /^error: officer-not-allowed: officer dave may approve grants for db9\.example, not group:prod/m,
+    );
+    expect(readFileSync(file)).toEqual(before);
+  });
+
+  it("ends a pending grant an officer denies", () => {
+    const file = pendingGrant();
+    const denied = signer(["deny", file, "--name", "carol", "--reason", "no change window today"]);
+    expect(denied.stderr).toContain("approvals:   0 of 2: nobody yet");
+    expect(denied.status, denied.stderr).toBe(0);
+    const after = approve(file, "bob");
+    expect(after.stderr).toMatch(
+      /^error: pending-grant-closed: .* was denied by officer carol \(no change window today\)/m,
+    );
+    expect(after.status).toBe(1);
+  });
+
+  it("does not count two signatures of one officer's two keys, an officer not allowed for the target, or the account's own", () => {
+    const file = readPending(pendingGrant());
+    const body = new Uint8Array(Buffer.from(file.body, "base64"));
+    const by = (officer: string, tokenLabel: string, keyLabel: string, keyId: string) => ({
+      keyId,
+      algorithm: "ecdsa-p256-sha256",
+      officer,
+      signature: signOnToken(tokenLabel, keyLabel, body),
+    });
+    const bob = by("bob", TOKENS.bob, "airgrant-approval", approvalKeys.bob as string);
+    const bobSpare = by("bob", TOKENS.bob, "bob-spare", approvalKeys.bobSpare as string);
+    const dave = by("dave", TOKENS.dave, "airgrant-approval", approvalKeys.dave as string);
+    const alice = by(ACCOUNT, TOKENS.dave, "alice-approval", approvalKeys.alice as string);
+    const carol = by("carol", TOKENS.carol, "airgrant-approval", approvalKeys.carol as string);
+    const twice = check(assemble(file, [bob, bobSpare]));
+    expect(twice.stderr).toMatch(
+      /^error: not-enough-approvals: .*officer bob \(key [0-9a-f]{16}\) approved it already/,
+    );
+    const notAllowed = check(assemble(file, [bob, dave]));
+    expect(notAllowed.stderr).toMatch(
+      /^error: not-enough-approvals: .*officer dave \(key [0-9a-f]{16}\) may not approve group:prod/,
+    );
+    const ownAccess = check(assemble(file, [bob, alice]));
+    expect(ownAccess.stderr).toMatch(
+      /^error: not-enough-approvals: .*officer alice \(key [0-9a-f]{16}\) is the account it grants/,
+    );
+    expect(check(assemble(file, [dave, bob, carol])).status).toBe(0);
+  });
+
+  it("logs every step in the signer's log, which still verifies", () => {
+    const log = join(home, "audit.log");
+    expect(verifyAuditLog(log).ok).toBe(true);
+    expect(entriesOf(log, "approver-enrolled").map((e) => e.officer)).toEqual(["bob", "bob", "carol", "dave", ACCOUNT]);
+    const approved = entriesOf(log, "grant-approved");
+    expect(approved.length).toBeGreaterThanOrEqual(3);
+    expect(entriesOf(log, "grant-completed")).toHaveLength(1);
+    expect(entriesOf(log, "grant-denied")).toEqual([expect.objectContaining({ officer: "carol", approvals: 0 })]);
+    const issued = entriesOf(log, "grant-issued");
+    expect(issued.every((e) => e.approvalsNeeded === 2)).toBe(true);
+  });
+
+  it("refuses a pending grant file changed by a byte", () => {
+    const file = pendingGrant();
+    const changed = join(work, "changed.json");
+    copyFileSync(file, changed);
+    const text = readFileSync(changed, "utf8");
+    writeFileSync(changed, text.replace('"approvalsNeeded":2', '"approvalsNeeded": 2'));
+    const r = approve(changed, "bob");
+    expect(r.stderr).toMatch(/^error: malformed-pending-grant: /);
+    expect(r.status).toBe(2);
+  });
+});
