@@ -1,4 +1,4 @@
-import { codeOf, makeGrantBytes, makeTestIssuer, signWith, testFields } from "@airgrant/testkit";
+import { codeOf, makeGrantBytes, makeGrantText, makeTestIssuer, signWith, testFields } from "@airgrant/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -48,6 +48,17 @@ describe("grant binary format", () => {
     expect(signedGrantTextLength(encodeGrantBody(longest).length, 1)).toBeLessThanOrEqual(
       MAX_SINGLE_SIGNATURE_TEXT_LENGTH,
     );
+  });
+
+  it("fits a two-signature grant of a short account and host in PAM's 511 characters, never a three-signature one", () => {
+    const short = testFields(ecdsa, { reason: undefined as unknown as string });
+    const body = encodeGrantBody(short).length;
+    expect(body).toBe(68);
+    expect(makeGrantText(short, [ecdsa, ed]).length).toBe(447);
+    expect(signedGrantTextLength(encodeGrantBody(testFields(ecdsa)).length, 2)).toBe(477);
+    expect(signedGrantTextLength(99, 2)).toBe(MAX_SINGLE_SIGNATURE_TEXT_LENGTH);
+    expect(signedGrantTextLength(100, 2)).toBeGreaterThan(MAX_SINGLE_SIGNATURE_TEXT_LENGTH);
+    expect(signedGrantTextLength(52, 3)).toBe(565);
   });
 
   it("carries several signatures, the first by the issuer", () => {
