@@ -1,6 +1,7 @@
 // The two-person rule end to end (docs/two-person.md): officers' approval
-// keys on tokens of their own, a pending grant that travels between them as
-// a file, and the built verifier counting the approvals on a host whose
+// keys on tokens of their own, in two PKCS#11 implementations (SoftHSM2 for
+// bob and dave, libtpm2-pkcs11 over a software TPM for carol), a pending
+// grant that travels between them as a file, and the built verifier counting the approvals on a host whose
 // signed bundle needs two for group:prod. Ends with the attacks of a signer
 // workstation that does not keep the rule: grants it assembles with two
 // signatures of one officer, or of an officer not allowed for the target,
@@ -14,19 +15,22 @@ import { encodeGrant, encodeGrantText, fromHex, verifyAuditLog } from "@airgrant
 import { createSoftHsmToken, openToken } from "@airgrant/signer";
 import { SIGNER_BUNDLE, VERIFIER_CLI } from "@airgrant/testkit";
 import { cleanUpSuite, type Removable, removeStaleFixtures, requireRoot } from "@airgrant/testkit/system";
-import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
+import { makeTpmToken, TEST_PIN, TEST_SO_PIN, type TpmToken } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const PROD_HOST = "db1.example";
 const ACCOUNT = "alice";
-const TOKENS = { issuer: "ag-issuer", root: "ag-root", bob: "ag-bob", carol: "ag-carol", dave: "ag-dave" };
+/** SoftHSM2 tokens; carol's is on the TPM. */
+const TOKENS = { issuer: "ag-issuer", root: "ag-root", bob: "ag-bob", dave: "ag-dave" };
+const CAROL_TOKEN = "ag-carol-tpm";
 
 const fixtures: Removable[] = [];
 let work: string;
 let confPath: string;
 let home: string;
 let host: string;
+let tpm: TpmToken;
 
 interface Run {
   status: number | null;
@@ -46,6 +50,7 @@ function signer(args: string[], input = ""): Run {
       AIRGRANT_TOKEN: "",
       AIRGRANT_PKCS11_MODULE: "",
       AIRGRANT_DEBUG: "",
+      ...tpm.env,
     },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -118,7 +123,8 @@ function readPending(path: string): PendingFile {
 /** A signature by an approval key made straight on its token, as a signer that ignores the rules would. */
 function signOnToken(tokenLabel: string, keyLabel: string, body: Uint8Array): string {
   process.env.SOFTHSM2_CONF = confPath;
-  const session = openToken({ modulePath: modulePath(), tokenLabel, pin: TEST_PIN });
+  const path = tokenLabel === CAROL_TOKEN ? tpm.modulePath : modulePath();
+  const session = openToken({ modulePath: path, tokenLabel, pin: TEST_PIN });
   try {
     return Buffer.from(session.sign(keyLabel, body)).toString("base64");
   } finally {
@@ -142,7 +148,7 @@ function entriesOf(log: string, ...types: string[]): Record<string, unknown>[] {
 
 const approvalKeys: Record<string, string> = {};
 
-beforeAll(() => {
+beforeAll(async () => {
   requireRoot("two-person.test.ts");
   removeStaleFixtures();
   work = mkdtempSync(join(tmpdir(), "airgrant-two-person-"));
@@ -150,6 +156,8 @@ beforeAll(() => {
   for (const tokenLabel of Object.values(TOKENS)) {
     confPath = createSoftHsmToken({ dir: join(work, "hsm"), tokenLabel, soPin: TEST_SO_PIN, pin: TEST_PIN }).confPath;
   }
+  tpm = await makeTpmToken(CAROL_TOKEN, TEST_SO_PIN, TEST_PIN);
+  fixtures.push({ name: CAROL_TOKEN, remove: () => tpm.remove() });
   home = join(work, "signer");
   signerOk(["init", "--token", TOKENS.issuer]);
   const secret = (name: string, text: string) => {
@@ -169,12 +177,29 @@ beforeAll(() => {
     "--aes-key-file",
     secret("aes-key", `${yubikey.aesKeyHex}\n`),
   ]);
-  const enrol = (officer: string, token: string, targets: string, keyLabel = "airgrant-approval") =>
-    signerOk(["approver", "enrol", "--name", officer, "--token", token, "--targets", targets, "--key-label", keyLabel])
-      .keyId as string;
+  const enrol = (
+    officer: string,
+    token: string,
+    targets: string,
+    keyLabel = "airgrant-approval",
+    module: string[] = [],
+  ) =>
+    signerOk([
+      "approver",
+      "enrol",
+      "--name",
+      officer,
+      "--token",
+      token,
+      "--targets",
+      targets,
+      "--key-label",
+      keyLabel,
+      ...module,
+    ]).keyId as string;
   approvalKeys.bob = enrol("bob", TOKENS.bob, "group:prod");
   approvalKeys.bobSpare = enrol("bob", TOKENS.bob, "group:prod", "bob-spare");
-  approvalKeys.carol = enrol("carol", TOKENS.carol, "*");
+  approvalKeys.carol = enrol("carol", CAROL_TOKEN, "*", "airgrant-approval", ["--module", tpm.modulePath]);
   approvalKeys.dave = enrol("dave", TOKENS.dave, "db9.example");
   approvalKeys.alice = enrol(ACCOUNT, TOKENS.dave, "*", "alice-approval");
   signerOk(["root", "init", "--token", TOKENS.root]);
@@ -221,7 +246,14 @@ describe("approvals by officers' own keys, counted by the host", () => {
     expect(officers).toEqual(["alice", "bob", "bob", "carol", "dave"]);
   });
 
-  it("refuses a grant with one approval, and lets it in with two officers' once", () => {
+  it("records carol's key in the TPM's module and bob's in SoftHSM2's", () => {
+    const { approvers } = signerOk(["approver", "list"]) as { approvers: { officer: string; modulePath: string }[] };
+    const moduleOf = (officer: string) => approvers.find((a) => a.officer === officer)?.modulePath;
+    expect(moduleOf("carol")).toBe(tpm.modulePath);
+    expect(moduleOf("bob")).toMatch(/softhsm2\.so$/);
+  });
+
+  it("refuses a grant with one approval, and lets it in with two officers' on two modules once", () => {
     const file = pendingGrant();
     const first = approve(file, "bob");
     expect(first.status, first.stderr).toBe(0);
@@ -288,7 +320,7 @@ describe("approvals by officers' own keys, counted by the host", () => {
     const bobSpare = by("bob", TOKENS.bob, "bob-spare", approvalKeys.bobSpare as string);
     const dave = by("dave", TOKENS.dave, "airgrant-approval", approvalKeys.dave as string);
     const alice = by(ACCOUNT, TOKENS.dave, "alice-approval", approvalKeys.alice as string);
-    const carol = by("carol", TOKENS.carol, "airgrant-approval", approvalKeys.carol as string);
+    const carol = by("carol", CAROL_TOKEN, "airgrant-approval", approvalKeys.carol as string);
     const twice = check(assemble(file, [bob, bobSpare]));
     expect(twice.stderr).toMatch(
       /^error: not-enough-approvals: .*officer bob \(key [0-9a-f]{16}\) approved it already/,
