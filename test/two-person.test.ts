@@ -1,11 +1,14 @@
 // The two-person rule end to end (docs/two-person.md): officers' approval
 // keys on tokens of their own, in two PKCS#11 implementations (SoftHSM2 for
 // bob and dave, libtpm2-pkcs11 over a software TPM for carol), a pending
-// grant that travels between them as a file, and the built verifier counting the approvals on a host whose
-// signed bundle needs two for group:prod. Ends with the attacks of a signer
-// workstation that does not keep the rule: grants it assembles with two
-// signatures of one officer, or of an officer not allowed for the target,
-// which the host does not count. Needs root (CI runs it as root): it fails,
+// grant that travels between them as a file, and the built verifier
+// counting the approvals through `check` on a host whose signed bundle needs
+// two for group:prod, and through PAM (pamtester) on a host whose own entry
+// needs one, whose two-signature grants fit a password prompt. Ends with the
+// attacks of a signer workstation that does not keep the rule: grants it
+// assembles with two signatures of one officer, of an officer not allowed
+// for the target, or of the account's own, which the host does not count.
+// Needs root, pamtester and swtpm (CI has them, see .ci/run): it fails,
 // never skips, without.
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -13,13 +16,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeGrant, encodeGrantText, fromHex, verifyAuditLog } from "@airgrant/core";
 import { createSoftHsmToken, openToken } from "@airgrant/signer";
-import { SIGNER_BUNDLE, VERIFIER_CLI } from "@airgrant/testkit";
-import { cleanUpSuite, type Removable, removeStaleFixtures, requireRoot } from "@airgrant/testkit/system";
+import { SIGNER_BUNDLE, VERIFIER_CLI, VERIFIER_EXECUTABLE } from "@airgrant/testkit";
+import {
+  cleanUpSuite,
+  createThrowawayUser,
+  type Removable,
+  removeStaleFixtures,
+  requireCommand,
+  requireRoot,
+  writePamService,
+} from "@airgrant/testkit/system";
 import { makeTpmToken, TEST_PIN, TEST_SO_PIN, type TpmToken } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const PROD_HOST = "db1.example";
+/** A host whose own policy entry needs one approval: its two-signature grants fit a password prompt. */
+const PAM_HOST = "pam.example";
 const ACCOUNT = "alice";
 /** SoftHSM2 tokens; carol's is on the TPM. */
 const TOKENS = { issuer: "ag-issuer", root: "ag-root", bob: "ag-bob", dave: "ag-dave" };
@@ -31,6 +44,8 @@ let confPath: string;
 let home: string;
 let host: string;
 let tpm: TpmToken;
+let pamUser: Removable;
+let pamService: Removable;
 
 interface Run {
   status: number | null;
@@ -75,8 +90,8 @@ let yubikeySession = 0;
 const yubikey = { publicId: "ccccccccbcbc", privateId: "8792ebfe26cc", aesKeyHex: "00112233445566778899aabbccddeeff" };
 
 let pendingFiles = 0;
-/** A pending grant for ACCOUNT on group:prod needing `approvals`, made by officer olga with her YubiKey OTP. */
-function pendingGrant(approvals = 2, user = ACCOUNT): string {
+/** A pending grant for `user` on `target` needing `approvals`, made by officer olga with her YubiKey OTP. */
+function pendingGrant(approvals = 2, user = ACCOUNT, target = "group:prod"): string {
   const otp = generateOtp({
     aesKey: Buffer.from(yubikey.aesKeyHex, "hex"),
     publicId: yubikey.publicId,
@@ -88,7 +103,7 @@ function pendingGrant(approvals = 2, user = ACCOUNT): string {
   });
   yubikeySession += 1;
   const out = join(work, `pending-${++pendingFiles}.json`);
-  const args = ["--user", user, "--host", "group:prod", "--ttl", "30m", "--reason", "two-person e2e"];
+  const args = ["--user", user, "--host", target, "--ttl", "30m", "--reason", "two-person e2e"];
   const r = signer(["grant", ...args, "--approvals", String(approvals), "--out", out], `${otp}\n`);
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toMatch(new RegExp(`needs ${approvals} approval\\(s\\)`));
@@ -150,6 +165,7 @@ const approvalKeys: Record<string, string> = {};
 
 beforeAll(async () => {
   requireRoot("two-person.test.ts");
+  requireCommand("pamtester", "pamtester");
   removeStaleFixtures();
   work = mkdtempSync(join(tmpdir(), "airgrant-two-person-"));
   chmodSync(work, 0o755);
@@ -218,6 +234,8 @@ beforeAll(async () => {
     "--approvals-for",
     "group:prod=2",
     "--approvals-for",
+    `${PAM_HOST}=1`,
+    "--approvals-for",
     "*=0",
   ]);
   signerOk(["bundle", "sign", bundle, "--token", TOKENS.root]);
@@ -226,6 +244,11 @@ beforeAll(async () => {
     encoding: "utf8",
   });
   expect(installed.status, installed.stderr).toBe(0);
+  pamUser = createThrowawayUser("agtp");
+  fixtures.push(pamUser);
+  const pamExec = `auth required pam_exec.so expose_authtok quiet log=${join(work, "pam.log")} ${VERIFIER_EXECUTABLE} pam --state ${host} --host ${PAM_HOST}`;
+  pamService = writePamService([pamExec, "account required pam_permit.so"]);
+  fixtures.push(pamService);
 }, 180_000);
 afterAll(() => cleanUpSuite(fixtures, undefined, work));
 
@@ -239,11 +262,35 @@ describe("approvals by officers' own keys, counted by the host", () => {
   it("exports the approvers and the policy in the signed bundle", () => {
     const bundle = JSON.parse(readFileSync(join(host, "bundle.json"), "utf8"));
     expect(bundle.signed.approvalPolicy).toEqual([
+      { approvals: 1, target: PAM_HOST },
       { approvals: 2, target: "group:prod" },
       { approvals: 0, target: "*" },
     ]);
     const officers = bundle.signed.approvers.map((a: { officer: string }) => a.officer).sort();
     expect(officers).toEqual(["alice", "bob", "bob", "carol", "dave"]);
+  });
+
+  it("lets a grant with one approval, typed at a PAM password prompt, in once where the host needs one, and refuses it without", () => {
+    const file = pendingGrant(1, pamUser.name, PAM_HOST);
+    const unapproved = assemble(readPending(file));
+    const approved = approve(file, "carol");
+    expect(approved.status, approved.stderr).toBe(0);
+    expect(approved.stderr).toMatch(/the grant is \d{3} characters: it fits a password prompt/);
+    const grant = approved.stdout.trim();
+    expect(grant.length).toBeLessThanOrEqual(511);
+    const pam = (password: string) =>
+      spawnSync("pamtester", [pamService.name, pamUser.name, "authenticate"], {
+        input: `${password}\n`,
+        encoding: "utf8",
+        timeout: 20_000,
+      }).status;
+    expect(pam(unapproved)).not.toBe(0);
+    expect(pam(grant)).toBe(0);
+    expect(pam(grant)).not.toBe(0);
+    const verdicts = entriesOf(join(host, "audit.log"), "grant-check")
+      .filter((e) => e.user === pamUser.name)
+      .map((e) => e.verdict);
+    expect(verdicts).toEqual(["not-enough-approvals", "allowed", "grant-replayed"]);
   });
 
   it("records carol's key in the TPM's module and bob's in SoftHSM2's", () => {
@@ -342,10 +389,10 @@ describe("approvals by officers' own keys, counted by the host", () => {
     expect(entriesOf(log, "approver-enrolled").map((e) => e.officer)).toEqual(["bob", "bob", "carol", "dave", ACCOUNT]);
     const approved = entriesOf(log, "grant-approved");
     expect(approved.length).toBeGreaterThanOrEqual(3);
-    expect(entriesOf(log, "grant-completed")).toHaveLength(1);
+    expect(entriesOf(log, "grant-completed").map((e) => e.officers)).toEqual([["carol"], ["bob", "carol"]]);
     expect(entriesOf(log, "grant-denied")).toEqual([expect.objectContaining({ officer: "carol", approvals: 0 })]);
     const issued = entriesOf(log, "grant-issued");
-    expect(issued.every((e) => e.approvalsNeeded === 2)).toBe(true);
+    expect(issued.map((e) => e.approvalsNeeded ?? "none").sort()).toEqual([1, 2, 2, 2, 2]);
   });
 
   it("refuses a pending grant file changed by a byte", () => {
