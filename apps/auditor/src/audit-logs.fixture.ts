@@ -54,6 +54,7 @@ export class AuditScenario {
       issuerKeyId?: string;
       otpCounter?: [number, number];
       minTrustVersion?: number;
+      approvalsNeeded?: number;
     } = {},
   ): IssuedFixture {
     const notBefore = fields.notBefore ?? T0;
@@ -79,6 +80,9 @@ export class AuditScenario {
         reason: "change 42",
         yubikeyId: "cccccccccccb",
         ...(fields.minTrustVersion === undefined ? {} : { minTrustVersion: fields.minTrustVersion }),
+        ...(fields.approvalsNeeded === undefined
+          ? {}
+          : { approvalsNeeded: fields.approvalsNeeded, bodySha256: toHex(randomBytes(32)) }),
       },
       { clock: at(notBefore) },
     );

@@ -19,6 +19,7 @@ export type FindingCode =
   | "revoked-grant-used"
   | "retired-issuer-used"
   | "trust-version-unmet"
+  | "approvals-unmet"
   | "bundle-not-exported"
   | "duplicate-grant"
   | "otp-counter-not-increasing"
@@ -41,6 +42,7 @@ export const FINDING_CODES: readonly FindingCode[] = [
   "revoked-grant-used",
   "retired-issuer-used",
   "trust-version-unmet",
+  "approvals-unmet",
   "bundle-not-exported",
   "duplicate-grant",
   "otp-counter-not-increasing",

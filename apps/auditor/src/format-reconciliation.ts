@@ -125,6 +125,9 @@ function grantJson(g: IssuedGrant) {
     notAfter: g.notAfter,
     maxUses: g.maxUses,
     officer: g.officer,
+    ...(g.approvalsNeeded === undefined ? {} : { approvalsNeeded: g.approvalsNeeded }),
+    approvedBy: g.approvals.map((a) => a.officer),
+    ...(g.denied === undefined ? {} : { deniedBy: g.denied.officer }),
     uses: g.uses.length,
   };
 }
@@ -159,7 +162,16 @@ export function reconciliationJson(r: Reconciliation): Record<string, unknown> {
       logs: [...h.logs].map((i) => r.logs[i + 1]?.path),
     })),
     officers: r.officers,
+    approvedGrants: r.grants.filter((g) => g.approvalsNeeded !== undefined).map(grantJson),
   };
+}
+
+/** Who approved a grant, as the signer log records it: for the tables and the report's timeline. */
+export function approvalsText(g: IssuedGrant): string {
+  if (g.approvalsNeeded === undefined) return "";
+  const by = g.approvals.map((a) => a.officer).join(", ") || "nobody in this log";
+  const denied = g.denied === undefined ? "" : `; denied by ${g.denied.officer}`;
+  return `${g.approvals.length} of ${g.approvalsNeeded} approval(s): ${by}${denied}`;
 }
 
 /** Columns padded to their widest cell (cut at `max`), the last column left free. */
@@ -184,6 +196,8 @@ export function officerCells(o: OfficerTally): string[] {
     String(o.neverUsed),
     String(o.uses),
     String(o.refusals),
+    String(o.approvals),
+    String(o.denials),
     String(o.findings),
   ];
 }
@@ -269,8 +283,21 @@ export function reconciliationText(r: Reconciliation): string {
   if (r.sessions.listed.length > 0) out.push(...table(SESSION_COLUMNS, r.sessions.listed.map(sessionCells)));
   out.push("", "officers:");
   out.push(
-    ...table(["OFFICER", "ISSUED", "USED", "NEVER-USED", "USES", "REFUSALS", "FINDINGS"], r.officers.map(officerCells)),
+    ...table(
+      ["OFFICER", "ISSUED", "USED", "NEVER-USED", "USES", "REFUSALS", "APPROVALS", "DENIALS", "FINDINGS"],
+      r.officers.map(officerCells),
+    ),
   );
+  const approved = r.grants.filter((g) => g.approvalsNeeded !== undefined);
+  out.push("", `grants with approvals: ${approved.length}`);
+  if (approved.length > 0) {
+    out.push(
+      ...table(
+        ["GRANT", "USER", "TARGET", "USES", "APPROVALS"],
+        approved.map((g) => [g.grantId, g.user, g.target, String(g.uses.length), approvalsText(g)]),
+      ),
+    );
+  }
   out.push("", `never used (informational, not findings): ${r.neverUsed.length}`);
   if (r.neverUsed.length > 0) {
     out.push(

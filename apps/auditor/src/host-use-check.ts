@@ -2,6 +2,7 @@ import {
   type AuditEntry,
   type AuditRecord,
   type AuditValue,
+  approvalRequirementFor,
   isoSeconds,
   LOG_RECOVERED_TYPE,
   readAuditData,
@@ -188,7 +189,36 @@ export class HostUseCheck implements EntryCheck {
     this.checkRevocation(grant, at);
     this.checkRetirement(grant, at);
     this.checkTrustVersion(grant, at);
+    this.checkApprovals(d, at);
     return undefined;
+  }
+
+  /**
+   * docs/trust-bundle.md, "Approvals": a host lets a grant in only with as
+   * many approvals, by distinct officers, as its policy entry needs. The
+   * entry is the larger of what the host's own entry says it needed and
+   * what the policy of the bundle it installed (as the signer exported it)
+   * needs for this host; the approvals are the key ids the host counted,
+   * one per officer as the signer log enrolled them.
+   */
+  private checkApprovals(d: Partial<AuditRecord<"grant-check">>, at: Omit<Finding, "code" | "message"> & UseAt): void {
+    const policy = this.installed?.exported.approvalPolicy;
+    const fromBundle =
+      policy === undefined
+        ? undefined
+        : approvalRequirementFor({ approvers: [], policy }, this.context.groups ?? {}, at.host)?.approvals;
+    const needed = Math.max(d.approvalsNeeded ?? 0, fromBundle ?? 0);
+    if (needed === 0) return;
+    const officers = new Set(
+      (d.approvers ?? []).map((keyId) => this.context.ledger.approverOfficers.get(keyId) ?? keyId),
+    );
+    if (officers.size >= needed) return;
+    const which = officers.size === 0 ? "none" : [...officers].join(", ");
+    this.add({
+      code: "approvals-unmet",
+      ...at,
+      message: `the host's policy needs ${needed} approval(s) by distinct officers for ${at.host}; it counted ${officers.size} (${which})`,
+    });
   }
 
   /**

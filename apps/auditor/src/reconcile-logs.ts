@@ -33,6 +33,9 @@ export interface OfficerTally {
   neverUsed: number;
   uses: number;
   refusals: number;
+  /** grant-approved and grant-denied entries of the signer log by this officer (docs/two-person.md). */
+  approvals: number;
+  denials: number;
   findings: number;
 }
 
@@ -260,7 +263,7 @@ function tallyOfficers(
   const tally = (officer: string): OfficerTally => {
     let t = tallies.get(officer);
     if (t === undefined) {
-      t = { officer, issued: 0, used: 0, neverUsed: 0, uses: 0, refusals: 0, findings: 0 };
+      t = { officer, issued: 0, used: 0, neverUsed: 0, uses: 0, refusals: 0, approvals: 0, denials: 0, findings: 0 };
       tallies.set(officer, t);
     }
     return t;
@@ -273,6 +276,8 @@ function tallyOfficers(
     else t.neverUsed++;
   }
   for (const [officer, count] of ledger.refusalsByOfficer) tally(officer).refusals += count;
+  for (const [officer, count] of ledger.approvalsByOfficer) tally(officer).approvals += count;
+  for (const [officer, count] of ledger.denialsByOfficer) tally(officer).denials += count;
   for (const finding of findings) {
     const grant = finding.grantId === undefined ? undefined : ledger.grants.get(finding.grantId);
     if (grant !== undefined) tally(grant.officer).findings++;

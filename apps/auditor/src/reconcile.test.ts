@@ -81,8 +81,28 @@ describe("airgrant-auditor reconcile", () => {
       refusals: { "grant-replayed": 1 },
     });
     expect(out.officers).toEqual([
-      { officer: "olivia", issued: 2, used: 1, neverUsed: 1, uses: 1, refusals: 0, findings: 0 },
-      { officer: "oscar", issued: 1, used: 1, neverUsed: 0, uses: 2, refusals: 1, findings: 0 },
+      {
+        officer: "olivia",
+        issued: 2,
+        used: 1,
+        neverUsed: 1,
+        uses: 1,
+        refusals: 0,
+        approvals: 0,
+        denials: 0,
+        findings: 0,
+      },
+      {
+        officer: "oscar",
+        issued: 1,
+        used: 1,
+        neverUsed: 0,
+        uses: 2,
+        refusals: 1,
+        approvals: 0,
+        denials: 0,
+        findings: 0,
+      },
     ]);
 
     const text = run(["reconcile", "--signer", s.signerLog, "--host", s.hostLog("db1.example")]);

@@ -2,6 +2,7 @@ import { isoSeconds, printableLine } from "@airgrant/core";
 import type { Finding } from "./finding.js";
 import {
   appliedTrust,
+  approvalsText,
   describeLog,
   describeSessions,
   describeSkew,
@@ -64,7 +65,7 @@ function timelineEvents(r: Reconciliation, flagged: ReadonlySet<string>): Timeli
       grantId: g.grantId,
       who: g.user,
       where: g.target,
-      detail: `by ${g.officer}; ${isoSeconds(g.notBefore)} to ${isoSeconds(g.notAfter)}, ${g.maxUses} use(s)`,
+      detail: `by ${g.officer}; ${isoSeconds(g.notBefore)} to ${isoSeconds(g.notAfter)}, ${g.maxUses} use(s)${g.approvalsNeeded === undefined ? "" : `; ${approvalsText(g)}`}`,
       flagged: f,
     });
     for (const u of g.uses) {
@@ -270,7 +271,7 @@ ${
   sections.push(`<section><h2>Officers</h2>
 ${tableHtml(
   "officers",
-  ["officer", "grants issued", "used", "never used", "uses", "refusals", "findings"],
+  ["officer", "grants issued", "used", "never used", "uses", "refusals", "approvals", "denials", "findings"],
   r.officers.map((o) => officerCells(o).map(e)),
 )}</section>`);
 

@@ -1,4 +1,4 @@
-import { type AuditEntry, LOG_RECOVERED_TYPE, readAuditData } from "@airgrant/core";
+import { type ApprovalRequirement, type AuditEntry, LOG_RECOVERED_TYPE, readAuditData } from "@airgrant/core";
 import { type FindingList, keptString, logRecoveredFinding } from "./finding.js";
 import { OtpCounterTrack, repeatMessage } from "./otp-counters.js";
 import { SignerChainIndex } from "./signer-chain-index.js";
@@ -32,6 +32,12 @@ export interface IssuedGrant {
   issuerKeyId: string;
   /** The grant's min-trust-version, when it has one. */
   minTrustVersion?: number;
+  /** Approvals the pending grant was made for (grant --approvals), when it was one. */
+  approvalsNeeded?: number;
+  /** grant-approved entries of this signer log for it, in order (docs/two-person.md). */
+  approvals: { officer: string; keyId: string; seq: number }[];
+  /** Its grant-denied entry, when an officer denied it here. */
+  denied?: { officer: string; seq: number };
   /** Its first grant-revoked entry, when the signer revoked it. */
   revoked?: { seq: number; time: number };
   /** The trust version of the first signed bundle exported that revokes it. */
@@ -46,6 +52,8 @@ export interface ExportedBundle {
   revoked: ReadonlySet<string>;
   /** A signed bundle's trust version. */
   trustVersion?: number;
+  /** Its approvalPolicy, when it has one. */
+  approvalPolicy?: ApprovalRequirement[];
 }
 
 /** An issuer key's life as the signer log tells it (docs/auditor.md, "Issuer keys"). */
@@ -68,6 +76,11 @@ export class SignerLedger implements EntryCheck {
   readonly chain = new SignerChainIndex();
   /** grant-refused entries per officer (refusals before an officer is known count under ""). */
   readonly refusalsByOfficer = new Map<string, number>();
+  /** grant-approved and grant-denied entries per officer, whoever issued the grant. */
+  readonly approvalsByOfficer = new Map<string, number>();
+  readonly denialsByOfficer = new Map<string, number>();
+  /** Approval keys (approver-enrolled) by key id: their officer. */
+  readonly approverOfficers = new Map<string, string>();
   /** Bundles exported, by bundle id. */
   readonly bundles = new Map<string, ExportedBundle>();
   /** The largest clockSkew among bundle-exported entries, seconds; undefined when none. */
@@ -107,6 +120,22 @@ export class SignerLedger implements EntryCheck {
       this.refusalsByOfficer.set(officer, (this.refusalsByOfficer.get(officer) ?? 0) + 1);
     } else if (entry.type === "bundle-exported") {
       this.recordExport(entry);
+    } else if (entry.type === "approver-enrolled") {
+      const { keyId, officer } = readAuditData("approver-enrolled", entry.data).record;
+      const name = keptString(officer);
+      if (keyId !== undefined && name !== undefined) this.approverOfficers.set(keyId, name);
+    } else if (entry.type === "grant-approved") {
+      const { grantId, officer, keyId } = readAuditData("grant-approved", entry.data).record;
+      const name = keptString(officer) ?? "";
+      this.approvalsByOfficer.set(name, (this.approvalsByOfficer.get(name) ?? 0) + 1);
+      const grant = grantId === undefined ? undefined : this.grants.get(grantId);
+      if (grant !== undefined && keyId !== undefined) grant.approvals.push({ officer: name, keyId, seq: entry.seq });
+    } else if (entry.type === "grant-denied") {
+      const { grantId, officer } = readAuditData("grant-denied", entry.data).record;
+      const name = keptString(officer) ?? "";
+      this.denialsByOfficer.set(name, (this.denialsByOfficer.get(name) ?? 0) + 1);
+      const grant = grantId === undefined ? undefined : this.grants.get(grantId);
+      if (grant !== undefined) grant.denied ??= { officer: name, seq: entry.seq };
     } else if (entry.type === "issuer-initialised") {
       const { keyId } = readAuditData("issuer-initialised", entry.data).record;
       if (keyId !== undefined) this.issuerKey(keyId).since ??= { seq: entry.seq, time: entry.time };
@@ -130,7 +159,7 @@ export class SignerLedger implements EntryCheck {
   }
 
   private recordExport(entry: AuditEntry): void {
-    const { bundleId, clockSkew, revokedGrants, trustVersion, issuerKeyId } = readAuditData(
+    const { bundleId, clockSkew, revokedGrants, trustVersion, issuerKeyId, approvalPolicy } = readAuditData(
       "bundle-exported",
       entry.data,
     ).record;
@@ -141,6 +170,7 @@ export class SignerLedger implements EntryCheck {
         seq: entry.seq,
         revoked: new Set(revokedGrants ?? []),
         ...(trustVersion === undefined ? {} : { trustVersion }),
+        ...(approvalPolicy === undefined ? {} : { approvalPolicy: approvalPolicy.flatMap(parsePolicyEntry) }),
       });
     }
     if (trustVersion === undefined) return;
@@ -200,7 +230,17 @@ export class SignerLedger implements EntryCheck {
       officer: keptString(officer) ?? "",
       issuerKeyId,
       ...(record.minTrustVersion === undefined ? {} : { minTrustVersion: record.minTrustVersion }),
+      ...(record.approvalsNeeded === undefined ? {} : { approvalsNeeded: record.approvalsNeeded }),
+      approvals: [],
       uses: [],
     });
   }
+}
+
+/** A bundle-exported `approvalPolicy` entry, `TARGET=N` as the signer writes it; none when it is not one. */
+function parsePolicyEntry(text: string): ApprovalRequirement[] {
+  const eq = text.lastIndexOf("=");
+  const count = text.slice(eq + 1);
+  if (eq < 1 || !/^[0-3]$/.test(count)) return [];
+  return [{ target: text.slice(0, eq), approvals: Number(count) }];
 }

@@ -167,6 +167,7 @@ export const ERROR_CODES = {
   "revoked-grant-used": "verdict",
   "retired-issuer-used": "verdict",
   "trust-version-unmet": "verdict",
+  "approvals-unmet": "verdict",
   "bundle-not-exported": "verdict",
   "duplicate-grant": "verdict",
   "otp-counter-not-increasing": "verdict",

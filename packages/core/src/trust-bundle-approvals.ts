@@ -123,7 +123,7 @@ export function encodeApprovalTrust(approvals: ApprovalTrust | undefined): JsonO
  */
 export function approvalRequirementFor(
   approvals: ApprovalTrust | undefined,
-  groups: Readonly<Record<string, string[]>>,
+  groups: Readonly<Record<string, readonly string[]>>,
   host: string,
 ): ApprovalRequirement | undefined {
   const policy = approvals?.policy ?? [];
