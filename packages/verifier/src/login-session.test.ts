@@ -128,6 +128,15 @@ describe("the sessions of grants' logins", () => {
     expect(thrown).toMatchObject({ code: "state-corrupt", message: expect.stringMatching(/open-82\.json/) });
   });
 
+  it("passes over and then removes the half-written temporary file a kill -9 leaves", () => {
+    recordPendingLogin(state, pending());
+    const leftover = join(sessionsDir(state), "pending-8.json.tmp-11352-6303f4304aef");
+    writeFileSync(leftover, '{"format":"airgr');
+    expect(openLoginSession(state, request())?.checkSeq).toBe(7);
+    superviseSessions(state, clock, request().startWatcher);
+    expect(readdirSync(sessionsDir(state))).toEqual(["open-81.json"]);
+  });
+
   it("says when the access ends in the warning", () => {
     const text = warningText(
       {

@@ -184,6 +184,12 @@ function readOpen(state: HostState, session: number): LoginSession | undefined {
   }
 }
 
+/** A record's kind and number from its name; undefined for the lock's files and a write's temporary file. */
+function recordOf(name: string): { kind: "pending" | "open" | "ending"; n: number } | undefined {
+  const match = /^(pending|open|ending)-(\d+)\.json$/.exec(name);
+  return match === null ? undefined : { kind: match[1] as "pending" | "open" | "ending", n: Number(match[2]) };
+}
+
 function names(state: HostState): string[] {
   try {
     return readdirSync(sessionsDir(state)).sort();
@@ -197,7 +203,7 @@ function names(state: HostState): string[] {
 export function openSessions(state: HostState): LoginSession[] {
   const out: LoginSession[] = [];
   for (const name of names(state)) {
-    if (!/^open-\d+\.json$/.test(name)) continue;
+    if (recordOf(name)?.kind !== "open") continue;
     try {
       out.push(readSession(join(sessionsDir(state), name)));
     } catch (err) {
@@ -250,7 +256,7 @@ export function openLoginSession(state: HostState, request: OpenRequest): LoginS
   return withSessionsLock(state, () => {
     let found: { path: string; login: PendingLogin } | undefined;
     for (const name of names(state)) {
-      if (!name.startsWith("pending-")) continue;
+      if (recordOf(name)?.kind !== "pending") continue;
       const path = join(sessionsDir(state), name);
       const login = readPending(path);
       const mine = login.ancestors.some((a) => a.pid === request.opener.pid && a.start === request.opener.start);
@@ -403,11 +409,15 @@ export function superviseSessions(state: HostState, clock: () => Date, startWatc
     let watcher = runningWatcher(state);
     for (const name of names(state)) {
       const path = join(sessionsDir(state), name);
-      const ending = /^ending-(\d+)\.json$/.exec(name);
-      if (ending !== null) overdue.push(Number(ending[1]));
-      if (name.startsWith("pending-") && readPending(path).admittedAt + PENDING_LOGIN_SECONDS < now) removeRecord(path);
-      const open = /^open-(\d+)\.json$/.exec(name);
-      if (open === null) continue;
+      const record = recordOf(name);
+      if (record === undefined) {
+        // Every write is under this lock, so a temporary file seen here is one a kill -9 cut short.
+        if (/^(pending|open|ending)-\d+\.json\.tmp-/.test(name)) removeRecord(path);
+        continue;
+      }
+      if (record.kind === "ending") overdue.push(record.n);
+      if (record.kind === "pending" && readPending(path).admittedAt + PENDING_LOGIN_SECONDS < now) removeRecord(path);
+      if (record.kind !== "open") continue;
       const session = readSession(path);
       const watched = session.bootId === bootId && session.watcher !== undefined && isRunning(session.watcher);
       if (watched) continue;
