@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { sleepMs } from "@airgrant/core";
 
 const PAM_DIR = "/etc/pam.d";
 const PAM_PREFIX = "airgrant-e2e-";
@@ -56,9 +57,16 @@ export function createThrowawayUser(prefix = "ag", shell = "/usr/sbin/nologin"):
 }
 
 function removeUser(name: string): void {
-  const r = spawnSync("userdel", [name], { encoding: "utf8" });
-  // 6: no such user, already gone.
-  if (r.status !== 0 && r.status !== 6) throw new Error(`userdel ${name} failed: ${r.stderr.trim()}`);
+  // 8: a process of the user still runs. sshd's per-connection process of a
+  // login that just ended can take a moment to exit on a loaded machine.
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const r = spawnSync("userdel", [name], { encoding: "utf8" });
+    // 6: no such user, already gone.
+    if (r.status === 0 || r.status === 6) return;
+    if (r.status !== 8 || Date.now() > until) throw new Error(`userdel ${name} failed: ${r.stderr.trim()}`);
+    sleepMs(100);
+  }
 }
 
 /** A PAM service file `/etc/pam.d/airgrant-e2e-<pid>-<random>` with these lines. */
