@@ -49,6 +49,15 @@ export const ERROR_CODES = {
   "wrong-source": "verdict",
   "constraint-unenforceable": "verdict",
   "grant-replayed": "verdict",
+  // requests (docs/requests.md)
+  "bad-request-code": "usage",
+  "request-required": "verdict",
+  "request-unknown": "verdict",
+  "request-wrong-host": "verdict",
+  "request-wrong-user": "verdict",
+  "request-expired": "verdict",
+  "request-redeemed": "verdict",
+  "request-limit": "verdict",
   "invalid-grant-field": "verdict",
   "malformed-bundle": "usage",
   "bad-public-key": "usage",
@@ -187,6 +196,7 @@ export const SUCCESS_CODES = [
   "bundle-installed",
   "trust-updated",
   "ssh-ca-keys",
+  "request-pending",
   "chain-intact",
   "reconciled",
 ] as const;

@@ -33,6 +33,9 @@ function count(min: number, max = Number.MAX_SAFE_INTEGER): Kind<number> {
     (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max,
   );
 }
+const integer = kind<number>("an integer", (v) => typeof v === "number" && Number.isSafeInteger(v));
+/** A request code's 18 symbols (docs/requests.md). */
+const requestCode = kind<string>("18 request code symbols", (v) => typeof v === "string" && /^[0-9A-HJKMNP-TV-Z]{18}$/.test(v));
 const flag = kind<true>("true", (v) => v === true);
 const bool = kind<boolean>("true or false", (v) => typeof v === "boolean");
 const decimal = kind<string>("a decimal string", (v) => typeof v === "string" && /^(0|[1-9][0-9]*)$/.test(v));
@@ -104,6 +107,10 @@ const GRANT_CHECK = {
     use: count(1, 255),
     accessEndsAt: count(0),
     bundleExpired: flag,
+    request: requestCode,
+    requestAge: count(0),
+    signerAhead: objectOf<{ least: number; most: number }>({ least: integer, most: integer }),
+    clockBehind: count(1),
   },
 } as const;
 
@@ -128,6 +135,10 @@ const TOKEN_KEY_INITIALISED = {
 export const AUDIT_RECORDS = {
   "grant-check": GRANT_CHECK,
   "ssh-principals": GRANT_CHECK,
+  "request-created": {
+    required: { request: requestCode, user: text, host: text, created: count(0), lifetime: count(1) },
+    optional: { pamService: text, pamRhost: text, pamTty: text, pamTruncated: oneOf("true"), clockBehind: count(1) },
+  },
   "bundle-installed": {
     required: { bundleId: hex(32), sha256: hex(64), issuers: listOf(hex(16)) },
     optional: {
@@ -190,6 +201,7 @@ export const AUDIT_RECORDS = {
       minTrustVersion: count(1, 0xffff_ffff),
       approvalsNeeded: count(1, 3),
       bodySha256: hex(64),
+      request: requestCode,
     },
   },
   "grant-refused": {

@@ -35,6 +35,11 @@ const SYMBOL_VALUE: Int8Array = (() => {
   return table;
 })();
 
+/** The value of a typed character (Crockford: any case, O as 0, I and L as 1), or -1 when it is no symbol. */
+export function symbolValue(code: number): number {
+  return code < 128 ? (SYMBOL_VALUE[code] as number) : -1;
+}
+
 // GF(32) with the primitive polynomial x^5 + x^2 + 1; alpha = x = 2.
 const GF_EXP = new Uint8Array(62);
 const GF_LOG = new Uint8Array(32);
@@ -109,7 +114,7 @@ export function encodeGrantText(bytes: Uint8Array): string {
   return out.toString("latin1", 0, at);
 }
 
-function isIgnorable(code: number): boolean {
+export function isIgnorable(code: number): boolean {
   // Grouping dashes and any ASCII whitespace a person or a scanner may add.
   return code === 0x2d || code === 0x20 || (code >= 0x09 && code <= 0x0d);
 }
@@ -149,7 +154,7 @@ export function decodeGrantText(text: string): Uint8Array {
       if (prefixSeen.length === GRANT_TEXT_PREFIX.length) checkPrefix(prefixSeen);
       continue;
     }
-    const value = code < 128 ? (SYMBOL_VALUE[code] as number) : -1;
+    const value = symbolValue(code);
     if (value < 0) {
       const shown = code >= 0x21 && code < 0x7f ? `'${text[i]}'` : `byte 0x${code.toString(16)}`;
       throw new AirgrantError(

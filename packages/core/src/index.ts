@@ -97,6 +97,17 @@ export {
   MAX_GRANT_TEXT_LENGTH,
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
+export {
+  formatRequestCode,
+  newRequestCode,
+  parseRequestCode,
+  REQUEST_CODE_SYMBOLS,
+  type RequestCode,
+  requestAccountCheck,
+  requestChallenge,
+  requestCodeOfChallenge,
+  requestHostCheck,
+} from "./request-code.js";
 export { isoSeconds } from "./iso-seconds.js";
 export { type ProcessStat, readBootId, readProcessStat, readProcText } from "./process-status.js";
 export { meetsRoots, rootKeysSigning, sameRoots } from "./root-signatures.js";
@@ -134,15 +145,19 @@ export { SshWriter } from "./ssh-wire.js";
 export { targetsPermit } from "./target-permission.js";
 export {
   type BundleKey,
+  DEFAULT_REQUEST_POLICY,
   decodeSignedTrustBundle,
   decodeTrustBundle,
   encodeTrustBundle,
   issuerPublicKey,
   MAX_CLOCK_SKEW,
   MAX_TRUST_BUNDLE_BYTES,
+  type RequestPolicy,
+  requestPolicyOf,
   type SignedTrust,
   TRUST_BUNDLE_FORMAT,
   TRUST_BUNDLE_VERSION,
+  targetsCoverHost,
   type TrustBundle,
   type TrustedIssuer,
   type TrustRoots,

@@ -82,6 +82,20 @@ export interface ApprovalTrust {
   policy: ApprovalRequirement[];
 }
 
+/** Version 2's `requestPolicy` (docs/requests.md, "Policy"), as the bundle says it. */
+export interface RequestPolicy {
+  /** Targets (issuer targets' form: `*`, a host, `group:NAME`) whose hosts refuse grants not bound to a request. */
+  required: string[];
+  /** Seconds a request stays pending, on the host's clock. */
+  lifetime: number;
+  /** Requests pending on one host at once (one per account). */
+  maxPendingPerHost: number;
+}
+
+export const DEFAULT_REQUEST_POLICY: Readonly<RequestPolicy> = { required: [], lifetime: 3600, maxPendingPerHost: 64 };
+export const MAX_REQUEST_LIFETIME = 86_400;
+export const MAX_PENDING_REQUESTS = 4096;
+
 export interface TrustBundle extends BundlePolicy {
   /** Distinct trusted issuers that must have signed a grant: version 1's member, 1 in version 2. */
   requiredSignatures: number;
@@ -89,6 +103,31 @@ export interface TrustBundle extends BundlePolicy {
   signedTrust?: SignedTrust;
   /** Present for a version 2 bundle with `approvers` or `approvalPolicy`. */
   approvals?: ApprovalTrust;
+  /** Version 2's `requestPolicy`, when the bundle has one; DEFAULT_REQUEST_POLICY applies otherwise. */
+  requestPolicy?: RequestPolicy;
+}
+
+/** The request policy a host applies: the bundle's, else the defaults. */
+export function requestPolicyOf(bundle: TrustBundle): RequestPolicy {
+  return bundle.requestPolicy ?? DEFAULT_REQUEST_POLICY;
+}
+
+/**
+ * Whether `permitted` (targets in issuers' form) names `host`: `*`, the host
+ * itself, or a group of `groups` it is in. Unlike what an issuer may grant,
+ * a host is in a group's policy by being one of its members.
+ */
+export function targetsCoverHost(
+  permitted: readonly string[],
+  groups: Readonly<Record<string, string[]>>,
+  host: string,
+): boolean {
+  return permitted.some((t) => {
+    if (t === "*" || t === host) return true;
+    if (!t.startsWith("group:")) return false;
+    const name = t.slice("group:".length);
+    return Object.hasOwn(groups, name) && (groups[name] ?? []).includes(host);
+  });
 }
 
 export const TRUST_BUNDLE_FORMAT = "airgrant-trust-bundle";

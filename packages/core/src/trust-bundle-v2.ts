@@ -7,12 +7,17 @@ import {
   asInteger,
   asObject,
   asString,
+  asStringArray,
   bad,
+  checkPermittedTarget,
   decodeBundleKey,
   decodeBundlePolicy,
   encodeBundleKey,
   encodeBundlePolicy,
   type JsonObject,
+  MAX_PENDING_REQUESTS,
+  MAX_REQUEST_LIFETIME,
+  type RequestPolicy,
   readBundleText,
   requireSortedKeyIds,
   type SignedTrust,
@@ -58,11 +63,25 @@ const SIGNED_MEMBERS = [
   "version",
 ] as const;
 
-/** Members of `signed` that may be absent: the two-person rule's (trust-bundle-approvals.ts). */
-const OPTIONAL_MEMBERS = ["approvalPolicy", "approvers"] as const;
+/** Members of `signed` that may be absent: the two-person rule's (trust-bundle-approvals.ts) and the request policy. */
+const OPTIONAL_MEMBERS = ["approvalPolicy", "approvers", "requestPolicy"] as const;
 
-/** Members of `signed` that the login lifecycle will bring: refused until built. */
-const RESERVED_MEMBERS = ["requestPolicy"] as const;
+/** Members of `signed` reserved for features not built yet: none now. */
+const RESERVED_MEMBERS = [] as const;
+
+const REQUEST_POLICY_MEMBERS = ["lifetime", "maxPendingPerHost", "required"] as const;
+const MAX_REQUIRED_TARGETS = 1024;
+
+function decodeRequestPolicy(value: JsonValue | undefined): RequestPolicy {
+  const o = asObject(value, "requestPolicy", REQUEST_POLICY_MEMBERS);
+  const required = asStringArray(o.required, "requestPolicy.required", MAX_REQUIRED_TARGETS);
+  for (const t of required) checkPermittedTarget(t, "requestPolicy.required");
+  return {
+    required,
+    lifetime: asInteger(o.lifetime, "requestPolicy.lifetime", 60, MAX_REQUEST_LIFETIME),
+    maxPendingPerHost: asInteger(o.maxPendingPerHost, "requestPolicy.maxPendingPerHost", 1, MAX_PENDING_REQUESTS),
+  };
+}
 
 function decodeRoots(value: JsonValue | undefined): TrustRoots {
   const o = asObject(value, "roots", ["keys", "threshold"]);
@@ -129,7 +148,13 @@ export function decodeSignedTrustValue(value: JsonObject, text: string): SignedT
   const prefix = `{"signatures":${encodeCanonicalJson(file.signatures as JsonValue)},"signed":`;
   if (!text.startsWith(prefix)) throw new AirgrantError("internal", "a canonical bundle does not start as encoded");
   const signedBytes = new TextEncoder().encode(text.slice(prefix.length, -2));
-  const bundle = { ...policy, requiredSignatures: 1, signedTrust, ...(approvals === undefined ? {} : { approvals }) };
+  const bundle: SignedTrustBundleFile["bundle"] = {
+    ...policy,
+    requiredSignatures: 1,
+    signedTrust,
+    ...(approvals === undefined ? {} : { approvals }),
+  };
+  if (present.includes("requestPolicy")) bundle.requestPolicy = decodeRequestPolicy(o.requestPolicy);
   return { bundle, signatures, signedBytes };
 }
 
@@ -147,6 +172,15 @@ export function encodeSignedTrustContent(bundle: TrustBundle & { signedTrust: Si
       keys: [...roots.keys].sort((a, b) => (a.keyId < b.keyId ? -1 : 1)).map(encodeBundleKey),
       threshold: roots.threshold,
     },
+    ...(bundle.requestPolicy === undefined
+      ? {}
+      : {
+          requestPolicy: {
+            required: [...bundle.requestPolicy.required].sort(),
+            lifetime: bundle.requestPolicy.lifetime,
+            maxPendingPerHost: bundle.requestPolicy.maxPendingPerHost,
+          },
+        }),
   };
   const signedBytes = new TextEncoder().encode(encodeCanonicalJson(value));
   assembleSignedTrustBundle(signedBytes, []);

@@ -14,8 +14,22 @@ import {
 } from "./trust-bundle-members.js";
 import { decodeSignedTrustValue, type SignedTrustBundleFile } from "./trust-bundle-v2.js";
 
-export type { BundleKey, SignedTrust, TrustBundle, TrustedIssuer, TrustRoots } from "./trust-bundle-members.js";
-export { MAX_CLOCK_SKEW, MAX_TRUST_BUNDLE_BYTES, TRUST_BUNDLE_FORMAT } from "./trust-bundle-members.js";
+export type {
+  BundleKey,
+  RequestPolicy,
+  SignedTrust,
+  TrustBundle,
+  TrustedIssuer,
+  TrustRoots,
+} from "./trust-bundle-members.js";
+export {
+  DEFAULT_REQUEST_POLICY,
+  MAX_CLOCK_SKEW,
+  MAX_TRUST_BUNDLE_BYTES,
+  requestPolicyOf,
+  TRUST_BUNDLE_FORMAT,
+  targetsCoverHost,
+} from "./trust-bundle-members.js";
 
 export const TRUST_BUNDLE_VERSION = 1;
 

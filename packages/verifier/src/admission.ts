@@ -19,7 +19,9 @@ import {
 } from "./grant-rules.js";
 import { appendHostEntry } from "./host-log.js";
 import { type PamItems, printableItem } from "./pam-environment.js";
+import { flushRequestStore, lookUpRequest, redeemRequest } from "./request-store.js";
 import type { HostState } from "./state-paths.js";
+import { judgingTime } from "./time-floor.js";
 import { consumeGrantUse, flushUseStore, pruneExpiredUsesOccasionally, replayedMessage } from "./use-store.js";
 
 /**
@@ -70,10 +72,14 @@ export interface Admission {
 /**
  * When the access a grant gives ends, on the host's clock: the one place
  * this is decided (docs/verifier.md, "When a session ends"). The login's
- * session is ended then, and the grant-check entry records it.
+ * session is ended then, and the grant-check entry records it. A
+ * request-bound grant lasts its duration from its use (docs/requests.md,
+ * "What a host checks"), any other until its not-after.
  */
-export function accessEndsAt(claims: GrantClaims, _usedAt: number): number {
-  return claims.notAfter;
+export function accessEndsAt(claims: GrantClaims, usedAt: number): number {
+  return claims.constraints.challenge === undefined
+    ? claims.notAfter
+    : usedAt + (claims.notAfter - claims.notBefore);
 }
 
 /** How much of a user or host name a log entry keeps. */
@@ -81,7 +87,7 @@ export const LOGGED_NAME_LENGTH = 64;
 
 function allowedMessage(claims: GrantClaims, context: RuleContext): string {
   const what = claims.carrier === "ssh-certificate" ? "certificate for grant" : "grant";
-  return `${what} ${claims.grantId} lets '${context.user}' in on '${context.host}' until ${isoSeconds(claims.notAfter)}`;
+  return `${what} ${claims.grantId} lets '${context.user}' in on '${context.host}' until ${isoSeconds(accessEndsAt(claims, context.now))}`;
 }
 
 function decide(
@@ -113,11 +119,12 @@ function decide(
  */
 function entryData(
   input: AdmissionInput,
+  context: RuleContext,
   verdict: Verdict,
   { signer, approvers }: { signer?: string; approvers?: string[] },
   enforced: Record<string, Enforcer> | undefined,
-  now: number,
 ): AuditRecord<"grant-check"> {
+  const { now } = context;
   const { caller } = input;
   const user = printableItem(caller.user, LOGGED_NAME_LENGTH);
   const data: AuditRecord<"grant-check"> = {
@@ -148,6 +155,15 @@ function entryData(
     if (claims.sshSerial !== undefined) data.sshSerial = claims.sshSerial;
   }
   if (enforced !== undefined && Object.keys(enforced).length > 0) data.enforced = enforced;
+  const record = context.request?.record;
+  if (context.request?.code !== undefined) data.request = context.request.code.symbols;
+  if (claims !== undefined && record !== undefined && Number.isSafeInteger(claims.notBefore)) {
+    // The grant was signed between the request's making and its use, both
+    // on this host's clock: the signer's clock was ahead by this much.
+    data.requestAge = now - record.created;
+    data.signerAhead = { least: claims.notBefore - now, most: claims.notBefore - record.created };
+  }
+  if (context.clockBehind > 0) data.clockBehind = context.clockBehind;
   if (bundleExpired(input.bundle, now)) data.bundleExpired = true;
   if (caller.remoteAddress !== undefined) data.remoteAddress = caller.remoteAddress;
   if (caller.items !== undefined) Object.assign(data, caller.items);
@@ -155,17 +171,29 @@ function entryData(
 }
 
 export function admitGrant(input: AdmissionInput): Admission {
-  const now = Math.floor(input.clock().getTime() / 1000);
-  const { caller } = input;
-  const context: RuleContext = { user: caller.user, host: input.host.toLowerCase(), now };
+  const { caller, state } = input;
+  const time = judgingTime(state, input.clock);
+  const { now } = time;
+  const context: RuleContext = { user: caller.user, host: input.host.toLowerCase(), now, clockBehind: time.behind };
   if (caller.remoteAddress !== undefined) context.remoteAddress = caller.remoteAddress;
+  const challenge = "code" in input.claims ? undefined : input.claims.constraints.challenge;
+  if (challenge !== undefined) context.request = lookUpRequest(state.requestsDir, challenge);
   const decided = decide(input, context);
   let { verdict } = decided;
   let use: number | undefined;
+  let redeemed = false;
+  if (verdict.allowed && context.request?.code !== undefined) {
+    const { claims } = verdict;
+    redeemed = redeemRequest(state.requestsDir, context.request.code, claims.grantId, now);
+    if (!redeemed) {
+      const message = `request ${context.request.code.symbols} was redeemed already`;
+      verdict = { allowed: false, code: "request-redeemed", message, claims };
+    }
+  }
   if (verdict.allowed) {
     const { claims } = verdict;
     const left = consumeGrantUse(
-      input.state.usedDir,
+      state.usedDir,
       claims.grantId,
       claims.maxUses,
       { expires: claims.notAfter + input.bundle.clockSkew, usedAt: now, notAfter: claims.notAfter },
@@ -179,17 +207,20 @@ export function admitGrant(input: AdmissionInput): Admission {
       verdict = { allowed: false, code: "grant-replayed", message, claims };
     } else if ("use" in left) use = left.use;
   }
-  const data = entryData(input, verdict, decided, verdict.allowed ? decided.enforced : undefined, now);
+  const data = entryData(input, context, verdict, decided, verdict.allowed ? decided.enforced : undefined);
   const endsAt = verdict.allowed ? accessEndsAt(verdict.claims, now) : undefined;
   if (use !== undefined) data.use = use;
   if (endsAt !== undefined && Number.isSafeInteger(endsAt)) data.accessEndsAt = endsAt;
-  const entry = appendHostEntry(input.state, "grant-check", auditData("grant-check", data), input.clock);
+  // Dated by the time judged at: a clock set back does not date the log backwards.
+  const entryClock = time.behind > 0 ? () => new Date(now * 1000) : input.clock;
+  const entry = appendHostEntry(state, "grant-check", auditData("grant-check", data), entryClock);
+  if (redeemed) flushRequestStore(state.requestsDir);
   if (use !== undefined) {
     // The use becomes durable only now, after the log entry that records it:
     // nobody is let in before both are on disk, and the two flushes share a
     // journal commit on filesystems that journal metadata.
-    flushUseStore(input.state.usedDir);
-    pruneExpiredUsesOccasionally(input.state.usedDir, now, input.bundle.maxLifetime + input.bundle.clockSkew);
+    flushUseStore(state.usedDir);
+    pruneExpiredUsesOccasionally(state.usedDir, now, input.bundle.maxLifetime + input.bundle.clockSkew);
   }
   const admission: Admission = { verdict, auditSeq: entry.seq };
   if (use !== undefined) admission.use = use;

@@ -24,6 +24,7 @@ import { installBundle, loadInstalledBundle } from "./host-state.js";
 import { superviseSessions } from "./login-session.js";
 import { runPamCheck } from "./pam-check.js";
 import { describeCaller } from "./pam-environment.js";
+import { printRequest, runPamRequest, showRequest } from "./request-cli.js";
 import { runSessionCommand, runSessionWatchCommand } from "./session-cli.js";
 import { startSessionWatcher } from "./session-watcher.js";
 import { printSshCaKeys, runSshSessionCommand } from "./ssh-cli.js";
@@ -43,9 +44,13 @@ commands:
   update FILE...               apply signed trust bundles (a chain: in trust version order),
                                each signed by the installed roots; as root
   check --user U [--host H]    read a grant on stdin; exit 0 if allowed (and use it), 1 if not
+  request --user U [--host H]  show the account's pending request code, making one if it has
+                               none (docs/requests.md)
   status                       show the bundle in use, its issuers, uses recorded, log head
   pam [--host H]               for pam_exec.so expose_authtok: check the grant on stdin for
                                $PAM_USER (auth only); exit 0 if allowed (docs/pam.md)
+  pam-request [--host H]       for pam_exec.so stdout, before the pam line: show $PAM_USER's
+                               request code at the prompt (docs/pam.md)
   ssh-ca-keys                  print the bundle's issuer keys for sshd's TrustedUserCAKeys
   ssh-session [--host H]       for pam_exec.so type=open_session in sshd's session stack: check
                                the certificate in $SSH_AUTH_INFO_0 and take its use (docs/openssh.md)
@@ -69,7 +74,7 @@ exit status: 0 allowed/ok, 1 denied, 2 usage or input error, 3 environment error
  * Commands run by sshd or PAM at login: their state directory comes from the
  * configured command line only, never from an environment users can influence.
  */
-const LOGIN_COMMANDS = new Set(["pam", "ssh-session", "session", "session-watch"]);
+const LOGIN_COMMANDS = new Set(["pam", "pam-request", "ssh-session", "session", "session-watch"]);
 
 const OPTIONS = {
   state: { type: "string" },
@@ -287,6 +292,16 @@ function main(argv: string[]): number {
       case "check":
         if (rest.length > 0) throw usage("check takes no arguments; the grant is read from stdin");
         return runCheck(values, stateDir, out);
+      case "request":
+        if (rest.length > 0) throw usage("request takes no arguments");
+        if (values.user === undefined) throw usage("request needs --user");
+        return printRequest(
+          showRequest({ stateDir, host: values.host ?? hostname(), user: values.user, clock: () => new Date() }),
+          out.json,
+        );
+      case "pam-request":
+        if (rest.length > 0 || values.user !== undefined) throw usage("pam-request takes the user from PAM_USER");
+        return runPamRequest(stateDir, values.host ?? hostname(), out.json);
       case "status":
         return runStatus(stateDir, out);
       case "pam":

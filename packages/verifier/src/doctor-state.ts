@@ -1,11 +1,10 @@
 import { join } from "node:path";
-import { AirgrantError, decodeTrustBundle, isoSeconds, readAuditHeadEntry, type TrustBundle } from "@airgrant/core";
+import { AirgrantError, decodeTrustBundle, isoSeconds, type TrustBundle } from "@airgrant/core";
 import type { Finding } from "./doctor-finding.js";
 import { bundleExpired } from "./grant-rules.js";
-import { sealKeyEpochStart } from "./host-log.js";
 import type { HostState } from "./state-paths.js";
 import { lstatIfPresent, readStateFile, statePermissionFindings } from "./state-permissions.js";
-import { readPruneWatermark } from "./use-store.js";
+import { readTimeFloor, type TimeFloor } from "./time-floor.js";
 
 /**
  * Doctor's state rules (docs/doctor.md): the ownership and modes the
@@ -99,10 +98,9 @@ function bundleFindings(state: HostState, now: number): StateReport {
  * set back (or is wrong), and grants are judged by it.
  */
 function clockFindings(state: HostState, now: number): Finding[] {
-  const floors: Array<{ time: number; what: string }> = [];
-  let head: ReturnType<typeof readAuditHeadEntry>;
+  let latest: TimeFloor | undefined;
   try {
-    head = readAuditHeadEntry(state.auditLogPath);
+    latest = readTimeFloor(state);
   } catch (err) {
     if (!(err instanceof AirgrantError) || err.code !== "audit-log-corrupt") throw err;
     return [
@@ -114,17 +112,6 @@ function clockFindings(state: HostState, now: number): Finding[] {
       },
     ];
   }
-  if (head !== undefined) {
-    floors.push({ time: Math.floor(Date.parse(head.time) / 1000), what: `the host log's entry ${head.seq}` });
-  }
-  const seal = sealKeyEpochStart(state);
-  if (seal !== undefined) floors.push({ time: seal, what: "the sealing key's epoch" });
-  const watermark = lstatIfPresent(state.usedDir) === undefined ? 0 : readPruneWatermark(state.usedDir);
-  if (watermark > 0) floors.push({ time: watermark + 1, what: "the one-time store's prune watermark" });
-  const latest = floors.reduce<{ time: number; what: string } | undefined>(
-    (a, b) => (a === undefined || b.time > a.time ? b : a),
-    undefined,
-  );
   if (latest === undefined || now >= latest.time) return [];
   return [
     {

@@ -3,13 +3,17 @@ import {
   checkPrincipal,
   formatTarget,
   isoSeconds,
+  requestHostCheck,
+  requestPolicyOf,
   sourceAddressAllows,
   type TrustBundle,
   type TrustedApprover,
   type TrustedIssuer,
+  targetsCoverHost,
   targetsPermit,
 } from "@airgrant/core";
 import type { GrantClaims } from "./claims.js";
+import type { RequestLookup } from "./request-store.js";
 
 /**
  * The one ordered list of rules a grant takes on this host, whatever
@@ -31,6 +35,7 @@ export type DenyCode =
   | "unsupported-version"
   | "malformed-certificate"
   | "invalid-user"
+  | "clock-behind"
   | "trust-expired"
   | "unknown-issuer"
   | "bad-signature"
@@ -47,6 +52,12 @@ export type DenyCode =
   | "wrong-host"
   | "target-not-allowed"
   | "wrong-source"
+  | "request-required"
+  | "request-unknown"
+  | "request-wrong-host"
+  | "request-wrong-user"
+  | "request-expired"
+  | "request-redeemed"
   | "constraint-unenforceable"
   | "grant-replayed";
 
@@ -58,10 +69,14 @@ export interface RuleContext {
   user: string;
   /** This host's name, lower case. */
   host: string;
-  /** Seconds since the epoch. */
+  /** Seconds since the epoch: the host's clock, or its time floor when the clock is behind it (time-floor.ts). */
   now: number;
+  /** Seconds the host's clock is behind its time floor; 0 when it is not. */
+  clockBehind: number;
   /** The client's address, when the way in knows it. */
   remoteAddress?: string;
+  /** The request a grant's `challenge` names, as this host holds it (lookUpRequest). */
+  request?: RequestLookup;
 }
 
 export type Decision =
@@ -97,6 +112,19 @@ function accountName(_claims: GrantClaims, _bundle: TrustBundle, context: RuleCo
   } catch {
     return { code: "invalid-user", message: "the user name is not a valid account name" } as const;
   }
+}
+
+/**
+ * docs/requests.md, "Time floor": within the bundle's skew the check is
+ * judged at the floor; a clock further back than that has been set back,
+ * and nothing is let in by it.
+ */
+function clockNotBehind(_claims: GrantClaims, bundle: TrustBundle, context: RuleContext) {
+  if (context.clockBehind <= bundle.clockSkew) return undefined;
+  return {
+    code: "clock-behind",
+    message: `this host's clock is ${context.clockBehind} s behind the latest time its state has seen (${isoSeconds(context.now)}), more than the ${bundle.clockSkew} s skew allowed: set the clock right`,
+  } as const;
 }
 
 /**
@@ -242,18 +270,24 @@ function lifetime(claims: GrantClaims, bundle: TrustBundle) {
   } as const;
 }
 
+/**
+ * The signer's window on the host's clock, for a grant bound to no request;
+ * a request-bound grant's freshness is the request's age on the host's clock
+ * (requestBinding). A refusal says by how much the two clocks disagree.
+ */
 function window(claims: GrantClaims, bundle: TrustBundle, context: RuleContext) {
+  if (claims.constraints.challenge !== undefined) return undefined;
   const { now } = context;
   if (now + bundle.clockSkew < claims.notBefore) {
     return {
       code: "grant-not-yet-valid",
-      message: `${what(claims)} is valid from ${isoSeconds(claims.notBefore)}; it is ${isoSeconds(now)}`,
+      message: `${what(claims)} is valid from ${isoSeconds(claims.notBefore)}; it is ${isoSeconds(now)} on this host, ${claims.notBefore - now} s before (${bundle.clockSkew} s skew allowed)`,
     } as const;
   }
   if (now - bundle.clockSkew >= claims.notAfter) {
     return {
       code: "grant-expired",
-      message: `${what(claims)} expired at ${isoSeconds(claims.notAfter)}; it is ${isoSeconds(now)}`,
+      message: `${what(claims)} expired at ${isoSeconds(claims.notAfter)}; it is ${isoSeconds(now)} on this host, ${now - claims.notAfter} s after (${bundle.clockSkew} s skew allowed)`,
     } as const;
   }
   return undefined;
@@ -294,6 +328,62 @@ function issuersPermitTarget(
 }
 
 /**
+ * docs/requests.md, "What a host checks": a grant with a `challenge` is let
+ * in only against a pending request of this host for this account, younger
+ * than the policy's lifetime on the host's clock; the admission redeems it
+ * with the use. A host the policy names refuses a grant without one.
+ */
+function requestBinding(claims: GrantClaims, bundle: TrustBundle, context: RuleContext) {
+  const policy = requestPolicyOf(bundle);
+  if (claims.constraints.challenge === undefined) {
+    if (!targetsCoverHost(policy.required, bundle.groups, context.host)) return undefined;
+    return {
+      code: "request-required",
+      message: `host '${context.host}' lets in only grants bound to a request: ask the officer for a grant with the code this host shows at login`,
+    } as const;
+  }
+  const { code, record, redeemed } = context.request ?? {};
+  if (code === undefined) {
+    return { code: "request-unknown", message: `${what(claims)}'s challenge is not a request code` } as const;
+  }
+  if (record === undefined) {
+    if (code.hostCheck !== requestHostCheck(context.host)) {
+      return {
+        code: "request-wrong-host",
+        message: `${what(claims)} is bound to request ${code.symbols}, which was made on another host than '${context.host}'`,
+      } as const;
+    }
+    return {
+      code: "request-unknown",
+      message: `${what(claims)} is bound to request ${code.symbols}, which this host did not make (or pruned long after it expired)`,
+    } as const;
+  }
+  if (record.host !== context.host) {
+    return {
+      code: "request-wrong-host",
+      message: `request ${code.symbols} was made for host '${record.host}', not '${context.host}'`,
+    } as const;
+  }
+  if (record.user !== context.user) {
+    return {
+      code: "request-wrong-user",
+      message: `request ${code.symbols} was made for '${record.user}', not '${context.user}'`,
+    } as const;
+  }
+  if (redeemed === true) {
+    return { code: "request-redeemed", message: `request ${code.symbols} was redeemed already` } as const;
+  }
+  const age = context.now - record.created;
+  if (age >= policy.lifetime) {
+    return {
+      code: "request-expired",
+      message: `request ${code.symbols} was made ${age} s ago on this host's clock (${isoSeconds(record.created)}); requests last ${policy.lifetime} s`,
+    } as const;
+  }
+  return undefined;
+}
+
+/**
  * Checked here whenever the way in knows the client's address; sshd checks
  * a certificate's `source-address` again itself, and without an address
  * only a certificate can still be let in (sshd is then the one who checks).
@@ -312,13 +402,12 @@ function source(claims: GrantClaims, _bundle: TrustBundle, context: RuleContext)
 /**
  * docs/grant-format.md: a host that cannot enforce a constraint refuses the
  * grant. sshd enforces a certificate's `force-command`; nothing enforces it
- * behind a password prompt. No way in can yet check a `challenge`.
+ * behind a password prompt. Every way in checks a `challenge` (requestBinding).
  */
 function enforceable(claims: GrantClaims) {
   const { constraints } = claims;
   const cannot: string[] = [];
   if (constraints.forceCommand !== undefined && claims.carrier !== "ssh-certificate") cannot.push("force-command");
-  if (constraints.challenge !== undefined) cannot.push("challenge");
   for (const name of constraints.unknown ?? []) cannot.push(name.slice(0, 40));
   if (cannot.length === 0) return undefined;
   return {
@@ -330,6 +419,7 @@ function enforceable(claims: GrantClaims) {
 /** In the order of docs/grant-format.md, "What a host checks"; the use left is the admission's. */
 const RULES: readonly Rule[] = [
   accountName,
+  clockNotBehind,
   bundleCurrent,
   signatures,
   enoughSignatures,
@@ -342,6 +432,7 @@ const RULES: readonly Rule[] = [
   principal,
   onThisHost,
   issuersPermitTarget,
+  requestBinding,
   source,
   enforceable,
 ];
@@ -360,5 +451,6 @@ export function decideGrant(claims: GrantClaims, bundle: TrustBundle, context: R
     enforced["source-address"] = context.remoteAddress === undefined ? "sshd" : "airgrant";
   }
   if (claims.constraints.forceCommand !== undefined) enforced["force-command"] = byCarrier;
+  if (claims.constraints.challenge !== undefined) enforced.challenge = "airgrant";
   return { allowed: true, signers, approvals, enforced };
 }

@@ -49,6 +49,7 @@ function misconfigured(message: string): AirgrantError {
 /** Where each entry point's pam_exec line belongs (docs/pam.md, docs/openssh.md). */
 const EXPECTED_TYPE = {
   pam: { types: ["auth"], where: "in the auth section only (docs/pam.md)" },
+  "pam-request": { types: ["auth"], where: "in the auth section only, before the pam line (docs/pam.md)" },
   "ssh-session": {
     types: ["open_session"],
     where: "in sshd's session section, with type=open_session (docs/openssh.md)",

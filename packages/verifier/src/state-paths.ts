@@ -6,6 +6,10 @@ export interface HostState {
   bundlePath: string;
   usedDir: string;
   auditLogPath: string;
+  /** Pending and redeemed requests (docs/requests.md, "On the host"). */
+  requestsDir: string;
+  /** The time floor held when the clock was found behind it (docs/requests.md, "Time floor"). */
+  timeFloorPath: string;
 }
 
 export const DEFAULT_STATE_DIR = "/var/lib/airgrant";
@@ -21,5 +25,7 @@ export function hostState(dir: string): HostState {
     bundlePath: join(dir, "bundle.json"),
     usedDir: join(dir, "used"),
     auditLogPath: join(dir, "audit.log"),
+    requestsDir: join(dir, "requests"),
+    timeFloorPath: join(dir, "time-floor"),
   };
 }

@@ -73,6 +73,8 @@ const STATE_ENTRIES: ReadonlyArray<{ name: string; kind: "file" | "directory"; p
   { name: "used", kind: "directory", privateToOwner: false },
   { name: "used/.watermark", kind: "file", privateToOwner: false },
   { name: "sessions", kind: "directory", privateToOwner: false },
+  { name: "requests", kind: "directory", privateToOwner: true },
+  { name: "time-floor", kind: "file", privateToOwner: false },
 ];
 
 /**
