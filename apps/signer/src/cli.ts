@@ -4,16 +4,25 @@ import type { ParseArgsConfig } from "node:util";
 import {
   AirgrantError,
   type CommandLine,
+  DEFAULT_REQUEST_POLICY,
   type ErrorCode,
   exitStatusOf,
   GRANT_LIMITS,
   isoSeconds,
+  formatRequestCode,
   type ParsedArgs,
   packageVersion,
   parseSshPublicKeyLine,
+  parseRequestCode,
   parseTarget,
   printableLine,
+  MAX_PENDING_REQUESTS,
+  MAX_REQUEST_LIFETIME,
+  type RequestCode,
+  type RequestPolicy,
   readAuditHead,
+  requestAccountCheck,
+  requestHostCheck,
   runCommandLine,
   usageError,
   writeFileAtomic,
@@ -89,11 +98,12 @@ commands:
   officer list
   officer remove --name NAME
   grant --user U --host H|group:NAME --ttl DURATION --reason TEXT [--max-uses N]
-        [--not-before ISO] [--min-trust-version N] [--qr] [--qr-png FILE] [--qr-svg FILE]
+        [--not-before ISO | --request CODE] [--min-trust-version N] [--qr] [--qr-png FILE] [--qr-svg FILE]
         [--ssh-pubkey FILE [--cert-out FILE]] [--approvals K --out FILE]
         read the officer's YubiKey OTP (terminal or stdin), check the policy,
         sign on the token, log it, print the grant on stdout; with
-        --approvals, write a pending grant for K officers to approve
+        --approvals, write a pending grant for K officers to approve; with
+        --request, bound to the request code host H showed for U (docs/requests.md)
   approver enrol --name NAME --token LABEL [--key-label L] [--alg A]
                  [--targets LIST] [--max-ttl DURATION]
         find or generate an officer's approval key on their own token
@@ -107,7 +117,9 @@ commands:
   bundle --out FILE [--max-lifetime DURATION] [--clock-skew DURATION]
          [--group NAME=host1,host2]...
          [--signed [--trust-version N] [--root-threshold K] [--expires DURATION]
-          [--on-expiry warn|refuse] [--approvals-for TARGET=N]...]
+          [--on-expiry warn|refuse] [--approvals-for TARGET=N]...
+          [--require-requests TARGETS] [--request-lifetime DURATION]
+          [--max-pending-requests N]]
         write the trust bundle for airgrant-verifier install-bundle; with
         --signed, an unsigned version 2 bundle for its roots to sign; it
         revokes every grant the audit log records as revoked
@@ -167,6 +179,7 @@ const OPTIONS = {
   "max-uses": { type: "string" },
   "not-before": { type: "string" },
   "min-trust-version": { type: "string" },
+  request: { type: "string" },
   qr: { type: "boolean", default: false },
   "qr-png": { type: "string" },
   "ssh-pubkey": { type: "string" },
@@ -181,6 +194,9 @@ const OPTIONS = {
   "root-threshold": { type: "string" },
   expires: { type: "string" },
   "on-expiry": { type: "string" },
+  "require-requests": { type: "string" },
+  "request-lifetime": { type: "string" },
+  "max-pending-requests": { type: "string" },
   "key-id": { type: "string" },
   rotate: { type: "boolean", default: false },
   approvals: { type: "string" },
@@ -205,6 +221,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
     "max-uses",
     "not-before",
     "min-trust-version",
+    "request",
     "qr",
     "qr-png",
     "qr-svg",
@@ -229,6 +246,9 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
     "expires",
     "on-expiry",
     "approvals-for",
+    "require-requests",
+    "request-lifetime",
+    "max-pending-requests",
   ],
   "bundle sign": ["key-label"],
   "root init": ["alg", "key-label"],
@@ -427,6 +447,36 @@ function runOfficerRemove(ctx: Context): number {
   return 0;
 }
 
+/**
+ * `--request CODE`: the code's checks, then its host and account checks
+ * against --host and --user, before the token is touched (docs/requests.md,
+ * "At the signer"). The host judges a bound grant from its use, on its own
+ * clock: its start is the signer's now, and it opens one login.
+ */
+function boundRequest(values: Values, request: GrantRequest): RequestCode {
+  const code = parseRequestCode(values.request as string);
+  if (values["not-before"] !== undefined) throw usage("--request and --not-before do not go together");
+  if (request.maxUses !== 1) throw usage("a grant bound to a request opens one login: --request takes no --max-uses");
+  if (request.target.kind !== "host") {
+    throw usage("a request is made on one host: --request takes --host HOST, not a group");
+  }
+  const shown = formatRequestCode(code);
+  if (code.hostCheck !== requestHostCheck(request.target.name)) {
+    throw new AirgrantError(
+      "request-wrong-host",
+      `request ${shown} was not made on ${request.target.name}: check the host name and the code the engineer read`,
+    );
+  }
+  if (code.accountCheck !== requestAccountCheck(request.user)) {
+    throw new AirgrantError(
+      "request-wrong-user",
+      `request ${shown} was not made for ${request.user}: check the account and the code the engineer read`,
+    );
+  }
+  process.stderr.write(`request ${shown}: made on ${request.target.name} for ${request.user} (its checks match)\n`);
+  return code;
+}
+
 function parseGrantRequest(values: Values): GrantRequest {
   const user = required(values, "user", "grant");
   const host = required(values, "host", "grant");
@@ -453,6 +503,7 @@ function parseGrantRequest(values: Values): GrantRequest {
     }
     request.minTrustVersion = Number(minTrustVersion);
   }
+  if (values.request !== undefined) request.requestCode = boundRequest(values, request);
   const notBefore = values["not-before"];
   if (notBefore !== undefined) {
     const ms = Date.parse(notBefore);
@@ -795,7 +846,16 @@ function runKrl(ctx: Context): number {
 
 /** The signed-bundle options of `bundle`, or undefined without --signed (when none may be given). */
 function signedBundleRequest(values: Values): SignedBundleRequest | undefined {
-  const flags = ["trust-version", "root-threshold", "expires", "on-expiry", "approvals-for"] as const;
+  const flags = [
+    "trust-version",
+    "root-threshold",
+    "expires",
+    "on-expiry",
+    "approvals-for",
+    "require-requests",
+    "request-lifetime",
+    "max-pending-requests",
+  ] as const;
   if (!values.signed) {
     const stray = flags.find((f) => values[f] !== undefined);
     if (stray !== undefined) throw usage(`--${stray} goes with --signed`);
@@ -814,7 +874,41 @@ function signedBundleRequest(values: Values): SignedBundleRequest | undefined {
   if (threshold !== undefined) request.threshold = positiveInteger(threshold, "--root-threshold");
   const approvalsFor = values["approvals-for"];
   if (approvalsFor !== undefined) request.approvalPolicy = approvalsFor.map(parseApprovalsOption);
+  const policy = requestPolicyOption(values);
+  if (policy !== undefined) request.requestPolicy = policy;
   return request;
+}
+
+/**
+ * The bundle's `requestPolicy` (docs/requests.md, "Policy"): given when any
+ * of its options is, each other member at its default.
+ */
+function requestPolicyOption(values: Values): RequestPolicy | undefined {
+  const required = values["require-requests"];
+  const lifetime = values["request-lifetime"];
+  const maxPending = values["max-pending-requests"];
+  if (required === undefined && lifetime === undefined && maxPending === undefined) return undefined;
+  const targets = required === undefined ? [] : [...new Set(required.split(",").map((t) => t.trim()))].sort();
+  for (const t of targets) {
+    if (t === "*") continue;
+    try {
+      parseTarget(t);
+    } catch (err) {
+      throw new AirgrantError("bad-input", `--require-requests: ${(err as Error).message}`);
+    }
+  }
+  const policy: RequestPolicy = { ...DEFAULT_REQUEST_POLICY, required: targets };
+  if (lifetime !== undefined) {
+    policy.lifetime = duration(lifetime, "request-lifetime", MAX_REQUEST_LIFETIME);
+    if (policy.lifetime < 60) throw new AirgrantError("bad-input", "--request-lifetime must be at least 1m");
+  }
+  if (maxPending !== undefined) {
+    policy.maxPendingPerHost = positiveInteger(maxPending, "--max-pending-requests");
+    if (policy.maxPendingPerHost > MAX_PENDING_REQUESTS) {
+      throw new AirgrantError("bad-input", `--max-pending-requests must be at most ${MAX_PENDING_REQUESTS}`);
+    }
+  }
+  return policy;
 }
 
 function positiveInteger(text: string, flag: string): number {

@@ -13,6 +13,7 @@ import {
   formatTarget,
   MAX_APPROVALS,
   parseTarget,
+  type RequestPolicy,
   type SignedTrust,
   sha256,
   type TrustBundle,
@@ -50,6 +51,8 @@ export interface SignedBundleRequest {
   onExpiry: SignedTrust["onExpiry"];
   /** `approvalPolicy` (docs/trust-bundle.md, "Approvals"); the approvers are those of approvers.json. */
   approvalPolicy?: ApprovalRequirement[];
+  /** Where hosts refuse grants bound to no request, and the requests' limits (docs/requests.md, "Policy"). */
+  requestPolicy?: RequestPolicy;
 }
 
 export interface ExportedBundle {
@@ -176,7 +179,14 @@ export function exportBundle(
   const bytes =
     signedTrust === undefined
       ? encodeTrustBundle(bundle)
-      : assembleSignedTrustBundle(encodeSignedTrustContent({ ...bundle, signedTrust }), []);
+      : assembleSignedTrustBundle(
+          encodeSignedTrustContent({
+            ...bundle,
+            signedTrust,
+            ...(request.signed?.requestPolicy === undefined ? {} : { requestPolicy: request.signed.requestPolicy }),
+          }),
+          [],
+        );
   writeFileAtomic(outPath, bytes, 0o644);
   const policy = readPolicy(home.policyPath);
   if (policy.maxLifetime !== request.maxLifetime) {
@@ -198,6 +208,7 @@ export function exportBundle(
     record.rootThreshold = signedTrust.roots.threshold;
     record.expires = signedTrust.expires;
     record.signedSha256 = toHex(sha256(decodeSignedTrustBundle(bytes).signedBytes));
+    if (request.signed?.requestPolicy !== undefined) record.requestPolicy = { ...request.signed.requestPolicy };
   }
   if (approvals !== undefined) {
     record.approvers = approvals.approvers.map((a) => a.keyId).sort();

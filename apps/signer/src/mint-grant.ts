@@ -12,7 +12,9 @@ import {
   fromHex,
   type GrantTarget,
   MAX_SINGLE_SIGNATURE_TEXT_LENGTH,
+  type RequestCode,
   readAuditHead,
+  requestChallenge,
   sha256,
   signedGrantTextLength,
   toHex,
@@ -45,6 +47,8 @@ export interface GrantRequest {
   sshPublicKey?: SshPublicKey;
   /** 1..3: make a pending grant that this many officers approve with their own keys (docs/two-person.md). */
   approvals?: number;
+  /** The host's request this grant answers: it becomes the grant's `challenge` (docs/requests.md). */
+  requestCode?: RequestCode;
 }
 
 export interface MintOptions {
@@ -68,6 +72,8 @@ export type MintResult =
       notAfter: number;
       maxUses: number;
       officer: string;
+      /** The request code's 18 symbols, for a grant bound to one. */
+      request?: string;
       auditSeq: number;
       /** The id_*-cert.pub line, when an OpenSSH public key was given. */
       sshCertificate?: string;
@@ -135,6 +141,7 @@ export function mintGrant(
     },
     reason: request.reason,
     ...(request.minTrustVersion === undefined ? {} : { minTrustVersion: request.minTrustVersion }),
+    ...(request.requestCode === undefined ? {} : { challenge: requestChallenge(request.requestCode) }),
   });
   if (request.approvals !== undefined && request.sshPublicKey !== undefined) {
     throw new AirgrantError("usage", "a certificate carries no approvals: --ssh-pubkey does not go with --approvals");
@@ -247,6 +254,7 @@ export function mintGrant(
               notAfter,
               maxUses: request.maxUses,
               ...(request.minTrustVersion === undefined ? {} : { minTrustVersion: request.minTrustVersion }),
+              ...(request.requestCode === undefined ? {} : { request: request.requestCode.symbols }),
             },
             request.sshPublicKey,
             random,
@@ -260,6 +268,7 @@ export function mintGrant(
       notAfter,
       maxUses: request.maxUses,
       officer: approver.name,
+      ...(request.requestCode === undefined ? {} : { request: request.requestCode.symbols }),
     };
     const auditSeq = audit("grant-issued", {
       ...issued,

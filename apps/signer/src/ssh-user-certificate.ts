@@ -26,6 +26,8 @@ export interface CertifiedGrant {
   sourceAddress?: string;
   forceCommand?: string;
   minTrustVersion?: number;
+  /** The request code's 18 symbols, for a request-bound grant. */
+  request?: string;
 }
 
 export interface SshUserCertificate {
@@ -40,12 +42,13 @@ export interface SshUserCertificate {
 /**
  * An OpenSSH user certificate for the engineer's own key, signed by the
  * issuer key on the token: principal = user, validity = the grant's window,
- * key id = `<grant id>[/N]@<target>` (`/N` when it allows N uses, so the
- * host counts certificate logins and text logins of one grant against one
- * limit; the target because sshd has no field for it, and the host holds a
- * certificate to it as to the grant), a random serial, the pty extension
- * and the grant's `min-trust-version@airgrant` if it has one; the grant's
- * constraints become critical options.
+ * key id = `<grant id>[/N]@<target>[+<request>]` (`/N` when it allows N
+ * uses, so the host counts certificate logins and text logins of one grant
+ * against one limit; the target because sshd has no field for it, and the
+ * host holds a certificate to it as to the grant; the request code a
+ * request-bound grant's challenge names), a random serial, the pty
+ * extension and the grant's `min-trust-version@airgrant` if it has one; the
+ * grant's constraints become critical options.
  */
 export function signSshUserCertificate(
   signer: Signer,
@@ -55,7 +58,8 @@ export function signSshUserCertificate(
 ): SshUserCertificate {
   const algorithm = signatureAlgorithmOf(signer.issuer.alg);
   const serial = Buffer.from(random(8)).readBigUInt64BE(0);
-  const keyId = `${grant.maxUses === 1 ? grant.grantId : `${grant.grantId}/${grant.maxUses}`}@${grant.target}`;
+  const uses = grant.maxUses === 1 ? grant.grantId : `${grant.grantId}/${grant.maxUses}`;
+  const keyId = `${uses}@${grant.target}${grant.request === undefined ? "" : `+${grant.request}`}`;
   const criticalOptions: Record<string, string> = {};
   if (grant.forceCommand !== undefined) criticalOptions["force-command"] = grant.forceCommand;
   if (grant.sourceAddress !== undefined) criticalOptions["source-address"] = grant.sourceAddress;

@@ -131,6 +131,13 @@ const TOKEN_KEY_INITIALISED = {
   optional: {},
 };
 
+/** A signed bundle's `requestPolicy`, as the signer exported it and the host installed it. */
+const REQUEST_POLICY = objectOf<{ required: string[]; lifetime: number; maxPendingPerHost: number }>({
+  required: listOf(text),
+  lifetime: count(1),
+  maxPendingPerHost: count(1),
+});
+
 /** The entry types and their members, in the order the docs list them. */
 export const AUDIT_RECORDS = {
   "grant-check": GRANT_CHECK,
@@ -148,6 +155,7 @@ export const AUDIT_RECORDS = {
       roots: listOf(hex(16)),
       expires: count(0),
       signedSha256: hex(64),
+      requestPolicy: REQUEST_POLICY,
       recovered: flag,
     },
   },
@@ -230,6 +238,7 @@ export const AUDIT_RECORDS = {
       signedSha256: hex(64),
       approvers: listOf(hex(16)),
       approvalPolicy: listOf(text),
+      requestPolicy: REQUEST_POLICY,
     },
   },
   "root-initialised": TOKEN_KEY_INITIALISED,

@@ -151,6 +151,8 @@ export {
   encodeTrustBundle,
   issuerPublicKey,
   MAX_CLOCK_SKEW,
+  MAX_PENDING_REQUESTS,
+  MAX_REQUEST_LIFETIME,
   MAX_TRUST_BUNDLE_BYTES,
   type RequestPolicy,
   requestPolicyOf,

@@ -26,10 +26,12 @@ import type { Refusal } from "./grant-rules.js";
 export const MAX_CERTIFICATE_BASE64 = 16 * 1024;
 
 /**
- * Key id: `<grant id>[/<uses>]@<target>`, the uses written only for 2..255
- * (one spelling per grant), the target as the grant names it.
+ * Key id: `<grant id>[/<uses>]@<target>[+<request>]`, the uses written only
+ * for 2..255 (one spelling per grant), the target as the grant names it, the
+ * request code's 18 symbols for a request-bound grant (no target has a `+`).
  */
-const KEY_ID_PATTERN = /^([0-9a-f]{32})(?:\/([2-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))?@(.+)$/;
+const KEY_ID_PATTERN =
+  /^([0-9a-f]{32})(?:\/([2-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))?@([^+]+)(?:\+([0-9A-HJKMNP-TV-Z]{18}))?$/;
 const SSH_USER_CERT = 1;
 
 /** The critical options a grant's constraints become; sshd enforces both. */
@@ -95,7 +97,7 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
   const target = keyId === null ? undefined : targetOf(keyId[3] as string);
   if (keyId === null || target === undefined) {
     return malformed(
-      `key id '${certificate.keyId.slice(0, 80)}' is not <grant id>[/<uses>]@<target> (docs/openssh.md)`,
+      `key id '${certificate.keyId.slice(0, 80)}' is not <grant id>[/<uses>]@<target>[+<request>] (docs/openssh.md)`,
     );
   }
   const { [PTY_EXTENSION]: pty, [MIN_TRUST_VERSION_EXTENSION]: minTrustText, ...extra } = certificate.extensions;
@@ -117,6 +119,7 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
   const options = certificate.criticalOptions;
   if (options["force-command"] !== undefined) constraints.forceCommand = options["force-command"];
   if (options["source-address"] !== undefined) constraints.sourceAddress = options["source-address"];
+  if (keyId[4] !== undefined) constraints.challenge = new TextEncoder().encode(keyId[4]);
   const unknown = Object.keys(options).filter((name) => !GRANT_OPTIONS.includes(name));
   if (unknown.length > 0) constraints.unknown = unknown;
   return {

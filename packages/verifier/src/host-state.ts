@@ -165,6 +165,7 @@ function installedRecord(bundle: TrustBundle, bytes: Uint8Array): AuditRecord<"b
     record.expires = trust.expires;
     record.signedSha256 = toHex(sha256(decodeSignedTrustBundle(bytes).signedBytes));
   }
+  if (bundle.requestPolicy !== undefined) record.requestPolicy = { ...bundle.requestPolicy };
   return record;
 }
 
