@@ -18,6 +18,11 @@ function documented(type: AuditRecordType): string {
     const start = verifier.indexOf("The `session` line and the watcher append one `session-closed`");
     return verifier.slice(start, verifier.indexOf("Each entry type's members", start));
   }
+  if (type === "request-created") {
+    const requests = doc("requests.md");
+    const start = requests.indexOf("## Audit entries");
+    return requests.slice(start, requests.indexOf("\n## ", start + 1));
+  }
   if (type === "bundle-installed") {
     const verifier = doc("verifier.md");
     const start = verifier.indexOf("`install-bundle` appends one `bundle-installed` entry");
@@ -33,6 +38,7 @@ function documented(type: AuditRecordType): string {
 const good: { [T in AuditRecordType]: Record<string, AuditValue> } = {
   "grant-check": { verdict: "allowed", user: "alice", host: "db1", presented: "a".repeat(64), presentedBytes: 327 },
   "ssh-principals": { verdict: "wrong-host", user: "alice", host: "db2", presented: "b".repeat(64), presentedBytes: 9 },
+  "request-created": { request: "B8BW797J2132RPKMN5", user: "alice", host: "db1", created: 1, lifetime: 3600 },
   "bundle-installed": { bundleId: "c".repeat(32), sha256: "d".repeat(64), issuers: ["e".repeat(16)] },
   "session-closed": {
     reason: "expiry",

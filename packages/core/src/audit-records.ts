@@ -35,7 +35,10 @@ function count(min: number, max = Number.MAX_SAFE_INTEGER): Kind<number> {
 }
 const integer = kind<number>("an integer", (v) => typeof v === "number" && Number.isSafeInteger(v));
 /** A request code's 18 symbols (docs/requests.md). */
-const requestCode = kind<string>("18 request code symbols", (v) => typeof v === "string" && /^[0-9A-HJKMNP-TV-Z]{18}$/.test(v));
+const requestCode = kind<string>(
+  "18 request code symbols",
+  (v) => typeof v === "string" && /^[0-9A-HJKMNP-TV-Z]{18}$/.test(v),
+);
 const flag = kind<true>("true", (v) => v === true);
 const bool = kind<boolean>("true or false", (v) => typeof v === "boolean");
 const decimal = kind<string>("a decimal string", (v) => typeof v === "string" && /^(0|[1-9][0-9]*)$/.test(v));

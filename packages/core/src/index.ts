@@ -97,6 +97,7 @@ export {
   MAX_GRANT_TEXT_LENGTH,
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
+export { isoSeconds } from "./iso-seconds.js";
 export {
   formatRequestCode,
   newRequestCode,
@@ -159,10 +160,10 @@ export {
   type SignedTrust,
   TRUST_BUNDLE_FORMAT,
   TRUST_BUNDLE_VERSION,
-  targetsCoverHost,
   type TrustBundle,
   type TrustedIssuer,
   type TrustRoots,
+  targetsCoverHost,
 } from "./trust-bundle.js";
 export {
   approvalRequirementFor,

@@ -64,11 +64,7 @@ function withChecks(data: number[]): string {
  * A new code for `account` on `host`: its 60 random bits from `random` (the
  * system's CSPRNG in production), never from anything a caller could know.
  */
-export function newRequestCode(
-  host: string,
-  account: string,
-  random: (length: number) => Uint8Array,
-): RequestCode {
+export function newRequestCode(host: string, account: string, random: (length: number) => Uint8Array): RequestCode {
   const bytes = random(8);
   if (bytes.length !== 8) throw new AirgrantError("internal", "the random source gave too few bytes");
   const data: number[] = [];

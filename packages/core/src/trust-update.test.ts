@@ -52,7 +52,7 @@ describe("version 2 trust bundle encoding", () => {
     };
     expect(withMember("approvalPolicy", [])).toBe("malformed-bundle");
     expect(withMember("approvers", [])).toBe("malformed-bundle");
-    expect(withMember("requestPolicy", {})).toBe("bundle-member-unsupported");
+    expect(withMember("requestPolicy", {})).toBe("malformed-bundle");
     expect(withMember("requiredSignatures", 1)).toBe("malformed-bundle");
     expect(withMember("extra", 1)).toBe("malformed-bundle");
     expect(withMember("onExpiry", "ignore")).toBe("malformed-bundle");
@@ -63,6 +63,33 @@ describe("version 2 trust bundle encoding", () => {
     const top = structuredClone(good);
     top.extra = 1;
     expect(codeOf(() => decodeTrustBundle(loose(top)))).toBe("malformed-bundle");
+  });
+
+  it('carries a request policy (docs/requests.md, "Policy"), checked member by member', () => {
+    const requestPolicy = { required: ["db1.example", "group:dbs"], lifetime: 1800, maxPendingPerHost: 8 };
+    const bytes = makeSignedBundleBytes([issuer], { trustVersion: 1, ...oldRoots, overrides: { requestPolicy } });
+    const decoded = decodeSignedTrustBundle(bytes);
+    expect(decoded.bundle.requestPolicy).toEqual(requestPolicy);
+    expect(decoded.signedBytes).toEqual(encodeSignedTrustContent(decoded.bundle));
+    expect(
+      decodeSignedTrustBundle(makeSignedBundleBytes([issuer], { trustVersion: 1, ...oldRoots })).bundle.requestPolicy,
+    ).toBeUndefined();
+    const good = JSON.parse(text(bytes));
+    const withPolicy = (policy: unknown) => {
+      const o = structuredClone(good);
+      o.signed.requestPolicy = policy;
+      return codeOf(() => decodeTrustBundle(loose(o)));
+    };
+    expect(withPolicy({ ...requestPolicy, required: ["*"] })).toBeUndefined();
+    expect(withPolicy({ ...requestPolicy, lifetime: 59 })).toBe("malformed-bundle");
+    expect(withPolicy({ ...requestPolicy, lifetime: 86_401 })).toBe("malformed-bundle");
+    expect(withPolicy({ ...requestPolicy, maxPendingPerHost: 0 })).toBe("malformed-bundle");
+    expect(withPolicy({ ...requestPolicy, required: ["group:dbs", "db1.example"] })).toBe("malformed-bundle");
+    expect(withPolicy({ ...requestPolicy, required: ["DB1.example"] })).toBe("malformed-bundle");
+    expect(withPolicy({ ...requestPolicy, maxPendingPerAccount: 1 })).toBe("malformed-bundle");
+    const v1bundle = JSON.parse(text(makeBundleBytes([issuer])));
+    v1bundle.requestPolicy = requestPolicy;
+    expect(codeOf(() => decodeTrustBundle(loose(v1bundle)))).toBe("malformed-bundle");
   });
 
   it("refuses a key that is both a root and an issuer", () => {

@@ -60,6 +60,7 @@ interface BundleSpec {
   /** A version 2 bundle's two-person rule. */
   approvers?: { key: string; officer: string; targets: string[] }[];
   approvalPolicy?: { target: string; approvals: number }[];
+  requestPolicy?: TrustBundle["requestPolicy"];
 }
 interface ContextSpec {
   user: string;
@@ -121,6 +122,7 @@ function bundleOf(spec: BundleSpec): TrustBundle {
     clockSkew: spec.clockSkew,
     requiredSignatures: spec.requiredSignatures,
     revokedGrants: spec.revokedGrants,
+    ...(spec.requestPolicy === undefined ? {} : { requestPolicy: spec.requestPolicy }),
     ...(spec.signedTrust === undefined
       ? {}
       : {
@@ -194,12 +196,13 @@ function certificate(spec: GrantSpec): Uint8Array {
   if (spec.forceCommand !== undefined) criticalOptions["force-command"] = spec.forceCommand;
   if (spec.sourceAddress !== undefined) criticalOptions["source-address"] = spec.sourceAddress;
   const uses = spec.maxUses === 1 ? "" : `/${spec.maxUses}`;
+  const request = spec.challenge === undefined ? "" : `+${Buffer.from(spec.challenge, "hex").toString("latin1")}`;
   const body = encodeSshCertificateBody(
     {
       subjectKey: new Uint8Array(subjectKey),
       nonce: new Uint8Array(32).fill(9),
       serial: 42n,
-      keyId: `${spec.grantId}${uses}@${spec.target}`,
+      keyId: `${spec.grantId}${uses}@${spec.target}${request}`,
       principals: [spec.principal],
       validAfter: BigInt(spec.notBefore),
       validBefore: BigInt(spec.notAfter),
@@ -216,7 +219,7 @@ function certificate(spec: GrantSpec): Uint8Array {
 }
 
 function contextOf(spec: ContextSpec): RuleContext {
-  const context: RuleContext = { user: spec.user, host: spec.host.toLowerCase(), now: spec.now };
+  const context: RuleContext = { user: spec.user, host: spec.host.toLowerCase(), now: spec.now, clockBehind: 0 };
   if (spec.remoteAddress !== null) context.remoteAddress = spec.remoteAddress;
   return context;
 }
@@ -270,6 +273,9 @@ describe("the verdict vectors (test/vectors/verdicts-v1.json)", () => {
       "wrong-host",
       "target-not-allowed",
       "wrong-source",
+      "request-required",
+      "request-unknown",
+      "request-wrong-host",
       "constraint-unenforceable",
     ]) {
       expect(codes, code).toContain(code);

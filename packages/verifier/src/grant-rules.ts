@@ -3,6 +3,7 @@ import {
   checkPrincipal,
   formatTarget,
   isoSeconds,
+  requestCodeOfChallenge,
   requestHostCheck,
   requestPolicyOf,
   sourceAddressAllows,
@@ -75,7 +76,7 @@ export interface RuleContext {
   clockBehind: number;
   /** The client's address, when the way in knows it. */
   remoteAddress?: string;
-  /** The request a grant's `challenge` names, as this host holds it (lookUpRequest). */
+  /** What this host holds of the request a grant's `challenge` names (lookUpRequest); none when it holds nothing. */
   request?: RequestLookup;
 }
 
@@ -342,10 +343,11 @@ function requestBinding(claims: GrantClaims, bundle: TrustBundle, context: RuleC
       message: `host '${context.host}' lets in only grants bound to a request: ask the officer for a grant with the code this host shows at login`,
     } as const;
   }
-  const { code, record, redeemed } = context.request ?? {};
+  const code = requestCodeOfChallenge(claims.constraints.challenge);
   if (code === undefined) {
     return { code: "request-unknown", message: `${what(claims)}'s challenge is not a request code` } as const;
   }
+  const { record, redeemed } = context.request ?? {};
   if (record === undefined) {
     if (code.hostCheck !== requestHostCheck(context.host)) {
       return {

@@ -89,7 +89,12 @@ export function printRequest(shown: ShownRequest, json: boolean): number {
       new: request.fresh,
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
-  } else process.stdout.write(`${requestLines(shown).map((l) => printableLine(l)).join("\n")}\n`);
+  } else
+    process.stdout.write(
+      `${requestLines(shown)
+        .map((l) => printableLine(l))
+        .join("\n")}\n`,
+    );
   return 0;
 }
 
