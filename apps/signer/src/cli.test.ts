@@ -825,6 +825,77 @@ describe("airgrant-signer grant", () => {
   });
 });
 
+describe("airgrant-signer grant --request", () => {
+  it("binds a grant to the code a host showed: the host lets it in once, for that account, and records the code", () => {
+    const { home, key } = readyHome();
+    const bundleFile = join(home, "..", "bundle-request.json");
+    expectOk(signer(home, ["bundle", "--out", bundleFile]));
+    const state = join(work, "host-request");
+    expectOk(verifier(["install-bundle", bundleFile, "--state", state]));
+    const shown = JSON.parse(
+      expectOk(verifier(["request", "--user", "bob", "--host", "db1.example", "--state", state, "--json"])).stdout,
+    );
+    expect(shown).toMatchObject({ ok: true, code: "request-pending", user: "bob", host: "db1.example", new: true });
+    // Typed as read over a phone: lower case, spaces for dashes.
+    const typed = shown.request.toLowerCase().replaceAll("-", " ");
+    const r = mint(home, key, ["--request", typed, "--json"]);
+    expect(r.stderr).toContain(`request ${shown.request}: made on db1.example for bob (its checks match)`);
+    const minted = JSON.parse(r.stdout);
+    expect(minted.request).toBe(shown.request.replaceAll("-", ""));
+    expect(auditEntries(home).at(-2)?.data).toMatchObject({ grantId: minted.grantId, request: minted.request });
+    const grant = decodeGrant(decodeGrantText(minted.grant));
+    expect(new TextDecoder().decode(grant.challenge)).toBe(minted.request);
+    const check = ["check", "--user", "bob", "--host", "db1.example", "--state", state];
+    expect(verifier(check, minted.grant).status).toBe(0);
+    expectError(verifier(check, minted.grant), 1, "request-redeemed");
+  });
+
+  it("refuses a code with a typo, or read for another host or account, before the OTP is used", async () => {
+    const { home, key } = readyHome();
+    const code = "B8BW79-7J2132-RPKMN5"; // made on db1.example for alice (docs/requests.md)
+    const before = auditEntries(home).length;
+    const otp = touch(key);
+    const grant = ["grant", "--host", "db1.example", "--ttl", "30m", "--reason", "x"];
+    await expectErrors(home, [
+      {
+        args: [...grant, "--user", "alice", "--request", "B8BW79-7J2132-RPKMN6"],
+        input: otp,
+        status: 2,
+        code: "bad-request-code",
+      },
+      { args: [...grant, "--user", "bob", "--request", code], input: otp, status: 1, code: "request-wrong-user" },
+      {
+        args: ["grant", "--user", "alice", "--host", "db2.example", "--ttl", "30m", "--reason", "x", "--request", code],
+        input: otp,
+        status: 1,
+        code: "request-wrong-host",
+      },
+      {
+        args: [...grant, "--user", "alice", "--request", code, "--max-uses", "2"],
+        input: otp,
+        status: 2,
+        code: "usage",
+      },
+      {
+        args: [...grant, "--user", "alice", "--request", code, "--not-before", "2026-12-01T00:00:00Z"],
+        input: otp,
+        status: 2,
+        code: "usage",
+      },
+      {
+        args: ["grant", "--user", "alice", "--host", "group:dbs", "--ttl", "30m", "--reason", "x", "--request", code],
+        input: otp,
+        status: 2,
+        code: "usage",
+      },
+    ]);
+    expect(auditEntries(home)).toHaveLength(before);
+    // The OTP was never read: it still mints.
+    const ok = signer(home, [...grant, "--user", "alice", "--request", code], otp);
+    expect(ok.status, ok.stderr).toBe(0);
+  });
+});
+
 describe("airgrant-signer bundle and status", () => {
   it("writes a bundle the verifier installs, with groups and every revocation of the log, and logs its hash", async () => {
     const { home, key } = readyHome();

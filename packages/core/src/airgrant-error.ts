@@ -63,7 +63,6 @@ export const ERROR_CODES = {
   "bad-public-key": "usage",
   "no-bundle": "environment",
   // signed trust
-  "bundle-member-unsupported": "usage",
   "bundle-rollback": "verdict",
   "not-enough-root-signatures": "verdict",
   "root-rotation-unsigned": "verdict",

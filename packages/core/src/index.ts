@@ -109,7 +109,6 @@ export {
   requestCodeOfChallenge,
   requestHostCheck,
 } from "./request-code.js";
-export { isoSeconds } from "./iso-seconds.js";
 export { type ProcessStat, readBootId, readProcessStat, readProcText } from "./process-status.js";
 export { meetsRoots, rootKeysSigning, sameRoots } from "./root-signatures.js";
 export { sha256 } from "./sha256.js";

@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AirgrantError } from "./airgrant-error.js";
@@ -100,5 +102,30 @@ describe("request codes (docs/requests.md)", () => {
     );
     expect(requestCodeOfChallenge(new TextEncoder().encode("b8bw797j2132rpkmn5"))).toBeUndefined();
     expect(requestCodeOfChallenge(new Uint8Array(8))).toBeUndefined();
+  });
+});
+
+describe("docs/requests.md's Python", () => {
+  const doc = readFileSync(new URL("../../../docs/requests.md", import.meta.url), "utf8");
+  const start = doc.indexOf("```python\n") + "```python\n".length;
+  const recipe = doc.slice(start, doc.indexOf("\n```", start) + 1);
+
+  it("makes the code this implementation makes, for random bytes, hosts and accounts", () => {
+    const cases = fc.sample(
+      fc.record({
+        bytes: random8,
+        host: fc.constantFrom("db1.example", "a", "x-1.y.z"),
+        account: fc.constantFrom("alice", "_b", "c.d-e"),
+      }),
+      50,
+    );
+    const lines = cases.map(
+      (c) => `print(code(bytes.fromhex("${Buffer.from(c.bytes).toString("hex")}"), "${c.host}", "${c.account}"))`,
+    );
+    const r = spawnSync("python3", ["-c", `${recipe}\n${lines.join("\n")}`], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trimEnd().split("\n")).toEqual(
+      cases.map((c) => formatRequestCode(newRequestCode(c.host, c.account, () => c.bytes))),
+    );
   });
 });

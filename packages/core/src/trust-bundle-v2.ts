@@ -66,9 +66,6 @@ const SIGNED_MEMBERS = [
 /** Members of `signed` that may be absent: the two-person rule's (trust-bundle-approvals.ts) and the request policy. */
 const OPTIONAL_MEMBERS = ["approvalPolicy", "approvers", "requestPolicy"] as const;
 
-/** Members of `signed` reserved for features not built yet: none now. */
-const RESERVED_MEMBERS = [] as const;
-
 const REQUEST_POLICY_MEMBERS = ["lifetime", "maxPendingPerHost", "required"] as const;
 const MAX_REQUIRED_TARGETS = 1024;
 
@@ -117,15 +114,6 @@ export function decodeSignedTrustValue(value: JsonObject, text: string): SignedT
   const file = asObject(value, "trust bundle", ["signatures", "signed"]);
   const signatures = decodeSignatures(file.signatures);
   const signed = file.signed;
-  if (signed !== null && typeof signed === "object" && !Array.isArray(signed)) {
-    const reserved = RESERVED_MEMBERS.find((m) => Object.hasOwn(signed, m));
-    if (reserved !== undefined) {
-      throw new AirgrantError(
-        "bundle-member-unsupported",
-        `trust bundle: '${reserved}' is for a feature this verifier does not have yet; it cannot enforce this bundle`,
-      );
-    }
-  }
   const present = OPTIONAL_MEMBERS.filter((m) => signed !== null && typeof signed === "object" && m in signed);
   const o = asObject(signed, "signed", [...SIGNED_MEMBERS, ...present]);
   if (o.format !== TRUST_BUNDLE_FORMAT) throw bad(`format must be '${TRUST_BUNDLE_FORMAT}'`);

@@ -57,8 +57,7 @@ function isSignedShape(value: JsonValue): value is { [key: string]: JsonValue } 
  * Decode and validate a trust bundle file of either version: canonical JSON
  * followed by one newline, every member checked. A version 2 file's
  * signatures are checked for form only; whether they meet a set of roots is
- * the update's question (trust-update.ts). Throws `malformed-bundle` or
- * `bundle-member-unsupported`.
+ * the update's question (trust-update.ts). Throws `malformed-bundle`.
  */
 export function decodeTrustBundle(bytes: Uint8Array): TrustBundle {
   const { text, value } = readBundleText(bytes);
