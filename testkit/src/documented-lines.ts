@@ -57,6 +57,17 @@ export function documentedPamLines(file: "sshd" | "login" | "sudo", options: Doc
   );
 }
 
+/** docs/pam.md's /etc/pam.d/sshd with the request code line, "Request codes at the prompt". */
+export function documentedRequestPamLines(options: DocumentedLinesOptions): string[] {
+  return codeBlock("pam.md", "\n### Request codes at the prompt\n").map((line) =>
+    localise(
+      line.replace("user ingroup airgrant-breakglass", `user in ${options.breakGlassUser}`),
+      options,
+      "/var/log/airgrant-pam.log",
+    ),
+  );
+}
+
 /** The sshd_config lines docs/pam.md asks for; the break-glass group's `Match` names `breakGlassUser` instead. */
 export function documentedSshdConfig(breakGlassUser: string): string[] {
   return codeBlock("pam.md", "and in `/etc/ssh/sshd_config`:\n").map((line) =>

@@ -22,6 +22,8 @@ export interface SshPromptLogin {
   method?: "keyboard-interactive" | "password";
   /** More ssh options, such as a forwarding to ask for. */
   options?: string[];
+  /** Where to write the prompt the client was shown (SSH_ASKPASS's argument), text the server sent included. */
+  promptFile?: string;
 }
 
 /** The client's command line and environment for a prompt login: the answer goes in a 0600 file askpass reads. */
@@ -29,7 +31,10 @@ function promptLogin(login: SshPromptLogin): { args: string[]; env: NodeJS.Proce
   const answerFile = join(login.dir, `answer-${process.hrtime.bigint()}`);
   writeFileSync(answerFile, login.answer, { mode: 0o600 });
   const askpass = join(login.dir, "askpass");
-  writeFileSync(askpass, '#!/bin/sh\nexec cat "$AIRGRANT_TEST_ANSWER"\n');
+  writeFileSync(
+    askpass,
+    '#!/bin/sh\n[ -z "$AIRGRANT_TEST_PROMPT" ] || printf %s "$1" > "$AIRGRANT_TEST_PROMPT"\nexec cat "$AIRGRANT_TEST_ANSWER"\n',
+  );
   chmodSync(askpass, 0o700);
   const args = [
     "-F",
@@ -53,7 +58,13 @@ function promptLogin(login: SshPromptLogin): { args: string[]; env: NodeJS.Proce
     login.command,
   ];
   // OpenSSH 8.4 and later: "force" uses SSH_ASKPASS with or without a display or terminal.
-  const env = { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", AIRGRANT_TEST_ANSWER: answerFile };
+  const env = {
+    ...process.env,
+    SSH_ASKPASS: askpass,
+    SSH_ASKPASS_REQUIRE: "force",
+    AIRGRANT_TEST_ANSWER: answerFile,
+    AIRGRANT_TEST_PROMPT: login.promptFile ?? "",
+  };
   return { args, env };
 }
 

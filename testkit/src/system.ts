@@ -8,6 +8,7 @@ export {
   documentedOpenSshConfig,
   documentedOpenSshSessionLine,
   documentedPamLines,
+  documentedRequestPamLines,
   documentedRevokedKeysLine,
   documentedSessionLines,
   documentedSshdConfig,

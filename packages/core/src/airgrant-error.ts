@@ -123,6 +123,7 @@ export const ERROR_CODES = {
   "pam-wrong-section": "verdict",
   "pam-control": "verdict",
   "pam-expose-authtok": "verdict",
+  "pam-request-stdout": "verdict",
   "pam-env-above": "verdict",
   "pam-line-order": "verdict",
   "pam-no-breakglass": "verdict",

@@ -98,6 +98,7 @@ export {
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
 export { isoSeconds } from "./iso-seconds.js";
+export { type ProcessStat, readBootId, readProcessStat, readProcText } from "./process-status.js";
 export {
   formatRequestCode,
   newRequestCode,
@@ -109,7 +110,6 @@ export {
   requestCodeOfChallenge,
   requestHostCheck,
 } from "./request-code.js";
-export { type ProcessStat, readBootId, readProcessStat, readProcText } from "./process-status.js";
 export { meetsRoots, rootKeysSigning, sameRoots } from "./root-signatures.js";
 export { sha256 } from "./sha256.js";
 export {

@@ -24,6 +24,7 @@ export const FINDING_CODES = [
   "pam-wrong-section",
   "pam-control",
   "pam-expose-authtok",
+  "pam-request-stdout",
   "pam-env-above",
   "pam-line-order",
   "pam-no-breakglass",

@@ -66,7 +66,11 @@ function moduleIs(entry: PamEntry, name: string): boolean {
   return basename(entry.module) === name;
 }
 
-/** What every airgrant line needs, whichever its section: `--state` naming the state doctor checks, an owner-only log= file. */
+/**
+ * What every airgrant line needs, whichever its section: `--state` naming
+ * the state doctor checks, and an owner-only log= file, except on a
+ * pam-request line, whose output pam_exec's `stdout` sends to the user instead.
+ */
 function lineFindings(line: AirgrantLine, stateDir: string): Finding[] {
   const findings: Finding[] = [];
   const at = where(line.entry);
@@ -85,6 +89,7 @@ function lineFindings(line: AirgrantLine, stateDir: string): Finding[] {
       fix: `run airgrant-verifier doctor --state ${line.stateDir}, or correct the line`,
     });
   }
+  if (line.subcommand === "pam-request") return findings;
   const log = line.options.find((option) => option.startsWith("log="))?.slice("log=".length);
   if (log === undefined) {
     findings.push({
@@ -241,7 +246,12 @@ const SSHD_SERVICE = "sshd";
 const LOGIN_SERVICES = new Set([SSHD_SERVICE, "login"]);
 
 /** Where each subcommand's line belongs. */
-const SECTION_OF: Record<string, PamType> = { pam: "auth", "ssh-session": "session", session: "session" };
+const SECTION_OF: Record<string, PamType> = {
+  pam: "auth",
+  "pam-request": "auth",
+  "ssh-session": "session",
+  session: "session",
+};
 
 export interface PamReport {
   findings: Finding[];
@@ -286,6 +296,17 @@ export function pamFindings(pamDir: string, stateDir: string): PamReport {
         if (line.subcommand === "session") {
           findings.push(...sessionEndFindings(stack, index, line));
           ends = true;
+          return;
+        }
+        if (line.subcommand === "pam-request") {
+          if (!line.options.includes("stdout")) {
+            findings.push({
+              code: "pam-request-stdout",
+              where: where(entry),
+              message: "the pam-request line has no stdout: pam_exec shows nobody the request code",
+              fix: "add stdout after pam_exec.so (docs/pam.md, \"Request codes at the prompt\")",
+            });
+          }
           return;
         }
         admits ??= entry;
