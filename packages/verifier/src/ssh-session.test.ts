@@ -24,6 +24,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { admitGrant } from "./admission.js";
 import { decodeGrantClaims } from "./grant-claims.js";
 import { installBundle, loadInstalledBundle } from "./host-state.js";
+import { showRequest } from "./request-cli.js";
 import { certificatesInAuthInfo, runSshSession } from "./ssh-session.js";
 import { hostState } from "./state-paths.js";
 
@@ -46,8 +47,8 @@ function subjectKeyBlob(key: TestIssuer): Uint8Array {
 }
 
 /** A certificate for grant `grantId` on HOST, as the signer makes them. */
-function certificate(grantId: string, by: TestIssuer = issuer, principals = ["alice"]): Uint8Array {
-  const keyId = `${grantId}@${HOST}`;
+function certificate(grantId: string, by: TestIssuer = issuer, principals = ["alice"], request = ""): Uint8Array {
+  const keyId = `${grantId}@${HOST}${request === "" ? "" : `+${request}`}`;
   const body = encodeSshCertificateBody(
     {
       subjectKey: subjectKeyBlob(subject),
@@ -111,6 +112,19 @@ describe("ssh-session", () => {
     expect(first.checks[0]?.use).toBe(1);
     expect(session(authInfo(blob))).toMatchObject({ allowed: false, code: "grant-replayed" });
     expect(verifyAuditLog(hostState(stateDir).auditLogPath)).toMatchObject({ ok: true, entries: before + 2 });
+  });
+
+  it("redeems the request a certificate's key id names with its use, once, for its account only", () => {
+    const shown = showRequest({ stateDir, host: HOST, user: "alice", clock });
+    const bound = certificate(toHex(randomBytes(16)), issuer, ["alice"], shown.request.code.symbols);
+    expect(session(authInfo(bound))).toMatchObject({ allowed: true, code: "allowed" });
+    const second = certificate(toHex(randomBytes(16)), issuer, ["alice"], shown.request.code.symbols);
+    expect(session(authInfo(second))).toMatchObject({ allowed: false, code: "request-redeemed" });
+    const bobs = showRequest({ stateDir, host: HOST, user: "bob", clock }).request.code.symbols;
+    const stolen = certificate(toHex(randomBytes(16)), issuer, ["alice"], bobs);
+    expect(session(authInfo(stolen))).toMatchObject({ allowed: false, code: "request-wrong-user" });
+    const typo = certificate(toHex(randomBytes(16)), issuer, ["alice"], `${bobs.slice(0, 17)}0`);
+    expect(session(authInfo(typo))).toMatchObject({ allowed: false, code: "request-unknown" });
   });
 
   it("shares the one-time store with grants typed at a prompt", () => {
