@@ -55,6 +55,8 @@ export class AuditScenario {
       otpCounter?: [number, number];
       minTrustVersion?: number;
       approvalsNeeded?: number;
+      /** The request code a grant bound to one names. */
+      request?: string;
     } = {},
   ): IssuedFixture {
     const notBefore = fields.notBefore ?? T0;
@@ -83,6 +85,7 @@ export class AuditScenario {
         ...(fields.approvalsNeeded === undefined
           ? {}
           : { approvalsNeeded: fields.approvalsNeeded, bodySha256: toHex(randomBytes(32)) }),
+        ...(fields.request === undefined ? {} : { request: fields.request }),
       },
       { clock: at(notBefore) },
     );

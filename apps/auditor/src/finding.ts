@@ -20,6 +20,8 @@ export type FindingCode =
   | "retired-issuer-used"
   | "trust-version-unmet"
   | "approvals-unmet"
+  | "request-not-logged"
+  | "unbound-grant-used"
   | "bundle-not-exported"
   | "duplicate-grant"
   | "otp-counter-not-increasing"
@@ -43,6 +45,8 @@ export const FINDING_CODES: readonly FindingCode[] = [
   "retired-issuer-used",
   "trust-version-unmet",
   "approvals-unmet",
+  "request-not-logged",
+  "unbound-grant-used",
   "bundle-not-exported",
   "duplicate-grant",
   "otp-counter-not-increasing",

@@ -76,6 +76,17 @@ export function reconciliationNotes(r: Reconciliation): string[] {
       `${behind.length} host log(s) end on a trust version older than ${newest.trustVersion}, the newest seen (${newest.log} entry ${newest.seq}): ${hosts.join("; ")}`,
     );
   }
+  const clocks = r.clockDisagreements;
+  if (clocks.count > 0) {
+    const named = clocks.first.map(
+      (c) =>
+        `grant ${c.grantId} on ${c.host} (${c.log} entry ${c.seq}): the signer's clock ${c.least > 0 ? `ahead by ${c.least} to ${c.most}` : `behind by ${-c.most} to ${-c.least}`} s`,
+    );
+    const more = clocks.count > named.length ? `; and ${clocks.count - named.length} more` : "";
+    notes.push(
+      `${clocks.count} request-bound use(s) on hosts whose clock disagreed with the signer's by more than the ${r.clockSkew.seconds} s skew (judged on the host's clock, so let in): ${named.join("; ")}${more}`,
+    );
+  }
   notes.push(...r.sinceNotGiven.map(notGivenNote));
   const omitted = Object.entries(r.findingsOmitted);
   if (omitted.length > 0) {
@@ -146,6 +157,7 @@ export function reconciliationJson(r: Reconciliation): Record<string, unknown> {
     trustVersions: r.trustVersions,
     issuerKeys: r.issuerKeys,
     sessions: r.sessions,
+    clockDisagreements: r.clockDisagreements,
     grantsIssued: r.grantsIssued,
     grantsUsed: r.grantsUsed,
     uses: r.uses,

@@ -86,6 +86,25 @@ export interface HostCheckContext {
   /** The bundles each host log installed, and the newest trust version seen. */
   trust: TrustHistory;
   sessions: SessionTally;
+  /** Request-bound uses whose host clock and signer clock disagreed by more than the skew. */
+  clockDisagreements: ClockDisagreements;
+}
+
+/** A request-bound use whose `signerAhead` lies wholly outside ±skew: a note, the host could not tell. */
+export interface ClockDisagreement {
+  grantId: string;
+  host: string;
+  log: string;
+  seq: number;
+  /** Seconds the signer's clock was ahead of the host's, at least and at most (negative: behind). */
+  least: number;
+  most: number;
+}
+
+export interface ClockDisagreements {
+  count: number;
+  /** The first few, in the order the logs were read. */
+  first: ClockDisagreement[];
 }
 
 /** A use of a revoked grant that its host could not refuse yet: not a finding, a note naming the gap. */
@@ -110,7 +129,7 @@ export interface RevocationGaps {
   first: RevocationGap[];
 }
 
-/** Gaps named one by one in the note; the rest are counted. */
+/** Gaps and disagreements named one by one in their notes; the rest are counted. */
 export const REVOCATION_GAPS_NAMED = 10;
 
 const GROUP_PREFIX = "group:";
@@ -127,6 +146,10 @@ export class HostUseCheck implements EntryCheck {
   /** The bundle this host had installed last (its bundle-installed entry), when the signer exported it. */
   private installed: { bundleId: string; seq: number; exported: ExportedBundle } | undefined;
   private readonly trust: HostTrust;
+  /** Its `requestPolicy.required`, as the host's bundle-installed entry records it. */
+  private requestsRequired: readonly string[] = [];
+  /** This host's request-created entries, by code. */
+  private readonly requests = new Map<string, { user: string; created: number; lifetime: number; seq: number }>();
 
   constructor(
     private readonly context: HostCheckContext,
@@ -140,6 +163,7 @@ export class HostUseCheck implements EntryCheck {
     if (entry.type === LOG_RECOVERED_TYPE) this.context.findings.add(logRecoveredFinding(this.path, entry));
     if (entry.type === "bundle-installed") this.recordBundle(entry);
     if (entry.type === "session-closed") this.recordSession(entry);
+    if (entry.type === "request-created") this.recordRequest(entry);
     if (entry.type !== "grant-check") return undefined;
     const { record: d, problems } = readAuditData("grant-check", entry.data);
     const host = keptString(d.host)?.toLowerCase();
@@ -185,7 +209,10 @@ export class HostUseCheck implements EntryCheck {
     }
     this.checkTarget(grant, at);
     this.checkGrantFacts(d, grant, at);
-    this.checkWindow(time, grant, at);
+    if (d.request === undefined) {
+      this.checkWindow(time, grant, at);
+      this.checkRequestNotRequired(at);
+    } else this.checkRequest(d, time, at);
     this.checkRevocation(grant, at);
     this.checkRetirement(grant, at);
     this.checkTrustVersion(grant, at);
@@ -299,7 +326,8 @@ export class HostUseCheck implements EntryCheck {
    * may carry issuer keys that are not the signer's.
    */
   private recordBundle(entry: AuditEntry): void {
-    const { bundleId, trustVersion } = readAuditData("bundle-installed", entry.data).record;
+    const { bundleId, trustVersion, requestPolicy } = readAuditData("bundle-installed", entry.data).record;
+    this.requestsRequired = requestPolicy?.required ?? [];
     this.context.trust.applied(this.trust, {
       seq: entry.seq,
       time: entry.time,
@@ -380,6 +408,69 @@ export class HostUseCheck implements EntryCheck {
       });
     }
     if (sessions.listed.length < SESSIONS_LISTED) sessions.listed.push(row);
+  }
+
+  private recordRequest(entry: AuditEntry): void {
+    const { request, user, created, lifetime } = readAuditData("request-created", entry.data).record;
+    if (request === undefined || user === undefined || created === undefined || lifetime === undefined) return;
+    this.requests.set(request, { user: keptString(user) ?? "", created, lifetime, seq: entry.seq });
+  }
+
+  /**
+   * docs/requests.md: a request-bound use redeems a request this host made,
+   * for that account, and logged before; it is judged by the request's age
+   * on the host's clock, not by the grant's window. How far apart the two
+   * clocks were is a note.
+   */
+  private checkRequest(
+    d: Partial<AuditRecord<"grant-check">>,
+    time: number,
+    at: Omit<Finding, "code" | "message"> & { grantId: string; host: string; user: string; seq: number },
+  ): void {
+    const code = d.request as string;
+    const made = this.requests.get(code);
+    if (made === undefined || made.user !== at.user) {
+      this.add({
+        code: "request-not-logged",
+        ...at,
+        message: `bound to request ${code}, which this host's log ${made === undefined ? "never made" : `made for ${made.user}`} (no request-created entry for ${at.user} before it)`,
+      });
+    } else {
+      const age = Math.floor(time / 1000) - made.created;
+      if (age < 0 || age >= made.lifetime) {
+        this.add({
+          code: "use-outside-window",
+          ...at,
+          message: `used ${age} s after its request (request-created entry ${made.seq}); requests lasted ${made.lifetime} s`,
+        });
+      }
+    }
+    const ahead = d.signerAhead;
+    const skew = this.context.clockSkew;
+    if (ahead === undefined || (ahead.least <= skew && ahead.most >= -skew)) return;
+    const notes = this.context.clockDisagreements;
+    notes.count++;
+    if (notes.first.length < REVOCATION_GAPS_NAMED) {
+      notes.first.push({ grantId: at.grantId, host: at.host, log: at.log, seq: at.seq, ...ahead });
+    }
+  }
+
+  /** A host whose installed bundle requires requests let no grant in without one. */
+  private checkRequestNotRequired(at: Omit<Finding, "code" | "message"> & { host: string }): void {
+    const required = this.requestsRequired;
+    const groups = this.context.groups ?? {};
+    const covered = required.some(
+      (t) =>
+        t === "*" ||
+        t === at.host ||
+        (t.startsWith(GROUP_PREFIX) && (groups[t.slice(GROUP_PREFIX.length)] ?? []).includes(at.host)),
+    );
+    if (!covered) return;
+    this.add({
+      code: "unbound-grant-used",
+      ...at,
+      message: `used without a request on ${at.host}, whose installed bundle requires requests (${required.join(",")})`,
+    });
   }
 
   private add(finding: Finding): void {
@@ -473,6 +564,7 @@ export class HostUseCheck implements EntryCheck {
       ["notBefore", d.notBefore, grant.notBefore],
       ["notAfter", d.notAfter, grant.notAfter],
       ["maxUses", d.maxUses, grant.maxUses],
+      ["request", d.request, grant.request ?? "(none)"],
     ];
     const differences = expected
       .filter(([, seen, issued]) => seen !== undefined && seen !== issued)

@@ -1,6 +1,7 @@
 import { AirgrantError, isoSeconds, type SealReceipt, type TrustBundle } from "@airgrant/core";
 import { FINDING_CODES, type Finding, type FindingCode, FindingList } from "./finding.js";
 import {
+  type ClockDisagreements,
   type HostCheckContext,
   type HostTally,
   HostUseCheck,
@@ -58,6 +59,8 @@ export interface Reconciliation {
   issuerKeys: IssuerKeyReport[];
   /** The sessions of grants' logins, as their hosts logged them closed. */
   sessions: SessionTally;
+  /** Request-bound uses whose host clock disagreed with the signer's by more than the skew. */
+  clockDisagreements: ClockDisagreements;
   grantsIssued: number;
   grantsUsed: number;
   uses: number;
@@ -148,6 +151,7 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     retirementGaps: 0,
     trust: new TrustHistory(),
     sessions: { byReason: { logout: 0, expiry: 0, reboot: 0 }, listed: [] },
+    clockDisagreements: { count: 0, first: [] },
   };
   const exported = ledger.newestExported;
   if (exported !== undefined) context.trust.seen(exported.trustVersion, input.signerLog, exported.seq);
@@ -197,6 +201,7 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
     },
     issuerKeys: issuerKeysOf(ledger, input.bundle),
     sessions: context.sessions,
+    clockDisagreements: context.clockDisagreements,
     grantsIssued: grants.length,
     grantsUsed: grants.filter((g) => g.uses.length > 0).length,
     uses,

@@ -7,6 +7,7 @@ import { decodeTrustBundle } from "@airgrant/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { AuditScenario, ISSUER_KEY_ID, T0 } from "./audit-logs.fixture.js";
 import type { FindingCode } from "./finding.js";
+import { reconciliationNotes } from "./format-reconciliation.js";
 import { type Reconciliation, reconcileLogs } from "./reconcile-logs.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -699,5 +700,59 @@ describe("airgrant-auditor reconcile", () => {
     const badBundle = join(s.dir, "bad-bundle.json");
     writeFileSync(badBundle, "{}");
     expect(run(["reconcile", "--signer", s.signerLog, "--host", copy, "--bundle", badBundle]).status).toBe(2);
+  });
+
+  it("matches a request-bound use to its host's request, judges it by the request's age, and notes the two clocks", () => {
+    const s = scenario();
+    s.signerEntry("bundle-exported", { clockSkew: 300, groups: [] });
+    const code = "B8BW797J2132RPKMN5";
+    // The host's clock is three hours behind the signer's: its entries are dated by it.
+    const hostNow = T0 - 10_800;
+    s.hostEntry(
+      "db1.example",
+      "request-created",
+      { request: code, user: "alice", host: "db1.example", created: hostNow, lifetime: 3600 },
+      hostNow,
+    );
+    const bound = s.issue({ request: code });
+    s.use("db1.example", bound, {
+      at: hostNow + 600,
+      data: { request: code, requestAge: 600, signerAhead: { least: 10_200, most: 10_800 } },
+    });
+    const clean = reconcile(s, ["db1.example"]);
+    expect(codes(clean)).toEqual([]);
+    expect(clean.clockDisagreements).toMatchObject({ count: 1, first: [{ grantId: bound.grantId, least: 10_200 }] });
+    expect(reconciliationNotes(clean).join("\n")).toContain("the signer's clock ahead by 10200 to 10800 s");
+
+    const unlogged = s.issue({ request: "NAQWAZRW4P33EEKMN3" });
+    s.use("db1.example", unlogged, { at: hostNow + 700, data: { request: "NAQWAZRW4P33EEKMN3" } });
+    const late = s.issue({ request: code });
+    s.use("db1.example", late, { at: hostNow + 3600, data: { request: code } });
+    const differs = s.issue();
+    s.use("db1.example", differs, { at: hostNow + 800, data: { request: code } });
+    expect(codes(reconcile(s, ["db1.example"]))).toEqual([
+      ["use-outside-window", late.grantId],
+      ["grant-mismatch", differs.grantId],
+      ["request-not-logged", unlogged.grantId],
+    ]);
+  });
+
+  it("finds a grant bound to no request used on a host whose installed bundle requires requests", () => {
+    const s = scenario();
+    const bundleId = "1".repeat(32);
+    s.signerEntry("bundle-exported", { bundleId, clockSkew: 300, groups: [] });
+    const policy = { required: ["group:dbs"], lifetime: 3600, maxPendingPerHost: 64 };
+    s.hostEntry(
+      "db1.example",
+      "bundle-installed",
+      { bundleId, sha256: "2".repeat(64), issuers: [], requestPolicy: policy },
+      T0 - 60,
+    );
+    const unbound = s.issue();
+    s.use("db1.example", unbound);
+    const bundle = s.bundle({ dbs: ["db1.example"] });
+    expect(codes(reconcile(s, ["db1.example"], bundle))).toEqual([["unbound-grant-used", unbound.grantId]]);
+    // Without the bundle the host's group is unknown: that use is not found.
+    expect(codes(reconcile(s, ["db1.example"]))).toEqual([]);
   });
 });

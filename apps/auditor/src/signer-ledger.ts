@@ -38,6 +38,8 @@ export interface IssuedGrant {
   approvals: { officer: string; keyId: string; seq: number }[];
   /** Its grant-denied entry, when an officer denied it here. */
   denied?: { officer: string; seq: number };
+  /** The request code's 18 symbols, for a grant bound to a host's request (docs/requests.md). */
+  request?: string;
   /** Its first grant-revoked entry, when the signer revoked it. */
   revoked?: { seq: number; time: number };
   /** The trust version of the first signed bundle exported that revokes it. */
@@ -232,6 +234,7 @@ export class SignerLedger implements EntryCheck {
       ...(record.minTrustVersion === undefined ? {} : { minTrustVersion: record.minTrustVersion }),
       ...(record.approvalsNeeded === undefined ? {} : { approvalsNeeded: record.approvalsNeeded }),
       approvals: [],
+      ...(record.request === undefined ? {} : { request: record.request }),
       uses: [],
     });
   }

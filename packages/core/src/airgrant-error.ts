@@ -177,6 +177,8 @@ export const ERROR_CODES = {
   "retired-issuer-used": "verdict",
   "trust-version-unmet": "verdict",
   "approvals-unmet": "verdict",
+  "request-not-logged": "verdict",
+  "unbound-grant-used": "verdict",
   "bundle-not-exported": "verdict",
   "duplicate-grant": "verdict",
   "otp-counter-not-increasing": "verdict",
