@@ -33,7 +33,7 @@ const LAUNCHER = join(VERIFIER, "dist", NAME);
 const RUNTIME = join(VERIFIER, "dist", `${NAME}-runtime`);
 const RUNTIME_LICENSE = `${RUNTIME}.LICENSE`;
 // The documents an administrator reads on a host that has no copy of the repository.
-const DOCS = ["install.md", "pam.md", "openssh.md", "verifier.md", "doctor.md", "errors.md"];
+const DOCS = ["install.md", "pam.md", "openssh.md", "verifier.md", "requests.md", "doctor.md", "errors.md"];
 
 function fail(message) {
   process.stderr.write(`build-deb: ${message}\n`);

@@ -349,6 +349,7 @@ describe("the Debian package, installed and enabled as docs/install.md says", ()
       [`${doc}/pam.md.gz`]: "-rw-r--r-- root/root",
       [`${doc}/openssh.md.gz`]: "-rw-r--r-- root/root",
       [`${doc}/verifier.md.gz`]: "-rw-r--r-- root/root",
+      [`${doc}/requests.md.gz`]: "-rw-r--r-- root/root",
       [`${doc}/doctor.md.gz`]: "-rw-r--r-- root/root",
       [`${doc}/errors.md.gz`]: "-rw-r--r-- root/root",
     });

@@ -304,7 +304,7 @@ export function pamFindings(pamDir: string, stateDir: string): PamReport {
               code: "pam-request-stdout",
               where: where(entry),
               message: "the pam-request line has no stdout: pam_exec shows nobody the request code",
-              fix: "add stdout after pam_exec.so (docs/pam.md, \"Request codes at the prompt\")",
+              fix: 'add stdout after pam_exec.so (docs/pam.md, "Request codes at the prompt")',
             });
           }
           return;

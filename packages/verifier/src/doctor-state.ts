@@ -102,7 +102,9 @@ function clockFindings(state: HostState, now: number): Finding[] {
   try {
     latest = readTimeFloor(state);
   } catch (err) {
-    if (!(err instanceof AirgrantError) || err.code !== "audit-log-corrupt") throw err;
+    if (!(err instanceof AirgrantError) || (err.code !== "audit-log-corrupt" && err.code !== "audit-unwritable")) {
+      throw err;
+    }
     return [
       {
         code: "audit-log-damaged",

@@ -36,10 +36,27 @@ function heldFloor(state: HostState): number | undefined {
   return floor as number;
 }
 
-/** The floor and what set it; undefined for a state that has seen no time yet. Throws `audit-log-corrupt`. */
+/**
+ * The host log's last entry: a log that cannot be read cannot be written
+ * either, and every check is refused (`audit-unwritable`), or it is damaged
+ * (`audit-log-corrupt`).
+ */
+function lastHostEntry(state: HostState): ReturnType<typeof readAuditHeadEntry> {
+  try {
+    return readAuditHeadEntry(state.auditLogPath);
+  } catch (err) {
+    if (err instanceof AirgrantError && err.code === "audit-log-corrupt") throw err;
+    const errno = (err as NodeJS.ErrnoException).code ?? ((err as AirgrantError).cause as NodeJS.ErrnoException)?.code;
+    throw new AirgrantError("audit-unwritable", `cannot read the host log ${state.auditLogPath}: ${errno}`, {
+      cause: err,
+    });
+  }
+}
+
+/** The floor and what set it; undefined for a state that has seen no time yet. */
 export function readTimeFloor(state: HostState): TimeFloor | undefined {
   const floors: TimeFloor[] = [];
-  const head = readAuditHeadEntry(state.auditLogPath);
+  const head = lastHostEntry(state);
   if (head !== undefined) {
     floors.push({ time: Math.floor(Date.parse(head.time) / 1000), what: `the host log's entry ${head.seq}` });
   }
