@@ -29,7 +29,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const HOST = "requests-e2e.example";
 /** The code line; the ssh client puts `(user@host) ` before a keyboard-interactive prompt's text. */
-const CODE_LINE = /^(?:\([^)\n]*\) )?airgrant request ([0-9A-Z]{6}-[0-9A-Z]{6}-[0-9A-Z]{6}) for ([a-z0-9_.-]+)@([a-z0-9.-]+)$/m;
+const CODE_LINE =
+  /^(?:\([^)\n]*\) )?airgrant request ([0-9A-Z]{6}-[0-9A-Z]{6}-[0-9A-Z]{6}) for ([a-z0-9_.-]+)@([a-z0-9.-]+)$/m;
 
 let work: string;
 let token: SoftHsmIssuers | undefined;
