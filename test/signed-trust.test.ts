@@ -471,4 +471,31 @@ describe("signed trust with root keys on SoftHSM2 tokens", () => {
       "allowed",
     ]);
   });
+
+  it("requires request-bound grants on the hosts a signed request policy names, and lets one in per request", () => {
+    const hostE = newHost();
+    const policy = exportSigned([
+      "--require-requests",
+      HOST,
+      "--request-lifetime",
+      "30m",
+      "--max-pending-requests",
+      "8",
+    ]);
+    expect(verifier(["install-bundle", signedByRoots(policy), "--state", hostE]).status).toBe(0);
+    const requestPolicy = { required: [HOST], lifetime: 1800, maxPendingPerHost: 8 };
+    expect(entriesOf(join(home, "audit.log"), "bundle-exported").at(-1)).toMatchObject({ requestPolicy });
+    expect(entriesOf(join(hostE, "audit.log"), "bundle-installed").at(-1)).toMatchObject({ requestPolicy });
+    const unbound = check(hostE, mintGrant());
+    expect(unbound.stderr).toMatch(/^error: request-required: /);
+    const shown = JSON.parse(
+      verifier(["request", "--user", "alice", "--host", HOST, "--state", hostE, "--json"]).stdout,
+    );
+    expect(shown.expires - shown.created).toBe(1800);
+    const bound = mintGrant(["--request", shown.request]);
+    expect(check(hostE, bound).status).toBe(0);
+    expect(check(hostE, bound).stderr).toMatch(/^error: request-redeemed: /);
+    const created = entriesOf(join(hostE, "audit.log"), "request-created");
+    expect(created).toMatchObject([{ request: shown.request.replaceAll("-", ""), user: "alice", lifetime: 1800 }]);
+  });
 });
