@@ -24,6 +24,7 @@ import {
   documentedOpenSshConfig,
   documentedOpenSshSessionLine,
   documentedPamLines,
+  documentedRequestPamLines,
   documentedSessionLines,
   documentedSshdConfig,
   requireCommand,
@@ -145,6 +146,17 @@ function goodInstall(
   return install;
 }
 
+/** docs/pam.md's pam-request line, "Request codes at the prompt", for this install. */
+function requestLine(install: Install): string {
+  const lines = documentedRequestPamLines({
+    stateDir: install.stateDir,
+    host: HOST,
+    logFile: install.pamLog,
+    breakGlassUser: "root",
+  });
+  return lines.find((line) => line.includes(" pam-request ")) as string;
+}
+
 function doctor(install: Install, extra: string[] = []): DoctorRun {
   const r = verifier([
     "doctor",
@@ -181,6 +193,16 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("airgrant-verifier doctor", () => {
+  it("is silent on the sshd lines with the request code line of docs/pam.md", () => {
+    const install = goodInstall();
+    const paths = { stateDir: install.stateDir, host: HOST, logFile: install.pamLog, breakGlassUser: "root" };
+    // Debian's stack as sshdPamLines has it, with docs/pam.md's request block in place of the plain one.
+    const rest = sshdPamLines(install).slice(documentedPamLines("sshd", paths).length);
+    writeLines(sshdPam(install), [...documentedRequestPamLines(paths), ...rest]);
+    expect(readFileSync(sshdPam(install), "utf8")).toContain(" pam-request --state ");
+    expect(doctor(install).codes).toEqual([]);
+  });
+
   it("is silent on a good install, and changes nothing in it", () => {
     const install = goodInstall();
     const before = readdirSync(install.stateDir).map((name) => [name, statSync(join(install.stateDir, name)).mtimeMs]);
@@ -360,6 +382,16 @@ describe("airgrant-verifier doctor", () => {
           join(i.pamDir, "login"),
           (t) => `${t}${readFileSync(sshdPam(i), "utf8").match(/^session requisite pam_exec\.so.*\n/m)?.[0]}`,
         ),
+    ],
+    [
+      "a pam-request line without stdout",
+      "pam-request-stdout",
+      (i) => edit(sshdPam(i), (t) => `${requestLine(i).replace(" stdout", "")}\n${t}`),
+    ],
+    [
+      "a pam-request line in the session section",
+      "pam-wrong-section",
+      (i) => edit(sshdPam(i), (t) => `${t}${requestLine(i).replace(/^auth /, "session ")}\n`),
     ],
     ["UsePAM no", "sshd-use-pam", (i) => edit(i.sshdConfig, (t) => t.replace("UsePAM yes", "UsePAM no"))],
     [

@@ -13,6 +13,7 @@ import { VERIFIER_BUNDLE } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
+  documentedPamLines,
   documentedRequestPamLines,
   documentedSshdConfig,
   type Removable,
@@ -47,8 +48,8 @@ function verifier(args: string[], input = "") {
   return spawnSync(process.execPath, [VERIFIER_BUNDLE, ...args], { input, encoding: "utf8" });
 }
 
-function pamtester(user: string, answer: string) {
-  const r = spawnSync("pamtester", [service.name, user, "authenticate"], {
+function pamtester(user: string, answer: string, serviceName = service.name) {
+  const r = spawnSync("pamtester", [serviceName, user, "authenticate"], {
     input: `${answer}\n`,
     encoding: "utf8",
     timeout: 20_000,
@@ -187,6 +188,29 @@ describe("request codes through pamtester, with the lines of docs/pam.md", () =>
     );
     expect(results.filter((s) => s === 0)).toHaveLength(1);
     expect(() => verifyAuditLog(join(stateDir, "audit.log"))).not.toThrow();
+  });
+});
+
+describe("request codes on the console's login stack", () => {
+  it("shows the code with docs/pam.md's line above the break-glass line of /etc/pam.d/login, and lets a bound grant in", () => {
+    const paths = { stateDir, logFile: join(work, "pam.log"), breakGlassUser: breakGlass.name, host: HOST };
+    const requestLine = documentedRequestPamLines(paths).find((l) => l.includes(" pam-request ")) as string;
+    const login = documentedPamLines("login", paths);
+    const breakGlassAt = login.findIndex((l) => l.includes("pam_succeed_if.so"));
+    const console = writePamService([
+      ...login.slice(0, breakGlassAt),
+      requestLine,
+      ...login.slice(breakGlassAt),
+      "@include common-account",
+      "session required pam_permit.so",
+    ]);
+    fixtures.push(console);
+    const user = createThrowawayUser("agrc", "/bin/sh");
+    fixtures.push(user);
+    const code = shownCode(pamtester(user.name, "", console.name).output, user.name);
+    const r = pamtester(user.name, boundGrant(user.name, code), console.name);
+    expect(r.output).toContain("successfully authenticated");
+    expect(r.status).toBe(0);
   });
 });
 
