@@ -200,9 +200,12 @@ describe("request codes at the admission", () => {
     expect(check(dir, "dave", grant("dave", T0 + 630), T0 + 640).verdict.code).toBe("request-required");
   });
 
-  it("refuses to make a request for what is not an account name", () => {
+  it("refuses to make a request for what is not an account name, or on a host no grant can name", () => {
     const dir = freshState();
     expect(() => request(dir, "../../etc", T0)).toThrow(expect.objectContaining({ code: "invalid-user" }));
+    expect(() => request(dir, "alice", T0, `${"a".repeat(64)}.example`)).toThrow(
+      expect.objectContaining({ code: "bad-input" }),
+    );
     expect(existsSync(join(dir, "requests"))).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   AirgrantError,
   checkPrincipal,
+  checkTarget,
   createExclusiveRecord,
   ensurePrivateDirectory,
   fsyncDirectory,
@@ -162,6 +163,12 @@ export function pendingRequestFor(
     checkPrincipal(wanted.user);
   } catch {
     throw new AirgrantError("invalid-user", "the user name is not a valid account name");
+  }
+  try {
+    checkTarget({ kind: "host", name: wanted.host });
+  } catch (err) {
+    // No grant can name such a host (docs/grant-format.md, "Host names"), so no request is made for it.
+    throw new AirgrantError("bad-input", `this host's name '${wanted.host.slice(0, 80)}': ${(err as Error).message}`);
   }
   ensurePrivateDirectory(dir);
   return withFileLock(join(dir, ".lock"), () => {
