@@ -166,9 +166,11 @@ function signatures(claims: GrantClaims, bundle: TrustBundle, context: RuleConte
     if (bad !== undefined) return { code: "bad-signature", message: bad } as const;
     const { now } = context;
     if (now + bundle.clockSkew < issuer.notBefore || now - bundle.clockSkew >= issuer.notAfter) {
+      const by =
+        now < issuer.notBefore ? `${issuer.notBefore - now} s before it` : `${now - issuer.notAfter} s after it`;
       return {
         code: "issuer-not-valid",
-        message: `issuer key ${issuer.keyId} is not valid at ${isoSeconds(now)}`,
+        message: `issuer key ${issuer.keyId} is valid from ${isoSeconds(issuer.notBefore)} to ${isoSeconds(issuer.notAfter)}; it is ${isoSeconds(now)} on this host, ${by} (${bundle.clockSkew} s skew allowed)`,
       } as const;
     }
     signers.push(issuer);

@@ -153,6 +153,10 @@ describe("request codes at the admission", () => {
     const late = check(dir, "alice", grant("alice", T0 - 4000), T0);
     expect(late.verdict.code).toBe("grant-expired");
     expect(late.verdict.message).toContain("3100 s after");
+    // The issuer key's validity too: the bundle's issuer is valid until a year after T0.
+    const issuerLate = check(dir, "alice", grant("alice", T0 + 366 * 86_400), T0 + 366 * 86_400);
+    expect(issuerLate.verdict.code).toBe("issuer-not-valid");
+    expect(issuerLate.verdict.message).toContain(`${86_400} s after it (300 s skew allowed)`);
   });
 
   it("holds the time floor: a clock set back reopens no window and takes no request younger", () => {
