@@ -10,8 +10,8 @@ import {
 } from "@airgrant/core";
 import { appendHostEntry } from "./host-log.js";
 import { loadInstalledBundle } from "./host-state.js";
-import { type PamItems, printableItem, readPamEnvironment } from "./pam-environment.js";
-import { flushRequestStore, type PendingRequest, pendingRequestFor } from "./request-store.js";
+import { type PamItems, readPamEnvironment } from "./pam-environment.js";
+import { type PendingRequest, pendingRequestFor } from "./request-store.js";
 import { hostState } from "./state-paths.js";
 import { judgingTime } from "./time-floor.js";
 
@@ -47,21 +47,19 @@ export function showRequest(input: {
   }
   const random = input.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
   const host = input.host.toLowerCase();
-  const request = pendingRequestFor(state.requestsDir, { user: input.user, host }, policy, time.now, random);
-  if (request.fresh) {
+  const entryClock = time.behind > 0 ? () => new Date(time.now * 1000) : input.clock;
+  const request = pendingRequestFor(state.requestsDir, { user: input.user, host }, policy, time.now, random, (made) => {
     const data = {
-      request: request.code.symbols,
-      user: request.user,
-      host: printableItem(host, 64).value,
-      created: request.created,
+      request: made.code.symbols,
+      user: made.user,
+      host: made.host,
+      created: made.created,
       lifetime: policy.lifetime,
       ...input.items,
       ...(time.behind > 0 ? { clockBehind: time.behind } : {}),
     };
-    const entryClock = time.behind > 0 ? () => new Date(time.now * 1000) : input.clock;
     appendHostEntry(state, "request-created", auditData("request-created", data), entryClock);
-    flushRequestStore(state.requestsDir);
-  }
+  });
   return { request, expires: request.created + policy.lifetime, bundle };
 }
 

@@ -149,8 +149,9 @@ export interface PendingRequest extends Request {
  * The account's pending request on this host, or a new one: the same code
  * while one is pending and unredeemed, so that retrying or reconnecting
  * shows it again. Refuses `request-limit` when `maxPendingPerHost` requests
- * are pending. A new request is durable once the directory is flushed,
- * which the caller does after logging it.
+ * are pending. A new request is given to `log` before its record is made,
+ * and is durable when this returns: a crash in between leaves a logged
+ * request that was never shown, never a pending request the log lacks.
  */
 export function pendingRequestFor(
   dir: string,
@@ -158,6 +159,7 @@ export function pendingRequestFor(
   policy: RequestPolicy,
   now: number,
   random: (length: number) => Uint8Array,
+  log: (request: Request) => void,
 ): PendingRequest {
   try {
     checkPrincipal(wanted.user);
@@ -186,7 +188,10 @@ export function pendingRequestFor(
     for (;;) {
       const code = newRequestCode(wanted.host, wanted.user, random);
       const record: RequestRecord = { user: wanted.user, host: wanted.host, created: now };
-      if (createExclusiveRecord(join(dir, code.symbols), JSON.stringify(record), { durable: false })) {
+      // 60 random bits: a code already in the store is a new draw, logged again.
+      if (exists(join(dir, code.symbols))) continue;
+      log({ ...record, code });
+      if (createExclusiveRecord(join(dir, code.symbols), JSON.stringify(record))) {
         return { ...record, code, fresh: true };
       }
     }
