@@ -80,10 +80,10 @@ export function holdTimeFloor(state: HostState, floor: number): void {
  * The time a check judges by: the clock, or the floor when the clock is
  * behind it, which it holds first; `behind` is by how many seconds.
  */
-export function judgingTime(state: HostState, clock: () => Date): { now: number; behind: number; floor?: TimeFloor } {
+export function judgingTime(state: HostState, clock: () => Date): { now: number; behind: number } {
   const clockNow = Math.floor(clock().getTime() / 1000);
   const floor = readTimeFloor(state);
   if (floor === undefined || clockNow >= floor.time) return { now: clockNow, behind: 0 };
   holdTimeFloor(state, floor.time);
-  return { now: floor.time, behind: floor.time - clockNow, floor };
+  return { now: floor.time, behind: floor.time - clockNow };
 }
