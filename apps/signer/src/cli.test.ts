@@ -848,6 +848,18 @@ describe("airgrant-signer grant --request", () => {
     const check = ["check", "--user", "bob", "--host", "db1.example", "--state", state];
     expect(verifier(check, minted.grant).status).toBe(0);
     expectError(verifier(check, minted.grant), 1, "request-redeemed");
+    // A certificate minted with a code carries it in request@airgrant.
+    const pub = join(home, "id_ed25519");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", pub]);
+    const next = JSON.parse(
+      expectOk(verifier(["request", "--user", "bob", "--host", "db1.example", "--state", state, "--json"])).stdout,
+    );
+    const withCert = mint(home, key, ["--request", next.request, "--ssh-pubkey", `${pub}.pub`]);
+    expect(withCert.status, withCert.stderr).toBe(0);
+    const listed = execFileSync("ssh-keygen", ["-L", "-f", `${pub}-cert.pub`], { encoding: "utf8" });
+    // ssh-keygen prints an extension it does not know as its data: a string of the 18 symbols.
+    const data = `00000012${Buffer.from(next.request.replaceAll("-", "")).toString("hex")}`;
+    expect(listed).toContain(`request@airgrant UNKNOWN OPTION: ${data} (len 22)`);
   });
 
   it("refuses a code with a typo, or read for another host or account, before the OTP is used", async () => {

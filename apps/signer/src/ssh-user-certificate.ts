@@ -3,6 +3,7 @@ import {
   encodeSshCertificateBody,
   MIN_TRUST_VERSION_EXTENSION,
   type parseSshPublicKeyLine,
+  REQUEST_EXTENSION,
   sha256,
   sshCertificateLine,
   sshSignatureBlob,
@@ -42,13 +43,12 @@ export interface SshUserCertificate {
 /**
  * An OpenSSH user certificate for the engineer's own key, signed by the
  * issuer key on the token: principal = user, validity = the grant's window,
- * key id = `<grant id>[/N]@<target>[+<request>]` (`/N` when it allows N
- * uses, so the host counts certificate logins and text logins of one grant
- * against one limit; the target because sshd has no field for it, and the
- * host holds a certificate to it as to the grant; the request code a
- * request-bound grant's challenge names), a random serial, the pty
- * extension and the grant's `min-trust-version@airgrant` if it has one; the
- * grant's constraints become critical options.
+ * key id = `<grant id>[/N]@<target>` (`/N` when it allows N uses, so the
+ * host counts certificate logins and text logins of one grant against one
+ * limit; the target because sshd has no field for it, and the host holds a
+ * certificate to it as to the grant), a random serial, the pty extension
+ * and the grant's `min-trust-version@airgrant` and `request@airgrant` if it
+ * has them; the grant's constraints become critical options.
  */
 export function signSshUserCertificate(
   signer: Signer,
@@ -58,8 +58,7 @@ export function signSshUserCertificate(
 ): SshUserCertificate {
   const algorithm = signatureAlgorithmOf(signer.issuer.alg);
   const serial = Buffer.from(random(8)).readBigUInt64BE(0);
-  const uses = grant.maxUses === 1 ? grant.grantId : `${grant.grantId}/${grant.maxUses}`;
-  const keyId = `${uses}@${grant.target}${grant.request === undefined ? "" : `+${grant.request}`}`;
+  const keyId = `${grant.maxUses === 1 ? grant.grantId : `${grant.grantId}/${grant.maxUses}`}@${grant.target}`;
   const criticalOptions: Record<string, string> = {};
   if (grant.forceCommand !== undefined) criticalOptions["force-command"] = grant.forceCommand;
   if (grant.sourceAddress !== undefined) criticalOptions["source-address"] = grant.sourceAddress;
@@ -78,6 +77,7 @@ export function signSshUserCertificate(
         ...(grant.minTrustVersion === undefined
           ? {}
           : { [MIN_TRUST_VERSION_EXTENSION]: String(grant.minTrustVersion) }),
+        ...(grant.request === undefined ? {} : { [REQUEST_EXTENSION]: grant.request }),
       },
     },
     algorithm,

@@ -133,6 +133,7 @@ export {
   encodeSshCertificateBody,
   MIN_TRUST_VERSION_EXTENSION,
   parseSshPublicKeyLine,
+  REQUEST_EXTENSION,
   type SshCertificate,
   type SshCertificateFields,
   sshCertificateLine,

@@ -64,6 +64,9 @@ export function parseSshPublicKeyLine(text: string): { type: string; blob: Uint8
 /** The extension carrying a grant's `min-trust-version`, in decimal; sshd ignores an extension it does not know. */
 export const MIN_TRUST_VERSION_EXTENSION = "min-trust-version@airgrant";
 
+/** The extension carrying a request-bound grant's `challenge`: the request code's 18 symbols (docs/requests.md). */
+export const REQUEST_EXTENSION = "request@airgrant";
+
 export interface SshCertificateFields {
   /** The certified key's blob (parseSshPublicKeyLine). */
   subjectKey: Uint8Array;

@@ -7,6 +7,7 @@ import {
   issuerPublicKey,
   MIN_TRUST_VERSION_EXTENSION,
   parseTarget,
+  REQUEST_EXTENSION,
   type SshCertificate,
   sshIssuerKeyBlob,
   type TrustBundle,
@@ -26,18 +27,18 @@ import type { Refusal } from "./grant-rules.js";
 export const MAX_CERTIFICATE_BASE64 = 16 * 1024;
 
 /**
- * Key id: `<grant id>[/<uses>]@<target>[+<request>]`, the uses written only
- * for 2..255 (one spelling per grant), the target as the grant names it, the
- * request code's 18 symbols for a request-bound grant (no target has a `+`).
+ * Key id: `<grant id>[/<uses>]@<target>`, the uses written only for 2..255
+ * (one spelling per grant), the target as the grant names it.
  */
-const KEY_ID_PATTERN =
-  /^([0-9a-f]{32})(?:\/([2-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))?@([^+]+)(?:\+([0-9A-HJKMNP-TV-Z]{18}))?$/;
+const KEY_ID_PATTERN = /^([0-9a-f]{32})(?:\/([2-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))?@(.+)$/;
 const SSH_USER_CERT = 1;
 
 /** The critical options a grant's constraints become; sshd enforces both. */
 const GRANT_OPTIONS = ["force-command", "source-address"];
 /** The one right a grant's login has beyond a command: a terminal (docs/openssh.md, "Rights"). */
 const PTY_EXTENSION = "permit-pty";
+/** A request code's 18 symbols, upper case, as a grant's `challenge` holds them; its checks are the rules'. */
+const REQUEST_CODE_PATTERN = /^[0-9A-HJKMNP-TV-Z]{18}$/;
 /** One spelling of 1..2^32-1: no sign, no leading zero. */
 const MIN_TRUST_VERSION_PATTERN = /^[1-9][0-9]{0,9}$/;
 
@@ -97,10 +98,15 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
   const target = keyId === null ? undefined : targetOf(keyId[3] as string);
   if (keyId === null || target === undefined) {
     return malformed(
-      `key id '${certificate.keyId.slice(0, 80)}' is not <grant id>[/<uses>]@<target>[+<request>] (docs/openssh.md)`,
+      `key id '${certificate.keyId.slice(0, 80)}' is not <grant id>[/<uses>]@<target> (docs/openssh.md)`,
     );
   }
-  const { [PTY_EXTENSION]: pty, [MIN_TRUST_VERSION_EXTENSION]: minTrustText, ...extra } = certificate.extensions;
+  const {
+    [PTY_EXTENSION]: pty,
+    [MIN_TRUST_VERSION_EXTENSION]: minTrustText,
+    [REQUEST_EXTENSION]: request,
+    ...extra
+  } = certificate.extensions;
   const extraName = Object.keys(extra)[0];
   if (extraName !== undefined) {
     return malformed(`extension '${extraName.slice(0, 40)}' is a right no grant gives (docs/openssh.md)`);
@@ -115,11 +121,14 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
       );
     }
   }
+  if (request !== undefined && !REQUEST_CODE_PATTERN.test(request)) {
+    return malformed(`extension '${REQUEST_EXTENSION}' is not a request code's 18 symbols (docs/requests.md)`);
+  }
   const constraints: GrantConstraints = {};
   const options = certificate.criticalOptions;
   if (options["force-command"] !== undefined) constraints.forceCommand = options["force-command"];
   if (options["source-address"] !== undefined) constraints.sourceAddress = options["source-address"];
-  if (keyId[4] !== undefined) constraints.challenge = new TextEncoder().encode(keyId[4]);
+  if (request !== undefined) constraints.challenge = new TextEncoder().encode(request);
   const unknown = Object.keys(options).filter((name) => !GRANT_OPTIONS.includes(name));
   if (unknown.length > 0) constraints.unknown = unknown;
   return {

@@ -14,6 +14,7 @@ import {
   keyIdOf,
   MIN_TRUST_VERSION_EXTENSION,
   parseTarget,
+  REQUEST_EXTENSION,
   sshSignatureBlob,
   type TrustBundle,
   toHex,
@@ -196,13 +197,12 @@ function certificate(spec: GrantSpec): Uint8Array {
   if (spec.forceCommand !== undefined) criticalOptions["force-command"] = spec.forceCommand;
   if (spec.sourceAddress !== undefined) criticalOptions["source-address"] = spec.sourceAddress;
   const uses = spec.maxUses === 1 ? "" : `/${spec.maxUses}`;
-  const request = spec.challenge === undefined ? "" : `+${Buffer.from(spec.challenge, "hex").toString("latin1")}`;
   const body = encodeSshCertificateBody(
     {
       subjectKey: new Uint8Array(subjectKey),
       nonce: new Uint8Array(32).fill(9),
       serial: 42n,
-      keyId: `${spec.grantId}${uses}@${spec.target}${request}`,
+      keyId: `${spec.grantId}${uses}@${spec.target}`,
       principals: [spec.principal],
       validAfter: BigInt(spec.notBefore),
       validBefore: BigInt(spec.notAfter),
@@ -210,6 +210,9 @@ function certificate(spec: GrantSpec): Uint8Array {
       extensions: {
         "permit-pty": "",
         ...(spec.minTrustVersion === undefined ? {} : { [MIN_TRUST_VERSION_EXTENSION]: String(spec.minTrustVersion) }),
+        ...(spec.challenge === undefined
+          ? {}
+          : { [REQUEST_EXTENSION]: Buffer.from(spec.challenge, "hex").toString("latin1") }),
       },
     },
     "ed25519",

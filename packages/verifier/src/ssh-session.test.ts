@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import {
   encodeSshCertificate,
   encodeSshCertificateBody,
+  REQUEST_EXTENSION,
   sshCertificateLine,
   sshSignatureBlob,
   toHex,
@@ -48,7 +49,7 @@ function subjectKeyBlob(key: TestIssuer): Uint8Array {
 
 /** A certificate for grant `grantId` on HOST, as the signer makes them. */
 function certificate(grantId: string, by: TestIssuer = issuer, principals = ["alice"], request = ""): Uint8Array {
-  const keyId = `${grantId}@${HOST}${request === "" ? "" : `+${request}`}`;
+  const keyId = `${grantId}@${HOST}`;
   const body = encodeSshCertificateBody(
     {
       subjectKey: subjectKeyBlob(subject),
@@ -59,7 +60,7 @@ function certificate(grantId: string, by: TestIssuer = issuer, principals = ["al
       validAfter: BigInt(now - 60),
       validBefore: BigInt(now + 3600),
       criticalOptions: {},
-      extensions: { "permit-pty": "" },
+      extensions: { "permit-pty": "", ...(request === "" ? {} : { [REQUEST_EXTENSION]: request }) },
     },
     by.algorithm,
     by.spki,
@@ -114,7 +115,7 @@ describe("ssh-session", () => {
     expect(verifyAuditLog(hostState(stateDir).auditLogPath)).toMatchObject({ ok: true, entries: before + 2 });
   });
 
-  it("redeems the request a certificate's key id names with its use, once, for its account only", () => {
+  it("redeems the request a certificate's request@airgrant names with its use, once, for its account only", () => {
     const shown = showRequest({ stateDir, host: HOST, user: "alice", clock });
     const bound = certificate(toHex(randomBytes(16)), issuer, ["alice"], shown.request.code.symbols);
     expect(session(authInfo(bound))).toMatchObject({ allowed: true, code: "allowed" });
@@ -123,8 +124,15 @@ describe("ssh-session", () => {
     const bobs = showRequest({ stateDir, host: HOST, user: "bob", clock }).request.code.symbols;
     const stolen = certificate(toHex(randomBytes(16)), issuer, ["alice"], bobs);
     expect(session(authInfo(stolen))).toMatchObject({ allowed: false, code: "request-wrong-user" });
-    const typo = certificate(toHex(randomBytes(16)), issuer, ["alice"], `${bobs.slice(0, 17)}0`);
+    const typo = certificate(
+      toHex(randomBytes(16)),
+      issuer,
+      ["alice"],
+      `${bobs.slice(0, 17)}${bobs[17] === "0" ? "1" : "0"}`,
+    );
     expect(session(authInfo(typo))).toMatchObject({ allowed: false, code: "request-unknown" });
+    const notACode = certificate(toHex(randomBytes(16)), issuer, ["alice"], bobs.toLowerCase());
+    expect(session(authInfo(notACode))).toMatchObject({ allowed: false, code: "malformed-certificate" });
   });
 
   it("shares the one-time store with grants typed at a prompt", () => {
