@@ -77,9 +77,7 @@ export interface Admission {
  * "What a host checks"), any other until its not-after.
  */
 export function accessEndsAt(claims: GrantClaims, usedAt: number): number {
-  return claims.constraints.challenge === undefined
-    ? claims.notAfter
-    : usedAt + (claims.notAfter - claims.notBefore);
+  return claims.constraints.challenge === undefined ? claims.notAfter : usedAt + (claims.notAfter - claims.notBefore);
 }
 
 /** How much of a user or host name a log entry keeps. */

@@ -97,6 +97,8 @@ describe("request codes at the admission", () => {
     const bound = grant("alice", T0 + 300, requestChallenge(first.request.code));
     const allowed = check(dir, "alice", bound, T0 + 320);
     expect(allowed.verdict.code).toBe("allowed");
+    // Its access lasts its duration from its use, on the host's clock: the session ends then.
+    expect(allowed.accessEndsAt).toBe(T0 + 320 + 900);
     expect(allowed.verdict.message).toContain(new Date((T0 + 320 + 900) * 1000).toISOString().slice(0, 19));
     expect(check(dir, "alice", bound, T0 + 330).verdict.code).toBe("request-redeemed");
     const other = grant("alice", T0 + 300, requestChallenge(first.request.code));
@@ -105,6 +107,7 @@ describe("request codes at the admission", () => {
     expect(request(dir, "alice", T0 + 400).request.code).not.toEqual(first.request.code);
     const logged = entries(dir, "grant-check").find((e) => e.verdict === "allowed");
     expect(logged).toMatchObject({
+      accessEndsAt: T0 + 320 + 900,
       request: first.request.code.symbols,
       requestAge: 310,
       enforced: { challenge: "airgrant" },
