@@ -1,7 +1,7 @@
 // Request codes through the one admission (docs/requests.md): a host's
 // request, a grant bound to it, and the refusals of every other binding, on a
 // real state directory with the host's clock pinned.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AirgrantError, readAuditData, requestChallenge, verifyAuditLog } from "@airgrant/core";
@@ -205,6 +205,23 @@ describe("request codes at the admission", () => {
       "allowed",
     );
     expect(check(dir, "dave", grant("dave", T0 + 630), T0 + 640).verdict.code).toBe("request-required");
+  });
+
+  it("never reads outside requests/ for a challenge, and refuses requests/ when others could write to it", () => {
+    const dir = freshState();
+    request(dir, "alice", T0 + 10);
+    const traversal = new TextEncoder().encode("../../bundle.jsonX");
+    expect(traversal.length).toBe(18);
+    const r = check(dir, "alice", grant("alice", T0 + 20, traversal), T0 + 30);
+    expect(r.verdict).toMatchObject({
+      code: "request-unknown",
+      message: expect.stringContaining("is not a request code"),
+    });
+    // Someone who could add a record there could make a request the host never made.
+    chmodSync(join(dir, "requests"), 0o770);
+    expect(() => check(dir, "alice", grant("alice", T0 + 20), T0 + 40)).toThrow(
+      expect.objectContaining({ code: "state-insecure" }),
+    );
   });
 
   it("refuses to make a request for what is not an account name, or on a host no grant can name", () => {
