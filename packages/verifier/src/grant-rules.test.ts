@@ -456,7 +456,7 @@ describe("approvals", () => {
       },
     },
   });
-  const context: RuleContext = { user: "alice", host: "db1.example", now: T0 + 60 };
+  const context: RuleContext = { user: "alice", host: "db1.example", now: T0 + 60, clockBehind: 0 };
   const fields = testFields(issuer, { target: { kind: "group", name: "prod" } });
   const decide = (bytes: Uint8Array) => {
     const claims = decodeGrantClaims(new TextEncoder().encode(encodeGrantText(bytes)));
