@@ -185,13 +185,8 @@ function decodeText(bytes: Uint8Array, what: string): string {
   }
 }
 
-/**
- * Decode a binary grant. Only the canonical encoding is accepted: known
- * version, fields within their limits, extensions in ascending order without
- * duplicates, no trailing bytes. Signatures are parsed, not verified.
- */
-export function decodeGrant(bytes: Uint8Array): Grant {
-  const r = new ByteReader(bytes);
+/** The body's fields, checked, and the signed bytes: the reader is left at the signature count. */
+function readBody(r: ByteReader, bytes: Uint8Array): { fields: GrantFields; signedBytes: Uint8Array } {
   const magic = r.bytes(2, "header");
   if (magic[0] !== MAGIC[0] || magic[1] !== MAGIC[1]) throw malformed("not an airgrant grant (bad magic)");
   const version = r.u8("header");
@@ -243,10 +238,14 @@ export function decodeGrant(bytes: Uint8Array): Grant {
   } catch (err) {
     throw err instanceof AirgrantError ? malformed(err.message) : err;
   }
-  const signedBytes = bytes.subarray(0, r.offset);
+  return { fields, signedBytes: bytes.subarray(0, r.offset) };
+}
+
+/** A signature count from `min` to `max`, then that many signatures, no key twice. */
+function readSignatures(r: ByteReader, min: number, max: number): GrantSignature[] {
   const signatureCount = r.u8("signatures");
-  if (signatureCount === 0 || signatureCount > MAX_SIGNATURES) {
-    throw malformed(`grant carries ${signatureCount} signatures; 1-${MAX_SIGNATURES} are allowed`);
+  if (signatureCount < min || signatureCount > max) {
+    throw malformed(`grant carries ${signatureCount} signatures; ${min}-${max} are allowed`);
   }
   const signatures: GrantSignature[] = [];
   for (let i = 0; i < signatureCount; i++) {
@@ -258,9 +257,53 @@ export function decodeGrant(bytes: Uint8Array): Grant {
     if (signatures.some((s) => sameBytes(s.keyId, keyId))) throw malformed("grant is signed twice by one key");
     signatures.push({ keyId, algorithm, signature });
   }
-  if (!sameBytes(signatures[0]?.keyId ?? new Uint8Array(), issuerKeyId)) {
+  return signatures;
+}
+
+/**
+ * Decode a binary grant. Only the canonical encoding is accepted: known
+ * version, fields within their limits, extensions in ascending order without
+ * duplicates, no trailing bytes. Signatures are parsed, not verified.
+ */
+export function decodeGrant(bytes: Uint8Array): Grant {
+  const r = new ByteReader(bytes);
+  const { fields, signedBytes } = readBody(r, bytes);
+  const signatures = readSignatures(r, 1, MAX_SIGNATURES);
+  if (!sameBytes(signatures[0]?.keyId ?? new Uint8Array(), fields.issuerKeyId)) {
     throw malformed("the first signature is not by the grant's issuer");
   }
   if (r.remaining !== 0) throw malformed(`${r.remaining} trailing bytes after the signatures`);
   return { ...fields, signedBytes, signatures, bytes };
+}
+
+/**
+ * A grant's approvals as an OpenSSH certificate carries them
+ * (docs/openssh.md, "Approvals"): its body and the signatures after the
+ * issuer's. The issuer's own signature is left out, so that a certificate,
+ * which is public, never holds a grant that could be typed at a prompt.
+ */
+export interface CarriedApprovals {
+  fields: GrantFields;
+  signedBytes: Uint8Array;
+  approvals: GrantSignature[];
+}
+
+/** The bytes of `approvals@airgrant`: the binary grant without its first signature. */
+export function encodeCarriedApprovals(body: Uint8Array, approvals: readonly GrantSignature[]): Uint8Array {
+  if (approvals.length === 0 || approvals.length >= MAX_SIGNATURES) {
+    throw new AirgrantError("invalid-grant-field", `a certificate carries 1-${MAX_SIGNATURES - 1} approvals`);
+  }
+  return encodeGrant(body, approvals);
+}
+
+/** Decode `approvals@airgrant` canonically: a body as decodeGrant takes it, then 1-3 signatures, none by the issuer's key. */
+export function decodeCarriedApprovals(bytes: Uint8Array): CarriedApprovals {
+  const r = new ByteReader(bytes);
+  const { fields, signedBytes } = readBody(r, bytes);
+  const approvals = readSignatures(r, 1, MAX_SIGNATURES - 1);
+  if (approvals.some((s) => sameBytes(s.keyId, fields.issuerKeyId))) {
+    throw malformed("the issuer's signature is the certificate's own, not one of its approvals");
+  }
+  if (r.remaining !== 0) throw malformed(`${r.remaining} trailing bytes after the signatures`);
+  return { fields, signedBytes, approvals };
 }

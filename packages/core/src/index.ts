@@ -81,7 +81,10 @@ export {
   parseTarget,
 } from "./grant.js";
 export {
+  type CarriedApprovals,
+  decodeCarriedApprovals,
   decodeGrant,
+  encodeCarriedApprovals,
   encodeGrant,
   encodeGrantBody,
   GRANT_FORMAT_VERSION,
@@ -128,6 +131,7 @@ export {
 export { sleepMs } from "./sleep.js";
 export { checkSourceAddressList, MAX_SOURCE_ADDRESS_LIST_BYTES, sourceAddressAllows } from "./source-address.js";
 export {
+  APPROVALS_EXTENSION,
   decodeSshCertificate,
   encodeSshCertificate,
   encodeSshCertificateBody,

@@ -67,6 +67,13 @@ export const MIN_TRUST_VERSION_EXTENSION = "min-trust-version@airgrant";
 /** The extension carrying a request-bound grant's `challenge`: the request code's 18 symbols (docs/requests.md). */
 export const REQUEST_EXTENSION = "request@airgrant";
 
+/**
+ * The extension carrying a grant's approvals: its body and the approvals'
+ * signatures in base64 (encodeCarriedApprovals), so the host checks the
+ * officers' signatures over the body they signed (docs/openssh.md, "Approvals").
+ */
+export const APPROVALS_EXTENSION = "approvals@airgrant";
+
 export interface SshCertificateFields {
   /** The certified key's blob (parseSshPublicKeyLine). */
   subjectKey: Uint8Array;

@@ -1,8 +1,12 @@
 import {
   AirgrantError,
+  APPROVALS_EXTENSION,
+  type CarriedApprovals,
+  decodeCarriedApprovals,
   decodeSshCertificate,
   formatTarget,
   GRANT_LIMITS,
+  type GrantFields,
   type GrantTarget,
   issuerPublicKey,
   MIN_TRUST_VERSION_EXTENSION,
@@ -12,9 +16,11 @@ import {
   sshIssuerKeyBlob,
   type TrustBundle,
   type TrustedIssuer,
+  toHex,
   verifySshCertificate,
 } from "@airgrant/core";
-import type { GrantClaims, GrantConstraints } from "./claims.js";
+import type { ClaimSignature, GrantClaims, GrantConstraints } from "./claims.js";
+import { signatureClaim } from "./grant-claims.js";
 import type { Refusal } from "./grant-rules.js";
 
 /**
@@ -105,6 +111,7 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
     [PTY_EXTENSION]: pty,
     [MIN_TRUST_VERSION_EXTENSION]: minTrustText,
     [REQUEST_EXTENSION]: request,
+    [APPROVALS_EXTENSION]: approvalsText,
     ...extra
   } = certificate.extensions;
   const extraName = Object.keys(extra)[0];
@@ -131,21 +138,10 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
   if (request !== undefined) constraints.challenge = new TextEncoder().encode(request);
   const unknown = Object.keys(options).filter((name) => !GRANT_OPTIONS.includes(name));
   if (unknown.length > 0) constraints.unknown = unknown;
-  return {
+  const claims: GrantClaims = {
     carrier: "ssh-certificate",
     grantId: keyId[1] as string,
-    signatures: [
-      {
-        name: "a CA key that is not an issuer of the installed bundle",
-        findIssuer: (bundle) => issuerOf(certificate, bundle),
-        // A certificate's one signature is its CA's: it carries no approvals.
-        findApprover: () => undefined,
-        verify: (key) =>
-          verifySshCertificate(certificate, key.algorithm, key.publicKey, issuerPublicKey(key))
-            ? undefined
-            : `signature by key ${key.keyId} does not verify`,
-      },
-    ],
+    signatures: [],
     // uint64 bounds: a number past 2^53 is rounded, which keeps every comparison the rules make.
     notBefore: Number(certificate.validAfter),
     notAfter: Number(certificate.validBefore),
@@ -156,4 +152,88 @@ function claimsOf(certificate: SshCertificate, keyType?: string): GrantClaims | 
     sshSerial: certificate.serial.toString(),
     ...(minTrustVersion === undefined ? {} : { minTrustVersion }),
   };
+  if (approvalsText === undefined) return { ...claims, signatures: [caSignature(certificate, undefined)] };
+  return withApprovals(certificate, claims, approvalsText);
+}
+
+/**
+ * The CA's signature: the issuer's, never an approval. With approvals, the
+ * CA must be the issuer the approved body names.
+ */
+function caSignature(certificate: SshCertificate, bodyIssuer: string | undefined): ClaimSignature {
+  return {
+    name:
+      bodyIssuer === undefined
+        ? "a CA key that is not an issuer of the installed bundle"
+        : `a CA key that is not issuer ${bodyIssuer} of the installed bundle, whom the approved grant names`,
+    findIssuer: (bundle) => {
+      const issuer = issuerOf(certificate, bundle);
+      return bodyIssuer === undefined || issuer?.keyId === bodyIssuer ? issuer : undefined;
+    },
+    findApprover: () => undefined,
+    verify: (key) =>
+      verifySshCertificate(certificate, key.algorithm, key.publicKey, issuerPublicKey(key))
+        ? undefined
+        : `signature by key ${key.keyId} does not verify`,
+  };
+}
+
+/**
+ * docs/openssh.md, "Approvals": the extension's body says exactly what the
+ * certificate says, and its approvals follow the CA's signature as a grant
+ * text's follow its issuer's, so the rules count them over the body as they
+ * do for the text.
+ */
+function withApprovals(
+  certificate: SshCertificate,
+  claims: GrantClaims,
+  base64: string,
+): GrantClaims | CertificateRefusal {
+  const bytes = decodeCertificateBase64(base64);
+  if (bytes === undefined) return malformed(`extension '${APPROVALS_EXTENSION}' is not base64`);
+  let carried: CarriedApprovals;
+  try {
+    carried = decodeCarriedApprovals(bytes);
+  } catch (err) {
+    if (err instanceof AirgrantError) return malformed(`extension '${APPROVALS_EXTENSION}': ${err.message}`);
+    throw err;
+  }
+  const { fields, signedBytes, approvals } = carried;
+  const mismatch = mismatchOf(claims, fields);
+  if (mismatch !== undefined) {
+    return malformed(`extension '${APPROVALS_EXTENSION}' holds a grant whose ${mismatch} (docs/openssh.md)`);
+  }
+  return {
+    ...claims,
+    signatures: [
+      caSignature(certificate, toHex(fields.issuerKeyId)),
+      ...approvals.map((approval) => signatureClaim(approval, signedBytes, true)),
+    ],
+    anchor: fields.anchor,
+  };
+}
+
+/** The first claim in which the extension's grant and its certificate differ, named for the message. */
+function mismatchOf(claims: GrantClaims, grant: GrantFields): string | undefined {
+  if (toHex(grant.grantId) !== claims.grantId) return `grant id ${toHex(grant.grantId)} is not the key id's`;
+  if (claims.principals.length !== 1 || claims.principals[0] !== grant.principal) {
+    return `account '${grant.principal}' is not the certificate's one principal`;
+  }
+  if (formatTarget(grant.target) !== formatTarget(claims.target)) return "target is not the key id's";
+  if (grant.maxUses !== claims.maxUses) return "uses are not the key id's";
+  if (grant.notBefore !== claims.notBefore || grant.notAfter !== claims.notAfter) {
+    return "window is not the certificate's validity";
+  }
+  if (grant.sourceAddress !== claims.constraints.sourceAddress) return "source-address is not the certificate's";
+  if (grant.forceCommand !== claims.constraints.forceCommand) return "force-command is not the certificate's";
+  const challenge = claims.constraints.challenge;
+  const sameChallenge =
+    grant.challenge === undefined || challenge === undefined
+      ? grant.challenge === challenge
+      : Buffer.from(grant.challenge).equals(challenge);
+  if (!sameChallenge) return `challenge is not the certificate's '${REQUEST_EXTENSION}'`;
+  if (grant.minTrustVersion !== claims.minTrustVersion) {
+    return `min-trust-version is not the certificate's '${MIN_TRUST_VERSION_EXTENSION}'`;
+  }
+  return undefined;
 }

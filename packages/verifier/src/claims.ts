@@ -10,7 +10,7 @@ export interface GrantClaims {
   carrier: Carrier;
   /** 32 lower-case hex digits. */
   grantId: string;
-  /** In the carrier's order; the first is the grant's issuer. */
+  /** In the carrier's order; the first is the grant's issuer (a certificate's CA, then its approvals extension's grant signatures). */
   signatures: ClaimSignature[];
   /** Seconds since the epoch; a certificate's bounds may be past 2^32 (they are uint64). */
   notBefore: number;
@@ -22,7 +22,7 @@ export interface GrantClaims {
   constraints: GrantConstraints;
   /** The lowest trust version the host must have applied (docs/grant-format.md, "Extensions"). */
   minTrustVersion?: number;
-  /** The signer log's head when the grant was minted; a certificate does not carry it. */
+  /** The signer log's head when the grant was minted; a certificate carries it only in its approvals extension. */
   anchor?: GrantAnchor;
   /** The certificate's serial, decimal. */
   sshSerial?: string;

@@ -3,11 +3,12 @@ import {
   decodeGrant,
   decodeGrantText,
   type Grant,
+  type GrantSignature,
   issuerPublicKey,
   toHex,
   verifySignature,
 } from "@airgrant/core";
-import type { GrantClaims } from "./claims.js";
+import type { ClaimSignature, GrantClaims } from "./claims.js";
 import type { Refusal } from "./grant-rules.js";
 
 /** Presented input beyond this is not a grant: the longest four-signature grant is under 2 KiB. */
@@ -39,29 +40,40 @@ export function decodeGrantClaims(
   return grantClaims(grant);
 }
 
+/**
+ * One grant signature over `signedBytes`, by a bundle issuer or, when it
+ * `mayApprove`, a bundle approver: a grant text's, or an approval a
+ * certificate carries (certificate-claims.ts).
+ */
+export function signatureClaim(
+  signature: GrantSignature,
+  signedBytes: Uint8Array,
+  mayApprove: boolean,
+): ClaimSignature {
+  const keyId = toHex(signature.keyId);
+  return {
+    name: `key ${keyId}`,
+    findIssuer: (bundle) => bundle.issuers.find((issuer) => issuer.keyId === keyId),
+    findApprover: (bundle) =>
+      mayApprove ? bundle.approvals?.approvers.find((approver) => approver.keyId === keyId) : undefined,
+    verify: (key) => {
+      if (key.algorithm !== signature.algorithm) {
+        return `key ${keyId} is a ${key.algorithm} key, the signature claims ${signature.algorithm}`;
+      }
+      return verifySignature(key.algorithm, issuerPublicKey(key), signedBytes, signature.signature)
+        ? undefined
+        : `signature by key ${keyId} does not verify`;
+    },
+  };
+}
+
 /** The claims of a decoded grant: what its fields say, and its signatures over its signed bytes. */
 export function grantClaims(grant: Grant): GrantClaims {
   const claims: GrantClaims = {
     carrier: "grant-text",
     grantId: toHex(grant.grantId),
-    signatures: grant.signatures.map((signature, index) => {
-      const keyId = toHex(signature.keyId);
-      return {
-        name: `key ${keyId}`,
-        findIssuer: (bundle) => bundle.issuers.find((issuer) => issuer.keyId === keyId),
-        // The first signature is the issuer's (docs/grant-format.md, "Signatures"), never an approval.
-        findApprover: (bundle) =>
-          index === 0 ? undefined : bundle.approvals?.approvers.find((approver) => approver.keyId === keyId),
-        verify: (key) => {
-          if (key.algorithm !== signature.algorithm) {
-            return `key ${keyId} is a ${key.algorithm} key, the signature claims ${signature.algorithm}`;
-          }
-          return verifySignature(key.algorithm, issuerPublicKey(key), grant.signedBytes, signature.signature)
-            ? undefined
-            : `signature by key ${keyId} does not verify`;
-        },
-      };
-    }),
+    // The first signature is the issuer's (docs/grant-format.md, "Signatures"), never an approval.
+    signatures: grant.signatures.map((signature, index) => signatureClaim(signature, grant.signedBytes, index > 0)),
     notBefore: grant.notBefore,
     notAfter: grant.notAfter,
     principals: [grant.principal],

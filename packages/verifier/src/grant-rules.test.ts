@@ -4,6 +4,9 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
+  APPROVALS_EXTENSION,
+  decodeGrant,
+  encodeCarriedApprovals,
   encodeGrant,
   encodeGrantBody,
   encodeGrantText,
@@ -183,8 +186,18 @@ function grantText(spec: GrantSpec): Uint8Array {
   return new TextEncoder().encode(encodeGrantText(grantBinary(spec)));
 }
 
-/** The certificate the signer mints for the grant (docs/openssh.md), signed by its first signer. */
-function certificate(spec: GrantSpec): Uint8Array {
+/** `approvals@airgrant` of the grant: its body and its signatures after the first (docs/openssh.md, "Approvals"). */
+function carriedApprovals(spec: GrantSpec): string {
+  const grant = decodeGrant(grantBinary(spec));
+  return Buffer.from(encodeCarriedApprovals(grant.signedBytes, grant.signatures.slice(1))).toString("base64");
+}
+
+/**
+ * The certificate the signer mints for the grant (docs/openssh.md), signed
+ * by its first signer; for a grant made with approvals (`certify`) it
+ * carries them in `approvals@airgrant`.
+ */
+function certificate(spec: GrantSpec, withApprovals: boolean): Uint8Array {
   const ca = key(spec.signers[0] as string);
   const subject = key("C").spki;
   const subjectKey = Buffer.concat([
@@ -213,6 +226,7 @@ function certificate(spec: GrantSpec): Uint8Array {
         ...(spec.challenge === undefined
           ? {}
           : { [REQUEST_EXTENSION]: Buffer.from(spec.challenge, "hex").toString("latin1") }),
+        ...(withApprovals && spec.signers.length > 1 ? { [APPROVALS_EXTENSION]: carriedApprovals(spec) } : {}),
       },
     },
     "ed25519",
@@ -253,7 +267,8 @@ describe("the verdict vectors (test/vectors/verdicts-v1.json)", () => {
       const expected = differs?.expect ?? c.expect;
       it(`${c.name}: ${expected} as a certificate`, () => {
         if (differs !== undefined) expect(differs.why).toMatch(/\w/);
-        expect(codeOf(decodeCertificateClaims(certificate(grant)), bundle, context)).toBe(expected);
+        const blob = certificate(grant, bundle.approvals !== undefined);
+        expect(codeOf(decodeCertificateClaims(blob), bundle, context)).toBe(expected);
       });
     }
   }
@@ -319,6 +334,84 @@ describe("the certificate carrier", () => {
     );
   }
 
+  it("takes an approvals@airgrant body that says what the certificate says, and refuses one that differs", () => {
+    const spec = {
+      ...vectors.defaults.grant,
+      signers: ["A", "B"],
+      sourceAddress: "10.0.0.0/8",
+      forceCommand: "/usr/bin/uptime",
+    };
+    const carried = carriedApprovals(spec);
+    // B signs as a second issuer here: the rules verify every carried signature as they do a text's.
+    const bundle = bundleOf({
+      ...vectors.defaults.bundle,
+      issuers: [
+        { key: "A", targets: ["*"] },
+        { key: "B", targets: ["*"] },
+      ],
+    });
+    const as = (edit: (fields: Parameters<typeof encodeSshCertificateBody>[0]) => void) =>
+      codeOf(
+        decodeCertificateClaims(
+          reSigned((f) => {
+            f.criticalOptions = { "force-command": "/usr/bin/uptime", "source-address": "10.0.0.0/8" };
+            f.extensions[APPROVALS_EXTENSION] = carried;
+            edit(f);
+          }),
+        ),
+        bundle,
+        { ...context, remoteAddress: "10.1.2.3" },
+      );
+    expect(as(() => {})).toBe("allowed");
+    const other = `${"0".repeat(31)}1`;
+    for (const edit of [
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.keyId = `${other}@${spec.target}`),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.keyId = `${spec.grantId}/2@${spec.target}`),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.keyId = `${spec.grantId}@group:dbs`),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.principals = ["root"]),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.principals = [spec.principal, "root"]),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.validBefore += 1n),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.validAfter -= 1n),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => delete f.criticalOptions["force-command"],
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.criticalOptions["source-address"] = "0.0.0.0/0"),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.extensions[MIN_TRUST_VERSION_EXTENSION] = "1"),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.extensions[APPROVALS_EXTENSION] = `${carried} `),
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) => (f.extensions[APPROVALS_EXTENSION] = carried.slice(8)),
+      // A body bound to a request the certificate does not carry.
+      (f: Parameters<typeof encodeSshCertificateBody>[0]) =>
+        (f.extensions[APPROVALS_EXTENSION] = carriedApprovals({ ...spec, challenge: "41".repeat(18) })),
+    ]) {
+      expect(as(edit)).toBe("malformed-certificate");
+    }
+  });
+
+  it("checks the carried signatures, and never carries a grant that a prompt would take", () => {
+    const bundle = bundleOf({
+      ...vectors.defaults.bundle,
+      issuers: [
+        { key: "A", targets: ["*"] },
+        { key: "B", targets: ["*"] },
+      ],
+    });
+    const carried = carriedApprovals({ ...vectors.defaults.grant, signers: ["A", "B"] });
+    const withCarried = (base64: string) => reSigned((f) => (f.extensions[APPROVALS_EXTENSION] = base64));
+    expect(codeOf(decodeCertificateClaims(withCarried(carried)), bundle, context)).toBe("allowed");
+    const bytes = Buffer.from(carried, "base64");
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+    expect(codeOf(decodeCertificateClaims(withCarried(bytes.toString("base64"))), bundle, context)).toBe(
+      "bad-signature",
+    );
+    // The issuer's signature over the body is not in the extension: what it holds is no grant.
+    expect(() => decodeGrant(new Uint8Array(Buffer.from(carried, "base64")))).toThrow(
+      /first signature is not by the grant's issuer/,
+    );
+    // The issuer's signature put back is refused, and so is a body another issuer made, under this CA.
+    const whole = Buffer.from(grantBinary({ ...vectors.defaults.grant, signers: ["A", "B"] })).toString("base64");
+    expect(codeOf(decodeCertificateClaims(withCarried(whole)), bundle, context)).toBe("malformed-certificate");
+    const others = carriedApprovals({ ...vectors.defaults.grant, signers: ["B", "A"] });
+    expect(codeOf(decodeCertificateClaims(withCarried(others)), bundle, context)).toBe("unknown-issuer");
+  });
+
   it("reads the grant id, its uses and its target from the key id, in one spelling only", () => {
     const id = spec.grantId;
     const claims = decodeCertificateClaims(reSigned((f) => (f.keyId = `${id}/255@group:dbs`)));
@@ -373,7 +466,7 @@ describe("the certificate carrier", () => {
   });
 
   it("refuses a certificate whose key type is not the one sshd names", () => {
-    const blob = certificate(spec);
+    const blob = certificate(spec, false);
     expect(codeOf(decodeCertificateClaims(blob, "ssh-rsa-cert-v01@openssh.com"), bundle, context)).toBe(
       "malformed-certificate",
     );
@@ -381,7 +474,8 @@ describe("the certificate carrier", () => {
   });
 
   it("gives a verdict, never an exception, for any bytes and any mutation of a good certificate", () => {
-    const good = certificate(spec);
+    // One that carries approvals, so mutations reach approvals@airgrant too.
+    const good = certificate({ ...spec, signers: ["A", "B"] }, true);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
         expect(codeOf(decodeCertificateClaims(bytes), bundle, context)).not.toBe("allowed");
