@@ -139,7 +139,8 @@ const GROUP_PREFIX = "group:";
  * (docs/verifier.md, "Audit entries"): written by `airgrant-verifier check`,
  * by the PAM entry point (which adds pamService, pamRhost, pamTty) and by
  * `ssh-session` when sshd opens a session with a grant's certificate (`via`
- * `ssh-certificate`; it has no anchor). `ssh-principals` entries, which
+ * `ssh-certificate`; it has an anchor only when it carries the grant's body
+ * in approvals@airgrant). `ssh-principals` entries, which
  * hosts that ran a principals command at authentication wrote, are not uses.
  */
 export class HostUseCheck implements EntryCheck {

@@ -20,6 +20,7 @@ import { p1363ToDer, VERIFIER_CLI as VERIFIER } from "@airgrant/testkit";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodePendingGrant, encodePendingGrant } from "./pending-grant.js";
 import { findPkcs11Module } from "./pkcs11-module-path.js";
 import { createSoftHsmToken } from "./softhsm-token.js";
 
@@ -1131,5 +1132,53 @@ describe("airgrant-signer krl", () => {
     expect(existsSync(out)).toBe(false);
     writeFileSync(log, readFileSync(log, "utf8").replace('"reason":"r"}', '"reason":"s"}'));
     expectError(signer(home, ["krl", "--out", out]), 3, "audit-log-corrupt");
+  });
+});
+
+describe("airgrant-signer certify", () => {
+  /** A pending grant needing one approval, and the same file with a forged approval (the host, not certify, judges it). */
+  function pendingPair(home: string, key: TestYubikey): { open: string; approved: string } {
+    const open = join(work, `pending-${homes}-${Math.random().toString(36).slice(2)}.json`);
+    expectOk(mint(home, key, ["--approvals", "1", "--out", open]));
+    const pending = decodePendingGrant(new Uint8Array(readFileSync(open)));
+    const approval = {
+      keyId: "ab".repeat(8),
+      algorithm: "ed25519" as const,
+      officer: "carol",
+      signature: new Uint8Array(64),
+    };
+    const approved = `${open}.approved`;
+    writeFileSync(approved, encodePendingGrant({ ...pending, approvals: [approval] }));
+    return { open, approved };
+  }
+
+  it("refuses a grant without its approvals, a denied one and another signer's, and the KRL revokes one it certified", () => {
+    const { home, key } = readyHome();
+    const pub = join(home, "..", `id_certify_${homes}`);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", pub]);
+    const certify = (h: string, file: string) =>
+      signer(h, ["certify", file, "--ssh-pubkey", `${pub}.pub`, "--cert-out", `${file}-cert.pub`, "--json"]);
+    const { open, approved } = pendingPair(home, key);
+    expect(certify(home, open).stderr).toMatch(/^error: pending-grant-incomplete: .* has 0 of the 1 approvals/m);
+    const pending = decodePendingGrant(new Uint8Array(readFileSync(approved)));
+    const denied = `${approved}.denied`;
+    writeFileSync(denied, encodePendingGrant({ ...pending, denied: { officer: "carol", reason: "no" } }));
+    expect(certify(home, denied).stderr).toMatch(/^error: pending-grant-closed: /m);
+    const other = readyHome();
+    const foreign = certify(other.home, approved);
+    expect(foreign.stderr).toMatch(/^error: key-missing: .* was issued by key [0-9a-f]{16}, not by this signer's/m);
+    expect(foreign.status).toBe(3);
+
+    const made = JSON.parse(expectOk(certify(home, approved)).stdout);
+    const cert = readFileSync(`${approved}-cert.pub`, "utf8");
+    const listed = execFileSync("ssh-keygen", ["-L", "-f", "-"], { input: cert, encoding: "utf8" });
+    expect(listed).toContain(`Key ID: "${made.grantId}@db1.example"`);
+    expect(listed).toMatch(/Extensions: [\s\S]*approvals@airgrant/);
+    const entry = auditEntries(home).findLast((e) => e.type === "grant-certified");
+    expect(entry?.data).toMatchObject({ grantId: made.grantId, sshCertificate: { serial: made.serial } });
+    expectOk(signer(home, ["revoke", made.grantId, "--reason", "engagement cancelled"]));
+    const krl = join(work, `certified-${homes}.krl`);
+    const r = JSON.parse(expectOk(signer(home, ["krl", "--out", krl, "--json"], "", { AIRGRANT_PIN: "" })).stdout);
+    expect(r.keyIds).toEqual([`${made.grantId}@db1.example`]);
   });
 });

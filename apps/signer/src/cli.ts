@@ -35,6 +35,7 @@ import {
   readPendingGrant,
 } from "./approve-grant.js";
 import { type ApproverRecord, enrolApprover, readApprovers, removeApprover } from "./approver-keys.js";
+import { certifyPendingGrant } from "./certify-grant.js";
 import { formatDuration, parseDuration } from "./duration.js";
 import {
   exportBundle,
@@ -72,6 +73,7 @@ import {
   parseTargetList,
   readPolicy,
 } from "./signer-policy.js";
+import type { SshPublicKey } from "./ssh-user-certificate.js";
 import { readOtp, readPin, readPrivateId } from "./terminal-input.js";
 import { openToken, type TokenSession } from "./token-session.js";
 import { writeCheckpoint } from "./write-checkpoint.js";
@@ -114,6 +116,9 @@ commands:
         approval that completes it prints the grant on stdout
   deny FILE --name NAME [--key-id ID] --reason TEXT
         end a pending grant: it is refused from then on
+  certify FILE --ssh-pubkey FILE [--cert-out FILE]
+        sign an OpenSSH certificate for a pending grant with all its approvals,
+        carrying them (approvals@airgrant), with the issuer key
   bundle --out FILE [--max-lifetime DURATION] [--clock-skew DURATION]
          [--group NAME=host1,host2]...
          [--signed [--trust-version N] [--root-threshold K] [--expires DURATION]
@@ -235,6 +240,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   "approver remove": ["key-id"],
   approve: ["name", "key-id", "qr", "qr-png", "qr-svg"],
   deny: ["name", "key-id", "reason"],
+  certify: ["ssh-pubkey", "cert-out"],
   bundle: [
     "out",
     "max-lifetime",
@@ -515,18 +521,8 @@ function parseGrantRequest(values: Values): GrantRequest {
     }
     request.notBefore = Math.floor(ms / 1000);
   }
-  const pubkeyFile = values["ssh-pubkey"];
-  if (pubkeyFile !== undefined) {
-    let line: string;
-    try {
-      line = readFileSync(pubkeyFile, "utf8");
-    } catch (err) {
-      throw new AirgrantError("file-unreadable", `cannot read ${pubkeyFile}: ${(err as NodeJS.ErrnoException).code}`);
-    }
-    request.sshPublicKey = parseSshPublicKeyLine(line);
-  } else if (values["cert-out"] !== undefined) {
-    throw new AirgrantError("usage", "--cert-out goes with --ssh-pubkey");
-  }
+  const sshPublicKey = readSshPublicKey(values);
+  if (sshPublicKey !== undefined) request.sshPublicKey = sshPublicKey;
   const approvals = values.approvals;
   if (approvals !== undefined) {
     if (!/^[1-3]$/.test(approvals)) throw new AirgrantError("bad-input", "--approvals must be 1, 2 or 3");
@@ -539,6 +535,22 @@ function parseGrantRequest(values: Values): GrantRequest {
     throw usage("--out goes with --approvals");
   }
   return request;
+}
+
+/** The key of `--ssh-pubkey`, its id_*.pub line read and parsed. */
+function readSshPublicKey(values: Values): SshPublicKey | undefined {
+  const pubkeyFile = values["ssh-pubkey"];
+  if (pubkeyFile === undefined) {
+    if (values["cert-out"] !== undefined) throw new AirgrantError("usage", "--cert-out goes with --ssh-pubkey");
+    return undefined;
+  }
+  let line: string;
+  try {
+    line = readFileSync(pubkeyFile, "utf8");
+  } catch (err) {
+    throw new AirgrantError("file-unreadable", `cannot read ${pubkeyFile}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  return parseSshPublicKeyLine(line);
 }
 
 /** Where the certificate goes: --cert-out, else beside the key as ssh-keygen puts it (id_x.pub → id_x-cert.pub). */
@@ -742,6 +754,31 @@ function runDeny(ctx: Context, file: string): number {
     ctx,
     { grantId, officer: approver.officer, auditSeq },
     `denied grant ${grantId} as officer ${approver.officer}; ${file} is refused by approve from now on\n`,
+  );
+  return 0;
+}
+
+function runCertify(ctx: Context, file: string): number {
+  const subject = readSshPublicKey(ctx.values);
+  const certPath = certificatePath(ctx.values);
+  if (subject === undefined || certPath === undefined) throw usage("certify needs --ssh-pubkey FILE");
+  const result = withSigner(
+    ctx.home,
+    (recorded) => openCommandToken(ctx, recorded),
+    (signer) => certifyPendingGrant(signer, file, subject),
+  );
+  // Public, like the key it certifies: ssh reads it beside the private key.
+  writeFileAtomic(certPath, `${result.line}\n`, 0o644);
+  print(
+    ctx,
+    {
+      grantId: result.grantId,
+      serial: result.serial,
+      keyId: result.keyId,
+      certificateFile: certPath,
+      auditSeq: result.auditSeq,
+    },
+    `OpenSSH certificate for grant ${result.grantId}, with its approvals, written to ${certPath}\n`,
   );
   return 0;
 }
@@ -1076,6 +1113,7 @@ const COMMANDS: Readonly<Record<string, (ctx: Context, ...args: string[]) => num
   "approver remove": runApproverRemove,
   approve: runApprove,
   deny: runDeny,
+  certify: runCertify,
   revoke: runRevoke,
   krl: runKrl,
   status: runStatus,
@@ -1096,6 +1134,7 @@ const COMMAND_ARGUMENTS: Readonly<Record<string, string>> = {
   revoke: "a GRANTID",
   approve: "a FILE",
   deny: "a FILE",
+  certify: "a FILE",
 };
 
 // The QR encoder is a fifth of the start-up of every command; only a grant

@@ -13,7 +13,7 @@ export interface Revocation {
 /** What the signer log says of one grant it issued. */
 export interface IssuedGrant {
   grantId: string;
-  /** The key id of its OpenSSH certificate (docs/openssh.md), when one was minted with it. */
+  /** The key id of its OpenSSH certificates (docs/openssh.md), when one was minted with it or by `certify`. */
   sshKeyId?: string;
   revocation?: Revocation;
 }
@@ -25,7 +25,7 @@ export interface IssuedGrants {
 }
 
 /**
- * Reads the signer log's `grant-issued` and `grant-revoked` entries, its
+ * Reads the signer log's `grant-issued`, `grant-certified` and `grant-revoked` entries, its
  * chain verified on the way: what `revoke`, `bundle` and `krl` decide from.
  * A torn last line is an append that never completed (its command never
  * answered) and is left out; any other break is `audit-log-corrupt`, since
@@ -42,6 +42,13 @@ export function readIssuedGrants(logPath: string): IssuedGrants {
         const { grantId, sshCertificate } = readAuditData("grant-issued", entry.data).record;
         if (grantId === undefined) return `a grant-issued entry without a grant id`;
         grants.set(grantId, { grantId, ...(sshCertificate === undefined ? {} : { sshKeyId: sshCertificate.keyId }) });
+      } else if (entry.type === "grant-certified") {
+        const { grantId, sshCertificate } = readAuditData("grant-certified", entry.data).record;
+        const grant = grantId === undefined ? undefined : grants.get(grantId);
+        if (grant === undefined || sshCertificate === undefined) {
+          return `a grant-certified entry of no grant issued before it`;
+        }
+        grant.sshKeyId = sshCertificate.keyId;
       } else if (entry.type === "grant-revoked") {
         const { grantId, reason } = readAuditData("grant-revoked", entry.data).record;
         const grant = grantId === undefined ? undefined : grants.get(grantId);

@@ -144,7 +144,10 @@ export function mintGrant(
     ...(request.requestCode === undefined ? {} : { challenge: requestChallenge(request.requestCode) }),
   });
   if (request.approvals !== undefined && request.sshPublicKey !== undefined) {
-    throw new AirgrantError("usage", "a certificate carries no approvals: --ssh-pubkey does not go with --approvals");
+    throw new AirgrantError(
+      "usage",
+      "a certificate carries the approvals it is signed with: --ssh-pubkey goes with certify once the grant has them, not with --approvals",
+    );
   }
   const length = signedGrantTextLength(body.length, 1 + (request.approvals ?? 0));
   // A grant with approvals is carried as a file or a QR code when it is too long to type (docs/two-person.md, "Carriers").

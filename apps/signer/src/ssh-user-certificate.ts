@@ -1,4 +1,5 @@
 import {
+  APPROVALS_EXTENSION,
   encodeSshCertificate,
   encodeSshCertificateBody,
   MIN_TRUST_VERSION_EXTENSION,
@@ -29,6 +30,8 @@ export interface CertifiedGrant {
   minTrustVersion?: number;
   /** The request code's 18 symbols, for a request-bound grant. */
   request?: string;
+  /** For a grant made with approvals, `approvals@airgrant`: its body and approvals (encodeCarriedApprovals). */
+  approvals?: Uint8Array;
 }
 
 export interface SshUserCertificate {
@@ -46,9 +49,10 @@ export interface SshUserCertificate {
  * key id = `<grant id>[/N]@<target>` (`/N` when it allows N uses, so the
  * host counts certificate logins and text logins of one grant against one
  * limit; the target because sshd has no field for it, and the host holds a
- * certificate to it as to the grant), a random serial, the pty extension
- * and the grant's `min-trust-version@airgrant` and `request@airgrant` if it
- * has them; the grant's constraints become critical options.
+ * certificate to it as to the grant), a random serial, the pty extension,
+ * the grant's `min-trust-version@airgrant` and `request@airgrant` if it
+ * has them, and its body and approvals in `approvals@airgrant` if it was
+ * made with approvals; the grant's constraints become critical options.
  */
 export function signSshUserCertificate(
   signer: Signer,
@@ -78,6 +82,9 @@ export function signSshUserCertificate(
           ? {}
           : { [MIN_TRUST_VERSION_EXTENSION]: String(grant.minTrustVersion) }),
         ...(grant.request === undefined ? {} : { [REQUEST_EXTENSION]: grant.request }),
+        ...(grant.approvals === undefined
+          ? {}
+          : { [APPROVALS_EXTENSION]: Buffer.from(grant.approvals).toString("base64") }),
       },
     },
     algorithm,

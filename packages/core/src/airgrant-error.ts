@@ -160,6 +160,7 @@ export const ERROR_CODES = {
   "already-approved": "verdict",
   "self-approval": "verdict",
   "pending-grant-closed": "verdict",
+  "pending-grant-incomplete": "verdict",
   "malformed-pending-grant": "usage",
   // auditor
   "chain-broken": "verdict",

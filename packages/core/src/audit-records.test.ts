@@ -120,6 +120,11 @@ const good: { [T in AuditRecordType]: Record<string, AuditValue> } = {
     officers: ["bob"],
     grantSha256: "c".repeat(64),
   },
+  "grant-certified": {
+    grantId: "0".repeat(32),
+    sshCertificate: { serial: "42", keyId: `${"0".repeat(32)}@db1.example`, subjectKeySha256: "d".repeat(64) },
+    grantSha256: "c".repeat(64),
+  },
 };
 
 const types = Object.keys(AUDIT_RECORDS) as AuditRecordType[];

@@ -284,6 +284,18 @@ export const AUDIT_RECORDS = {
     required: { grantId: hex(32), approvers: listOf(hex(16)), officers: listOf(text), grantSha256: hex(64) },
     optional: {},
   },
+  "grant-certified": {
+    required: {
+      grantId: hex(32),
+      sshCertificate: objectOf<{ serial: string; keyId: string; subjectKeySha256: string }>({
+        serial: decimal,
+        keyId: text,
+        subjectKeySha256: hex(64),
+      }),
+      grantSha256: hex(64),
+    },
+    optional: {},
+  },
 } as const satisfies Record<string, Schema>;
 
 export type AuditRecordType = keyof typeof AUDIT_RECORDS;
