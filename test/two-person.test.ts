@@ -8,8 +8,11 @@
 // attacks of a signer workstation that does not keep the rule: grants it
 // assembles with two signatures of one officer, of an officer not allowed
 // for the target, or of the account's own, which the host does not count.
-// Needs root, pamtester and swtpm (CI has them, see .ci/run): it fails,
-// never skips, without.
+// Last, a real sshd with the lines of docs/openssh.md takes a certificate
+// from `certify` that carries the grant's two approvals, once, and its
+// session line refuses one that carries one.
+// Needs root, pamtester, swtpm, sshd and ssh (CI has them, see .ci/run): it
+// fails, never skips, without.
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,10 +23,15 @@ import { SIGNER_BUNDLE, VERIFIER_CLI, VERIFIER_EXECUTABLE } from "@airgrant/test
 import {
   cleanUpSuite,
   createThrowawayUser,
+  documentedOpenSshConfig,
+  documentedOpenSshSessionLine,
   type Removable,
   removeStaleFixtures,
   requireCommand,
   requireRoot,
+  SSH_KEY_LOGIN_OPTIONS,
+  type SshdServer,
+  startSshd,
   writePamService,
 } from "@airgrant/testkit/system";
 import { makeTpmToken, TEST_PIN, TEST_SO_PIN, type TpmToken } from "@airgrant/testkit/token";
@@ -404,5 +412,106 @@ describe("approvals by officers' own keys, counted by the host", () => {
     const r = approve(changed, "bob");
     expect(r.stderr).toMatch(/^error: malformed-pending-grant: /);
     expect(r.status).toBe(2);
+  });
+});
+
+describe("an OpenSSH certificate that carries its grant's approvals, with a real sshd", () => {
+  let sshd: SshdServer | undefined;
+  let sshUser: Removable;
+  let clientKey: string;
+  let sessionLog: string;
+
+  beforeAll(async () => {
+    requireCommand("ssh", "openssh-client");
+    requireCommand("ssh-keygen", "openssh-client");
+    const caKeys = spawnSync(process.execPath, [VERIFIER_CLI, "ssh-ca-keys", "--state", host], { encoding: "utf8" });
+    expect(caKeys.status, caKeys.stderr).toBe(0);
+    const caKeysFile = join(work, "airgrant_ca_keys");
+    writeFileSync(caKeysFile, caKeys.stdout);
+    clientKey = join(work, "id_ed25519");
+    const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", clientKey], { encoding: "utf8" });
+    expect(keygen.status, keygen.stderr).toBe(0);
+    sshUser = createThrowawayUser("agtc", "/bin/sh");
+    fixtures.push(sshUser);
+    sessionLog = join(work, "airgrant-ssh.log");
+    const documented = { stateDir: host, caKeysFile, logFile: sessionLog, host: PROD_HOST };
+    const service = writePamService([
+      "auth required pam_deny.so",
+      "account required pam_permit.so",
+      documentedOpenSshSessionLine(documented),
+      "session required pam_permit.so",
+    ]);
+    fixtures.push(service);
+    sshd = await startSshd({
+      dir: join(work, "sshd"),
+      pamService: service.name,
+      config: ["PasswordAuthentication no", "KbdInteractiveAuthentication no", ...documentedOpenSshConfig(documented)],
+    });
+  }, 60_000);
+  afterAll(() => sshd?.stop(), 30_000);
+
+  /** `certify` the pending grant for the client key, then log in with the certificate. */
+  function certify(file: string): Run {
+    return signer(["certify", file, "--ssh-pubkey", `${clientKey}.pub`, "--cert-out", `${file}-cert.pub`]);
+  }
+  function ssh(certFile: string): Run {
+    const r = spawnSync(
+      "ssh",
+      [
+        "-F",
+        "/dev/null",
+        "-p",
+        String(sshd?.port),
+        "-i",
+        clientKey,
+        "-o",
+        `CertificateFile=${certFile}`,
+        ...SSH_KEY_LOGIN_OPTIONS,
+        `${sshUser.name}@127.0.0.1`,
+        "echo hello",
+      ],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 },
+    );
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+  const sessionVerdicts = () =>
+    entriesOf(join(host, "audit.log"), "grant-check")
+      .filter((e) => e.user === sshUser.name)
+      .map((e) => e.verdict);
+
+  it("logs in once with the approvals of bob (SoftHSM2) and carol (TPM) where group:prod needs two", () => {
+    const file = pendingGrant(2, sshUser.name);
+    expect(approve(file, "bob").status).toBe(0);
+    expect(certify(file).stderr).toMatch(/^error: pending-grant-incomplete: .* has 1 of the 2 approvals it needs/m);
+    expect(approve(file, "carol").status).toBe(0);
+    const certified = certify(file);
+    expect(certified.status, certified.stderr).toBe(0);
+    const cert = readFileSync(`${file}-cert.pub`, "utf8");
+    const shown = spawnSync("ssh-keygen", ["-L", "-f", "-"], { input: cert, encoding: "utf8" });
+    expect(shown.stdout).toMatch(/Extensions: [\s\S]*approvals@airgrant/);
+    const first = ssh(`${file}-cert.pub`);
+    expect(first.stdout, first.stderr).toBe("hello\n");
+    expect(first.status).toBe(0);
+    expect(ssh(`${file}-cert.pub`).status).not.toBe(0);
+    expect(sessionVerdicts()).toEqual(["allowed", "grant-replayed"]);
+    const log = join(home, "audit.log");
+    const certifiedEntry = entriesOf(log, "grant-certified").at(-1) as { sshCertificate: { keyId: string } };
+    expect(certifiedEntry.sshCertificate.keyId).toMatch(/^[0-9a-f]{32}@group:prod$/);
+    expect(verifyAuditLog(log).ok).toBe(true);
+  });
+
+  it("refuses in ssh-session a certificate with one approval, from a workstation that lowered the count", () => {
+    const file = pendingGrant(2, sshUser.name);
+    // A signer that does not keep the rule: the pending file says one approval is enough.
+    writeFileSync(file, readFileSync(file, "utf8").replace('"approvalsNeeded":2', '"approvalsNeeded":1'));
+    expect(approve(file, "bob").status).toBe(0);
+    expect(certify(file).status).toBe(0);
+    const refused = ssh(`${file}-cert.pub`);
+    expect(refused.stdout).toBe("");
+    expect(refused.status).not.toBe(0);
+    expect(sessionVerdicts().at(-1)).toBe("not-enough-approvals");
+    expect(readFileSync(sessionLog, "utf8")).toMatch(
+      /not-enough-approvals: .* has 1 approval\(s\) that count; host 'db1\.example' needs 2/,
+    );
   });
 });
