@@ -1,17 +1,10 @@
 import { resolve } from "node:path";
-import {
-  AirgrantError,
-  auditData,
-  importPublicKey,
-  keyIdOf,
-  type TrustedApprover,
-  toHex,
-  writeFileAtomic,
-} from "@airgrant/core";
+import { AirgrantError, auditData, keyIdOf, type TrustedApprover, toHex, writeFileAtomic } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
-import { type IssuerKeyAlg, isIssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
+import { type IssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
 import type { TokenLocation } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
+import { recordedKey } from "./recorded-key.js";
 import { readRootsRecord } from "./root-keys.js";
 import { type TokenSource, withHomeSession } from "./signer.js";
 import type { SignerHome } from "./signer-home.js";
@@ -62,16 +55,8 @@ export function approversPath(home: SignerHome): string {
 function decodeApprover(path: string, value: unknown, index: number): ApproverRecord {
   const what = `approvers[${index}]`;
   const o = checkStateObject(path, value, MEMBERS, what);
-  const { officer, keyId, alg, publicKey, keyLabel, tokenLabel, modulePath, targets, maxTtl, enrolled } = o;
-  if (typeof alg !== "string" || !isIssuerKeyAlg(alg)) throw stateCorrupt(path, `${what}.alg`);
-  if (typeof publicKey !== "string") throw stateCorrupt(path, `${what}.publicKey`);
-  const spki = new Uint8Array(Buffer.from(publicKey, "base64"));
-  try {
-    importPublicKey(signatureAlgorithmOf(alg), spki);
-  } catch {
-    throw stateCorrupt(path, `${what}.publicKey is not an ${alg} public key`);
-  }
-  if (keyId !== toHex(keyIdOf(spki))) throw stateCorrupt(path, `${what}.keyId does not match publicKey`);
+  const { officer, keyLabel, tokenLabel, modulePath, targets, maxTtl, enrolled } = o;
+  const key = recordedKey(path, what, o);
   for (const [name, v] of Object.entries({ officer, keyLabel, tokenLabel, modulePath })) {
     if (typeof v !== "string" || v === "") throw stateCorrupt(path, `${what}.${name}`);
   }
@@ -88,9 +73,7 @@ function decodeApprover(path: string, value: unknown, index: number): ApproverRe
   if (typeof enrolled !== "string" || Number.isNaN(Date.parse(enrolled))) throw stateCorrupt(path, `${what}.enrolled`);
   return {
     officer: officer as string,
-    keyId,
-    alg,
-    publicKey: spki,
+    ...key,
     keyLabel: keyLabel as string,
     token: { tokenLabel: tokenLabel as string, modulePath: modulePath as string },
     targets: targets as string[],

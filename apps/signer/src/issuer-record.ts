@@ -1,5 +1,6 @@
-import { AirgrantError, importPublicKey, keyIdOf, toHex, writeFileAtomic } from "@airgrant/core";
-import { type IssuerKeyAlg, isIssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
+import { AirgrantError, writeFileAtomic } from "@airgrant/core";
+import type { IssuerKeyAlg } from "./issuer-key-alg.js";
+import { recordedKey } from "./recorded-key.js";
 import { checkStateObject, parseStateJson, readStateFile, stateCorrupt } from "./state-file.js";
 import type { OpenTokenOptions } from "./token-session.js";
 
@@ -51,20 +52,12 @@ export function readIssuerRecord(path: string): IssuerRecord | undefined {
   const value = parseStateJson(path, text);
   const v1 = (value as { format?: unknown } | null)?.format === ISSUER_RECORD_FORMAT_V1;
   const o = checkStateObject(path, value, v1 ? KEYS_V1 : KEYS, "the file");
-  const { format, keyLabel, alg, publicKey, keyId, created } = o;
+  const { format, keyLabel, created } = o;
   if (format !== ISSUER_RECORD_FORMAT && !v1) throw stateCorrupt(path, `format is not ${ISSUER_RECORD_FORMAT}`);
   if (typeof keyLabel !== "string" || keyLabel === "") throw stateCorrupt(path, "keyLabel");
-  if (typeof alg !== "string" || !isIssuerKeyAlg(alg)) throw stateCorrupt(path, "alg");
+  const key = recordedKey(path, "", o);
   if (typeof created !== "string" || Number.isNaN(Date.parse(created))) throw stateCorrupt(path, "created");
-  if (typeof publicKey !== "string") throw stateCorrupt(path, "publicKey");
-  const spki = new Uint8Array(Buffer.from(publicKey, "base64"));
-  try {
-    importPublicKey(signatureAlgorithmOf(alg), spki);
-  } catch {
-    throw stateCorrupt(path, `publicKey is not an ${alg} public key`);
-  }
-  if (keyId !== toHex(keyIdOf(spki))) throw stateCorrupt(path, "keyId does not match publicKey");
-  const record: IssuerRecord = { keyLabel, alg, publicKey: spki, keyId, created };
+  const record: IssuerRecord = { keyLabel, ...key, created };
   if (v1) return record;
   const { tokenLabel, modulePath } = o;
   if (typeof tokenLabel !== "string" || tokenLabel === "") throw stateCorrupt(path, "tokenLabel");

@@ -1,5 +1,6 @@
-import { importPublicKey, keyIdOf, toHex, writeFileAtomic } from "@airgrant/core";
-import { type IssuerKeyAlg, isIssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
+import { writeFileAtomic } from "@airgrant/core";
+import type { IssuerKeyAlg } from "./issuer-key-alg.js";
+import { recordedKey } from "./recorded-key.js";
 import type { SignerHome } from "./signer-home.js";
 import { checkStateObject, parseStateObject, readStateFile, stateCorrupt } from "./state-file.js";
 
@@ -28,22 +29,15 @@ const KEY_MEMBERS = ["keyId", "alg", "publicKey", "keyLabel", "created", "retire
 
 function decodeRetiredIssuer(path: string, value: unknown, index: number): RetiredIssuer {
   const what = `keys[${index}]`;
-  const { keyId, alg, publicKey, keyLabel, created, retireAt } = checkStateObject(path, value, KEY_MEMBERS, what);
-  if (typeof alg !== "string" || !isIssuerKeyAlg(alg)) throw stateCorrupt(path, `${what}.alg`);
-  if (typeof publicKey !== "string") throw stateCorrupt(path, `${what}.publicKey`);
-  const spki = new Uint8Array(Buffer.from(publicKey, "base64"));
-  try {
-    importPublicKey(signatureAlgorithmOf(alg), spki);
-  } catch {
-    throw stateCorrupt(path, `${what}.publicKey is not an ${alg} public key`);
-  }
-  if (keyId !== toHex(keyIdOf(spki))) throw stateCorrupt(path, `${what}.keyId does not match publicKey`);
+  const o = checkStateObject(path, value, KEY_MEMBERS, what);
+  const { keyLabel, created, retireAt } = o;
+  const key = recordedKey(path, what, o);
   if (typeof keyLabel !== "string" || keyLabel === "") throw stateCorrupt(path, `${what}.keyLabel`);
   if (typeof created !== "string" || Number.isNaN(Date.parse(created))) throw stateCorrupt(path, `${what}.created`);
   if (!Number.isSafeInteger(retireAt) || (retireAt as number) < Math.floor(Date.parse(created) / 1000)) {
     throw stateCorrupt(path, `${what}.retireAt`);
   }
-  return { keyId, alg, publicKey: spki, keyLabel, created, retireAt: retireAt as number };
+  return { ...key, keyLabel, created, retireAt: retireAt as number };
 }
 
 /** The retired issuer keys, oldest rotation first; none when the file does not exist. */

@@ -1,17 +1,10 @@
 import { resolve } from "node:path";
-import {
-  AirgrantError,
-  auditData,
-  type BundleKey,
-  importPublicKey,
-  keyIdOf,
-  toHex,
-  writeFileAtomic,
-} from "@airgrant/core";
+import { AirgrantError, auditData, type BundleKey, keyIdOf, toHex, writeFileAtomic } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
-import { type IssuerKeyAlg, isIssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
+import { type IssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
 import type { TokenLocation } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
+import { recordedKey } from "./recorded-key.js";
 import { type TokenSource, withHomeSession } from "./signer.js";
 import type { SignerHome } from "./signer-home.js";
 import { checkStateObject, parseStateObject, readStateFile, stateCorrupt } from "./state-file.js";
@@ -63,16 +56,8 @@ export function rootsPath(home: SignerHome): string {
 
 function decodeRootKey(path: string, value: unknown, index: number): RootKeyRecord {
   const o = checkStateObject(path, value, KEY_MEMBERS, `keys[${index}]`);
-  const { keyId, alg, publicKey, keyLabel, tokenLabel, modulePath, created, removed } = o;
-  if (typeof alg !== "string" || !isIssuerKeyAlg(alg)) throw stateCorrupt(path, `keys[${index}].alg`);
-  if (typeof publicKey !== "string") throw stateCorrupt(path, `keys[${index}].publicKey`);
-  const spki = new Uint8Array(Buffer.from(publicKey, "base64"));
-  try {
-    importPublicKey(signatureAlgorithmOf(alg), spki);
-  } catch {
-    throw stateCorrupt(path, `keys[${index}].publicKey is not an ${alg} public key`);
-  }
-  if (keyId !== toHex(keyIdOf(spki))) throw stateCorrupt(path, `keys[${index}].keyId does not match publicKey`);
+  const { keyLabel, tokenLabel, modulePath, created, removed } = o;
+  const key = recordedKey(path, `keys[${index}]`, o);
   for (const [name, v] of Object.entries({ keyLabel, tokenLabel, modulePath })) {
     if (typeof v !== "string" || v === "") throw stateCorrupt(path, `keys[${index}].${name}`);
   }
@@ -81,16 +66,14 @@ function decodeRootKey(path: string, value: unknown, index: number): RootKeyReco
   if (removed !== null && (typeof removed !== "string" || Number.isNaN(Date.parse(removed)))) {
     throw stateCorrupt(path, `keys[${index}].removed`);
   }
-  const key: RootKeyRecord = {
-    keyId,
-    alg,
-    publicKey: spki,
+  const record: RootKeyRecord = {
+    ...key,
     keyLabel: keyLabel as string,
     token: { tokenLabel: tokenLabel as string, modulePath: modulePath as string },
     created,
   };
-  if (removed !== null) key.removed = removed;
-  return key;
+  if (removed !== null) record.removed = removed;
+  return record;
 }
 
 /** roots.json, or no keys and no signed bundle yet when it does not exist. */
