@@ -10,7 +10,7 @@ import {
   isSignatureAlgorithm,
   type JsonValue,
   MAX_APPROVALS,
-  parseCanonicalJson,
+  readCanonicalJsonFile,
   type SignatureAlgorithm,
   toHex,
 } from "@airgrant/core";
@@ -113,15 +113,11 @@ export function pendingGrantOf(pending: PendingGrant): Grant {
 
 /** Decode a pending grant file, refusing anything but its one canonical encoding (`malformed-pending-grant`). */
 export function decodePendingGrant(bytes: Uint8Array): PendingGrant {
-  if (bytes.length > MAX_PENDING_GRANT_BYTES) throw bad(`larger than ${MAX_PENDING_GRANT_BYTES} bytes`);
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    throw bad("not UTF-8 text");
-  }
-  if (!text.endsWith("\n")) throw bad("must end with a single newline");
-  const value = parseCanonicalJson(text.slice(0, -1), "malformed-pending-grant", "pending grant");
+  const { value } = readCanonicalJsonFile(bytes, {
+    maxBytes: MAX_PENDING_GRANT_BYTES,
+    code: "malformed-pending-grant",
+    what: "pending grant",
+  });
   const hasDenial = value !== null && typeof value === "object" && !Array.isArray(value) && "denied" in value;
   const o = object(value, "the file", hasDenial ? [...TOP, "denied"] : TOP);
   if (o.format !== PENDING_GRANT_FORMAT) throw bad(`format must be '${PENDING_GRANT_FORMAT}'`);

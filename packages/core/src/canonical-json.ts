@@ -151,3 +151,25 @@ export function parseCanonicalJson(text: string, code: ErrorCode, what: string):
   if (canonical !== text) throw new AirgrantError(code, `${what} is not in canonical JSON form`);
   return value;
 }
+
+/**
+ * A file that holds one canonical JSON value and one newline, in UTF-8 and
+ * at most `maxBytes`: its text and value, or `code` with `what` saying why.
+ * Trust bundles and pending grants are such files.
+ */
+export function readCanonicalJsonFile(
+  bytes: Uint8Array,
+  options: { maxBytes: number; code: ErrorCode; what: string },
+): { text: string; value: JsonValue } {
+  const { maxBytes, code, what } = options;
+  const bad = (message: string) => new AirgrantError(code, `${what}: ${message}`);
+  if (bytes.length > maxBytes) throw bad(`larger than ${maxBytes} bytes`);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw bad("not UTF-8 text");
+  }
+  if (!text.endsWith("\n")) throw bad("must end with a single newline");
+  return { text, value: parseCanonicalJson(text.slice(0, -1), code, what) };
+}

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { AirgrantError } from "./airgrant-error.js";
-import { type JsonValue, parseCanonicalJson } from "./canonical-json.js";
+import { type JsonValue, readCanonicalJsonFile } from "./canonical-json.js";
 import { checkTarget, formatTarget, type GrantTarget, parseTarget } from "./grant.js";
 import { fromHex, toHex } from "./hex.js";
 import { importPublicKey, isSignatureAlgorithm, keyIdOf, type SignatureAlgorithm } from "./signature-algorithm.js";
@@ -254,15 +254,11 @@ function decodeIssuer(value: JsonValue, index: number, version: 1 | 2): TrustedI
  * newline, at most MAX_TRUST_BUNDLE_BYTES.
  */
 export function readBundleText(bytes: Uint8Array): { text: string; value: JsonValue } {
-  if (bytes.length > MAX_TRUST_BUNDLE_BYTES) throw bad(`larger than ${MAX_TRUST_BUNDLE_BYTES} bytes`);
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    throw bad("not UTF-8 text");
-  }
-  if (!text.endsWith("\n")) throw bad("must end with a single newline");
-  return { text, value: parseCanonicalJson(text.slice(0, -1), "malformed-bundle", "trust bundle") };
+  return readCanonicalJsonFile(bytes, {
+    maxBytes: MAX_TRUST_BUNDLE_BYTES,
+    code: "malformed-bundle",
+    what: "trust bundle",
+  });
 }
 
 /** The policy members of an object whose member names the caller has checked. */
