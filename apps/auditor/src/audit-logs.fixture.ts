@@ -21,6 +21,8 @@ export interface IssuedFixture {
   officer: string;
   anchor: { seq: number; head: string };
   seq: number;
+  /** A pending grant's body hash (with approvalsNeeded): what its grant-approved entries name. */
+  bodySha256?: string;
 }
 
 export interface UseOptions {
@@ -70,6 +72,7 @@ export class AuditScenario {
       maxUses: fields.maxUses ?? 1,
       officer: fields.officer ?? "olivia",
     };
+    const bodySha256 = fields.approvalsNeeded === undefined ? undefined : toHex(randomBytes(32));
     const entry = appendAuditEntry(
       this.signerLog,
       "grant-issued",
@@ -82,14 +85,18 @@ export class AuditScenario {
         reason: "change 42",
         yubikeyId: "cccccccccccb",
         ...(fields.minTrustVersion === undefined ? {} : { minTrustVersion: fields.minTrustVersion }),
-        ...(fields.approvalsNeeded === undefined
-          ? {}
-          : { approvalsNeeded: fields.approvalsNeeded, bodySha256: toHex(randomBytes(32)) }),
+        ...(fields.approvalsNeeded === undefined ? {} : { approvalsNeeded: fields.approvalsNeeded }),
+        ...(bodySha256 === undefined ? {} : { bodySha256 }),
         ...(fields.request === undefined ? {} : { request: fields.request }),
       },
       { clock: at(notBefore) },
     );
-    return { ...grant, anchor: { seq: head.seq, head: head.hash.slice(0, 16) }, seq: entry.seq };
+    return {
+      ...grant,
+      anchor: { seq: head.seq, head: head.hash.slice(0, 16) },
+      seq: entry.seq,
+      ...(bodySha256 === undefined ? {} : { bodySha256 }),
+    };
   }
 
   private openSignerLog(time: number): { seq: number; hash: string } {

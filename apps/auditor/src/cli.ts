@@ -31,16 +31,21 @@ commands:
                   install receipt is given, with the trust bundle every signed
                   checkpoint, and that each log still holds the head an earlier
                   audit saw; exit 0 if all is intact, 1 if anything is broken
-  reconcile --signer LOG --host LOG... [--key RECEIPT]... [--bundle FILE] [--since FILE]
+  reconcile --signer LOG [--approver-log LOG]... --host LOG... [--key RECEIPT]...
+            [--bundle FILE] [--since FILE]
                   verify every chain, seal, checkpoint and earlier head as verify
                   does, and match each use on a host to a grant the signer issued;
                   exit 0 if nothing is found, 1 on any finding
-  report --signer LOG --host LOG... [--key RECEIPT]... [--bundle FILE] [--since FILE] --out FILE
+  report --signer LOG [--approver-log LOG]... --host LOG... [--key RECEIPT]...
+         [--bundle FILE] [--since FILE] --out FILE
                   reconcile, and write the result as one self-contained HTML file;
                   exit as reconcile does
 
 options:
-  --signer LOG    the signer's audit log
+  --signer LOG    the signer's audit log: the workstation that issued the grants
+  --approver-log LOG
+                  the audit log of another signer workstation where officers
+                  approved or denied those grants; repeat it for each workstation
   --host LOG      a host's audit log; repeat it, or list more logs after the command
   --key RECEIPT   a host's install receipt (from install-bundle --receipt): the
                   seals of the log it names are checked; repeat it for each host
@@ -120,6 +125,7 @@ interface VerifyOptions {
 
 interface ReconcileOptions extends VerifyOptions {
   signer?: string | undefined;
+  "approver-log"?: string[] | undefined;
   host?: string[] | undefined;
 }
 
@@ -135,6 +141,7 @@ function reconcileFromOptions(command: string, rest: string[], values: Reconcile
   const receipts = (values.key ?? []).map((path) => ({ path, receipt: readReceipt(path) }));
   return reconcileLogs({
     signerLog: values.signer,
+    approverLogs: values["approver-log"] ?? [],
     hostLogs,
     receipts,
     ...(bundle === undefined ? {} : { bundle }),
@@ -177,6 +184,7 @@ function runReport(rest: string[], values: ReconcileOptions & { out?: string | u
 const OPTIONS = {
   key: { type: "string", multiple: true },
   signer: { type: "string" },
+  "approver-log": { type: "string", multiple: true },
   host: { type: "string", multiple: true },
   bundle: { type: "string" },
   since: { type: "string" },
@@ -187,9 +195,9 @@ process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ positi
   const [command, ...rest] = positionals;
   const json = values.json === true;
   if (command !== "reconcile" && command !== "report") {
-    const stray = (["signer", "host", "out", ...(command === "verify" ? [] : (["bundle"] as const))] as const).find(
-      (o) => values[o] !== undefined,
-    );
+    const stray = (
+      ["signer", "approver-log", "host", "out", ...(command === "verify" ? [] : (["bundle"] as const))] as const
+    ).find((o) => values[o] !== undefined);
     if (stray !== undefined) throw usageError(CLI, `--${stray} goes with reconcile or report`);
   }
   switch (command) {

@@ -20,6 +20,7 @@ export type FindingCode =
   | "retired-issuer-used"
   | "trust-version-unmet"
   | "approvals-unmet"
+  | "approval-unlogged"
   | "request-not-logged"
   | "unbound-grant-used"
   | "bundle-not-exported"
@@ -45,6 +46,7 @@ export const FINDING_CODES: readonly FindingCode[] = [
   "retired-issuer-used",
   "trust-version-unmet",
   "approvals-unmet",
+  "approval-unlogged",
   "request-not-logged",
   "unbound-grant-used",
   "bundle-not-exported",

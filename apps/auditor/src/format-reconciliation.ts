@@ -138,7 +138,8 @@ function grantJson(g: IssuedGrant) {
     officer: g.officer,
     ...(g.approvalsNeeded === undefined ? {} : { approvalsNeeded: g.approvalsNeeded }),
     approvedBy: g.approvals.map((a) => a.officer),
-    ...(g.denied === undefined ? {} : { deniedBy: g.denied.officer }),
+    approvals: g.approvals,
+    ...(g.denied === undefined ? {} : { deniedBy: g.denied.officer, denied: g.denied }),
     uses: g.uses.length,
   };
 }
@@ -171,18 +172,24 @@ export function reconciliationJson(r: Reconciliation): Record<string, unknown> {
       checks: h.checks,
       uses: h.uses,
       refusals: Object.fromEntries(h.refusals),
-      logs: [...h.logs].map((i) => r.logs[i + 1]?.path),
+      logs: [...h.logs].map((i) => hostLogPath(r, i)),
     })),
     officers: r.officers,
     approvedGrants: r.grants.filter((g) => g.approvalsNeeded !== undefined).map(grantJson),
   };
 }
 
-/** Who approved a grant, as the signer log records it: for the tables and the report's timeline. */
+/** The path of the host log given at `index` among the host logs (a GrantUse's `log`). */
+export function hostLogPath(r: Reconciliation, index: number): string | undefined {
+  const first = r.logs.findIndex((l) => l.role === "host");
+  return first < 0 ? undefined : r.logs[first + index]?.path;
+}
+
+/** Who approved a grant, and in which log, as the signer and approver logs record it: for the tables and the report's timeline. */
 export function approvalsText(g: IssuedGrant): string {
   if (g.approvalsNeeded === undefined) return "";
-  const by = g.approvals.map((a) => a.officer).join(", ") || "nobody in this log";
-  const denied = g.denied === undefined ? "" : `; denied by ${g.denied.officer}`;
+  const by = g.approvals.map((a) => `${a.officer} (${a.log})`).join(", ") || "nobody in the logs given";
+  const denied = g.denied === undefined ? "" : `; denied by ${g.denied.officer} (${g.denied.log})`;
   return `${g.approvals.length} of ${g.approvalsNeeded} approval(s): ${by}${denied}`;
 }
 

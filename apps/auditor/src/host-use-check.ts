@@ -217,7 +217,7 @@ export class HostUseCheck implements EntryCheck {
     this.checkRevocation(grant, at);
     this.checkRetirement(grant, at);
     this.checkTrustVersion(grant, at);
-    this.checkApprovals(d, at);
+    this.checkApprovals(d, grant, at);
     return undefined;
   }
 
@@ -227,9 +227,15 @@ export class HostUseCheck implements EntryCheck {
    * entry is the larger of what the host's own entry says it needed and
    * what the policy of the bundle it installed (as the signer exported it)
    * needs for this host; the approvals are the key ids the host counted,
-   * one per officer as the signer log enrolled them.
+   * one per officer as the signer log enrolled them. Each key the host
+   * counted must have a grant-approved entry for the grant in a log given.
    */
-  private checkApprovals(d: Partial<AuditRecord<"grant-check">>, at: Omit<Finding, "code" | "message"> & UseAt): void {
+  private checkApprovals(
+    d: Partial<AuditRecord<"grant-check">>,
+    grant: IssuedGrant,
+    at: Omit<Finding, "code" | "message"> & UseAt,
+  ): void {
+    this.checkApprovalsLogged(d.approvers ?? [], grant, at);
     const policy = this.installed?.exported.approvalPolicy;
     const fromBundle =
       policy === undefined
@@ -246,6 +252,29 @@ export class HostUseCheck implements EntryCheck {
       code: "approvals-unmet",
       ...at,
       message: `the host's policy needs ${needed} approval(s) by distinct officers for ${at.host}; it counted ${officers.size} (${which})`,
+    });
+  }
+
+  /**
+   * airgrant-signer logs every approval it signs, so a key the host counted
+   * with no grant-approved entry in the logs given was approved at a
+   * workstation whose log is missing, or signed outside airgrant-signer.
+   */
+  private checkApprovalsLogged(
+    approvers: readonly string[],
+    grant: IssuedGrant,
+    at: Omit<Finding, "code" | "message"> & UseAt,
+  ): void {
+    const unlogged = [...new Set(approvers)].filter((keyId) => !grant.approvals.some((a) => a.keyId === keyId));
+    if (unlogged.length === 0) return;
+    const keys = unlogged.map((keyId) => {
+      const officer = this.context.ledger.approverOfficers.get(keyId);
+      return officer === undefined ? keyId : `${keyId} (${officer})`;
+    });
+    this.add({
+      code: "approval-unlogged",
+      ...at,
+      message: `the host counted approval key(s) ${keys.join(", ")}, whose approval of this grant no signer or approver log given records: give the log of the workstation where it was approved, or the key signed outside airgrant-signer`,
     });
   }
 

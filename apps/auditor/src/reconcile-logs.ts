@@ -1,4 +1,5 @@
 import { AirgrantError, isoSeconds, type SealReceipt, type TrustBundle } from "@airgrant/core";
+import { ApproverLog } from "./approver-log.js";
 import { FINDING_CODES, type Finding, type FindingCode, FindingList } from "./finding.js";
 import {
   type ClockDisagreements,
@@ -16,6 +17,8 @@ import { type HostTrust, type NewestTrust, TrustHistory } from "./trust-history.
 
 export interface ReconcileInput {
   signerLog: string;
+  /** Signer logs of workstations where officers approved or denied grants (`--approver-log`). */
+  approverLogs?: readonly string[];
   hostLogs: readonly string[];
   /** The trust bundle the hosts were given: its groups and clock skew, and the issuer keys that check checkpoints. */
   bundle?: TrustBundle;
@@ -34,7 +37,7 @@ export interface OfficerTally {
   neverUsed: number;
   uses: number;
   refusals: number;
-  /** grant-approved and grant-denied entries of the signer log by this officer (docs/two-person.md). */
+  /** grant-approved and grant-denied entries of the signer and approver logs by this officer (docs/two-person.md). */
   approvals: number;
   denials: number;
   findings: number;
@@ -117,12 +120,14 @@ function chainFinding(summary: LogSummary): Finding | undefined {
 
 /**
  * Reconcile a signer log with host logs (docs/auditor.md): one streaming,
- * verifying pass over each log, the signer's first, keeping per-grant
+ * verifying pass over each log, the signer's first, then the approver
+ * workstations', then the hosts', keeping per-grant
  * records only. Throws `file-unreadable` for a log that cannot be read and
  * `bad-input` for the same log given twice.
  */
 export function reconcileLogs(input: ReconcileInput): Reconciliation {
-  const paths = [input.signerLog, ...input.hostLogs];
+  const approverLogs = input.approverLogs ?? [];
+  const paths = [input.signerLog, ...approverLogs, ...input.hostLogs];
   const repeated = paths.find((p, i) => paths.indexOf(p) !== i);
   if (repeated !== undefined) throw new AirgrantError("bad-input", `${repeated} is given twice`);
   const findings = new FindingList(input.findingLimit ?? DEFAULT_FINDING_LIMIT);
@@ -133,6 +138,10 @@ export function reconcileLogs(input: ReconcileInput): Reconciliation {
 
   const ledger = new SignerLedger(input.signerLog, findings);
   const logs: LogSummary[] = [streamWithEvidence(input.signerLog, "signer", evidenceOf(), ledger)];
+  // Before the hosts: a use's approvals are checked against every approval step given.
+  for (const path of approverLogs) {
+    logs.push(streamWithEvidence(path, "approver", evidenceOf(), new ApproverLog(path, ledger, findings)));
+  }
 
   const clockSkew: Reconciliation["clockSkew"] =
     input.bundle !== undefined

@@ -7,6 +7,7 @@ import {
   describeSessions,
   describeSkew,
   heldTrust,
+  hostLogPath,
   issuerKeyCells,
   officerCells,
   reconciliationNotes,
@@ -75,7 +76,7 @@ function timelineEvents(r: Reconciliation, flagged: ReadonlySet<string>): Timeli
         grantId: g.grantId,
         who: u.user,
         where: u.host,
-        detail: `${r.logs[u.log + 1]?.path ?? "?"} entry ${u.seq}`,
+        detail: `${hostLogPath(r, u.log) ?? "?"} entry ${u.seq}`,
         flagged: f,
       });
     }
@@ -237,7 +238,7 @@ ${tableHtml(
     String(h.checks),
     String(h.uses),
     e([...h.refusals].map(([c, n]) => `${n} ${c}`).join(", ") || "0"),
-    e([...h.logs].map((i) => r.logs[i + 1]?.path ?? "?").join(", ")),
+    e([...h.logs].map((i) => hostLogPath(r, i) ?? "?").join(", ")),
   ]),
 )}</section>`);
 

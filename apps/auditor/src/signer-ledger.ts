@@ -34,10 +34,12 @@ export interface IssuedGrant {
   minTrustVersion?: number;
   /** Approvals the pending grant was made for (grant --approvals), when it was one. */
   approvalsNeeded?: number;
-  /** grant-approved entries of this signer log for it, in order (docs/two-person.md). */
-  approvals: { officer: string; keyId: string; seq: number }[];
-  /** Its grant-denied entry, when an officer denied it here. */
-  denied?: { officer: string; seq: number };
+  /** The SHA-256 of the body the pending grant's approvals sign, when it was one. */
+  bodySha256?: string;
+  /** grant-approved entries for it in the signer log and the approver logs, in the order read, one per key (docs/two-person.md). */
+  approvals: GrantStep[];
+  /** Its first grant-denied entry in those logs, when an officer denied it. */
+  denied?: GrantStep;
   /** The request code's 18 symbols, for a grant bound to a host's request (docs/requests.md). */
   request?: string;
   /** Its first grant-revoked entry, when the signer revoked it. */
@@ -46,6 +48,19 @@ export interface IssuedGrant {
   revokedIn?: number;
   uses: GrantUse[];
 }
+
+/** A grant-approved or grant-denied entry matched to a grant: who, with which key, in which log and entry. */
+export interface GrantStep {
+  officer: string;
+  /** The approval key; a grant-denied entry names none, so "". */
+  keyId: string;
+  /** The path of the signer or approver log holding the entry. */
+  log: string;
+  seq: number;
+}
+
+/** Approvals kept per grant: a grant needs at most 3, and a hostile log must not grow one record without bound. */
+const APPROVALS_KEPT = 16;
 
 /** A bundle the signer exported (a bundle-exported entry): what hosts may have installed. */
 export interface ExportedBundle {
@@ -78,10 +93,10 @@ export class SignerLedger implements EntryCheck {
   readonly chain = new SignerChainIndex();
   /** grant-refused entries per officer (refusals before an officer is known count under ""). */
   readonly refusalsByOfficer = new Map<string, number>();
-  /** grant-approved and grant-denied entries per officer, whoever issued the grant. */
+  /** grant-approved and grant-denied entries per officer, in the signer and approver logs, whoever issued the grant. */
   readonly approvalsByOfficer = new Map<string, number>();
   readonly denialsByOfficer = new Map<string, number>();
-  /** Approval keys (approver-enrolled) by key id: their officer. */
+  /** Approval keys (approver-enrolled, in the signer and approver logs) by key id: their officer. */
   readonly approverOfficers = new Map<string, string>();
   /** Bundles exported, by bundle id. */
   readonly bundles = new Map<string, ExportedBundle>();
@@ -100,19 +115,9 @@ export class SignerLedger implements EntryCheck {
 
   onEntry(entry: AuditEntry): undefined {
     this.chain.add(entry.seq, entry.hash);
-    const repeat = this.#otpCounters.onEntry(entry);
-    if (repeat !== undefined) {
-      this.findings.add({
-        code: "otp-counter-not-increasing",
-        log: this.path,
-        seq: repeat.at.seq,
-        ...(repeat.grantId === undefined ? {} : { grantId: repeat.grantId }),
-        time: entry.time,
-        message: repeatMessage(repeat),
-      });
-    }
-    if (entry.type === LOG_RECOVERED_TYPE) this.findings.add(logRecoveredFinding(this.path, entry));
-    else if (entry.type === "grant-issued") this.recordGrant(entry);
+    checkSignerEntry(this.path, entry, this.#otpCounters, this.findings);
+    this.recordApprovalStep(this.path, entry);
+    if (entry.type === "grant-issued") this.recordGrant(entry);
     else if (entry.type === "grant-revoked") {
       const { grantId } = readAuditData("grant-revoked", entry.data).record;
       const grant = grantId === undefined ? undefined : this.grants.get(grantId);
@@ -122,22 +127,6 @@ export class SignerLedger implements EntryCheck {
       this.refusalsByOfficer.set(officer, (this.refusalsByOfficer.get(officer) ?? 0) + 1);
     } else if (entry.type === "bundle-exported") {
       this.recordExport(entry);
-    } else if (entry.type === "approver-enrolled") {
-      const { keyId, officer } = readAuditData("approver-enrolled", entry.data).record;
-      const name = keptString(officer);
-      if (keyId !== undefined && name !== undefined) this.approverOfficers.set(keyId, name);
-    } else if (entry.type === "grant-approved") {
-      const { grantId, officer, keyId } = readAuditData("grant-approved", entry.data).record;
-      const name = keptString(officer) ?? "";
-      this.approvalsByOfficer.set(name, (this.approvalsByOfficer.get(name) ?? 0) + 1);
-      const grant = grantId === undefined ? undefined : this.grants.get(grantId);
-      if (grant !== undefined && keyId !== undefined) grant.approvals.push({ officer: name, keyId, seq: entry.seq });
-    } else if (entry.type === "grant-denied") {
-      const { grantId, officer } = readAuditData("grant-denied", entry.data).record;
-      const name = keptString(officer) ?? "";
-      this.denialsByOfficer.set(name, (this.denialsByOfficer.get(name) ?? 0) + 1);
-      const grant = grantId === undefined ? undefined : this.grants.get(grantId);
-      if (grant !== undefined) grant.denied ??= { officer: name, seq: entry.seq };
     } else if (entry.type === "issuer-initialised") {
       const { keyId } = readAuditData("issuer-initialised", entry.data).record;
       if (keyId !== undefined) this.issuerKey(keyId).since ??= { seq: entry.seq, time: entry.time };
@@ -149,6 +138,47 @@ export class SignerLedger implements EntryCheck {
       }
     }
     return undefined;
+  }
+
+  /**
+   * An officer's enrolment, approval or denial, from the signer log or an
+   * approver log (docs/auditor.md, "Approvals"): counted per officer, and
+   * matched to a grant of this log by grant id and, when both name one,
+   * body hash, so a step for another body under the same id is not this
+   * grant's.
+   */
+  recordApprovalStep(log: string, entry: AuditEntry): void {
+    if (entry.type === "approver-enrolled") {
+      const { keyId, officer } = readAuditData("approver-enrolled", entry.data).record;
+      const name = keptString(officer);
+      if (keyId !== undefined && name !== undefined) this.approverOfficers.set(keyId, name);
+    } else if (entry.type === "grant-approved") {
+      const { grantId, officer, keyId, bodySha256 } = readAuditData("grant-approved", entry.data).record;
+      const name = keptString(officer) ?? "";
+      this.approvalsByOfficer.set(name, (this.approvalsByOfficer.get(name) ?? 0) + 1);
+      const grant = this.grantOfStep(grantId, bodySha256);
+      if (
+        grant !== undefined &&
+        keyId !== undefined &&
+        grant.approvals.length < APPROVALS_KEPT &&
+        !grant.approvals.some((a) => a.keyId === keyId)
+      ) {
+        grant.approvals.push({ officer: name, keyId, log, seq: entry.seq });
+      }
+    } else if (entry.type === "grant-denied") {
+      const { grantId, officer, bodySha256 } = readAuditData("grant-denied", entry.data).record;
+      const name = keptString(officer) ?? "";
+      this.denialsByOfficer.set(name, (this.denialsByOfficer.get(name) ?? 0) + 1);
+      const grant = this.grantOfStep(grantId, bodySha256);
+      if (grant !== undefined) grant.denied ??= { officer: name, keyId: "", log, seq: entry.seq };
+    }
+  }
+
+  private grantOfStep(grantId: string | undefined, bodySha256: string | undefined): IssuedGrant | undefined {
+    const grant = grantId === undefined ? undefined : this.grants.get(grantId);
+    if (grant?.bodySha256 !== undefined && bodySha256 !== undefined && grant.bodySha256 !== bodySha256)
+      return undefined;
+    return grant;
   }
 
   private issuerKey(keyId: string): IssuerKeyPeriod {
@@ -233,11 +263,28 @@ export class SignerLedger implements EntryCheck {
       issuerKeyId,
       ...(record.minTrustVersion === undefined ? {} : { minTrustVersion: record.minTrustVersion }),
       ...(record.approvalsNeeded === undefined ? {} : { approvalsNeeded: record.approvalsNeeded }),
+      ...(record.bodySha256 === undefined ? {} : { bodySha256: record.bodySha256 }),
       approvals: [],
       ...(record.request === undefined ? {} : { request: record.request }),
       uses: [],
     });
   }
+}
+
+/** What every signer log, the signer's or an approver workstation's, is checked for entry by entry: OTP counters and torn appends. */
+export function checkSignerEntry(path: string, entry: AuditEntry, otp: OtpCounterTrack, findings: FindingList): void {
+  const repeat = otp.onEntry(entry);
+  if (repeat !== undefined) {
+    findings.add({
+      code: "otp-counter-not-increasing",
+      log: path,
+      seq: repeat.at.seq,
+      ...(repeat.grantId === undefined ? {} : { grantId: repeat.grantId }),
+      time: entry.time,
+      message: repeatMessage(repeat),
+    });
+  }
+  if (entry.type === LOG_RECOVERED_TYPE) findings.add(logRecoveredFinding(path, entry));
 }
 
 /** A bundle-exported `approvalPolicy` entry, `TARGET=N` as the signer writes it; none when it is not one. */

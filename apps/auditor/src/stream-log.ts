@@ -29,7 +29,7 @@ export interface EntryCheck {
 
 /** What reconciliation says about one log it read. */
 export interface LogSummary {
-  role: "signer" | "host";
+  role: "signer" | "approver" | "host";
   path: string;
   /** True when the whole chain verified. */
   intact: boolean;

@@ -178,6 +178,7 @@ export const ERROR_CODES = {
   "retired-issuer-used": "verdict",
   "trust-version-unmet": "verdict",
   "approvals-unmet": "verdict",
+  "approval-unlogged": "verdict",
   "request-not-logged": "verdict",
   "unbound-grant-used": "verdict",
   "bundle-not-exported": "verdict",
