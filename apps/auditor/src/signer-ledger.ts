@@ -37,7 +37,7 @@ export interface IssuedGrant {
   /** The SHA-256 of the body the pending grant's approvals sign, when it was one. */
   bodySha256?: string;
   /** grant-approved entries for it in the signer log and the approver logs, in the order read, one per key (docs/two-person.md). */
-  approvals: GrantStep[];
+  approvals: GrantApproval[];
   /** Its first grant-denied entry in those logs, when an officer denied it. */
   denied?: GrantStep;
   /** The request code's 18 symbols, for a grant bound to a host's request (docs/requests.md). */
@@ -49,14 +49,17 @@ export interface IssuedGrant {
   uses: GrantUse[];
 }
 
-/** A grant-approved or grant-denied entry matched to a grant: who, with which key, in which log and entry. */
+/** A grant-approved or grant-denied entry matched to a grant: who, in which log and entry. */
 export interface GrantStep {
   officer: string;
-  /** The approval key; a grant-denied entry names none, so "". */
-  keyId: string;
   /** The path of the signer or approver log holding the entry. */
   log: string;
   seq: number;
+}
+
+/** A grant-approved entry matched to a grant, with the approval key it names. */
+export interface GrantApproval extends GrantStep {
+  keyId: string;
 }
 
 /** Approvals kept per grant: a grant needs at most 3, and a hostile log must not grow one record without bound. */
@@ -170,7 +173,7 @@ export class SignerLedger implements EntryCheck {
       const name = keptString(officer) ?? "";
       this.denialsByOfficer.set(name, (this.denialsByOfficer.get(name) ?? 0) + 1);
       const grant = this.grantOfStep(grantId, bodySha256);
-      if (grant !== undefined) grant.denied ??= { officer: name, keyId: "", log, seq: entry.seq };
+      if (grant !== undefined) grant.denied ??= { officer: name, log, seq: entry.seq };
     }
   }
 
