@@ -59,6 +59,8 @@ export class AuditScenario {
       approvalsNeeded?: number;
       /** The request code a grant bound to one names. */
       request?: string;
+      /** The serial of the OpenSSH certificate issued with it (grant --ssh-pubkey). */
+      sshSerial?: string;
     } = {},
   ): IssuedFixture {
     const notBefore = fields.notBefore ?? T0;
@@ -88,6 +90,9 @@ export class AuditScenario {
         ...(fields.approvalsNeeded === undefined ? {} : { approvalsNeeded: fields.approvalsNeeded }),
         ...(bodySha256 === undefined ? {} : { bodySha256 }),
         ...(fields.request === undefined ? {} : { request: fields.request }),
+        ...(fields.sshSerial === undefined
+          ? {}
+          : { sshCertificate: { serial: fields.sshSerial, keyId: grant.grantId, subjectKeySha256: "5".repeat(64) } }),
       },
       { clock: at(notBefore) },
     );

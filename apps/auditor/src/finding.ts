@@ -21,6 +21,7 @@ export type FindingCode =
   | "trust-version-unmet"
   | "approvals-unmet"
   | "approval-unlogged"
+  | "certificate-unlogged"
   | "request-not-logged"
   | "unbound-grant-used"
   | "bundle-not-exported"
@@ -47,6 +48,7 @@ export const FINDING_CODES: readonly FindingCode[] = [
   "trust-version-unmet",
   "approvals-unmet",
   "approval-unlogged",
+  "certificate-unlogged",
   "request-not-logged",
   "unbound-grant-used",
   "bundle-not-exported",

@@ -218,6 +218,7 @@ export class HostUseCheck implements EntryCheck {
     this.checkRetirement(grant, at);
     this.checkTrustVersion(grant, at);
     this.checkApprovals(d, grant, at);
+    this.checkCertificate(d, grant, at);
     return undefined;
   }
 
@@ -252,6 +253,27 @@ export class HostUseCheck implements EntryCheck {
       code: "approvals-unmet",
       ...at,
       message: `the host's policy needs ${needed} approval(s) by distinct officers for ${at.host}; it counted ${officers.size} (${which})`,
+    });
+  }
+
+  /**
+   * airgrant-signer logs every certificate it makes (grant --ssh-pubkey,
+   * certify), so a certificate use whose serial the signer log does not
+   * record for the grant came from a CA key signing outside it.
+   */
+  private checkCertificate(
+    d: Partial<AuditRecord<"grant-check">>,
+    grant: IssuedGrant,
+    at: Omit<Finding, "code" | "message"> & UseAt,
+  ): void {
+    if (d.via !== "ssh-certificate" || d.sshSerial === undefined) return;
+    const serial = d.sshSerial;
+    if (grant.certificates.some((c) => c.serial === serial)) return;
+    const logged = grant.certificates.length === 0 ? "none" : grant.certificates.map((c) => c.serial).join(", ");
+    this.add({
+      code: "certificate-unlogged",
+      ...at,
+      message: `an OpenSSH certificate with serial ${serial} was used; the signer log records ${logged} for this grant (grant-issued sshCertificate, grant-certified)`,
     });
   }
 

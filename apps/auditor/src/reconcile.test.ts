@@ -614,7 +614,7 @@ describe("airgrant-auditor reconcile", () => {
   it("reads PAM and OpenSSH certificate uses alike", () => {
     const s = scenario();
     const pam = s.issue();
-    const ssh = s.issue({ maxUses: 2 });
+    const ssh = s.issue({ maxUses: 2, sshSerial: "1" });
     s.use("db1.example", pam, { data: { pamService: "sshd", pamRhost: "10.0.0.9" } });
     s.use("db1.example", ssh, {
       data: { anchor: undefined, target: undefined, via: "ssh-certificate", sshSerial: "1", maxUses: 2 },
@@ -623,6 +623,30 @@ describe("airgrant-auditor reconcile", () => {
     const r = reconcile(s, ["db1.example"]);
     expect(r.uses).toBe(3);
     expect(codes(r)).toEqual([["grant-mismatch", ssh.grantId]]);
+  });
+
+  it("matches a certificate use to the grant-issued or grant-certified entry of its serial, and finds one the signer never logged", () => {
+    const s = scenario();
+    const issued = s.issue({ maxUses: 3, sshSerial: "7" });
+    const certified = s.issue({ maxUses: 3 });
+    const certificate = { serial: "18446744073709551615", keyId: certified.grantId, subjectKeySha256: "6".repeat(64) };
+    s.signerEntry("grant-certified", {
+      grantId: certified.grantId,
+      sshCertificate: certificate,
+      grantSha256: "e".repeat(64),
+    });
+    const cert = (serial: string) => ({
+      data: { anchor: undefined, target: undefined, via: "ssh-certificate", sshSerial: serial, maxUses: 3 },
+    });
+    s.use("db1.example", issued, cert("7"));
+    s.use("db1.example", certified, cert("18446744073709551615"));
+    // A certificate for the certified grant's id with a serial no entry of the signer log names.
+    s.use("db1.example", certified, cert("8"));
+    const r = reconcile(s, ["db1.example"]);
+    expect(r.findings.map((f) => [f.code, f.grantId, f.seq])).toEqual([["certificate-unlogged", certified.grantId, 4]]);
+    expect(r.findings[0]?.message).toBe(
+      "an OpenSSH certificate with serial 8 was used; the signer log records 18446744073709551615 for this grant (grant-issued sshCertificate, grant-certified)",
+    );
   });
 
   it("lists each session of a grant's login with its length, and finds one that outlived its grant", () => {

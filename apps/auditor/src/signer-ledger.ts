@@ -40,6 +40,8 @@ export interface IssuedGrant {
   approvals: GrantApproval[];
   /** Its first grant-denied entry in those logs, when an officer denied it. */
   denied?: GrantStep;
+  /** Serials of the OpenSSH certificates the signer log records for it: its grant-issued `sshCertificate`, then grant-certified entries. */
+  certificates: { serial: string; seq: number }[];
   /** The request code's 18 symbols, for a grant bound to a host's request (docs/requests.md). */
   request?: string;
   /** Its first grant-revoked entry, when the signer revoked it. */
@@ -62,8 +64,9 @@ export interface GrantApproval extends GrantStep {
   keyId: string;
 }
 
-/** Approvals kept per grant: a grant needs at most 3, and a hostile log must not grow one record without bound. */
+/** Approvals, and certificates, kept per grant: a grant needs at most 3 approvals, and a hostile log must not grow one record without bound. */
 const APPROVALS_KEPT = 16;
+const CERTIFICATES_KEPT = 16;
 
 /** A bundle the signer exported (a bundle-exported entry): what hosts may have installed. */
 export interface ExportedBundle {
@@ -130,6 +133,10 @@ export class SignerLedger implements EntryCheck {
       this.refusalsByOfficer.set(officer, (this.refusalsByOfficer.get(officer) ?? 0) + 1);
     } else if (entry.type === "bundle-exported") {
       this.recordExport(entry);
+    } else if (entry.type === "grant-certified") {
+      const { grantId, sshCertificate } = readAuditData("grant-certified", entry.data).record;
+      const grant = grantId === undefined ? undefined : this.grants.get(grantId);
+      if (grant !== undefined && sshCertificate !== undefined) addCertificate(grant, sshCertificate.serial, entry.seq);
     } else if (entry.type === "issuer-initialised") {
       const { keyId } = readAuditData("issuer-initialised", entry.data).record;
       if (keyId !== undefined) this.issuerKey(keyId).since ??= { seq: entry.seq, time: entry.time };
@@ -268,9 +275,17 @@ export class SignerLedger implements EntryCheck {
       ...(record.approvalsNeeded === undefined ? {} : { approvalsNeeded: record.approvalsNeeded }),
       ...(record.bodySha256 === undefined ? {} : { bodySha256: record.bodySha256 }),
       approvals: [],
+      certificates:
+        record.sshCertificate === undefined ? [] : [{ serial: record.sshCertificate.serial, seq: entry.seq }],
       ...(record.request === undefined ? {} : { request: record.request }),
       uses: [],
     });
+  }
+}
+
+function addCertificate(grant: IssuedGrant, serial: string, seq: number): void {
+  if (grant.certificates.length < CERTIFICATES_KEPT && !grant.certificates.some((c) => c.serial === serial)) {
+    grant.certificates.push({ serial, seq });
   }
 }
 

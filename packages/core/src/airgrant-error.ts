@@ -179,6 +179,7 @@ export const ERROR_CODES = {
   "trust-version-unmet": "verdict",
   "approvals-unmet": "verdict",
   "approval-unlogged": "verdict",
+  "certificate-unlogged": "verdict",
   "request-not-logged": "verdict",
   "unbound-grant-used": "verdict",
   "bundle-not-exported": "verdict",
