@@ -8,6 +8,8 @@
 // attacks of a signer workstation that does not keep the rule: grants it
 // assembles with two signatures of one officer, of an officer not allowed
 // for the target, or of the account's own, which the host does not count.
+// A grant approved at two workstations, each with its own home and log, is
+// reconciled by the auditor across both logs.
 // Last, a real sshd with the lines of docs/openssh.md takes a certificate
 // from `certify` that carries the grant's two approvals, once, and its
 // session line refuses one that carries one.
@@ -19,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeGrant, encodeGrantText, fromHex, verifyAuditLog } from "@airgrant/core";
 import { createSoftHsmToken, openToken } from "@airgrant/signer";
-import { SIGNER_BUNDLE, VERIFIER_CLI, VERIFIER_EXECUTABLE } from "@airgrant/testkit";
+import { AUDITOR_CLI, SIGNER_BUNDLE, VERIFIER_CLI, VERIFIER_EXECUTABLE } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -61,7 +63,7 @@ interface Run {
   stderr: string;
 }
 
-function signer(args: string[], input = ""): Run {
+function signer(args: string[], input = "", signerHome = home): Run {
   const r = spawnSync(process.execPath, [SIGNER_BUNDLE, ...args], {
     input,
     encoding: "utf8",
@@ -69,7 +71,7 @@ function signer(args: string[], input = ""): Run {
       ...process.env,
       SOFTHSM2_CONF: confPath,
       AIRGRANT_PIN: TEST_PIN,
-      AIRGRANT_HOME: home,
+      AIRGRANT_HOME: signerHome,
       AIRGRANT_TOKEN: "",
       AIRGRANT_PKCS11_MODULE: "",
       AIRGRANT_DEBUG: "",
@@ -79,18 +81,22 @@ function signer(args: string[], input = ""): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function signerOk(args: string[], input = ""): Record<string, unknown> {
-  const r = signer([...args, "--json"], input);
+function signerOk(args: string[], input = "", signerHome = home): Record<string, unknown> {
+  const r = signer([...args, "--json"], input, signerHome);
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
 }
 
-function check(grant: string, user = ACCOUNT): Run {
-  const r = spawnSync(process.execPath, [VERIFIER_CLI, "check", "--user", user, "--host", PROD_HOST, "--state", host], {
-    input: grant,
-    encoding: "utf8",
-    env: { ...process.env, AIRGRANT_STATE: "", AIRGRANT_DEBUG: "" },
-  });
+function check(grant: string, user = ACCOUNT, state = host): Run {
+  const r = spawnSync(
+    process.execPath,
+    [VERIFIER_CLI, "check", "--user", user, "--host", PROD_HOST, "--state", state],
+    {
+      input: grant,
+      encoding: "utf8",
+      env: { ...process.env, AIRGRANT_STATE: "", AIRGRANT_DEBUG: "" },
+    },
+  );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -412,6 +418,65 @@ describe("approvals by officers' own keys, counted by the host", () => {
     const r = approve(changed, "bob");
     expect(r.stderr).toMatch(/^error: malformed-pending-grant: /);
     expect(r.status).toBe(2);
+  });
+
+  it("reconciles a grant approved at two workstations, each logging its own step", () => {
+    // Carol's workstation: a home of its own, where she enrols the key her TPM token already holds.
+    const desk = join(work, "carol-desk");
+    const module = ["--module", tpm.modulePath];
+    const enrolled = signerOk(
+      ["approver", "enrol", "--name", "carol", "--token", CAROL_TOKEN, "--targets", "*", ...module],
+      "",
+      desk,
+    );
+    expect(enrolled).toMatchObject({ keyId: approvalKeys.carol, generated: false });
+    const file = pendingGrant();
+    expect(approve(file, "bob").status).toBe(0);
+    const second = signerOk(["approve", file, "--name", "carol"], "", desk) as { grantId: string; grant: string };
+    const state = mkdtempSync(join(work, "host-"));
+    const install = spawnSync(process.execPath, [
+      VERIFIER_CLI,
+      "install-bundle",
+      join(host, "bundle.json"),
+      "--state",
+      state,
+    ]);
+    expect(install.status, install.stderr?.toString()).toBe(0);
+    expect(check(second.grant, ACCOUNT, state).status).toBe(0);
+
+    const { grantId } = second;
+    const reconcile = (...approverLogs: string[]) => {
+      const args = ["reconcile", "--signer", join(home, "audit.log"), "--host", join(state, "audit.log"), "--json"];
+      const r = spawnSync(
+        process.execPath,
+        [AUDITOR_CLI, ...args, ...approverLogs.flatMap((l) => ["--approver-log", l])],
+        {
+          encoding: "utf8",
+        },
+      );
+      return { status: r.status, stderr: r.stderr, json: JSON.parse(r.stdout) };
+    };
+    const alone = reconcile();
+    expect(alone.status).toBe(1);
+    expect(alone.json.findings).toEqual([
+      expect.objectContaining({
+        code: "approval-unlogged",
+        grantId,
+        message: expect.stringContaining(`${approvalKeys.carol} (carol)`),
+      }),
+    ]);
+    const both = reconcile(join(desk, "audit.log"));
+    expect(both.stderr).toBe("");
+    expect(both.status).toBe(0);
+    const approved = both.json.approvedGrants.find((g: { grantId: string }) => g.grantId === grantId);
+    expect(approved.approvals.map((a: { officer: string; log: string }) => [a.officer, a.log])).toEqual([
+      ["bob", join(home, "audit.log")],
+      ["carol", join(desk, "audit.log")],
+    ]);
+    expect(entriesOf(join(desk, "audit.log"), "grant-approved", "grant-completed").map((e) => e.grantId)).toEqual([
+      grantId,
+      grantId,
+    ]);
   });
 });
 
