@@ -7,16 +7,14 @@
 // used across the rotation. The auditor then reads from the same logs when
 // each key was valid and which trust version each host applied. Needs root (CI runs it as root): it fails,
 // never skips, without.
-import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeGrant, decodeGrantText, decodeSignedTrustBundle, toHex, verifyAuditLog } from "@airgrant/core";
 import { createSoftHsmToken } from "@airgrant/signer";
-import { AUDITOR_CLI, SIGNER_BUNDLE, VERIFIER_CLI } from "@airgrant/testkit";
+import { AUDITOR_CLI, type RoleRun, runRole, SIGNER_BUNDLE, softwareYubiKey, VERIFIER_CLI } from "@airgrant/testkit";
 import { cleanUpSuite, removeStaleFixtures, requireRoot } from "@airgrant/testkit/system";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
-import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ISSUER_TOKEN = "ag-rot-issuer";
@@ -27,27 +25,11 @@ let work: string;
 let confPath: string;
 let home: string;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function signer(args: string[], input = ""): Run {
-  const r = spawnSync(process.execPath, [SIGNER_BUNDLE, ...args], {
+function signer(args: string[], input = ""): RoleRun {
+  return runRole(SIGNER_BUNDLE, args, {
     input,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      SOFTHSM2_CONF: confPath,
-      AIRGRANT_PIN: TEST_PIN,
-      AIRGRANT_HOME: home,
-      AIRGRANT_TOKEN: "",
-      AIRGRANT_PKCS11_MODULE: "",
-      AIRGRANT_DEBUG: "",
-    },
+    env: { SOFTHSM2_CONF: confPath, AIRGRANT_PIN: TEST_PIN, AIRGRANT_HOME: home },
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 function signerOk(args: string[], input = ""): Record<string, unknown> {
@@ -56,28 +38,12 @@ function signerOk(args: string[], input = ""): Record<string, unknown> {
   return JSON.parse(r.stdout);
 }
 
-function verifier(args: string[]): Run {
-  const r = spawnSync(process.execPath, [VERIFIER_CLI, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, AIRGRANT_STATE: "", AIRGRANT_DEBUG: "" },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function verifier(args: string[], input = ""): RoleRun {
+  return runRole(VERIFIER_CLI, args, { input });
 }
 
 const yubikey = { publicId: "ccccccccbcbd", privateId: "8792ebfe26cd", aesKeyHex: "0123456789abcdef0123456789abcdef" };
-let touches = 0;
-function otp(): string {
-  touches += 1;
-  return generateOtp({
-    aesKey: Buffer.from(yubikey.aesKeyHex, "hex"),
-    publicId: yubikey.publicId,
-    privateId: Buffer.from(yubikey.privateId, "hex"),
-    usageCounter: 1,
-    sessionCounter: touches,
-    timestamp: 0x10000 + touches,
-    random: 0x4321,
-  });
-}
+const otp = softwareYubiKey(yubikey);
 
 function grantArgs(extra: string[]): string[] {
   return ["grant", "--user", "alice", "--host", HOST, "--ttl", "30m", "--reason", "rotation e2e", "--json", ...extra];
@@ -94,12 +60,8 @@ function issuerKeyIdOf(grant: string): string {
   return toHex(decodeGrant(decodeGrantText(grant)).issuerKeyId);
 }
 
-function check(state: string, grant: string): Run {
-  return spawnSync(process.execPath, [VERIFIER_CLI, "check", "--user", "alice", "--host", HOST, "--state", state], {
-    input: grant,
-    encoding: "utf8",
-    env: { ...process.env, AIRGRANT_STATE: "", AIRGRANT_DEBUG: "" },
-  });
+function check(state: string, grant: string): RoleRun {
+  return verifier(["check", "--user", "alice", "--host", HOST, "--state", state], grant);
 }
 
 let exports = 0;
@@ -233,19 +195,15 @@ describe("issuer key rotation on a SoftHSM2 token", () => {
     expect(refused.status).toBe(1);
 
     // The auditor reads the same story from the logs: the keys' validity, and the trust versions applied.
-    const audit = spawnSync(
-      process.execPath,
-      [
-        AUDITOR_CLI,
-        "reconcile",
-        "--signer",
-        join(home, "audit.log"),
-        "--host",
-        ...[hostBefore, host].map((h) => join(h, "audit.log")),
-        "--json",
-      ],
-      { encoding: "utf8" },
-    );
+    const hostLogs = [hostBefore, host].map((h) => join(h, "audit.log"));
+    const audit = runRole(AUDITOR_CLI, [
+      "reconcile",
+      "--signer",
+      join(home, "audit.log"),
+      "--host",
+      ...hostLogs,
+      "--json",
+    ]);
     expect(audit.status, audit.stdout).toBe(0);
     const reconciled = JSON.parse(audit.stdout);
     expect(reconciled.issuerKeys).toEqual([

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSoftHsmToken } from "@airgrant/signer";
-import { SIGNER_BUNDLE, VERIFIER_CLI } from "@airgrant/testkit";
+import { type RoleRun, runRole, SIGNER_BUNDLE, softwareYubiKey, VERIFIER_CLI } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -26,14 +26,13 @@ import {
   writePamService,
 } from "@airgrant/testkit/system";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
-import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const HOST = "krl-e2e.example";
 const TOKEN_LABEL = "airgrant-krl-e2e";
-const AES_KEY = "00112233445566778899aabbccddeeff";
-const PRIVATE_ID = "8792ebfe26cc";
-const PUBLIC_ID = "cccccccccccb";
+const yubikey = { publicId: "cccccccccccb", privateId: "8792ebfe26cc", aesKeyHex: "00112233445566778899aabbccddeeff" };
+/** The next OTP of the officer's demo YubiKey. */
+const touch = softwareYubiKey(yubikey);
 
 let work: string;
 let home: string;
@@ -44,40 +43,23 @@ let signerEnv: NodeJS.ProcessEnv;
 let sshd: SshdServer | undefined;
 let user: Removable;
 const fixtures: Removable[] = [];
-let session = 0;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], input = "", env: NodeJS.ProcessEnv = process.env): Run {
-  const r = spawnSync(command, args, { input, encoding: "utf8", env, timeout: 30_000 });
+function run(command: string, args: string[]): RoleRun {
+  const r = spawnSync(command, args, { input: "", encoding: "utf8", timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function expectOk(r: Run): Run {
+function expectOk(r: RoleRun): RoleRun {
   expect(r.status, r.stderr).toBe(0);
   return r;
 }
 
-function signer(args: string[], input = ""): Run {
-  return run(process.execPath, [SIGNER_BUNDLE, ...args], input, signerEnv);
+function signer(args: string[], input = ""): RoleRun {
+  return runRole(SIGNER_BUNDLE, args, { input, env: signerEnv, timeout: 30_000 });
 }
 
-/** The next OTP of the officer's demo YubiKey. */
-function touch(): string {
-  session += 1;
-  return generateOtp({
-    aesKey: Buffer.from(AES_KEY, "hex"),
-    publicId: PUBLIC_ID,
-    privateId: Buffer.from(PRIVATE_ID, "hex"),
-    usageCounter: 1,
-    sessionCounter: session,
-    timestamp: 0x10000 + session,
-    random: 0x1234,
-  });
+function verifier(args: string[]): RoleRun {
+  return runRole(VERIFIER_CLI, args, { timeout: 30_000 });
 }
 
 interface Certified {
@@ -119,7 +101,7 @@ function revoke(grant: Certified): void {
   expectOk(signer(["krl", "--out", krlFile]));
 }
 
-function ssh(grant: Certified): Run {
+function ssh(grant: Certified): RoleRun {
   return run("ssh", [
     "-F",
     "/dev/null",
@@ -153,7 +135,7 @@ function hostChecks(grant: Certified): { verdict: string }[] {
     .map((e) => e.data);
 }
 
-function refusedAtAuthentication(r: Run): void {
+function refusedAtAuthentication(r: RoleRun): void {
   expect(r.stdout).toBe("");
   expect(r.status).toBe(255);
   expect(r.stderr).toContain("Permission denied");
@@ -182,13 +164,10 @@ beforeAll(async () => {
     pin: TEST_PIN,
   });
   signerEnv = {
-    ...process.env,
     SOFTHSM2_CONF: token.confPath,
     AIRGRANT_PIN: TEST_PIN,
     AIRGRANT_HOME: home,
     AIRGRANT_TOKEN: TOKEN_LABEL,
-    AIRGRANT_PKCS11_MODULE: "",
-    AIRGRANT_DEBUG: "",
   };
   const secret = (name: string, text: string) => {
     const path = join(work, name);
@@ -203,11 +182,11 @@ beforeAll(async () => {
       "--name",
       "alice",
       "--yubikey-id",
-      PUBLIC_ID,
+      yubikey.publicId,
       "--private-id-file",
-      secret("private-id", `${PRIVATE_ID}\n`),
+      secret("private-id", `${yubikey.privateId}\n`),
       "--aes-key-file",
-      secret("aes-key", `${AES_KEY}\n`),
+      secret("aes-key", `${yubikey.aesKeyHex}\n`),
     ]),
   );
   clientKey = join(work, "id_ed25519");
@@ -222,8 +201,8 @@ beforeAll(async () => {
   // revoked certificate below is sshd's KRL, not the session check.
   const bundle = join(work, "bundle.json");
   expectOk(signer(["bundle", "--out", bundle]));
-  expectOk(run(process.execPath, [VERIFIER_CLI, "install-bundle", bundle, "--state", stateDir]));
-  const caKeys = expectOk(run(process.execPath, [VERIFIER_CLI, "ssh-ca-keys", "--state", stateDir]));
+  expectOk(verifier(["install-bundle", bundle, "--state", stateDir]));
+  const caKeys = expectOk(verifier(["ssh-ca-keys", "--state", stateDir]));
   const caKeysFile = join(work, "airgrant_ca_keys");
   writeFileSync(caKeysFile, caKeys.stdout);
   revoke(revoked);

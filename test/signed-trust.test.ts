@@ -17,7 +17,7 @@ import {
   verifyAuditLog,
 } from "@airgrant/core";
 import { createSoftHsmToken } from "@airgrant/signer";
-import { SIGNER_BUNDLE, VERIFIER_CLI } from "@airgrant/testkit";
+import { type RoleRun, runRole, SIGNER_BUNDLE, softwareYubiKey, VERIFIER_CLI } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -26,7 +26,6 @@ import {
   requireRoot,
 } from "@airgrant/testkit/system";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
-import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ISSUER_TOKEN = "ag-issuer";
@@ -39,27 +38,11 @@ let work: string;
 let confPath: string;
 let home: string;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function signer(args: string[], input = ""): Run {
-  const r = spawnSync(process.execPath, [SIGNER_BUNDLE, ...args], {
+function signer(args: string[], input = ""): RoleRun {
+  return runRole(SIGNER_BUNDLE, args, {
     input,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      SOFTHSM2_CONF: confPath,
-      AIRGRANT_PIN: TEST_PIN,
-      AIRGRANT_HOME: home,
-      AIRGRANT_TOKEN: "",
-      AIRGRANT_PKCS11_MODULE: "",
-      AIRGRANT_DEBUG: "",
-    },
+    env: { SOFTHSM2_CONF: confPath, AIRGRANT_PIN: TEST_PIN, AIRGRANT_HOME: home },
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 function signerOk(args: string[], input = ""): Record<string, unknown> {
@@ -68,31 +51,16 @@ function signerOk(args: string[], input = ""): Record<string, unknown> {
   return JSON.parse(r.stdout);
 }
 
-function verifier(args: string[], input = "", uid?: number): Run {
-  const r = spawnSync(process.execPath, [VERIFIER_CLI, ...args], {
-    input,
-    encoding: "utf8",
-    env: { ...process.env, AIRGRANT_STATE: "", AIRGRANT_DEBUG: "" },
-    ...(uid === undefined ? {} : { uid, gid: 65534 }),
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function verifier(args: string[], input = "", uid?: number): RoleRun {
+  return runRole(VERIFIER_CLI, args, { input, ...(uid === undefined ? {} : { uid }) });
 }
 
-let yubikeySession = 0;
 const yubikey = { publicId: "ccccccccbcbc", privateId: "8792ebfe26cc", aesKeyHex: "00112233445566778899aabbccddeeff" };
+const touch = softwareYubiKey(yubikey);
 
 /** A grant for alice on HOST: its text, or with --json the signer's JSON line. */
 function mintGrant(extra: string[] = []): string {
-  const otp = generateOtp({
-    aesKey: Buffer.from(yubikey.aesKeyHex, "hex"),
-    publicId: yubikey.publicId,
-    privateId: Buffer.from(yubikey.privateId, "hex"),
-    usageCounter: 1,
-    sessionCounter: yubikeySession,
-    timestamp: 0x10000 + yubikeySession,
-    random: 0x1234,
-  });
-  yubikeySession += 1;
+  const otp = touch();
   const r = signer(
     ["grant", "--user", "alice", "--host", HOST, "--ttl", "30m", "--reason", "signed trust e2e", ...extra],
     `${otp}\n`,
@@ -101,7 +69,7 @@ function mintGrant(extra: string[] = []): string {
   return r.stdout.trim();
 }
 
-function check(state: string, grant: string): Run {
+function check(state: string, grant: string): RoleRun {
   return verifier(["check", "--user", "alice", "--host", HOST, "--state", state], grant);
 }
 

@@ -4,12 +4,12 @@
 // After every round the installed bundle is the one before or the one
 // given, whole; once an update has run to its end, every bundle that was
 // ever installed is named by a `bundle-installed` entry, and the log verifies.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256, toHex, verifyAuditLog } from "@airgrant/core";
-import { makeSignedBundleBytes, makeTestIssuer, VERIFIER_CLI } from "@airgrant/testkit";
+import { makeSignedBundleBytes, makeTestIssuer, runRole, VERIFIER_CLI } from "@airgrant/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const issuer = makeTestIssuer();
@@ -67,9 +67,7 @@ function loggedInstalls(state: string): string[] {
 describe("airgrant-verifier update under kill -9", () => {
   it(`leaves the old or the new bundle whole, and the log names every one installed, over ${ROUNDS} rounds`, async () => {
     const state = join(work, "state");
-    const first = spawnSync(process.execPath, [VERIFIER_CLI, "install-bundle", bundleFile(1), "--state", state], {
-      encoding: "utf8",
-    });
+    const first = runRole(VERIFIER_CLI, ["install-bundle", bundleFile(1), "--state", state]);
     expect(first.status, first.stderr).toBe(0);
     const everInstalled = new Set([toHex(sha256(readFileSync(join(state, "bundle.json"))))]);
     let killed = 0;
@@ -84,9 +82,7 @@ describe("airgrant-verifier update under kill -9", () => {
       if (status === 0) expect(after.equals(readFileSync(file))).toBe(true);
       everInstalled.add(toHex(sha256(after)));
     }
-    const last = spawnSync(process.execPath, [VERIFIER_CLI, "update", bundleFile(ROUNDS + 2), "--state", state], {
-      encoding: "utf8",
-    });
+    const last = runRole(VERIFIER_CLI, ["update", bundleFile(ROUNDS + 2), "--state", state]);
     expect(last.status, last.stderr).toBe(0);
     const logged = new Set(loggedInstalls(state));
     for (const digest of everInstalled) expect(logged.has(digest), digest).toBe(true);

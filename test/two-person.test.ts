@@ -21,7 +21,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeGrant, encodeGrantText, fromHex, verifyAuditLog } from "@airgrant/core";
 import { createSoftHsmToken, openToken } from "@airgrant/signer";
-import { AUDITOR_CLI, SIGNER_BUNDLE, VERIFIER_CLI, VERIFIER_EXECUTABLE } from "@airgrant/testkit";
+import {
+  AUDITOR_CLI,
+  type RoleRun,
+  runRole,
+  SIGNER_BUNDLE,
+  softwareYubiKey,
+  VERIFIER_CLI,
+  VERIFIER_EXECUTABLE,
+} from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -37,7 +45,6 @@ import {
   writePamService,
 } from "@airgrant/testkit/system";
 import { makeTpmToken, TEST_PIN, TEST_SO_PIN, type TpmToken } from "@airgrant/testkit/token";
-import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const PROD_HOST = "db1.example";
@@ -57,28 +64,9 @@ let tpm: TpmToken;
 let pamUser: Removable;
 let pamService: Removable;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function signer(args: string[], input = "", signerHome = home): Run {
-  const r = spawnSync(process.execPath, [SIGNER_BUNDLE, ...args], {
-    input,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      SOFTHSM2_CONF: confPath,
-      AIRGRANT_PIN: TEST_PIN,
-      AIRGRANT_HOME: signerHome,
-      AIRGRANT_TOKEN: "",
-      AIRGRANT_PKCS11_MODULE: "",
-      AIRGRANT_DEBUG: "",
-      ...tpm.env,
-    },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function signer(args: string[], input = "", signerHome = home): RoleRun {
+  const env = { SOFTHSM2_CONF: confPath, AIRGRANT_PIN: TEST_PIN, AIRGRANT_HOME: signerHome, ...tpm.env };
+  return runRole(SIGNER_BUNDLE, args, { input, env });
 }
 
 function signerOk(args: string[], input = "", signerHome = home): Record<string, unknown> {
@@ -87,35 +75,17 @@ function signerOk(args: string[], input = "", signerHome = home): Record<string,
   return JSON.parse(r.stdout);
 }
 
-function check(grant: string, user = ACCOUNT, state = host): Run {
-  const r = spawnSync(
-    process.execPath,
-    [VERIFIER_CLI, "check", "--user", user, "--host", PROD_HOST, "--state", state],
-    {
-      input: grant,
-      encoding: "utf8",
-      env: { ...process.env, AIRGRANT_STATE: "", AIRGRANT_DEBUG: "" },
-    },
-  );
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function check(grant: string, user = ACCOUNT, state = host): RoleRun {
+  return runRole(VERIFIER_CLI, ["check", "--user", user, "--host", PROD_HOST, "--state", state], { input: grant });
 }
 
-let yubikeySession = 0;
 const yubikey = { publicId: "ccccccccbcbc", privateId: "8792ebfe26cc", aesKeyHex: "00112233445566778899aabbccddeeff" };
+const touch = softwareYubiKey(yubikey);
 
 let pendingFiles = 0;
 /** A pending grant for `user` on `target` needing `approvals`, made by officer olga with her YubiKey OTP. */
 function pendingGrant(approvals = 2, user = ACCOUNT, target = "group:prod"): string {
-  const otp = generateOtp({
-    aesKey: Buffer.from(yubikey.aesKeyHex, "hex"),
-    publicId: yubikey.publicId,
-    privateId: Buffer.from(yubikey.privateId, "hex"),
-    usageCounter: 1,
-    sessionCounter: yubikeySession,
-    timestamp: 0x10000 + yubikeySession,
-    random: 0x1234,
-  });
-  yubikeySession += 1;
+  const otp = touch();
   const out = join(work, `pending-${++pendingFiles}.json`);
   const args = ["--user", user, "--host", target, "--ttl", "30m", "--reason", "two-person e2e"];
   const r = signer(["grant", ...args, "--approvals", String(approvals), "--out", out], `${otp}\n`);
@@ -125,7 +95,7 @@ function pendingGrant(approvals = 2, user = ACCOUNT, target = "group:prod"): str
 }
 
 /** `approve` with the officer's first approval key (bob has two). */
-function approve(file: string, officer: string): Run {
+function approve(file: string, officer: string): RoleRun {
   return signer(["approve", file, "--name", officer, "--key-id", approvalKeys[officer] as string]);
 }
 
@@ -254,9 +224,7 @@ beforeAll(async () => {
   ]);
   signerOk(["bundle", "sign", bundle, "--token", TOKENS.root]);
   host = mkdtempSync(join(work, "host-"));
-  const installed = spawnSync(process.execPath, [VERIFIER_CLI, "install-bundle", bundle, "--state", host], {
-    encoding: "utf8",
-  });
+  const installed = runRole(VERIFIER_CLI, ["install-bundle", bundle, "--state", host]);
   expect(installed.status, installed.stderr).toBe(0);
   pamUser = createThrowawayUser("agtp");
   fixtures.push(pamUser);
@@ -434,26 +402,14 @@ describe("approvals by officers' own keys, counted by the host", () => {
     expect(approve(file, "bob").status).toBe(0);
     const second = signerOk(["approve", file, "--name", "carol"], "", desk) as { grantId: string; grant: string };
     const state = mkdtempSync(join(work, "host-"));
-    const install = spawnSync(process.execPath, [
-      VERIFIER_CLI,
-      "install-bundle",
-      join(host, "bundle.json"),
-      "--state",
-      state,
-    ]);
-    expect(install.status, install.stderr?.toString()).toBe(0);
+    const install = runRole(VERIFIER_CLI, ["install-bundle", join(host, "bundle.json"), "--state", state]);
+    expect(install.status, install.stderr).toBe(0);
     expect(check(second.grant, ACCOUNT, state).status).toBe(0);
 
     const { grantId } = second;
     const reconcile = (...approverLogs: string[]) => {
       const args = ["reconcile", "--signer", join(home, "audit.log"), "--host", join(state, "audit.log"), "--json"];
-      const r = spawnSync(
-        process.execPath,
-        [AUDITOR_CLI, ...args, ...approverLogs.flatMap((l) => ["--approver-log", l])],
-        {
-          encoding: "utf8",
-        },
-      );
+      const r = runRole(AUDITOR_CLI, [...args, ...approverLogs.flatMap((l) => ["--approver-log", l])]);
       return { status: r.status, stderr: r.stderr, json: JSON.parse(r.stdout) };
     };
     const alone = reconcile();
@@ -489,7 +445,7 @@ describe("an OpenSSH certificate that carries its grant's approvals, with a real
   beforeAll(async () => {
     requireCommand("ssh", "openssh-client");
     requireCommand("ssh-keygen", "openssh-client");
-    const caKeys = spawnSync(process.execPath, [VERIFIER_CLI, "ssh-ca-keys", "--state", host], { encoding: "utf8" });
+    const caKeys = runRole(VERIFIER_CLI, ["ssh-ca-keys", "--state", host]);
     expect(caKeys.status, caKeys.stderr).toBe(0);
     const caKeysFile = join(work, "airgrant_ca_keys");
     writeFileSync(caKeysFile, caKeys.stdout);
@@ -516,10 +472,10 @@ describe("an OpenSSH certificate that carries its grant's approvals, with a real
   afterAll(() => sshd?.stop(), 30_000);
 
   /** `certify` the pending grant for the client key, then log in with the certificate. */
-  function certify(file: string): Run {
+  function certify(file: string): RoleRun {
     return signer(["certify", file, "--ssh-pubkey", `${clientKey}.pub`, "--cert-out", `${file}-cert.pub`]);
   }
-  function ssh(certFile: string): Run {
+  function ssh(certFile: string): RoleRun {
     const r = spawnSync(
       "ssh",
       [

@@ -9,6 +9,8 @@ export {
   VERIFIER_EXECUTABLE,
   verifierRuntimeNode,
 } from "./repo-paths.js";
+export { type RoleRun, type RoleRunOptions, runRole } from "./role-cli.js";
+export { softwareYubiKey, type YubiKeyIdentity } from "./software-yubikey.js";
 export {
   type BundleIssuer,
   ecdsaTwin,
