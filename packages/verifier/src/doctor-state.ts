@@ -93,9 +93,8 @@ function bundleFindings(state: HostState, now: number): StateReport {
 }
 
 /**
- * The latest time the state shows has passed: the log's last entry, the
- * sealing key's epoch, the prune watermark. A clock earlier than that was
- * set back (or is wrong), and grants are judged by it.
+ * The host's time floor (time-floor.ts): a clock earlier than it was set
+ * back, or is right now after running ahead, and checks refuse grants.
  */
 function clockFindings(state: HostState, now: number): Finding[] {
   let latest: TimeFloor | undefined;
@@ -119,8 +118,8 @@ function clockFindings(state: HostState, now: number): Finding[] {
     {
       code: "clock-behind",
       where: state.dir,
-      message: `the clock says ${isoSeconds(now)}, before ${latest.what} (${isoSeconds(latest.time)}): it was set back, and grants are judged by it`,
-      fix: "set the clock right (date, timedatectl); the auditor will ask about entries dated out of order",
+      message: `the clock says ${isoSeconds(now)}, before ${latest.what} (${isoSeconds(latest.time)}): it was set back, and grants are judged at that time within the bundle's clock skew and refused (clock-behind) beyond it`,
+      fix: 'set the clock right (date, timedatectl); if it is right, it ran ahead before, and grant logins stay refused until real time passes that time: break-glass accounts still log in (docs/requests.md, "Time floor")',
     },
   ];
 }
