@@ -6,6 +6,7 @@ import {
   isoSeconds,
   LOG_RECOVERED_TYPE,
   readAuditData,
+  targetsCoverHost,
 } from "@airgrant/core";
 import { type Finding, type FindingList, keptString, logRecoveredFinding } from "./finding.js";
 import type { ExportedBundle, IssuedGrant, SignerLedger } from "./signer-ledger.js";
@@ -239,9 +240,7 @@ export class HostUseCheck implements EntryCheck {
     this.checkApprovalsLogged(d.approvers ?? [], grant, at);
     const policy = this.installed?.exported.approvalPolicy;
     const fromBundle =
-      policy === undefined
-        ? undefined
-        : approvalRequirementFor({ approvers: [], policy }, this.context.groups ?? {}, at.host)?.approvals;
+      policy === undefined ? undefined : approvalRequirementFor(policy, this.context.groups ?? {}, at.host)?.approvals;
     const needed = Math.max(d.approvalsNeeded ?? 0, fromBundle ?? 0);
     if (needed === 0) return;
     const officers = new Set(
@@ -510,14 +509,7 @@ export class HostUseCheck implements EntryCheck {
   /** A host whose installed bundle requires requests let no grant in without one. */
   private checkRequestNotRequired(at: Omit<Finding, "code" | "message"> & { host: string }): void {
     const required = this.requestsRequired;
-    const groups = this.context.groups ?? {};
-    const covered = required.some(
-      (t) =>
-        t === "*" ||
-        t === at.host ||
-        (t.startsWith(GROUP_PREFIX) && (groups[t.slice(GROUP_PREFIX.length)] ?? []).includes(at.host)),
-    );
-    if (!covered) return;
+    if (!targetsCoverHost(required, this.context.groups ?? {}, at.host)) return;
     this.add({
       code: "unbound-grant-used",
       ...at,

@@ -779,4 +779,19 @@ describe("airgrant-auditor reconcile", () => {
     // Without the bundle the host's group is unknown: that use is not found.
     expect(codes(reconcile(s, ["db1.example"]))).toEqual([]);
   });
+
+  it("reads a required group named like an Object member as a group no host is in", () => {
+    const s = scenario();
+    const bundleId = "1".repeat(32);
+    s.signerEntry("bundle-exported", { bundleId, clockSkew: 300, groups: [] });
+    const policy = { required: ["group:constructor"], lifetime: 3600, maxPendingPerHost: 64 };
+    s.hostEntry(
+      "db1.example",
+      "bundle-installed",
+      { bundleId, sha256: "2".repeat(64), issuers: [], requestPolicy: policy },
+      T0 - 60,
+    );
+    s.use("db1.example", s.issue());
+    expect(codes(reconcile(s, ["db1.example"]))).toEqual([]);
+  });
 });

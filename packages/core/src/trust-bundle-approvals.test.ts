@@ -118,16 +118,15 @@ describe("approvers and approvalPolicy of a version 2 bundle", () => {
   });
 
   it("hold a login to the host's own entry, else its strictest group's, else '*'", () => {
-    const trust = { approvers, policy };
     const groups = { prod: ["db1.example", "db2.example"], dbs: ["db1.example"] };
-    expect(approvalRequirementFor(trust, groups, "db2.example")).toEqual({ target: "db2.example", approvals: 1 });
-    expect(approvalRequirementFor(trust, groups, "db1.example")).toEqual({ target: "group:prod", approvals: 2 });
-    expect(approvalRequirementFor(trust, groups, "web.example")).toEqual({ target: "*", approvals: 0 });
-    expect(approvalRequirementFor({ approvers, policy: policy.slice(0, 3) }, groups, "web.example")).toBeUndefined();
-    expect(approvalRequirementFor(undefined, groups, "db1.example")).toBeUndefined();
+    expect(approvalRequirementFor(policy, groups, "db2.example")).toEqual({ target: "db2.example", approvals: 1 });
+    expect(approvalRequirementFor(policy, groups, "db1.example")).toEqual({ target: "group:prod", approvals: 2 });
+    expect(approvalRequirementFor(policy, groups, "web.example")).toEqual({ target: "*", approvals: 0 });
+    expect(approvalRequirementFor(policy.slice(0, 3), groups, "web.example")).toBeUndefined();
+    expect(approvalRequirementFor([], groups, "db1.example")).toBeUndefined();
     // A group the bundle does not define lists no host, whatever its name.
     const proto = [{ target: "group:constructor", approvals: 3 }];
-    expect(approvalRequirementFor({ approvers, policy: proto }, groups, "db1.example")).toBeUndefined();
+    expect(approvalRequirementFor(proto, groups, "db1.example")).toBeUndefined();
   });
 
   it("decode any shuffled, re-encoded policy to the one order", () => {

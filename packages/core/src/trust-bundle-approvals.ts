@@ -14,6 +14,7 @@ import {
   type JsonObject,
   requireSortedKeyIds,
   type TrustedApprover,
+  targetsCoverHost,
 } from "./trust-bundle-members.js";
 
 /**
@@ -122,21 +123,16 @@ export function encodeApprovalTrust(approvals: ApprovalTrust | undefined): JsonO
  * approvals; else `*`. Undefined when none applies (no approvals needed).
  */
 export function approvalRequirementFor(
-  approvals: ApprovalTrust | undefined,
+  policy: readonly ApprovalRequirement[],
   groups: Readonly<Record<string, readonly string[]>>,
   host: string,
 ): ApprovalRequirement | undefined {
-  const policy = approvals?.policy ?? [];
   const named = policy.find((entry) => entry.target === host);
   if (named !== undefined) return named;
   let strictest: ApprovalRequirement | undefined;
   for (const entry of policy) {
-    if (!entry.target.startsWith("group:")) continue;
-    const name = entry.target.slice("group:".length);
-    const members = Object.hasOwn(groups, name) ? groups[name] : undefined;
-    if (members?.includes(host) && (strictest === undefined || entry.approvals > strictest.approvals)) {
-      strictest = entry;
-    }
+    if (!entry.target.startsWith("group:") || !targetsCoverHost([entry.target], groups, host)) continue;
+    if (strictest === undefined || entry.approvals > strictest.approvals) strictest = entry;
   }
   return strictest ?? policy.find((entry) => entry.target === "*");
 }

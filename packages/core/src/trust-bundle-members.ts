@@ -119,7 +119,7 @@ export function requestPolicyOf(bundle: TrustBundle): RequestPolicy {
  */
 export function targetsCoverHost(
   permitted: readonly string[],
-  groups: Readonly<Record<string, string[]>>,
+  groups: Readonly<Record<string, readonly string[]>>,
   host: string,
 ): boolean {
   return permitted.some((t) => {

@@ -140,7 +140,11 @@ function entryData(
     data.grantId = claims.grantId;
     if (signer !== undefined) data.issuer = signer;
     if (approvers !== undefined) data.approvers = approvers;
-    const needed = approvalRequirementFor(input.bundle.approvals, input.bundle.groups, input.host.toLowerCase());
+    const needed = approvalRequirementFor(
+      input.bundle.approvals?.policy ?? [],
+      input.bundle.groups,
+      input.host.toLowerCase(),
+    );
     if (needed !== undefined) data.approvalsNeeded = needed.approvals;
     data.principal = printableItem(claims.principals[0] ?? "", LOGGED_NAME_LENGTH).value;
     data.target = formatTarget(claims.target);

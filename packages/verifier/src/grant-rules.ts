@@ -217,7 +217,7 @@ function enoughApprovals(
       notCounted.push(`${who} approved it already, with key ${counted.keyId}`);
     } else approvals.push(approver);
   }
-  const requirement = approvalRequirementFor(bundle.approvals, bundle.groups, context.host);
+  const requirement = approvalRequirementFor(bundle.approvals?.policy ?? [], bundle.groups, context.host);
   if (requirement === undefined || approvals.length >= requirement.approvals) return undefined;
   const why = notCounted.length === 0 ? "" : `; not counted: ${notCounted.join("; ")}`;
   return {
