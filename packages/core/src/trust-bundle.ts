@@ -10,6 +10,7 @@ import {
   decodeBundlePolicy,
   encodeBundlePolicy,
   readBundleText,
+  TRUST_BUNDLE_FORMAT,
   type TrustBundle,
 } from "./trust-bundle-members.js";
 import { decodeSignedTrustValue, type SignedTrustBundleFile } from "./trust-bundle-v2.js";
@@ -65,7 +66,7 @@ export function decodeTrustBundle(bytes: Uint8Array): TrustBundle {
     return decodeSignedTrustValue(value, text).bundle;
   }
   const o = asObject(value, "trust bundle", V1_MEMBERS);
-  if (o.format !== "airgrant-trust-bundle") throw bad("format must be 'airgrant-trust-bundle'");
+  if (o.format !== TRUST_BUNDLE_FORMAT) throw bad(`format must be '${TRUST_BUNDLE_FORMAT}'`);
   // malformed-bundle, not unsupported-version: a bundle is input (exit 2), a grant's version is a verdict (exit 1).
   if (o.version !== TRUST_BUNDLE_VERSION) throw bad(`version ${String(o.version)} is not supported`);
   const policy = decodeBundlePolicy(o, 1);

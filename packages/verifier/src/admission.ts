@@ -213,9 +213,7 @@ export function admitGrant(input: AdmissionInput): Admission {
   const endsAt = verdict.allowed ? accessEndsAt(verdict.claims, now) : undefined;
   if (use !== undefined) data.use = use;
   if (endsAt !== undefined && Number.isSafeInteger(endsAt)) data.accessEndsAt = endsAt;
-  // Dated by the time judged at: a clock set back does not date the log backwards.
-  const entryClock = time.behind > 0 ? () => new Date(now * 1000) : input.clock;
-  const entry = appendHostEntry(state, "grant-check", auditData("grant-check", data), entryClock);
+  const entry = appendHostEntry(state, "grant-check", auditData("grant-check", data), time.clock);
   if (redeemed) flushRequestStore(state.requestsDir);
   if (use !== undefined) {
     // The use becomes durable only now, after the log entry that records it:

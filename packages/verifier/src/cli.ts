@@ -19,6 +19,7 @@ import { type Admission, admitGrant } from "./admission.js";
 import { requireUnsignallableIdentity } from "./caller-identity.js";
 import { DEFAULT_PAM_DIR, printDoctorReport, runDoctor } from "./doctor.js";
 import { decodeGrantClaims, MAX_GRANT_INPUT_BYTES } from "./grant-claims.js";
+import { bundleExpired } from "./grant-rules.js";
 import { advanceSealKey } from "./host-log.js";
 import { installBundle, loadInstalledBundle } from "./host-state.js";
 import { superviseSessions } from "./login-session.js";
@@ -206,7 +207,7 @@ function runDoctorCommand(
 function trustLines(bundle: TrustBundle): string[] {
   const trust = bundle.signedTrust;
   if (trust === undefined) return ["signed trust:    none (a version 1 bundle)"];
-  const expired = Date.now() / 1000 >= trust.expires ? "EXPIRED " : "";
+  const expired = bundleExpired(bundle, Math.floor(Date.now() / 1000)) ? "EXPIRED " : "";
   return [
     `signed trust:    trust version ${trust.trustVersion}, ${trust.roots.threshold} of ${trust.roots.keys.length} root key(s) ${trust.roots.keys.map((k) => k.keyId).join(",")}`,
     `expires:         ${expired}${isoSeconds(trust.expires)} (on expiry: ${trust.onExpiry})`,

@@ -47,7 +47,6 @@ export function showRequest(input: {
   }
   const random = input.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
   const host = input.host.toLowerCase();
-  const entryClock = time.behind > 0 ? () => new Date(time.now * 1000) : input.clock;
   const request = pendingRequestFor(state.requestsDir, { user: input.user, host }, policy, time.now, random, (made) => {
     const data = {
       request: made.code.symbols,
@@ -58,7 +57,7 @@ export function showRequest(input: {
       ...input.items,
       ...(time.behind > 0 ? { clockBehind: time.behind } : {}),
     };
-    appendHostEntry(state, "request-created", auditData("request-created", data), entryClock);
+    appendHostEntry(state, "request-created", auditData("request-created", data), time.clock);
   });
   return { request, expires: request.created + policy.lifetime, bundle };
 }

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, unlinkSync } from "node:fs";
+import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import {
   AirgrantError,
@@ -14,6 +14,7 @@ import {
   requestCodeOfChallenge,
   withFileLock,
 } from "@airgrant/core";
+import { lstatIfPresent } from "./state-permissions.js";
 
 /**
  * The pending requests of a host (docs/requests.md, "On the host"): a
@@ -66,23 +67,13 @@ function readRecord(path: string): RequestRecord | undefined {
   throw new AirgrantError("state-corrupt", `${path} is not a request record`);
 }
 
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
-  }
-}
-
 /** The request a grant's challenge names, as this host holds it. */
 export function lookUpRequest(dir: string, challenge: Uint8Array): RequestLookup {
   const code = requestCodeOfChallenge(challenge);
   if (code === undefined) return {};
   const record = readRecord(join(dir, code.symbols));
   if (record === undefined) return { code };
-  return { code, record, redeemed: exists(join(dir, code.symbols + REDEEMED)) };
+  return { code, record, redeemed: lstatIfPresent(join(dir, code.symbols + REDEEMED)) !== undefined };
 }
 
 /**
@@ -189,7 +180,7 @@ export function pendingRequestFor(
       const code = newRequestCode(wanted.host, wanted.user, random);
       const record: RequestRecord = { user: wanted.user, host: wanted.host, created: now };
       // 60 random bits: a code already in the store is a new draw, logged again.
-      if (exists(join(dir, code.symbols))) continue;
+      if (lstatIfPresent(join(dir, code.symbols)) !== undefined) continue;
       log({ ...record, code });
       if (createExclusiveRecord(join(dir, code.symbols), JSON.stringify(record))) {
         return { ...record, code, fresh: true };

@@ -70,7 +70,7 @@ export function readTimeFloor(state: HostState): TimeFloor | undefined {
 }
 
 /** Keep `floor` in `time-floor` when it is above what the file holds. */
-export function holdTimeFloor(state: HostState, floor: number): void {
+function holdTimeFloor(state: HostState, floor: number): void {
   const held = heldFloor(state);
   if (held !== undefined && held >= floor) return;
   writeFileAtomic(state.timeFloorPath, `${JSON.stringify({ format: FLOOR_FORMAT, floor })}\n`);
@@ -78,12 +78,15 @@ export function holdTimeFloor(state: HostState, floor: number): void {
 
 /**
  * The time a check judges by: the clock, or the floor when the clock is
- * behind it, which it holds first; `behind` is by how many seconds.
+ * behind it, which it holds first; `behind` is by how many seconds, and
+ * `clock` dates the check's entry at that time, so a clock set back does
+ * not date the log backwards.
  */
-export function judgingTime(state: HostState, clock: () => Date): { now: number; behind: number } {
+export function judgingTime(state: HostState, clock: () => Date): { now: number; behind: number; clock: () => Date } {
   const clockNow = Math.floor(clock().getTime() / 1000);
   const floor = readTimeFloor(state);
-  if (floor === undefined || clockNow >= floor.time) return { now: clockNow, behind: 0 };
+  if (floor === undefined || clockNow >= floor.time) return { now: clockNow, behind: 0, clock };
   holdTimeFloor(state, floor.time);
-  return { now: floor.time, behind: floor.time - clockNow };
+  const now = floor.time;
+  return { now, behind: now - clockNow, clock: () => new Date(now * 1000) };
 }
