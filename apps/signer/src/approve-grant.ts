@@ -7,6 +7,7 @@ import {
   formatTarget,
   type Grant,
   importPublicKey,
+  isoSeconds,
   keyIdOf,
   MAX_SINGLE_SIGNATURE_TEXT_LENGTH,
   readBounded,
@@ -73,13 +74,12 @@ export function carriersOf(textLength: number): { textLength: number; fitsPrompt
 /** What a pending grant grants and who approved it, for the officer to read before they approve or deny. */
 export function describePendingGrant(pending: PendingGrant): string {
   const grant = pendingGrantOf(pending);
-  const iso = (s: number) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
   const approved = pending.approvals.map((a) => `${a.officer} (key ${a.keyId})`).join(", ") || "nobody yet";
   const lines = [
     `grant ${toHex(grant.grantId)}`,
     `  account:     ${grant.principal}`,
     `  target:      ${formatTarget(grant.target)}`,
-    `  window:      ${iso(grant.notBefore)} to ${iso(grant.notAfter)} (${formatDuration(grant.notAfter - grant.notBefore)})`,
+    `  window:      ${isoSeconds(grant.notBefore)} to ${isoSeconds(grant.notAfter)} (${formatDuration(grant.notAfter - grant.notBefore)})`,
     `  uses:        ${grant.maxUses}`,
     `  reason:      ${grant.reason ?? "(none)"}`,
     `  issuer key:  ${pending.issuer.keyId}`,

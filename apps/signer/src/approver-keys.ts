@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { AirgrantError, auditData, keyIdOf, type TrustedApprover, toHex, writeFileAtomic } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
+import { tokenLocationOf } from "./init-issuer.js";
 import { type IssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
 import type { TokenLocation } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
@@ -185,10 +186,7 @@ export function enrolApprover(
       alg: enrolment.alg,
       publicKey: key.publicKeySpki,
       keyLabel: enrolment.keyLabel,
-      token: {
-        tokenLabel: session.tokenLabel,
-        modulePath: session.modulePath.includes("/") ? resolve(session.modulePath) : session.modulePath,
-      },
+      token: tokenLocationOf(session),
       targets: enrolment.targets,
       maxTtl: enrolment.maxTtl,
       enrolled: clock().toISOString(),

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { AirgrantError, auditData, type BundleKey, keyIdOf, toHex, writeFileAtomic } from "@airgrant/core";
 import { withHomeLock } from "./home-lock.js";
+import { tokenLocationOf } from "./init-issuer.js";
 import { type IssuerKeyAlg, signatureAlgorithmOf } from "./issuer-key-alg.js";
 import type { TokenLocation } from "./issuer-record.js";
 import { appendSignerEntry } from "./log-backed-counters.js";
@@ -159,10 +160,7 @@ export function initRootKey(
       alg: request.alg,
       publicKey: key.publicKeySpki,
       keyLabel: request.keyLabel,
-      token: {
-        tokenLabel: session.tokenLabel,
-        modulePath: session.modulePath.includes("/") ? resolve(session.modulePath) : session.modulePath,
-      },
+      token: tokenLocationOf(session),
       created: clock().toISOString(),
     };
     const others = roots.keys.filter((k) => k.keyId !== keyId);
