@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { basename } from "node:path";
 import { AirgrantError, sleepMs } from "@airgrant/core";
 import { type ProcessIdentity, processIdentity } from "./login-processes.js";
-import { endExpiredSession, type LoginSession, openSessions, sessionsWatchedBy, warnIfDue } from "./login-session.js";
+import { endExpiredSession, sessionsWatchedBy, warnIfDue } from "./login-session.js";
 import type { HostState } from "./state-paths.js";
 
 /**
@@ -50,10 +50,6 @@ export function startSessionWatcher(stateDir: string): () => ProcessIdentity {
   };
 }
 
-function mine(session: LoginSession, me: ProcessIdentity): boolean {
-  return session.watcher?.pid === me.pid && session.watcher.start === me.start;
-}
-
 /**
  * Watch every open session that names this watcher: warn each when due, end
  * each when its access ends; exit once none names it.
@@ -62,8 +58,8 @@ export function watchSessions(state: HostState, clock: () => Date): void {
   const me = processIdentity(process.pid);
   if (me === undefined) throw new AirgrantError("internal", "cannot read this process's start time (/proc/self/stat)");
   // The first look waits for the session line that started this watcher to write its record.
-  while (sessionsWatchedBy(state, me).length > 0) {
-    for (const session of openSessions(state).filter((s) => mine(s, me))) {
+  for (let watched = sessionsWatchedBy(state, me); watched.length > 0; watched = sessionsWatchedBy(state, me)) {
+    for (const session of watched) {
       const now = Math.floor(clock().getTime() / 1000);
       warnIfDue(state, session.auditSession, now);
       if (now >= session.accessEndsAt) endExpiredSession(state, session.auditSession, clock);
