@@ -128,6 +128,26 @@ describe("the sessions of grants' logins", () => {
     expect(thrown).toMatchObject({ code: "state-corrupt", message: expect.stringMatching(/open-82\.json/) });
   });
 
+  it("drops pending logins oldest check first and reads no further than the first one still young", () => {
+    const old = NOW - PENDING_LOGIN_SECONDS - 1;
+    for (const [checkSeq, admittedAt] of [
+      [9, old],
+      [10, NOW - 5],
+      [5, old],
+      [11, NOW - 4],
+    ] as const) {
+      recordPendingLogin(state, pending({ checkSeq, admittedAt }));
+    }
+    // Behind the young ones: a start that read it would refuse it as state-corrupt.
+    writeFileSync(join(sessionsDir(state), "pending-12.json"), "{", { mode: 0o600 });
+    superviseSessions(state, clock, request().startWatcher);
+    expect(readdirSync(sessionsDir(state)).filter((n) => n.endsWith(".json"))).toEqual([
+      "pending-10.json",
+      "pending-11.json",
+      "pending-12.json",
+    ]);
+  });
+
   it("passes over and then removes the half-written temporary file a kill -9 leaves", () => {
     recordPendingLogin(state, pending());
     const leftover = join(sessionsDir(state), "pending-8.json.tmp-11352-6303f4304aef");

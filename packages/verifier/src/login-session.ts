@@ -407,6 +407,7 @@ export function superviseSessions(state: HostState, clock: () => Date, startWatc
   const overdue: number[] = [];
   withSessionsLock(state, () => {
     let watcher = runningWatcher(state);
+    const pending: { path: string; checkSeq: number }[] = [];
     for (const name of names(state)) {
       const path = join(sessionsDir(state), name);
       const record = recordOf(name);
@@ -416,7 +417,7 @@ export function superviseSessions(state: HostState, clock: () => Date, startWatc
         continue;
       }
       if (record.kind === "ending") overdue.push(record.n);
-      if (record.kind === "pending" && readPending(path).admittedAt + PENDING_LOGIN_SECONDS < now) removeRecord(path);
+      if (record.kind === "pending") pending.push({ path, checkSeq: record.n });
       if (record.kind !== "open") continue;
       const session = readSession(path);
       const watched = session.bootId === bootId && session.watcher !== undefined && isRunning(session.watcher);
@@ -426,6 +427,16 @@ export function superviseSessions(state: HostState, clock: () => Date, startWatc
         watcher ??= startWatcher();
         writeRecord(path, SESSION_FORMAT, { ...session, watcher });
       }
+    }
+    // Pending logins are made in the order of their checks, so the oldest
+    // come first and the first one still young ends the look: a start reads
+    // one record, not every login of the last ten minutes. After a clock
+    // set back, a later one may wait for an earlier one to go; either way
+    // none can open a session but in the process that ran its check.
+    pending.sort((a, b) => a.checkSeq - b.checkSeq);
+    for (const { path } of pending) {
+      if (readPending(path).admittedAt + PENDING_LOGIN_SECONDS >= now) break;
+      removeRecord(path);
     }
   });
   for (const session of overdue) endExpiredSession(state, session, clock);
