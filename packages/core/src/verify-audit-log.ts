@@ -1,5 +1,5 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { AirgrantError } from "./airgrant-error.js";
 import {
   AUDIT_LOG_FORMAT,
@@ -337,8 +337,12 @@ class HalfWorker {
   constructor(logPath: string, half: Parameters<typeof verifyLogHalf>[1], check?: HalfCheckData) {
     this.#shared = new SharedArrayBuffer(8 + RESULT_BYTES);
     this.#signal = new Int32Array(this.#shared, 0, 2);
+    // Loaded here, not at start: the host's executable is a snapshot of what
+    // the verifier loads at start, and every login pays for its size
+    // (scripts/build-sea.mjs); a whole log is read only by an install.
+    const { Worker: Thread } = process.getBuiltinModule("node:worker_threads");
     // No inherited flags: an --input-type or -e of the parent is not the worker's.
-    this.#worker = new Worker(WORKER_URL, {
+    this.#worker = new Thread(WORKER_URL, {
       workerData: { logPath, half, shared: this.#shared, check },
       execArgv: [],
       resourceLimits: WORKER_LIMITS,

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync, realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import { AirgrantError, printableLine } from "@airgrant/core";
@@ -17,6 +16,10 @@ export const SSHD = "/usr/sbin/sshd";
 /** `sshd -T`'s `keyword value` lines, keywords in lower case; undefined when sshd is not installed. */
 export function readSshdConfig(configFile: string | undefined): Map<string, string[]> | { error: string } | undefined {
   let text: string;
+  // Loaded here, not at start: the host's executable is a snapshot of what
+  // the verifier loads at start, and every login pays for its size
+  // (scripts/build-sea.mjs).
+  const { execFileSync } = process.getBuiltinModule("node:child_process");
   try {
     text = execFileSync(SSHD, ["-T", ...(configFile === undefined ? [] : ["-f", configFile])], {
       encoding: "utf8",

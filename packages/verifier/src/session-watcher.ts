@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { basename } from "node:path";
 import { AirgrantError, sleepMs } from "@airgrant/core";
 import { type ProcessIdentity, processIdentity } from "./login-processes.js";
@@ -38,6 +37,10 @@ function selfCommand(): [string, string[]] {
 export function startSessionWatcher(stateDir: string): () => ProcessIdentity {
   return () => {
     const [command, args] = selfCommand();
+    // Loaded here, not at start: the host's executable is a snapshot of what
+    // the verifier loads at start, and every login pays for its size
+    // (scripts/build-sea.mjs); a watcher is started once for many logins.
+    const { spawn } = process.getBuiltinModule("node:child_process");
     const child = spawn(command, [...args, "session-watch", "--state", stateDir], {
       detached: true,
       stdio: "ignore",
