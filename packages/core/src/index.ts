@@ -100,6 +100,7 @@ export {
   MAX_GRANT_TEXT_LENGTH,
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
+export { ipAddressFamily } from "./ip-address.js";
 export { isoSeconds } from "./iso-seconds.js";
 export { type ProcessStat, readBootId, readProcessStat, readProcText } from "./process-status.js";
 export {

@@ -1,5 +1,5 @@
-import { isIP } from "node:net";
 import { AirgrantError } from "./airgrant-error.js";
+import { type IpAddress, parseIpAddress } from "./ip-address.js";
 
 /**
  * The `source-address` extension of a grant (docs/grant-format.md,
@@ -9,10 +9,7 @@ import { AirgrantError } from "./airgrant-error.js";
 
 export const MAX_SOURCE_ADDRESS_LIST_BYTES = 64;
 
-interface AddressBlock {
-  family: 4 | 6;
-  /** The address as an integer of 32 or 128 bits. */
-  value: bigint;
+interface AddressBlock extends IpAddress {
   prefix: number;
 }
 
@@ -21,35 +18,6 @@ const IPV4_MAPPED = 0xffffn;
 
 function bitsOf(family: 4 | 6): number {
   return family === 4 ? 32 : 128;
-}
-
-function ipv4Value(text: string): bigint {
-  return text.split(".").reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
-}
-
-/** An address `isIP` accepted, without a zone id, as an integer. */
-function addressValue(text: string, family: 4 | 6): bigint {
-  if (family === 4) return ipv4Value(text);
-  let hex = text;
-  const lastColon = hex.lastIndexOf(":");
-  const tail = hex.slice(lastColon + 1);
-  if (tail.includes(".")) {
-    const v4 = ipv4Value(tail);
-    hex = `${hex.slice(0, lastColon + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-  }
-  const [head = "", rest] = hex.split("::");
-  const headGroups = head === "" ? [] : head.split(":");
-  const restGroups = rest === undefined || rest === "" ? [] : rest.split(":");
-  const zeros = rest === undefined ? [] : new Array<string>(8 - headGroups.length - restGroups.length).fill("0");
-  return [...headGroups, ...zeros, ...restGroups].reduce((acc, group) => (acc << 16n) | BigInt(`0x${group}`), 0n);
-}
-
-/** An IP address without a zone id, as family and integer; undefined for anything else. */
-function parseAddress(text: string): { family: 4 | 6; value: bigint } | undefined {
-  const family = isIP(text);
-  // isIP accepts a zone id (fe80::1%eth0); a zone names an interface of one machine, not an address.
-  if (family === 0 || text.includes("%")) return undefined;
-  return { family: family as 4 | 6, value: addressValue(text, family as 4 | 6) };
 }
 
 function isIpv4Mapped(value: bigint): boolean {
@@ -63,7 +31,7 @@ function invalidEntry(item: string, why: string): AirgrantError {
 function parseEntry(item: string): AddressBlock {
   const slash = item.indexOf("/");
   const addressText = slash === -1 ? item : item.slice(0, slash);
-  const address = parseAddress(addressText);
+  const address = parseIpAddress(addressText);
   if (address === undefined) {
     throw invalidEntry(item, addressText.includes("%") ? "has a zone id" : "is not an IP address or CIDR block");
   }
@@ -112,7 +80,7 @@ export function checkSourceAddressList(list: string): void {
  */
 export function sourceAddressAllows(list: string, remoteAddress: string | undefined): boolean {
   if (remoteAddress === undefined) return false;
-  const remote = parseAddress(remoteAddress);
+  const remote = parseIpAddress(remoteAddress);
   if (remote === undefined) return false;
   const client =
     remote.family === 6 && isIpv4Mapped(remote.value)

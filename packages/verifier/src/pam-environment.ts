@@ -1,5 +1,4 @@
-import { isIP } from "node:net";
-import { AirgrantError, type AuditRecord, printableLine } from "@airgrant/core";
+import { AirgrantError, type AuditRecord, ipAddressFamily, printableLine } from "@airgrant/core";
 
 /**
  * What pam_exec tells a login command (pam_exec(8)): the PAM type, the
@@ -87,7 +86,7 @@ export function readPamEnvironment(env: NodeJS.ProcessEnv, entry: keyof typeof E
   }
   const rhost = env.PAM_RHOST;
   const result: PamEnvironment = { type, user, items };
-  if (rhost !== undefined && isIP(rhost) !== 0) result.remoteAddress = rhost;
+  if (rhost !== undefined && ipAddressFamily(rhost) !== 0) result.remoteAddress = rhost;
   if (entry === "ssh-session") {
     const authInfo = env.SSH_AUTH_INFO_0;
     if (authInfo === undefined || authInfo.trim() === "") {
