@@ -93,9 +93,10 @@ function pinnedRuntime() {
  * own modules stay as Node makes them, and nothing of MAIN runs here beyond
  * what it runs at load. MAIN keeps its name (its --version finds
  * ../package.json by it), and its `#!` line becomes a comment, so that line
- * numbers hold.
+ * numbers hold. Last, it writes the modules loaded by then to LOADEDPATH,
+ * for withoutLoadedCodeCache.
  */
-function eagerEntry(mainPath) {
+function eagerEntry(mainPath, loadedPath) {
   const source = readFileSync(mainPath, "utf8").replace(/^#!/, "//");
   const path = JSON.stringify(mainPath);
   return `"use strict";
@@ -105,7 +106,94 @@ const main = require("node:vm").compileFunction(${JSON.stringify(source)}, ["exp
 v8.setFlagsFromString("--lazy");
 const module = { exports: {} };
 main(module.exports, require, module, ${path}, ${JSON.stringify(dirname(mainPath))});
+require("node:fs").writeFileSync(${JSON.stringify(loadedPath)}, JSON.stringify(process.moduleLoadList));
 `;
+}
+
+/**
+ * The single executable's preparation blob with the code cache of Node's
+ * own modules taken out of its snapshot, except for the modules the
+ * snapshot does not hold already. A module the snapshot holds is never
+ * compiled again, so its code cache serves nothing, yet every start copies
+ * it out of the executable with the rest: half of the snapshot, about 4 MB
+ * (bench/verifier.bench.ts). The layout is that of the pinned runtime's
+ * src/node_sea.cc and src/node_snapshotable.cc (the code cache is the
+ * snapshot's last part: a count, then for each module its id and its data,
+ * each a little-endian u64 length and the bytes); anything else stops the
+ * build.
+ */
+function withoutLoadedCodeCache(prep, entryPath, loaded) {
+  const fail = (what) => {
+    throw new Error(`build-sea: the preparation blob is not laid out as expected: ${what}`);
+  };
+  const u64 = (buf, at) => {
+    if (at + 8 > buf.length) fail(`a length past the end at ${at}`);
+    const n = buf.readBigUInt64LE(at);
+    if (n > BigInt(buf.length)) fail(`a length of ${n} at ${at}`);
+    return Number(n);
+  };
+  const SEA_MAGIC = 0x143da20;
+  const SNAPSHOT_MAGIC = 0x143da19;
+  if (prep.readUInt32LE(0) !== SEA_MAGIC) fail("no SEA magic");
+  // magic, flags, and the execArgvExtension byte; then the entry's path.
+  let at = 9;
+  const pathLength = u64(prep, at);
+  if (prep.subarray(at + 8, at + 8 + pathLength).toString() !== entryPath) fail("no entry path");
+  at += 8 + pathLength;
+  const snapshotLength = u64(prep, at);
+  const snapshot = prep.subarray(at + 8, at + 8 + snapshotLength);
+  if (snapshot.length !== snapshotLength || snapshot.readUInt32LE(0) !== SNAPSHOT_MAGIC) fail("no snapshot magic");
+  const isId = (bytes) => /^[a-z_][a-zA-Z0-9_/.:-]*$/.test(bytes.toString("latin1"));
+  /** The code cache's entries when one starts at `start` and ends the snapshot exactly; undefined otherwise. */
+  const entriesAt = (start) => {
+    const count = snapshot.readBigUInt64LE(start);
+    if (count === 0n || count > 10_000n) return undefined;
+    const entries = [];
+    let p = start + 8;
+    for (let i = 0n; i < count; i++) {
+      if (p + 8 > snapshot.length) return undefined;
+      const idLength = Number(snapshot.readBigUInt64LE(p));
+      if (idLength === 0 || idLength > 255 || p + 8 + idLength > snapshot.length) return undefined;
+      const id = snapshot.subarray(p + 8, p + 8 + idLength);
+      if (!isId(id)) return undefined;
+      p += 8 + idLength;
+      if (p + 8 > snapshot.length) return undefined;
+      const dataLength = snapshot.readBigUInt64LE(p);
+      if (dataLength > BigInt(snapshot.length - p - 8)) return undefined;
+      entries.push({
+        id: id.toString("latin1"),
+        bytes: snapshot.subarray(p - 8 - idLength, p + 8 + Number(dataLength)),
+      });
+      p += 8 + Number(dataLength);
+    }
+    return p === snapshot.length ? entries : undefined;
+  };
+  let start = -1;
+  let entries;
+  for (let p = 4; p + 16 <= snapshot.length && entries === undefined; p++) {
+    // Cheap first: a count, then an id's length and first letter.
+    if (snapshot.readUInt32LE(p + 4) !== 0 || snapshot.readUInt16LE(p + 2) !== 0) continue;
+    if (
+      snapshot[p + 8] === 0 ||
+      snapshot.readUInt32LE(p + 12) !== 0 ||
+      !/[a-z_]/.test(String.fromCharCode(snapshot[p + 16]))
+    )
+      continue;
+    entries = entriesAt(p);
+    if (entries !== undefined) start = p;
+  }
+  if (entries === undefined) fail("no code cache at the snapshot's end");
+  const kept = entries.filter((e) => !loaded.has(e.id));
+  const count = Buffer.alloc(8);
+  count.writeBigUInt64LE(BigInt(kept.length));
+  const stripped = Buffer.concat([snapshot.subarray(0, start), count, ...kept.map((e) => e.bytes)]);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(stripped.length));
+  return {
+    blob: Buffer.concat([prep.subarray(0, at), length, stripped, prep.subarray(at + 8 + snapshotLength)]),
+    dropped: entries.length - kept.length,
+    kept: kept.length,
+  };
 }
 
 const node = pinnedRuntime();
@@ -113,7 +201,9 @@ const output = `${resolve(out)}-runtime`;
 const blob = `${output}.blob`;
 const config = `${output}.sea.json`;
 const entry = `${output}.entry.cjs`;
-writeFileSync(entry, eagerEntry(resolve(main)));
+/** What the entry says was loaded when the snapshot was made. */
+const loadedList = `${output}.loaded.json`;
+writeFileSync(entry, eagerEntry(resolve(main), loadedList));
 writeFileSync(
   config,
   JSON.stringify({
@@ -126,14 +216,24 @@ writeFileSync(
   }),
 );
 execFileSync(node, ["--no-warnings", "--experimental-sea-config", config], { stdio: ["ignore", "ignore", "inherit"] });
+const loaded = new Set(
+  JSON.parse(readFileSync(loadedList, "utf8"))
+    .filter((m) => m.startsWith("NativeModule "))
+    .map((m) => m.slice("NativeModule ".length)),
+);
+const prepared = withoutLoadedCodeCache(readFileSync(blob), entry, loaded);
+process.stdout.write(
+  `build-sea: the snapshot keeps the code cache of ${prepared.kept} modules it does not hold, drops ${prepared.dropped}\n`,
+);
 const staged = `${output}.tmp`;
 copyFileSync(node, staged);
-await inject(staged, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SEA_FUSE });
+await inject(staged, "NODE_SEA_BLOB", prepared.blob, { sentinelFuse: SEA_FUSE });
 chmodSync(staged, 0o755);
 renameSync(staged, output);
 rmSync(blob);
 rmSync(config);
 rmSync(entry);
+rmSync(loadedList);
 copyFileSync(runtimeLicense, `${output}.LICENSE`);
 
 // Static, so that no dynamic loader reads the environment it is started with.
