@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AirgrantError } from "@airgrant/core";
@@ -33,6 +32,9 @@ export interface SoftHsmToken {
 export const SOFTHSM2_CONF_ENV = "SOFTHSM2_CONF";
 
 function softHsmUtil(args: readonly string[], confPath: string): string {
+  // Loaded here, not at start: every signer command pays for what it loads
+  // at start, and only making a demo token runs softhsm2-util.
+  const { execFileSync } = process.getBuiltinModule("node:child_process");
   try {
     return execFileSync("softhsm2-util", args, {
       env: { ...process.env, [SOFTHSM2_CONF_ENV]: confPath },

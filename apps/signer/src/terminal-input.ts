@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { AirgrantError, type BoundedRead, readBounded } from "@airgrant/core";
 import { readSecretFile } from "./secret-file.js";
@@ -36,6 +35,9 @@ function promptHidden(prompt: string, what: string, noTerminal: () => AirgrantEr
   } catch {
     throw noTerminal();
   }
+  // Loaded here, not at start: every signer command pays for what it loads
+  // at start, and only a prompt on a terminal runs stty.
+  const { spawnSync } = process.getBuiltinModule("node:child_process");
   try {
     spawnSync("stty", ["-echo"], { stdio: [fd, "ignore", "ignore"] });
     try {
