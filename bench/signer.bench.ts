@@ -4,7 +4,7 @@
 // OTP (C_Decrypt), signs (C_Sign) and appends one fsynced line. The two
 // alternate, and the ratio of their medians is the figure (target <= 1.3).
 // `--runs N` (default 40), `--alg ed25519`, `--signer PATH` (another build's
-// dist/airgrant-signer.mjs, to compare), `--json`. Needs a build and SoftHSM2.
+// dist/airgrant-signer.cjs, to compare), `--json`. Needs a build and SoftHSM2.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";

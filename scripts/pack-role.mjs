@@ -39,8 +39,8 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ROLES = {
   signer: {
     dir: "apps/signer",
-    entry: "dist/airgrant-signer.mjs",
-    files: () => ["bin/airgrant-signer.js", "dist/airgrant-signer.mjs"],
+    entry: "dist/airgrant-signer.cjs",
+    files: () => ["bin/airgrant-signer.js", "dist/airgrant-signer.cjs"],
     packages: [],
     addons: ["pkcs11js", "fs-ext"],
   },

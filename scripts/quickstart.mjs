@@ -43,7 +43,7 @@ function run(label, args, { input, env = {}, expect = 0, quiet = false } = {}) {
 }
 const indent = (text) => text.replace(/^/gm, "    ").replace(/ +$/, "");
 const bins = {
-  "airgrant-signer": "apps/signer/dist/airgrant-signer.mjs",
+  "airgrant-signer": "apps/signer/dist/airgrant-signer.cjs",
   "airgrant-verifier": "packages/verifier/dist/airgrant-verifier.cjs",
   "airgrant-auditor": "apps/auditor/dist/cli.js",
 };

@@ -25,7 +25,7 @@ export function verifierRuntimeNode(): string {
   if (runtime === undefined) throw new Error(`no Node runtime in ${cache}: run npm run build`);
   return join(cache, runtime);
 }
-/** `airgrant-signer` as one ES module, the way its bin runs it. */
-export const SIGNER_BUNDLE = join(REPO_ROOT, "apps/signer/dist/airgrant-signer.mjs");
+/** `airgrant-signer` as one CommonJS file, the way its bin runs it. */
+export const SIGNER_BUNDLE = join(REPO_ROOT, "apps/signer/dist/airgrant-signer.cjs");
 /** `airgrant-auditor` as tsc builds it. */
 export const AUDITOR_CLI = join(REPO_ROOT, "apps/auditor/dist/cli.js");

@@ -29,7 +29,7 @@ import { createSoftHsmToken } from "./softhsm-token.js";
  * token made in a temporary directory, checked by the built airgrant-verifier
  * and by openssl.
  */
-const SIGNER = fileURLToPath(new URL("../dist/airgrant-signer.mjs", import.meta.url));
+const SIGNER = fileURLToPath(new URL("../dist/airgrant-signer.cjs", import.meta.url));
 const TOKEN_LABEL = "airgrant-cli-test";
 const LOGIN_LOOP = fileURLToPath(new URL("./token-login-loop.fixture.ts", import.meta.url));
 const REPOSITORY_ROOT = fileURLToPath(new URL("../../..", import.meta.url));

@@ -1139,11 +1139,14 @@ const COMMAND_ARGUMENTS: Readonly<Record<string, string>> = {
 
 // The QR encoder is a fifth of the start-up of every command; only a grant
 // that prints or writes a QR code loads it.
-const qr = process.argv.some((arg) => /^--qr(-png|-svg)?(=|$)/.test(arg))
-  ? await import("@airgrant/core/qr")
-  : undefined;
+let qr: typeof import("@airgrant/core/qr") | undefined;
+const wantsQr = process.argv.some((arg) => /^--qr(-png|-svg)?(=|$)/.test(arg));
+void (wantsQr ? import("@airgrant/core/qr") : Promise.resolve(undefined)).then((encoder) => {
+  qr = encoder;
+  process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, runCommand);
+});
 
-process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ values, positionals }) => {
+function runCommand({ values, positionals }: ParsedArgs<typeof OPTIONS>): number {
   const [first, second, ...rest] = positionals;
   if (first === undefined) throw usage("no command given");
   const grouped = SUBCOMMANDS[first] !== undefined && (first !== "bundle" || second !== undefined);
@@ -1163,4 +1166,4 @@ process.exitCode = runCommandLine(CLI, process.argv.slice(2), OPTIONS, ({ values
   }
   const home = signerHome(resolveSignerHome(values.home));
   return run({ values, home, json: values.json === true }, ...extra);
-});
+}
