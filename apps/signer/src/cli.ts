@@ -585,7 +585,7 @@ function runGrant(ctx: Context): number {
   const certPath = certificatePath(ctx.values);
   if (certPath !== undefined && result.sshCertificate !== undefined) {
     // Public, like the key it certifies: ssh reads it beside the private key.
-    writeFileAtomic(certPath, `${result.sshCertificate}\n`, 0o644);
+    writeFileAtomic(certPath, `${result.sshCertificate}\n`, { mode: 0o644 });
     process.stderr.write(`OpenSSH certificate written to ${certPath}\n`);
   }
   process.stdout.write(
@@ -768,7 +768,7 @@ function runCertify(ctx: Context, file: string): number {
     (signer) => certifyPendingGrant(signer, file, subject),
   );
   // Public, like the key it certifies: ssh reads it beside the private key.
-  writeFileAtomic(certPath, `${result.line}\n`, 0o644);
+  writeFileAtomic(certPath, `${result.line}\n`, { mode: 0o644 });
   print(
     ctx,
     {

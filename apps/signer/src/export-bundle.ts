@@ -187,7 +187,7 @@ export function exportBundle(
           }),
           [],
         );
-  writeFileAtomic(outPath, bytes, 0o644);
+  writeFileAtomic(outPath, bytes, { mode: 0o644 });
   const policy = readPolicy(home.policyPath);
   if (policy.maxLifetime !== request.maxLifetime) {
     writePolicy(home.policyPath, { ...policy, maxLifetime: request.maxLifetime });

@@ -81,7 +81,7 @@ export function signBundleFile(
     }
     const signatures = [...file.signatures.filter((s) => s.keyId !== root.keyId), { keyId: root.keyId, signature }];
     const bytes = assembleSignedTrustBundle(file.signedBytes, signatures);
-    writeFileAtomic(path, bytes, 0o644);
+    writeFileAtomic(path, bytes, { mode: 0o644 });
     const signed = decodeSignedTrustBundle(bytes);
     const { roots, trustVersion } = signed.bundle.signedTrust;
     const entry = appendSignerEntry(

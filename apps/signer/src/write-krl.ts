@@ -51,6 +51,6 @@ export function writeKrl(home: SignerHome, outPath: string): WrittenKrl {
     comment: `airgrant revocations to signer log entry ${last?.seq ?? 0}`,
     sections: [{ caKey: new Uint8Array(0), keyIds }],
   });
-  writeFileAtomic(outPath, bytes, 0o644);
+  writeFileAtomic(outPath, bytes, { mode: 0o644 });
   return { krlVersion: last?.seq ?? 0, keyIds: keyIds.sort(), sha256: toHex(sha256(bytes)) };
 }

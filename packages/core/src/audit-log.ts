@@ -24,7 +24,7 @@ import {
   MAX_AUDIT_LINE_BYTES,
   measureAuditData,
 } from "./audit-entry.js";
-import { PRIVATE_FILE_MODE, writeFileAtomic } from "./durable-file.js";
+import { writeFileAtomic } from "./durable-file.js";
 import { type HeldFileLock, withFileLock } from "./file-lock.js";
 import { sha256 } from "./sha256.js";
 
@@ -189,7 +189,7 @@ function createLog(logPath: string, time: string, random: (length: number) => Ui
   const { record } = encodeAuditRecord(1, time, LOG_OPENED_TYPE, { format: AUDIT_LOG_FORMAT, logId }, GENESIS_PREV);
   // Write-temp, fsync, rename, fsync-directory: the log appears whole, with
   // its first entry, or not at all.
-  writeFileAtomic(logPath, record, PRIVATE_FILE_MODE);
+  writeFileAtomic(logPath, record);
 }
 
 function openForAppend(logPath: string): number | undefined {

@@ -50,20 +50,27 @@ function writeAll(fd: number, data: Uint8Array): void {
 /**
  * Replace `path` with `data` so that a crash at any point leaves either the
  * old file or the new one, never a mix: write a temporary file beside it,
- * fsync it, rename it over the target, fsync the directory.
+ * fsync it, rename it over the target, fsync the directory. Without
+ * `durable` (default true) nothing is flushed: the rename still shows the
+ * old file or the new one whole, but a crash may lose the new one, for a
+ * record that means nothing after a crash anyway.
  */
-export function writeFileAtomic(path: string, data: Uint8Array | string, mode = PRIVATE_FILE_MODE): void {
+export function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  { mode = PRIVATE_FILE_MODE, durable = true }: { mode?: number; durable?: boolean } = {},
+): void {
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const temp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
   let fd: number | undefined;
   try {
     fd = openSync(temp, "wx", mode);
     writeAll(fd, bytes);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(temp, path);
-    fsyncDirectory(dirname(path));
+    if (durable) fsyncDirectory(dirname(path));
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     try {

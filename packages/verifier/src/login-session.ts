@@ -160,8 +160,8 @@ function readSession(path: string): LoginSession {
   return session;
 }
 
-function writeRecord(path: string, format: string, record: object): void {
-  writeFileAtomic(path, `${JSON.stringify({ format, ...record })}\n`);
+function writeRecord(path: string, format: string, record: object, options: { durable?: boolean } = {}): void {
+  writeFileAtomic(path, `${JSON.stringify({ format, ...record })}\n`, options);
 }
 
 function removeRecord(path: string): void {
@@ -223,8 +223,10 @@ function runningWatcher(state: HostState): ProcessIdentity | undefined {
 
 /** Record an allowed login whose session is still to open (`pam`, `ssh-session`). */
 export function recordPendingLogin(state: HostState, login: PendingLogin): void {
+  // Not flushed: a crash ends the login it waits for, and a session can
+  // open only in a process of this boot (its ancestors name their start).
   withSessionsLock(state, () =>
-    writeRecord(join(sessionsDir(state), `pending-${login.checkSeq}.json`), PENDING_FORMAT, login),
+    writeRecord(join(sessionsDir(state), `pending-${login.checkSeq}.json`), PENDING_FORMAT, login, { durable: false }),
   );
 }
 
