@@ -9,7 +9,9 @@ import {
   type SealReceipt,
   type TrustBundle,
   usageError,
+  writeErr,
   writeFileAtomic,
+  writeOut,
 } from "@airgrant/core";
 import { reconciliationCode, reconciliationJson, reconciliationText } from "./format-reconciliation.js";
 import { headsNotGiven, notGivenNote, readKnownHeads } from "./known-heads.js";
@@ -96,23 +98,23 @@ function runVerify(paths: string[], values: VerifyOptions, json: boolean): numbe
       ...(since === undefined ? {} : { since }),
       ...(otpCounterRepeat === undefined ? {} : { otpCounterRepeat }),
     }));
-    process.stdout.write(`${JSON.stringify({ ok: intact, code, logs, notes })}\n`);
+    writeOut(`${JSON.stringify({ ok: intact, code, logs, notes })}\n`);
   } else {
-    for (const v of verdicts) process.stdout.write(`${printableLine(describeLogVerdict(v))}\n`);
-    for (const note of notes) process.stdout.write(`${printableLine(`note: ${note}`)}\n`);
+    for (const v of verdicts) writeOut(`${printableLine(describeLogVerdict(v))}\n`);
+    for (const note of notes) writeOut(`${printableLine(`note: ${note}`)}\n`);
   }
   const unmatchedIds = unmatched.map((r) => `${r.logId} (host ${r.host})`).join(", ");
   if (code === "chain-broken") {
     const alsoUnmatched = unmatched.length === 0 ? "" : `; no intact log given has id ${unmatchedIds}`;
-    process.stderr.write(
+    writeErr(
       `error: chain-broken: ${printableLine(`${broken} of ${verdicts.length} log(s) failed verification${alsoUnmatched}`)}\n`,
     );
   } else if (code === "otp-counter-not-increasing") {
-    process.stderr.write(
+    writeErr(
       `error: otp-counter-not-increasing: ${printableLine(`${repeats} signer log(s) record a YubiKey OTP counter that does not increase: an OTP accepted twice`)}\n`,
     );
   } else if (code === "receipt-unmatched") {
-    process.stderr.write(`error: receipt-unmatched: ${printableLine(`no intact log given has id ${unmatchedIds}`)}\n`);
+    writeErr(`error: receipt-unmatched: ${printableLine(`no intact log given has id ${unmatchedIds}`)}\n`);
   }
   return intact ? 0 : 1;
 }
@@ -151,7 +153,7 @@ function reconcileFromOptions(command: string, rest: string[], values: Reconcile
 
 function finish(r: Reconciliation): number {
   if (!r.ok) {
-    process.stderr.write(`error: ${reconciliationCode(r)}: ${r.findingsTotal} finding(s)\n`);
+    writeErr(`error: ${reconciliationCode(r)}: ${r.findingsTotal} finding(s)\n`);
     return 1;
   }
   return 0;
@@ -159,7 +161,7 @@ function finish(r: Reconciliation): number {
 
 function runReconcile(rest: string[], values: ReconcileOptions, json: boolean): number {
   const r = reconcileFromOptions("reconcile", rest, values);
-  process.stdout.write(json ? `${JSON.stringify(reconciliationJson(r))}\n` : reconciliationText(r));
+  writeOut(json ? `${JSON.stringify(reconciliationJson(r))}\n` : reconciliationText(r));
   return finish(r);
 }
 
@@ -170,11 +172,9 @@ function runReport(rest: string[], values: ReconcileOptions & { out?: string | u
   // Whole or not at all, mode 0600: the report quotes the logs.
   writeFileAtomic(out, renderReport(r, new Date()));
   if (json) {
-    process.stdout.write(
-      `${JSON.stringify({ ok: r.ok, code: reconciliationCode(r), out, findingsTotal: r.findingsTotal })}\n`,
-    );
+    writeOut(`${JSON.stringify({ ok: r.ok, code: reconciliationCode(r), out, findingsTotal: r.findingsTotal })}\n`);
   } else {
-    process.stdout.write(
+    writeOut(
       `${printableLine(`${out}: ${r.findingsTotal} finding(s), ${r.grantsIssued} grant(s), ${r.uses} use(s)`)}\n`,
     );
   }

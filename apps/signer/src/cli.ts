@@ -25,7 +25,9 @@ import {
   requestHostCheck,
   runCommandLine,
   usageError,
+  writeErr,
   writeFileAtomic,
+  writeOut,
 } from "@airgrant/core";
 import {
   approvePendingGrant,
@@ -281,8 +283,8 @@ interface Context {
 
 /** A refusal: the error line, and with --json the verdict object carrying the same code. */
 function refuse(json: boolean, code: ErrorCode, message: string, auditSeq: number): number {
-  if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message, auditSeq })}\n`);
-  process.stderr.write(`error: ${code}: ${printableLine(message)}\n`);
+  if (json) writeOut(`${JSON.stringify({ ok: false, code, message, auditSeq })}\n`);
+  writeErr(`error: ${code}: ${printableLine(message)}\n`);
   return exitStatusOf(code);
 }
 
@@ -291,7 +293,7 @@ function usage(message: string): AirgrantError {
 }
 
 function print(ctx: Context, json: Record<string, unknown>, text: string): void {
-  process.stdout.write(ctx.json ? `${JSON.stringify({ ok: true, ...json })}\n` : text);
+  writeOut(ctx.json ? `${JSON.stringify({ ok: true, ...json })}\n` : text);
 }
 
 function required(values: Values, name: keyof Values, command: string): string {
@@ -479,7 +481,7 @@ function boundRequest(values: Values, request: GrantRequest): RequestCode {
       `request ${shown} was not made for ${request.user}: check the account and the code the engineer read`,
     );
   }
-  process.stderr.write(`request ${shown}: made on ${request.target.name} for ${request.user} (its checks match)\n`);
+  writeErr(`request ${shown}: made on ${request.target.name} for ${request.user} (its checks match)\n`);
   return code;
 }
 
@@ -586,9 +588,9 @@ function runGrant(ctx: Context): number {
   if (certPath !== undefined && result.sshCertificate !== undefined) {
     // Public, like the key it certifies: ssh reads it beside the private key.
     writeFileAtomic(certPath, `${result.sshCertificate}\n`, { mode: 0o644 });
-    process.stderr.write(`OpenSSH certificate written to ${certPath}\n`);
+    writeErr(`OpenSSH certificate written to ${certPath}\n`);
   }
-  process.stdout.write(
+  writeOut(
     ctx.json
       ? `${JSON.stringify({ ...result, ...(certPath === undefined ? {} : { certificateFile: certPath }) })}\n`
       : `${grant}\n`,
@@ -605,7 +607,7 @@ function writeGrantQr(ctx: Context, grant: string): void {
     if (ctx.values.qr || png !== undefined || svg !== undefined)
       throw new AirgrantError("internal", "the QR encoder is not loaded");
   } else {
-    if (ctx.values.qr) process.stderr.write(qr.grantQrTerminal(grant));
+    if (ctx.values.qr) writeErr(qr.grantQrTerminal(grant));
     if (png !== undefined) writeFileAtomic(png, qr.grantQrPng(grant));
     if (svg !== undefined) writeFileAtomic(svg, qr.grantQrSvg(grant));
   }
@@ -709,7 +711,7 @@ function openApproverToken(ctx: Context, approver: ApproverRecord): TokenSession
 function runApprove(ctx: Context, file: string): number {
   const approver = chosenApprover(ctx, "approve");
   // What the officer approves is shown before their PIN is asked for: the PIN is the consent.
-  process.stderr.write(describePendingGrant(readPendingGrant(file)));
+  writeErr(describePendingGrant(readPendingGrant(file)));
   const result = approvePendingGrant(ctx.home, () => openApproverToken(ctx, approver), file, approver);
   const { pending, grantId, auditSeq, carriers, grant } = result;
   const summary = {
@@ -730,10 +732,10 @@ function runApprove(ctx: Context, file: string): number {
     );
     return 0;
   }
-  process.stderr.write(
+  writeErr(
     `approved grant ${grantId} as officer ${approver.officer}: it has all ${pending.approvalsNeeded} approvals; ${carriers.advice}\n`,
   );
-  process.stdout.write(ctx.json ? `${JSON.stringify({ ok: true, ...summary, grant })}\n` : `${grant}\n`);
+  writeOut(ctx.json ? `${JSON.stringify({ ok: true, ...summary, grant })}\n` : `${grant}\n`);
   writeGrantQr(ctx, grant);
   return 0;
 }
@@ -742,7 +744,7 @@ function runDeny(ctx: Context, file: string): number {
   const approver = chosenApprover(ctx, "deny");
   const reason = required(ctx.values, "reason", "deny");
   checkRevocationReason(reason);
-  process.stderr.write(describePendingGrant(readPendingGrant(file)));
+  writeErr(describePendingGrant(readPendingGrant(file)));
   const { grantId, auditSeq } = denyPendingGrant(
     ctx.home,
     () => openApproverToken(ctx, approver),

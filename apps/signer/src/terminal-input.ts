@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from "node:fs";
-import { AirgrantError, type BoundedRead, readBounded } from "@airgrant/core";
+import { AirgrantError, type BoundedRead, readBounded, writeErr } from "@airgrant/core";
 import { readSecretFile } from "./secret-file.js";
 
 /** The environment variable a PIN may come from (never argv). */
@@ -108,6 +108,6 @@ export function readPrivateId(file: string | undefined): string {
  * the terminal, or read as the first line of stdin when it is a pipe or file.
  */
 export function readOtp(): string {
-  if (process.stdin.isTTY === true) process.stderr.write("Touch your YubiKey: ");
+  if (process.stdin.isTTY === true) writeErr("Touch your YubiKey: ");
   return readLine(0, 256, "OTP").trim();
 }

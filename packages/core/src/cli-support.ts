@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import { readFileSync, writeSync } from "node:fs";
+import { type ParseArgsConfig, parseArgs as parseArgsOfUtil } from "node:util";
 import { AirgrantError, type ErrorCode, exitStatusOf } from "./airgrant-error.js";
+import { sleepMs } from "./sleep.js";
 
 /**
  * What the three airgrant commands share (README.md, docs/errors.md):
@@ -16,6 +17,44 @@ import { AirgrantError, type ErrorCode, exitStatusOf } from "./airgrant-error.js
 // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
+// Taken when this module loads, not at the first call: node:util loads the
+// module behind parseArgs when it is first asked for, and taken here it is
+// in the host's start-up snapshot instead of loaded by every login
+// (scripts/build-sea.mjs).
+const parseArgs = parseArgsOfUtil;
+
+/**
+ * Write to standard output (1) or error (2) with write(2) rather than
+ * through process.stdout: making that stream loads a socket module for a
+ * pipe, or a file stream for a file, at every start, where a command writes
+ * a line or two (scripts/build-sea.mjs). A full pipe that does not block is
+ * waited on; a reader that went away (EPIPE) is written nothing more.
+ */
+function writeTo(fd: 1 | 2, text: string): void {
+  const bytes = Buffer.from(text, "utf8");
+  let written = 0;
+  while (written < bytes.length) {
+    try {
+      written += writeSync(fd, bytes, written);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EPIPE") return;
+      if (code !== "EAGAIN") throw err;
+      sleepMs(1);
+    }
+  }
+}
+
+/** Text on standard output. */
+export function writeOut(text: string): void {
+  writeTo(1, text);
+}
+
+/** Text on standard error. */
+export function writeErr(text: string): void {
+  writeTo(2, text);
+}
+
 /** One line, printable, each unprintable character a `?`: messages may quote hostile input. */
 export function printableLine(text: string): string {
   return text.replace(UNPRINTABLE, "?");
@@ -24,8 +63,8 @@ export function printableLine(text: string): string {
 /** Print an error the way every command does and return its exit status. */
 export function reportError(json: boolean, code: ErrorCode, message: string): number {
   const line = printableLine(message);
-  if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, message: line })}\n`);
-  process.stderr.write(`error: ${code}: ${line}\n`);
+  if (json) writeOut(`${JSON.stringify({ ok: false, code, message: line })}\n`);
+  writeErr(`error: ${code}: ${line}\n`);
   return exitStatusOf(code);
 }
 
@@ -92,17 +131,17 @@ export function runCommandLine<O extends Options>(
     const common = args.values as { json?: boolean; help?: boolean; version?: boolean };
     json = common.json === true;
     if (common.help) {
-      process.stdout.write(`${cli.usage}\n`);
+      writeOut(`${cli.usage}\n`);
       return 0;
     }
     if (common.version) {
-      process.stdout.write(`${cli.name} ${cli.version}\n`);
+      writeOut(`${cli.name} ${cli.version}\n`);
       return 0;
     }
     return body(args);
   } catch (err) {
     if (err instanceof AirgrantError) return reportError(json, err.code, err.message);
-    if (process.env.AIRGRANT_DEBUG === "1") process.stderr.write(`${(err as Error).stack}\n`);
+    if (process.env.AIRGRANT_DEBUG === "1") writeErr(`${(err as Error).stack}\n`);
     return reportError(json, "internal", `unexpected failure: ${(err as Error).message}`);
   }
 }

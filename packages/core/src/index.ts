@@ -53,6 +53,8 @@ export {
   reportError,
   runCommandLine,
   usageError,
+  writeErr,
+  writeOut,
 } from "./cli-support.js";
 export {
   createExclusiveRecord,

@@ -14,6 +14,8 @@ import {
   runCommandLine,
   type TrustBundle,
   usageError,
+  writeErr,
+  writeOut,
 } from "@airgrant/core";
 import { type Admission, admitGrant } from "./admission.js";
 import { requireUnsignallableIdentity } from "./caller-identity.js";
@@ -117,13 +119,11 @@ function runInstallBundle(positionals: string[], values: { receipt?: string }, s
     issuers: bundle.issuers.length,
     ...(receiptPath === undefined ? {} : { sealReceipt: receiptPath }),
   };
-  if (out.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (out.json) writeOut(`${JSON.stringify(result)}\n`);
   else {
-    process.stdout.write(
-      `installed trust bundle ${bundle.bundleId} (${bundle.issuers.length} issuer(s)) in ${stateDir}\n`,
-    );
+    writeOut(`installed trust bundle ${bundle.bundleId} (${bundle.issuers.length} issuer(s)) in ${stateDir}\n`);
     if (receiptPath !== undefined) {
-      process.stdout.write(
+      writeOut(
         `the host log is now sealed; give ${receiptPath} to the auditor and delete it from this host (airgrant-auditor verify --key)\n`,
       );
     }
@@ -177,13 +177,13 @@ function printVerdict({ verdict, auditSeq }: Admission, message: string, line: s
       auditSeq,
       ...(claims === undefined ? {} : { grantId: claims.grantId, principal: claims.principals[0] }),
     };
-    process.stdout.write(`${JSON.stringify(json)}\n`);
+    writeOut(`${JSON.stringify(json)}\n`);
   }
   if (!verdict.allowed) {
-    process.stderr.write(`error: ${verdict.code}: ${line}\n`);
+    writeErr(`error: ${verdict.code}: ${line}\n`);
     return 1;
   }
-  if (!out.json) process.stdout.write(`allowed: ${line}\n`);
+  if (!out.json) writeOut(`allowed: ${line}\n`);
   return 0;
 }
 
@@ -244,7 +244,7 @@ function runStatus(stateDir: string, out: Output): number {
       consumedUses: consumed,
       logHead: head ?? null,
     };
-    process.stdout.write(`${JSON.stringify(status)}\n`);
+    writeOut(`${JSON.stringify(status)}\n`);
     return 0;
   }
   const lines = [
@@ -260,7 +260,7 @@ function runStatus(stateDir: string, out: Output): number {
     `uses recorded:   ${consumed}`,
     `audit log head:  ${head === undefined ? "(empty)" : `seq ${head.seq} ${head.hash}`}`,
   ];
-  process.stdout.write(`${lines.join("\n")}\n`);
+  writeOut(`${lines.join("\n")}\n`);
   return 0;
 }
 

@@ -1,4 +1,4 @@
-import { AirgrantError, exitStatusOf, printableLine } from "@airgrant/core";
+import { AirgrantError, exitStatusOf, printableLine, writeErr, writeOut } from "@airgrant/core";
 import type { Finding } from "./doctor-finding.js";
 import { pamFindings } from "./doctor-pam.js";
 import { sshdFindings } from "./doctor-sshd.js";
@@ -62,11 +62,11 @@ export function printDoctorReport(findings: Finding[], json: boolean): number {
       message: printableLine(f.message),
       fix: printableLine(f.fix),
     }));
-    process.stdout.write(`${JSON.stringify(printable)}\n`);
+    writeOut(`${JSON.stringify(printable)}\n`);
   } else {
-    process.stdout.write(findings.map((f) => `${findingLine(f)}\n`).join(""));
+    writeOut(findings.map((f) => `${findingLine(f)}\n`).join(""));
   }
   if (findings.length === 0) return 0;
-  process.stderr.write(`error: doctor-findings: ${findings.length} finding(s)\n`);
+  writeErr(`error: doctor-findings: ${findings.length} finding(s)\n`);
   return exitStatusOf("doctor-findings");
 }

@@ -7,6 +7,7 @@ import {
   printableLine,
   requestPolicyOf,
   type TrustBundle,
+  writeOut,
 } from "@airgrant/core";
 import { appendHostEntry } from "./host-log.js";
 import { loadInstalledBundle } from "./host-state.js";
@@ -85,9 +86,9 @@ export function printRequest(shown: ShownRequest, json: boolean): number {
       expires: shown.expires,
       new: request.fresh,
     };
-    process.stdout.write(`${JSON.stringify(out)}\n`);
+    writeOut(`${JSON.stringify(out)}\n`);
   } else
-    process.stdout.write(
+    writeOut(
       `${requestLines(shown)
         .map((l) => printableLine(l))
         .join("\n")}\n`,

@@ -5,6 +5,7 @@ import {
   readProcessStat,
   type SuccessCode,
   usageError,
+  writeOut,
 } from "@airgrant/core";
 import { auditSessionOf, processIdentity } from "./login-processes.js";
 import { closeLoginSession, openLoginSession } from "./login-session.js";
@@ -35,8 +36,8 @@ function parseWarnBefore(cli: CommandLine, value: string | undefined): number {
 }
 
 function print(out: Output, code: SuccessCode, message: string, extra: Record<string, unknown> = {}): number {
-  if (out.json) process.stdout.write(`${JSON.stringify({ ok: true, code, message, ...extra })}\n`);
-  else process.stdout.write(`${code}: ${printableLine(message)}\n`);
+  if (out.json) writeOut(`${JSON.stringify({ ok: true, code, message, ...extra })}\n`);
+  else writeOut(`${code}: ${printableLine(message)}\n`);
   return 0;
 }
 

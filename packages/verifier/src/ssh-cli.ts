@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { printableLine } from "@airgrant/core";
+import { printableLine, writeErr, writeOut } from "@airgrant/core";
 import { loadInstalledBundle } from "./host-state.js";
 import { describeCaller } from "./pam-environment.js";
 import { sshCaKeyLines } from "./ssh-ca-keys.js";
@@ -20,9 +20,8 @@ interface Output {
 export function printSshCaKeys(stateDir: string, out: Output): number {
   const bundle = loadInstalledBundle(hostState(stateDir));
   const lines = sshCaKeyLines(bundle);
-  if (out.json)
-    process.stdout.write(`${JSON.stringify({ ok: true, code: "ssh-ca-keys", bundleId: bundle.bundleId, lines })}\n`);
-  else process.stdout.write(lines.map((line) => `${line}\n`).join(""));
+  if (out.json) writeOut(`${JSON.stringify({ ok: true, code: "ssh-ca-keys", bundleId: bundle.bundleId, lines })}\n`);
+  else writeOut(lines.map((line) => `${line}\n`).join(""));
   return 0;
 }
 
@@ -40,14 +39,12 @@ export function runSshSessionCommand(values: { host?: string }, stateDir: string
       ...(verdict.claims === undefined ? {} : { grantId: verdict.claims.grantId }),
       ...(use === undefined ? {} : { use }),
     }));
-    process.stdout.write(
-      `${JSON.stringify({ ok: result.allowed, code: result.code, message: result.message, checks })}\n`,
-    );
+    writeOut(`${JSON.stringify({ ok: result.allowed, code: result.code, message: result.message, checks })}\n`);
   }
   if (!result.allowed) {
-    process.stderr.write(`error: ${result.code}: ${line}\n`);
+    writeErr(`error: ${result.code}: ${line}\n`);
     return 1;
   }
-  if (!out.json) process.stdout.write(`${result.code === "allowed" ? "allowed" : "not-airgrant"}: ${line}\n`);
+  if (!out.json) writeOut(`${result.code === "allowed" ? "allowed" : "not-airgrant"}: ${line}\n`);
   return 0;
 }

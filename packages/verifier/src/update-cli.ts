@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { AirgrantError, isoSeconds } from "@airgrant/core";
+import { AirgrantError, isoSeconds, writeOut } from "@airgrant/core";
 import { applyTrustUpdate } from "./host-state.js";
 import { hostState } from "./state-paths.js";
 
@@ -37,15 +37,15 @@ export function runUpdate(files: string[], stateDir: string, out: Output): numbe
       expires: trust.expires,
       expired,
     };
-    process.stdout.write(`${JSON.stringify(json)}\n`);
+    writeOut(`${JSON.stringify(json)}\n`);
     return 0;
   }
   const through = result.chain.length > 1 ? ` through ${result.chain.join(", ")}` : "";
-  process.stdout.write(
+  writeOut(
     `trust version ${result.replacedTrustVersion} -> ${trust.trustVersion}${through}: installed trust bundle ${result.bundle.bundleId} in ${stateDir}\n`,
   );
   if (expired) {
-    process.stdout.write(
+    writeOut(
       `warning: this bundle expired at ${isoSeconds(trust.expires)}${trust.onExpiry === "refuse" ? "; it refuses every grant until a newer one is applied" : ""}\n`,
     );
   }
