@@ -10,7 +10,7 @@ import { readRootsRecord } from "./root-keys.js";
 import { type TokenSource, withHomeSession } from "./signer.js";
 import type { SignerHome } from "./signer-home.js";
 import { checkOfficerName, MAX_LIFETIME_LIMIT, parseTargetList } from "./signer-policy.js";
-import { checkStateObject, parseStateObject, readStateFile, stateCorrupt } from "./state-file.js";
+import { checkStateObject, parseStateObject, readStateFile, stateCorrupt, stateText, stateTime } from "./state-file.js";
 
 /**
  * approvers.json in the signer's home (docs/two-person.md, "Enrolment"):
@@ -56,13 +56,14 @@ export function approversPath(home: SignerHome): string {
 function decodeApprover(path: string, value: unknown, index: number): ApproverRecord {
   const what = `approvers[${index}]`;
   const o = checkStateObject(path, value, MEMBERS, what);
-  const { officer, keyLabel, tokenLabel, modulePath, targets, maxTtl, enrolled } = o;
+  const { targets, maxTtl } = o;
   const key = recordedKey(path, what, o);
-  for (const [name, v] of Object.entries({ officer, keyLabel, tokenLabel, modulePath })) {
-    if (typeof v !== "string" || v === "") throw stateCorrupt(path, `${what}.${name}`);
-  }
+  const officer = stateText(path, `${what}.officer`, o.officer);
+  const keyLabel = stateText(path, `${what}.keyLabel`, o.keyLabel);
+  const tokenLabel = stateText(path, `${what}.tokenLabel`, o.tokenLabel);
+  const modulePath = stateText(path, `${what}.modulePath`, o.modulePath);
   try {
-    checkOfficerName(officer as string);
+    checkOfficerName(officer);
     if (!Array.isArray(targets) || !targets.every((t) => typeof t === "string")) throw new Error();
     if (parseTargetList(targets.join(",")).join(",") !== targets.join(",")) throw new Error();
   } catch {
@@ -71,12 +72,12 @@ function decodeApprover(path: string, value: unknown, index: number): ApproverRe
   if (typeof maxTtl !== "number" || !Number.isInteger(maxTtl) || maxTtl < 1 || maxTtl > MAX_LIFETIME_LIMIT) {
     throw stateCorrupt(path, `${what}.maxTtl`);
   }
-  if (typeof enrolled !== "string" || Number.isNaN(Date.parse(enrolled))) throw stateCorrupt(path, `${what}.enrolled`);
+  const enrolled = stateTime(path, `${what}.enrolled`, o.enrolled);
   return {
-    officer: officer as string,
+    officer,
     ...key,
-    keyLabel: keyLabel as string,
-    token: { tokenLabel: tokenLabel as string, modulePath: modulePath as string },
+    keyLabel,
+    token: { tokenLabel, modulePath },
     targets: targets as string[],
     maxTtl,
     enrolled,

@@ -1,7 +1,7 @@
 import { AirgrantError, writeFileAtomic } from "@airgrant/core";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { recordedKey } from "./recorded-key.js";
-import { checkStateObject, parseStateJson, readStateFile, stateCorrupt } from "./state-file.js";
+import { checkStateObject, parseStateJson, readStateFile, stateCorrupt, stateText, stateTime } from "./state-file.js";
 import type { OpenTokenOptions } from "./token-session.js";
 
 /** The token the issuer key is on, as `init` opened it: every later command opens it unless told otherwise. */
@@ -52,16 +52,14 @@ export function readIssuerRecord(path: string): IssuerRecord | undefined {
   const value = parseStateJson(path, text);
   const v1 = (value as { format?: unknown } | null)?.format === ISSUER_RECORD_FORMAT_V1;
   const o = checkStateObject(path, value, v1 ? KEYS_V1 : KEYS, "the file");
-  const { format, keyLabel, created } = o;
-  if (format !== ISSUER_RECORD_FORMAT && !v1) throw stateCorrupt(path, `format is not ${ISSUER_RECORD_FORMAT}`);
-  if (typeof keyLabel !== "string" || keyLabel === "") throw stateCorrupt(path, "keyLabel");
+  if (o.format !== ISSUER_RECORD_FORMAT && !v1) throw stateCorrupt(path, `format is not ${ISSUER_RECORD_FORMAT}`);
+  const keyLabel = stateText(path, "keyLabel", o.keyLabel);
   const key = recordedKey(path, "", o);
-  if (typeof created !== "string" || Number.isNaN(Date.parse(created))) throw stateCorrupt(path, "created");
+  const created = stateTime(path, "created", o.created);
   const record: IssuerRecord = { keyLabel, ...key, created };
   if (v1) return record;
-  const { tokenLabel, modulePath } = o;
-  if (typeof tokenLabel !== "string" || tokenLabel === "") throw stateCorrupt(path, "tokenLabel");
-  if (typeof modulePath !== "string" || modulePath === "") throw stateCorrupt(path, "modulePath");
+  const tokenLabel = stateText(path, "tokenLabel", o.tokenLabel);
+  const modulePath = stateText(path, "modulePath", o.modulePath);
   return { ...record, token: { tokenLabel, modulePath } };
 }
 

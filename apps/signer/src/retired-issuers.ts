@@ -2,7 +2,7 @@ import { writeFileAtomic } from "@airgrant/core";
 import type { IssuerKeyAlg } from "./issuer-key-alg.js";
 import { recordedKey } from "./recorded-key.js";
 import type { SignerHome } from "./signer-home.js";
-import { checkStateObject, parseStateObject, readStateFile, stateCorrupt } from "./state-file.js";
+import { checkStateObject, parseStateObject, readStateFile, stateCorrupt, stateText, stateTime } from "./state-file.js";
 
 /**
  * retired-issuers.json in the signer's home (docs/signer.md,
@@ -30,10 +30,10 @@ const KEY_MEMBERS = ["keyId", "alg", "publicKey", "keyLabel", "created", "retire
 function decodeRetiredIssuer(path: string, value: unknown, index: number): RetiredIssuer {
   const what = `keys[${index}]`;
   const o = checkStateObject(path, value, KEY_MEMBERS, what);
-  const { keyLabel, created, retireAt } = o;
+  const { retireAt } = o;
   const key = recordedKey(path, what, o);
-  if (typeof keyLabel !== "string" || keyLabel === "") throw stateCorrupt(path, `${what}.keyLabel`);
-  if (typeof created !== "string" || Number.isNaN(Date.parse(created))) throw stateCorrupt(path, `${what}.created`);
+  const keyLabel = stateText(path, `${what}.keyLabel`, o.keyLabel);
+  const created = stateTime(path, `${what}.created`, o.created);
   if (!Number.isSafeInteger(retireAt) || (retireAt as number) < Math.floor(Date.parse(created) / 1000)) {
     throw stateCorrupt(path, `${what}.retireAt`);
   }

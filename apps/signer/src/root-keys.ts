@@ -8,7 +8,7 @@ import { appendSignerEntry } from "./log-backed-counters.js";
 import { recordedKey } from "./recorded-key.js";
 import { type TokenSource, withHomeSession } from "./signer.js";
 import type { SignerHome } from "./signer-home.js";
-import { checkStateObject, parseStateObject, readStateFile, stateCorrupt } from "./state-file.js";
+import { checkStateObject, parseStateObject, readStateFile, stateCorrupt, stateText, stateTime } from "./state-file.js";
 
 /**
  * roots.json in the signer's home (docs/signer.md, "roots.json"): the root
@@ -57,23 +57,15 @@ export function rootsPath(home: SignerHome): string {
 
 function decodeRootKey(path: string, value: unknown, index: number): RootKeyRecord {
   const o = checkStateObject(path, value, KEY_MEMBERS, `keys[${index}]`);
-  const { keyLabel, tokenLabel, modulePath, created, removed } = o;
-  const key = recordedKey(path, `keys[${index}]`, o);
-  for (const [name, v] of Object.entries({ keyLabel, tokenLabel, modulePath })) {
-    if (typeof v !== "string" || v === "") throw stateCorrupt(path, `keys[${index}].${name}`);
-  }
-  if (typeof created !== "string" || Number.isNaN(Date.parse(created)))
-    throw stateCorrupt(path, `keys[${index}].created`);
-  if (removed !== null && (typeof removed !== "string" || Number.isNaN(Date.parse(removed)))) {
-    throw stateCorrupt(path, `keys[${index}].removed`);
-  }
-  const record: RootKeyRecord = {
-    ...key,
-    keyLabel: keyLabel as string,
-    token: { tokenLabel: tokenLabel as string, modulePath: modulePath as string },
-    created,
-  };
-  if (removed !== null) record.removed = removed;
+  const what = `keys[${index}]`;
+  const key = recordedKey(path, what, o);
+  const keyLabel = stateText(path, `${what}.keyLabel`, o.keyLabel);
+  const tokenLabel = stateText(path, `${what}.tokenLabel`, o.tokenLabel);
+  const modulePath = stateText(path, `${what}.modulePath`, o.modulePath);
+  const created = stateTime(path, `${what}.created`, o.created);
+  const removed = o.removed === null ? undefined : stateTime(path, `${what}.removed`, o.removed);
+  const record: RootKeyRecord = { ...key, keyLabel, token: { tokenLabel, modulePath }, created };
+  if (removed !== undefined) record.removed = removed;
   return record;
 }
 

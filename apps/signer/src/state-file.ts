@@ -81,6 +81,18 @@ export function checkStateObject(
   return value as Record<string, unknown>;
 }
 
+/** A member that must be a string of something, or `state-corrupt` naming it. */
+export function stateText(path: string, member: string, value: unknown): string {
+  if (typeof value !== "string" || value === "") throw stateCorrupt(path, member);
+  return value;
+}
+
+/** A member that must be a time Date can read (ISO 8601), or `state-corrupt` naming it. */
+export function stateTime(path: string, member: string, value: unknown): string {
+  if (typeof value !== "string" || Number.isNaN(Date.parse(value))) throw stateCorrupt(path, member);
+  return value;
+}
+
 export function stateCorrupt(path: string, why: string): AirgrantError {
   return new AirgrantError(
     "state-corrupt",
