@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fmt, REPO_ROOT } from "@airgrant/testkit";
 
-export { alternate, fmt, median } from "@airgrant/testkit";
+export { alternate, fmt, interleave, median } from "@airgrant/testkit";
 
 export const ROOT = REPO_ROOT;
 

@@ -3,7 +3,7 @@
 // runs it (PAM_* environment, the grant and a NUL on stdin), the installed
 // command (its launcher and the single executable), each against `node -e 0`
 // of the Node runtime that executable is built from, the floor of any check
-// written for Node, in turn. Both sides get only the environment named here:
+// written for Node, in turn, check and pam in the same rounds. Both sides get only the environment named here:
 // variables such as NODE_EXTRA_CA_CERTS add tens of milliseconds to every
 // node start and would flatter the ratio. And what the syslog line costs a
 // login: `pam` through the launcher (which forks the syslog forwarder; the
@@ -23,7 +23,7 @@ import {
   verifierRuntimeNode,
 } from "@airgrant/testkit";
 import { hostState, installBundle } from "@airgrant/verifier";
-import { alternate, report, workDir } from "./bench-support.js";
+import { alternate, interleave, report, workDir } from "./bench-support.js";
 
 const RUNS = 41;
 const WARM = 3;
@@ -62,20 +62,6 @@ function run(args: string[], input: string, env: NodeJS.ProcessEnv, program = VE
 }
 
 const bare: NodeJS.ProcessEnv = { PATH: process.env.PATH };
-const check = alternate(
-  (i) => run(["check", "--user", "alice"], grantAt(i), bare),
-  () => spawnSync(node, ["-e", "0"], { env: bare }),
-  { runs: RUNS, warm: WARM },
-);
-report({
-  bench: "verifier-check-process",
-  what: "airgrant-verifier check, whole process",
-  ...check,
-  baseline: "node -e 0",
-  target: "<= 1.3",
-  ...sizes,
-});
-
 // What pam_exec passes: the PAM environment (here none) and the PAM items, nothing else.
 const pamEnv: NodeJS.ProcessEnv = {
   PAM_TYPE: "auth",
@@ -84,11 +70,30 @@ const pamEnv: NodeJS.ProcessEnv = {
   PAM_RHOST: "192.0.2.10",
   PAM_TTY: "ssh",
 };
-const pam = alternate(
-  (i) => run(["pam"], `${grantAt(RUNS + WARM + i)}\0`, pamEnv),
-  () => spawnSync(node, ["-e", "0"], { env: pamEnv }),
+// check and pam in the same rounds: timed one after the other, the second
+// would meet a longer log and a machine further along its drift.
+const [check, pam] = interleave(
+  [
+    {
+      ours: (i) => run(["check", "--user", "alice"], grantAt(i), bare),
+      baseline: () => spawnSync(node, ["-e", "0"], { env: bare }),
+    },
+    {
+      ours: (i) => run(["pam"], `${grantAt(RUNS + WARM + i)}\0`, pamEnv),
+      baseline: () => spawnSync(node, ["-e", "0"], { env: pamEnv }),
+    },
+  ],
   { runs: RUNS, warm: WARM },
 );
+if (check === undefined || pam === undefined) throw new Error("interleave returned too few medians");
+report({
+  bench: "verifier-check-process",
+  what: "airgrant-verifier check, whole process",
+  ...check,
+  baseline: "node -e 0",
+  target: "<= 1.3",
+  ...sizes,
+});
 report({
   bench: "verifier-pam-process",
   what: "airgrant-verifier pam as pam_exec runs it, whole process",

@@ -33,4 +33,4 @@ export {
   type SignedBundleSpec,
   trustedApprover,
 } from "./test-trust.js";
-export { type AlternateOptions, alternate, fmt, median } from "./timing.js";
+export { type AlternateOptions, alternate, fmt, interleave, median, type TimedPair } from "./timing.js";

@@ -20,30 +20,48 @@ export interface AlternateOptions {
   warm?: number;
 }
 
+/** A whole process of ours and the baseline it is timed against; each is passed the run's index. */
+export interface TimedPair {
+  ours: (run: number) => void;
+  baseline: (run: number) => void;
+}
+
 /**
- * Time two whole processes in turn, `runs` times after `warm` runs of each,
- * so that drift in the machine hits both alike; returns both medians (ms).
- * Each function is passed the run's index.
+ * Time pairs of whole processes in turn, each pair's baseline then its own,
+ * round after round, `runs` rounds after `warm` unmeasured ones, so that
+ * drift in the machine, and what an earlier pair leaves behind, hits every
+ * process alike; returns the medians (ms) of each pair, in order.
  */
-export function alternate(
-  ours: (run: number) => void,
-  baseline: (run: number) => void,
+export function interleave(
+  pairs: readonly TimedPair[],
   { runs = 31, warm = 3 }: AlternateOptions = {},
-): { oursMs: number; baselineMs: number } {
+): { oursMs: number; baselineMs: number }[] {
   const time = (fn: (run: number) => void, i: number) => {
     const started = performance.now();
     fn(i);
     return performance.now() - started;
   };
-  for (let i = 0; i < warm; i++) {
-    time(baseline, i);
-    time(ours, i);
+  const o = pairs.map(() => [] as number[]);
+  const b = pairs.map(() => [] as number[]);
+  for (let i = 0; i < warm + runs; i++) {
+    pairs.forEach((pair, k) => {
+      const baselineMs = time(pair.baseline, i);
+      const oursMs = time(pair.ours, i);
+      if (i < warm) return;
+      b[k]?.push(baselineMs);
+      o[k]?.push(oursMs);
+    });
   }
-  const o: number[] = [];
-  const b: number[] = [];
-  for (let i = warm; i < warm + runs; i++) {
-    b.push(time(baseline, i));
-    o.push(time(ours, i));
-  }
-  return { oursMs: median(o), baselineMs: median(b) };
+  return pairs.map((_, k) => ({ oursMs: median(o[k] ?? []), baselineMs: median(b[k] ?? []) }));
+}
+
+/** Time two whole processes in turn (interleave with one pair); returns both medians (ms). */
+export function alternate(
+  ours: (run: number) => void,
+  baseline: (run: number) => void,
+  options: AlternateOptions = {},
+): { oursMs: number; baselineMs: number } {
+  const [medians] = interleave([{ ours, baseline }], options);
+  if (medians === undefined) throw new Error("interleave returned no medians");
+  return medians;
 }
