@@ -7,12 +7,20 @@
 // used across the rotation. The auditor then reads from the same logs when
 // each key was valid and which trust version each host applied. Needs root (CI runs it as root): it fails,
 // never skips, without.
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeGrant, decodeGrantText, decodeSignedTrustBundle, toHex, verifyAuditLog } from "@airgrant/core";
 import { createSoftHsmToken } from "@airgrant/signer";
-import { AUDITOR_CLI, type RoleRun, runRole, SIGNER_BUNDLE, softwareYubiKey, VERIFIER_CLI } from "@airgrant/testkit";
+import {
+  AUDITOR_CLI,
+  officerAddArgs,
+  type RoleRun,
+  runRole,
+  SIGNER_BUNDLE,
+  softwareYubiKey,
+  VERIFIER_CLI,
+} from "@airgrant/testkit";
 import { cleanUpSuite, removeStaleFixtures, requireRoot } from "@airgrant/testkit/system";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,23 +100,7 @@ beforeAll(() => {
   }
   home = join(work, "signer");
   signerOk(["init", "--token", ISSUER_TOKEN]);
-  const secret = (name: string, text: string) => {
-    const path = join(work, name);
-    writeFileSync(path, text, { mode: 0o600 });
-    return path;
-  };
-  signerOk([
-    "officer",
-    "add",
-    "--name",
-    "alice",
-    "--yubikey-id",
-    yubikey.publicId,
-    "--private-id-file",
-    secret("private-id", `${yubikey.privateId}\n`),
-    "--aes-key-file",
-    secret("aes-key", `${yubikey.aesKeyHex}\n`),
-  ]);
+  signerOk(officerAddArgs(work, "alice", yubikey));
   signerOk(["root", "init", "--token", ROOT_TOKEN]);
 }, 120_000);
 afterAll(() => cleanUpSuite([], undefined, work));

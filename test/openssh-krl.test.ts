@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSoftHsmToken } from "@airgrant/signer";
-import { type RoleRun, runRole, SIGNER_BUNDLE, softwareYubiKey, VERIFIER_CLI } from "@airgrant/testkit";
+import { officerAddArgs, type RoleRun, runRole, SIGNER_BUNDLE, softwareYubiKey, VERIFIER_CLI } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -169,26 +169,8 @@ beforeAll(async () => {
     AIRGRANT_HOME: home,
     AIRGRANT_TOKEN: TOKEN_LABEL,
   };
-  const secret = (name: string, text: string) => {
-    const path = join(work, name);
-    writeFileSync(path, text, { mode: 0o600 });
-    return path;
-  };
   expectOk(signer(["init", "--alg", "ed25519"]));
-  expectOk(
-    signer([
-      "officer",
-      "add",
-      "--name",
-      "alice",
-      "--yubikey-id",
-      yubikey.publicId,
-      "--private-id-file",
-      secret("private-id", `${yubikey.privateId}\n`),
-      "--aes-key-file",
-      secret("aes-key", `${yubikey.aesKeyHex}\n`),
-    ]),
-  );
+  expectOk(signer(officerAddArgs(work, "alice", yubikey)));
   clientKey = join(work, "id_ed25519");
   expectOk(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", clientKey]));
   user = createThrowawayUser("agkrl", "/bin/sh");

@@ -6,12 +6,12 @@
 // installed signer, and its log verified, reconciled with a host's and
 // reported by the installed auditor.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { createSoftHsmToken } from "@airgrant/signer";
-import { REPO_ROOT, VERIFIER_BUNDLE } from "@airgrant/testkit";
+import { officerAddArgs, REPO_ROOT, VERIFIER_BUNDLE } from "@airgrant/testkit";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -159,30 +159,12 @@ describe("the README's signer and auditor install", () => {
     const env = { ...installEnv, SOFTHSM2_CONF: token.confPath, AIRGRANT_PIN: TEST_PIN, AIRGRANT_HOME: home };
     const signer = (args: string[], input = "") => run(["airgrant-signer", ...args], { cwd: work, env, input });
     const auditor = (args: string[]) => run(["airgrant-auditor", ...args], { cwd: work, env });
-    const secret = (name: string, text: string) => {
-      const path = join(work, name);
-      writeFileSync(path, text, { mode: 0o600 });
-      return path;
-    };
 
     expectOk(await signer(["init", "--token", "site-hsm"]));
     const aesKey = "00112233445566778899aabbccddeeff";
     const privateId = "8792ebfe26cc";
     const publicId = "cccccccccccb";
-    expectOk(
-      await signer([
-        "officer",
-        "add",
-        "--name",
-        "alice",
-        "--yubikey-id",
-        publicId,
-        "--private-id-file",
-        secret("private-id", `${privateId}\n`),
-        "--aes-key-file",
-        secret("aes-key", `${aesKey}\n`),
-      ]),
-    );
+    expectOk(await signer(officerAddArgs(work, "alice", { publicId, privateId, aesKeyHex: aesKey })));
     const bundle = join(work, "bundle.json");
     expectOk(await signer(["bundle", "--out", bundle]));
     const otp = generateOtp({

@@ -17,7 +17,7 @@ import {
   verifyAuditLog,
 } from "@airgrant/core";
 import { createSoftHsmToken } from "@airgrant/signer";
-import { type RoleRun, runRole, SIGNER_BUNDLE, softwareYubiKey, VERIFIER_CLI } from "@airgrant/testkit";
+import { officerAddArgs, type RoleRun, runRole, SIGNER_BUNDLE, softwareYubiKey, VERIFIER_CLI } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -149,23 +149,7 @@ beforeAll(() => {
   }
   home = join(work, "signer");
   signerOk(["init", "--token", ISSUER_TOKEN]);
-  const secret = (name: string, text: string) => {
-    const path = join(work, name);
-    writeFileSync(path, text, { mode: 0o600 });
-    return path;
-  };
-  signerOk([
-    "officer",
-    "add",
-    "--name",
-    "alice",
-    "--yubikey-id",
-    yubikey.publicId,
-    "--private-id-file",
-    secret("private-id", `${yubikey.privateId}\n`),
-    "--aes-key-file",
-    secret("aes-key", `${yubikey.aesKeyHex}\n`),
-  ]);
+  signerOk(officerAddArgs(work, "alice", yubikey));
   roots = {
     r1: rootInit(ROOT_TOKEN_A, "airgrant-root"),
     r2: rootInit(ROOT_TOKEN_A, "root-2", "ed25519"),

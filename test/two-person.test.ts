@@ -23,6 +23,7 @@ import { encodeGrant, encodeGrantText, fromHex, verifyAuditLog } from "@airgrant
 import { createSoftHsmToken, openToken } from "@airgrant/signer";
 import {
   AUDITOR_CLI,
+  officerAddArgs,
   type RoleRun,
   runRole,
   SIGNER_BUNDLE,
@@ -160,23 +161,7 @@ beforeAll(async () => {
   fixtures.push({ name: CAROL_TOKEN, remove: () => tpm.remove() });
   home = join(work, "signer");
   signerOk(["init", "--token", TOKENS.issuer]);
-  const secret = (name: string, text: string) => {
-    const path = join(work, name);
-    writeFileSync(path, text, { mode: 0o600 });
-    return path;
-  };
-  signerOk([
-    "officer",
-    "add",
-    "--name",
-    "olga",
-    "--yubikey-id",
-    yubikey.publicId,
-    "--private-id-file",
-    secret("private-id", `${yubikey.privateId}\n`),
-    "--aes-key-file",
-    secret("aes-key", `${yubikey.aesKeyHex}\n`),
-  ]);
+  signerOk(officerAddArgs(work, "olga", yubikey));
   const enrol = (
     officer: string,
     token: string,

@@ -10,7 +10,7 @@ export {
   verifierRuntimeNode,
 } from "./repo-paths.js";
 export { type RoleRun, type RoleRunOptions, runRole } from "./role-cli.js";
-export { softwareYubiKey, type YubiKeyIdentity } from "./software-yubikey.js";
+export { officerAddArgs, softwareYubiKey, type YubiKeyIdentity } from "./software-yubikey.js";
 export {
   type BundleIssuer,
   ecdsaTwin,
