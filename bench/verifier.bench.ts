@@ -3,10 +3,10 @@
 // runs it (PAM_* environment, the grant and a NUL on stdin), the installed
 // command (its launcher and the single executable), each against `node -e 0`
 // of the Node runtime that executable is built from, the floor of any check
-// written for Node, in turn, check and pam in the same rounds. Both sides get only the environment named here:
-// variables such as NODE_EXTRA_CA_CERTS add tens of milliseconds to every
-// node start and would flatter the ratio. And what the syslog line costs a
-// login: `pam` through the launcher (which forks the syslog forwarder; the
+// written for Node, in turn. Both sides get only the environment named
+// here: variables such as NODE_EXTRA_CA_CERTS add tens of milliseconds to
+// every node start and would flatter the ratio. And what the syslog line
+// costs a login: `pam` through the launcher (which forks the syslog forwarder; the
 // verifier writes the line into its pipe) against the same runtime started
 // directly, without its launcher: no forwarder, no line (docs/verifier.md,
 // "Syslog").
