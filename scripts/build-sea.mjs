@@ -44,8 +44,12 @@ const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
  * OPENSSL_CONF unless Node is given one: an empty one here, so that no
  * environment can make OpenSSL load a module into the verifier. No warnings:
  * NODE_REDIRECT_WARNINGS would have root append them to a file it names.
+ * No JIT: the verifier parses hostile bytes as root, and without a compiler
+ * V8 maps no memory both writable and executable; a login runs too briefly
+ * for compiled code to pay (bench/verifier.bench.ts). No debugger on SIGUSR1:
+ * Node would start one, and the signal breaks the read of the grant.
  */
-const EXEC_ARGV = ["--openssl-config=/dev/null", "--no-warnings"];
+const EXEC_ARGV = ["--openssl-config=/dev/null", "--no-warnings", "--jitless", "--disable-sigusr1"];
 
 const [main, launcher, out] = process.argv.slice(2);
 if (main === undefined || launcher === undefined || out === undefined) {
