@@ -113,12 +113,11 @@ export function entryFindings(
   return findings;
 }
 
-/** lstat, or undefined when nothing has that name. */
+/** lstat, or undefined when nothing has that name (without an exception: most checks meet a few). */
 export function lstatIfPresent(path: string): Stats | undefined {
   try {
-    return lstatSync(path);
+    return lstatSync(path, { throwIfNoEntry: false });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new AirgrantError("state-unreadable", `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
   }
 }
