@@ -9,7 +9,6 @@ import {
   openSync,
   readSync,
   type Stats,
-  writeSync,
 } from "node:fs";
 import { basename } from "node:path";
 import { AirgrantError } from "./airgrant-error.js";
@@ -24,7 +23,7 @@ import {
   MAX_AUDIT_LINE_BYTES,
   measureAuditData,
 } from "./audit-entry.js";
-import { writeFileAtomic } from "./durable-file.js";
+import { writeFileAtomic, writeFully } from "./durable-file.js";
 import { type HeldFileLock, withFileLock } from "./file-lock.js";
 import { sha256 } from "./sha256.js";
 
@@ -103,14 +102,6 @@ function readAt(fd: number, start: number, length: number): Buffer {
   return buf.subarray(0, got);
 }
 
-function writeAllAt(fd: number, data: Uint8Array, position: number | null): void {
-  let offset = 0;
-  while (offset < data.length) {
-    const n = writeSync(fd, data, offset, data.length - offset, position === null ? null : position + offset);
-    offset += n;
-  }
-}
-
 /**
  * Find the last line that is a valid entry on its own, reading only the end
  * of the file. Whatever follows it is a torn tail, provided it is no longer
@@ -176,7 +167,7 @@ function recoverTornTailOn(fd: number, logPath: string, tail: LogTail, time: str
     { tornBytes: torn.length, tornSha256, sidecar: basename(sidecarPath) },
     tail.head.hash,
   );
-  writeAllAt(fd, record, tail.goodEnd);
+  writeFully(fd, record, tail.goodEnd);
   fsyncSync(fd);
   ftruncateSync(fd, tail.goodEnd + record.length);
   fsyncSync(fd);
@@ -326,7 +317,7 @@ function appendOn(
   if (!torn) assertTailCurrent(fd, logPath, tail, lock);
   // One write on an O_APPEND descriptor: a crash leaves at most this
   // line torn, which the next append recovers.
-  writeAllAt(fd, record, null);
+  writeFully(fd, record);
   fsyncSync(fd);
   return entry;
 }

@@ -40,10 +40,11 @@ export function ensurePrivateDirectory(dir: string): void {
   }
 }
 
-function writeAll(fd: number, data: Uint8Array): void {
+/** All of `data`, however many writes it takes: at `position`, or where the file's offset is when null. */
+export function writeFully(fd: number, data: Uint8Array, position: number | null = null): void {
   let offset = 0;
   while (offset < data.length) {
-    offset += writeSync(fd, data, offset, data.length - offset);
+    offset += writeSync(fd, data, offset, data.length - offset, position === null ? null : position + offset);
   }
 }
 
@@ -65,7 +66,7 @@ export function writeFileAtomic(
   let fd: number | undefined;
   try {
     fd = openSync(temp, "wx", mode);
-    writeAll(fd, bytes);
+    writeFully(fd, bytes);
     if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
