@@ -14,7 +14,10 @@ import {
 import { sha256Hex } from "./sha256.js";
 
 // docs/canonical-json.md: one profile for the trust bundle and the audit log.
-const key = fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/);
+const key = fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/),
+  fc.constantFrom("__proto__", "constructor", "1", "10", "-"),
+);
 const value: fc.Arbitrary<JsonValue> = fc.letrec<{ v: JsonValue }>((tie) => ({
   v: fc.oneof(
     { depthSize: "small", withCrossShrink: true },
@@ -104,5 +107,93 @@ describe("canonical JSON", () => {
     const r = spawnSync("python3", ["-c", python], { input: lines, encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.split("\n").slice(0, -1)).toEqual(values.map((v) => canonicalJson(v, "value")));
+  });
+
+  // The reader is held to the profile's definition (docs/canonical-json.md,
+  // "Checking"): a text is canonical when JSON.parse takes it and encoding
+  // what it gives writes the same text.
+  const definition = (text: string): { value: JsonValue } | undefined => {
+    try {
+      const value = JSON.parse(text) as JsonValue;
+      return canonicalJson(value, "value") === text ? { value } : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const read = (text: string): { value: JsonValue } | undefined => {
+    try {
+      return { value: parseCanonicalJson(text, "malformed-bundle", "value") };
+    } catch {
+      return undefined;
+    }
+  };
+  /** A text near a canonical one: characters put in, taken out or changed, from those JSON gives a meaning to and some it does not. */
+  const nearby = fc
+    .tuple(
+      value.map((v) => canonicalJson(v, "value")),
+      fc.array(
+        fc.tuple(
+          fc.constantFrom("insert", "delete", "replace"),
+          fc.nat(),
+          fc.oneof(
+            fc.constantFrom(
+              ...'{}[],:"\\/ 0123456789-+.eEtrufalsn',
+              "\\u0041",
+              "\\u001f",
+              "\\u001F",
+              "\\ud800",
+              "\u2028",
+              "\u007f",
+              "\ud800",
+              "\udc00",
+              "\u00e9",
+              "\t",
+              "\n",
+            ),
+            fc.string({ unit: "binary", maxLength: 2 }),
+            fc.integer({ min: 0, max: 0x7f }).map((n) => `\\u${n.toString(16).padStart(4, "0")}`),
+            fc.integer({ min: 0, max: 0x1f }).map((n) => String.fromCharCode(n)),
+          ),
+        ),
+        { minLength: 1, maxLength: 3 },
+      ),
+    )
+    .map(([text, edits]) => {
+      let out = text;
+      for (const [kind, at, piece] of edits) {
+        const i = out.length === 0 ? 0 : at % (out.length + (kind === "insert" ? 1 : 0));
+        if (kind === "insert") out = out.slice(0, i) + piece + out.slice(i);
+        else if (kind === "delete") out = out.slice(0, i) + out.slice(i + 1);
+        else out = out.slice(0, i) + piece + out.slice(i + 1);
+      }
+      return out;
+    });
+
+  it("reads every canonical text whole, to the value JSON.parse gives, in one pass", () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        const text = canonicalJson(v, "value");
+        expect(read(text)).toEqual({ value: JSON.parse(text) });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("refuses exactly the texts that are not the canonical encoding of what they hold", () => {
+    fc.assert(
+      fc.property(nearby, (text) => {
+        expect([text, read(text)]).toEqual([text, definition(text)]);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("makes a member named __proto__ an own member, as JSON.parse does, not the object's prototype", () => {
+    const text = '{"__proto__":{"polluted":1},"a":1}';
+    const v = parseCanonicalJson(text, "malformed-bundle", "value") as Record<string, JsonValue>;
+    expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
+    expect(Object.keys(v)).toEqual(["__proto__", "a"]);
+    expect(v).toEqual(JSON.parse(text));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

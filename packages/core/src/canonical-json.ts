@@ -127,29 +127,36 @@ export function encodeCanonicalJson(value: JsonValue): string {
 }
 
 /**
- * Parse `text` and insist that it is the canonical encoding of what it
- * holds, by encoding the value again and comparing: anything else (spaces,
+ * The value `text` is the canonical encoding of: anything else (spaces,
  * reordered or repeated keys, 1.0, escapes written differently) is refused
- * with `code`.
+ * with `code`, saying why.
  */
 export function parseCanonicalJson(text: string, code: ErrorCode, what: string): JsonValue {
+  const reader = new CanonicalJsonReader(text, 0);
+  try {
+    const value = reader.value(0);
+    if (reader.at === text.length) return value;
+  } catch (err) {
+    if (!(err instanceof CanonicalJsonError)) throw err;
+  }
+  throw new AirgrantError(code, refusalOf(text, what));
+}
+
+/** Why a text the reader refused is not canonical JSON: not JSON, a value with no canonical encoding, or another encoding of one. */
+function refusalOf(text: string, what: string): string {
   let value: JsonValue;
   try {
     value = JSON.parse(text) as JsonValue;
   } catch {
-    throw new AirgrantError(code, `${what} is not valid JSON`);
+    return `${what} is not valid JSON`;
   }
-  let canonical: string;
   try {
-    canonical = canonicalJson(value, what);
+    canonicalJson(value, what);
   } catch (err) {
-    if (err instanceof CanonicalJsonError || err instanceof RangeError) {
-      throw new AirgrantError(code, `${what}: ${err.message}`);
-    }
+    if (err instanceof CanonicalJsonError || err instanceof RangeError) return `${what}: ${err.message}`;
     throw err;
   }
-  if (canonical !== text) throw new AirgrantError(code, `${what} is not in canonical JSON form`);
-  return value;
+  return `${what} is not in canonical JSON form`;
 }
 
 /**
@@ -173,3 +180,206 @@ export function readCanonicalJsonFile(
   if (!text.endsWith("\n")) throw bad("must end with a single newline");
   return { text, value: parseCanonicalJson(text.slice(0, -1), code, what) };
 }
+
+/**
+ * Reads canonical JSON (docs/canonical-json.md) in one pass over the text,
+ * refusing at the first character that the canonical encoding of any value
+ * would not have there: a text it reads whole is the canonicalJson of the
+ * value it returns, and every other text is refused. Parsing with JSON.parse
+ * and encoding again takes three passes and the garbage of a second copy,
+ * a third of an audit log's verification (bench/auditor-verify.bench.ts).
+ * Throws CanonicalJsonError.
+ */
+export class CanonicalJsonReader {
+  /** Where the next value starts, and after a read, where the one read ended. */
+  at: number;
+
+  constructor(
+    readonly text: string,
+    start: number,
+  ) {
+    this.at = start;
+  }
+
+  /** The value at `at`, a container counted at `depth`; `at` moves past it. */
+  value(depth: number): JsonValue {
+    const c = this.text.charCodeAt(this.at);
+    if (c === 0x22) return this.string();
+    if (c === 0x7b) return this.object(depth);
+    if (c === 0x5b) return this.array(depth);
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.integer();
+    if (this.text.startsWith("true", this.at)) return this.literal(4, true);
+    if (this.text.startsWith("false", this.at)) return this.literal(5, false);
+    if (this.text.startsWith("null", this.at)) return this.literal(4, null);
+    throw this.refused("a value");
+  }
+
+  /** `text` from `at` on, or a refusal naming what was expected there. */
+  expect(text: string, what: string): void {
+    if (!this.text.startsWith(text, this.at)) throw this.refused(what);
+    this.at += text.length;
+  }
+
+  refused(what: string): CanonicalJsonError {
+    return new CanonicalJsonError(`${what} was expected at character ${this.at}`);
+  }
+
+  private literal<T extends JsonValue>(length: number, value: T): T {
+    this.at += length;
+    return value;
+  }
+
+  /** A safe integer in its shortest decimal form, never -0. */
+  private integer(): number {
+    const text = this.text;
+    const start = this.at;
+    let i = start;
+    if (text.charCodeAt(i) === 0x2d) i++;
+    const first = text.charCodeAt(i);
+    if (first === 0x30) i++;
+    else if (first >= 0x31 && first <= 0x39) {
+      i++;
+      for (let c = text.charCodeAt(i); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++i));
+    } else {
+      throw this.refused("a digit");
+    }
+    const value = Number(text.slice(start, i));
+    if (!Number.isSafeInteger(value) || Object.is(value, -0)) {
+      throw new CanonicalJsonError(`numbers must be safe integers, not ${text.slice(start, i)}`);
+    }
+    this.at = i;
+    return value;
+  }
+
+  /**
+   * A string escaped as JSON.stringify escapes it: `"` and `\` and the
+   * control characters only, each in its one form, and well-formed UTF-16.
+   */
+  string(): string {
+    const text = this.text;
+    if (text.charCodeAt(this.at) !== 0x22) throw this.refused("a string");
+    const start = this.at + 1;
+    let i = start;
+    // Set at the first escape: until then the value is a slice of the text.
+    let value: string | undefined;
+    let from = start;
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) break;
+      if (c === 0x5c) {
+        value = (value ?? "") + text.slice(from, i) + this.escape(i);
+        i += text.charCodeAt(i + 1) === 0x75 ? 6 : 2;
+        from = i;
+      } else if (c >= 0x20 && (c < 0xd800 || c > 0xdfff)) {
+        i++;
+      } else if (c >= 0xd800 && c <= 0xdbff && text.charCodeAt(i + 1) >= 0xdc00 && text.charCodeAt(i + 1) <= 0xdfff) {
+        i += 2;
+      } else if (c >= 0xd800) {
+        throw new CanonicalJsonError("a string holds a lone surrogate");
+      } else {
+        this.at = i;
+        throw this.refused(Number.isNaN(c) ? "a closing quote" : "an escape for a control character");
+      }
+    }
+    this.at = i + 1;
+    return value === undefined ? text.slice(start, i) : value + text.slice(from, i);
+  }
+
+  /** The character the escape at `i` stands for, if it is the one JSON.stringify writes for it. */
+  private escape(i: number): string {
+    const e = this.text.charCodeAt(i + 1);
+    switch (e) {
+      case 0x22:
+        return '"';
+      case 0x5c:
+        return "\\";
+      case 0x62:
+        return "\b";
+      case 0x74:
+        return "\t";
+      case 0x6e:
+        return "\n";
+      case 0x66:
+        return "\f";
+      case 0x72:
+        return "\r";
+      case 0x75: {
+        // \u00XX, lower-case: only for the control characters without a short escape.
+        const hex = this.text.slice(i + 2, i + 6);
+        const code = /^00[01][0-9a-f]$/.test(hex) ? Number.parseInt(hex, 16) : -1;
+        if (code >= 0 && code !== 0x08 && code !== 0x09 && code !== 0x0a && code !== 0x0c && code !== 0x0d) {
+          return String.fromCharCode(code);
+        }
+        break;
+      }
+    }
+    this.at = i;
+    throw this.refused("an escape JSON.stringify writes");
+  }
+
+  private array(depth: number): JsonValue[] {
+    if (depth >= MAX_JSON_DEPTH) throw new CanonicalJsonError(`values nest deeper than ${MAX_JSON_DEPTH}`);
+    const items: JsonValue[] = [];
+    this.at++;
+    if (this.text.charCodeAt(this.at) === 0x5d) {
+      this.at++;
+      return items;
+    }
+    for (;;) {
+      items.push(this.value(depth + 1));
+      const c = this.text.charCodeAt(this.at++);
+      if (c === 0x5d) return items;
+      if (c !== 0x2c) {
+        this.at--;
+        throw this.refused("',' or ']'");
+      }
+    }
+  }
+
+  /** Members in ascending key order, so no key twice; keys from [A-Za-z0-9_.-]{1,64}. */
+  object(depth: number): { [key: string]: JsonValue } {
+    if (depth >= MAX_JSON_DEPTH) throw new CanonicalJsonError(`values nest deeper than ${MAX_JSON_DEPTH}`);
+    const members: { [key: string]: JsonValue } = {};
+    this.at++;
+    if (this.text.charCodeAt(this.at) === 0x7d) {
+      this.at++;
+      return members;
+    }
+    let previous = "";
+    for (;;) {
+      const key = this.key();
+      if (key <= previous) throw new CanonicalJsonError(`key ${key} is out of order or repeated`);
+      previous = key;
+      this.expect(":", "':'");
+      const value = this.value(depth + 1);
+      // A member named __proto__ is an own member, as JSON.parse makes it, not the object's prototype.
+      if (key === "__proto__")
+        Object.defineProperty(members, key, { value, writable: true, enumerable: true, configurable: true });
+      else members[key] = value;
+      const c = this.text.charCodeAt(this.at++);
+      if (c === 0x7d) return members;
+      if (c !== 0x2c) {
+        this.at--;
+        throw this.refused("',' or '}'");
+      }
+    }
+  }
+
+  private key(): string {
+    const text = this.text;
+    if (text.charCodeAt(this.at) !== 0x22) throw this.refused("a key");
+    const start = this.at + 1;
+    let i = start;
+    for (let c = text.charCodeAt(i); KEY_CHARACTER[c] === 1; c = text.charCodeAt(++i));
+    if (text.charCodeAt(i) !== 0x22 || i === start || i - start > 64) {
+      this.at = i;
+      throw this.refused("a key of [A-Za-z0-9_.-]{1,64}");
+    }
+    this.at = i + 1;
+    return text.slice(start, i);
+  }
+}
+
+/** 1 at the code of each character a key may hold. */
+const KEY_CHARACTER = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") KEY_CHARACTER[c.charCodeAt(0)] = 1;
