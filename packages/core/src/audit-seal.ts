@@ -3,6 +3,7 @@ import {
   type AuditEntry,
   type AuditValue,
   encodeAuditEntry,
+  entryTimeSeconds,
   HASH_SUFFIX_BYTES,
   hashLineWithout,
   isHex64,
@@ -193,7 +194,7 @@ export class SealChecker {
     if (epoch - this.epoch > 10_000_000) return `entry ${entry.seq} claims an epoch too far ahead`;
     // A seal belongs to the epoch of its entry's time: an entry cannot be
     // back-dated under a later key (docs/audit-log.md, "Sealing").
-    const dated = sealEpochAt(this.receipt.start, this.receipt.epochSeconds, Math.floor(Date.parse(entry.time) / 1000));
+    const dated = sealEpochAt(this.receipt.start, this.receipt.epochSeconds, entryTimeSeconds(entry.time));
     if (dated !== epoch) return `entry ${entry.seq} is dated in epoch ${dated} but sealed in epoch ${epoch}`;
     if (epoch > this.epoch || this.epochStartSeq === 0) this.epochStartSeq = entry.seq;
     if (this.epoch < epoch) {
