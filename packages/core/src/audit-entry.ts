@@ -291,16 +291,16 @@ function readCanonicalLine(text: string): AuditEntry | undefined {
     reader.expect('{"seq":', "the seq member");
     const seq = reader.value(1);
     reader.expect(',"time":', "the time member");
-    const time = reader.string();
+    const time = reader.quoted(24);
     reader.expect(',"type":', "the type member");
     const type = reader.string();
     reader.expect(',"data":{', "the data member");
     reader.at--;
     const data = reader.object(0);
     reader.expect(',"prev":', "the prev member");
-    const prev = reader.string();
+    const prev = reader.quoted(64);
     reader.expect(',"hash":', "the hash member");
-    const hash = reader.string();
+    const hash = reader.quoted(64);
     if (
       typeof seq !== "number" ||
       seq < 1 ||

@@ -220,6 +220,20 @@ export class CanonicalJsonReader {
     this.at += text.length;
   }
 
+  /**
+   * The `length` characters between quotes at `at`, unread: for a member
+   * whose own pattern (hex digits, a time) allows no character that a
+   * string would escape, checked by the caller against that pattern.
+   */
+  quoted(length: number): string {
+    const text = this.text;
+    if (text.charCodeAt(this.at) !== 0x22 || text.charCodeAt(this.at + length + 1) !== 0x22) {
+      throw this.refused(`a string of ${length} characters`);
+    }
+    this.at += length + 2;
+    return text.slice(this.at - length - 1, this.at - 1);
+  }
+
   refused(what: string): CanonicalJsonError {
     return new CanonicalJsonError(`${what} was expected at character ${this.at}`);
   }
