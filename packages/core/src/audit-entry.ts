@@ -364,6 +364,6 @@ function refusalOf(line: Uint8Array, text: string): DecodedAuditLine {
   }
   // What it holds can be encoded, but not as this text: readCanonicalLine
   // reads every line that is the canonical text of what it holds
-  // (audit-entry.test.ts holds the two to that).
+  // (canonical-json.test.ts holds the two to that).
   return { ok: false, code: "non-canonical-entry", message: "entry is not in canonical form" };
 }
