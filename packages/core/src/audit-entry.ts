@@ -289,13 +289,12 @@ function readCanonicalLine(text: string): AuditEntry | undefined {
   const reader = new CanonicalJsonReader(text, 0);
   try {
     reader.expect('{"seq":', "the seq member");
-    const seq = reader.value(1);
+    const seq = reader.value(0);
     reader.expect(',"time":', "the time member");
     const time = reader.quoted(24);
     reader.expect(',"type":', "the type member");
     const type = reader.string();
-    reader.expect(',"data":{', "the data member");
-    reader.at--;
+    reader.expect(',"data":', "the data member");
     const data = reader.object(0);
     reader.expect(',"prev":', "the prev member");
     const prev = reader.quoted(64);

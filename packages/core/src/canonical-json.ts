@@ -278,10 +278,12 @@ export class CanonicalJsonReader {
     // native code, which for the host's interpreter-only verifier is most
     // of the difference.
     const close = text.indexOf('"', start);
-    const plain = close < 0 ? "" : text.slice(start, close);
-    if (close >= 0 && PLAIN_STRING.test(plain)) {
-      this.at = close + 1;
-      return plain;
+    if (close >= 0) {
+      const plain = text.slice(start, close);
+      if (PLAIN_STRING.test(plain)) {
+        this.at = close + 1;
+        return plain;
+      }
     }
     let i = start;
     // Set at the first escape: until then the value is a slice of the text.
@@ -364,7 +366,7 @@ export class CanonicalJsonReader {
   object(depth: number): { [key: string]: JsonValue } {
     if (depth >= MAX_JSON_DEPTH) throw new CanonicalJsonError(`values nest deeper than ${MAX_JSON_DEPTH}`);
     const members: { [key: string]: JsonValue } = {};
-    this.at++;
+    this.expect("{", "an object");
     if (this.text.charCodeAt(this.at) === 0x7d) {
       this.at++;
       return members;
