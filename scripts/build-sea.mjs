@@ -97,10 +97,9 @@ function pinnedRuntime() {
  * own modules stay as Node makes them, and nothing of MAIN runs here beyond
  * what it runs at load. MAIN keeps its name (its --version finds
  * ../package.json by it), and its `#!` line becomes a comment, so that line
- * numbers hold. Last, it writes the modules loaded by then to LOADEDPATH,
- * for withoutLoadedCodeCache.
+ * numbers hold.
  */
-function eagerEntry(mainPath, loadedPath) {
+function eagerEntry(mainPath) {
   const source = readFileSync(mainPath, "utf8").replace(/^#!/, "//");
   const path = JSON.stringify(mainPath);
   return `"use strict";
@@ -110,23 +109,24 @@ const main = require("node:vm").compileFunction(${JSON.stringify(source)}, ["exp
 v8.setFlagsFromString("--lazy");
 const module = { exports: {} };
 main(module.exports, require, module, ${path}, ${JSON.stringify(dirname(mainPath))});
-require("node:fs").writeFileSync(${JSON.stringify(loadedPath)}, JSON.stringify(process.moduleLoadList));
 `;
 }
 
 /**
  * The single executable's preparation blob with the code cache of Node's
- * own modules taken out of its snapshot, except for the modules the
- * snapshot does not hold already. A module the snapshot holds is never
- * compiled again, so its code cache serves nothing, yet every start copies
- * it out of the executable with the rest: half of the snapshot, about 4 MB
- * (bench/verifier.bench.ts). The layout is that of the pinned runtime's
- * src/node_sea.cc and src/node_snapshotable.cc (the code cache is the
- * snapshot's last part: a count, then for each module its id and its data,
- * each a little-endian u64 length and the bytes); anything else stops the
- * build.
+ * own modules taken out of its snapshot. The cache of a module the
+ * snapshot holds serves nothing, since that module is never compiled
+ * again; the cache of one a command loads later (child_process, for doctor
+ * and a session's watcher) saves that command less than every start pays
+ * to copy the cache out of the executable: 1.7 MB of the 5.6 MB snapshot,
+ * 400 page faults and 4 M instructions a login, where doctor compiles its
+ * few modules in less (bench/verifier.bench.ts). The layout is that of the
+ * pinned runtime's src/node_sea.cc and src/node_snapshotable.cc (the code
+ * cache is the snapshot's last part: a count, then for each module its id
+ * and its data, each a little-endian u64 length and the bytes); anything
+ * else stops the build.
  */
-function withoutLoadedCodeCache(prep, entryPath, loaded) {
+function withoutCodeCache(prep, entryPath) {
   const fail = (what) => {
     throw new Error(`build-sea: the preparation blob is not laid out as expected: ${what}`);
   };
@@ -148,7 +148,7 @@ function withoutLoadedCodeCache(prep, entryPath, loaded) {
   const snapshot = prep.subarray(at + 8, at + 8 + snapshotLength);
   if (snapshot.length !== snapshotLength || snapshot.readUInt32LE(0) !== SNAPSHOT_MAGIC) fail("no snapshot magic");
   const isId = (bytes) => /^[a-z_][a-zA-Z0-9_/.:-]*$/.test(bytes.toString("latin1"));
-  /** The code cache's entries when one starts at `start` and ends the snapshot exactly; undefined otherwise. */
+  /** The ids of the code cache's entries when one starts at `start` and ends the snapshot exactly; undefined otherwise. */
   const entriesAt = (start) => {
     const count = snapshot.readBigUInt64LE(start);
     if (count === 0n || count > 10_000n) return undefined;
@@ -164,10 +164,7 @@ function withoutLoadedCodeCache(prep, entryPath, loaded) {
       if (p + 8 > snapshot.length) return undefined;
       const dataLength = snapshot.readBigUInt64LE(p);
       if (dataLength > BigInt(snapshot.length - p - 8)) return undefined;
-      entries.push({
-        id: id.toString("latin1"),
-        bytes: snapshot.subarray(p - 8 - idLength, p + 8 + Number(dataLength)),
-      });
+      entries.push(id.toString("latin1"));
       p += 8 + Number(dataLength);
     }
     return p === snapshot.length ? entries : undefined;
@@ -187,16 +184,12 @@ function withoutLoadedCodeCache(prep, entryPath, loaded) {
     if (entries !== undefined) start = p;
   }
   if (entries === undefined) fail("no code cache at the snapshot's end");
-  const kept = entries.filter((e) => !loaded.has(e.id));
-  const count = Buffer.alloc(8);
-  count.writeBigUInt64LE(BigInt(kept.length));
-  const stripped = Buffer.concat([snapshot.subarray(0, start), count, ...kept.map((e) => e.bytes)]);
+  const stripped = Buffer.concat([snapshot.subarray(0, start), Buffer.alloc(8)]);
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(stripped.length));
   return {
     blob: Buffer.concat([prep.subarray(0, at), length, stripped, prep.subarray(at + 8 + snapshotLength)]),
-    dropped: entries.length - kept.length,
-    kept: kept.length,
+    dropped: entries.length,
   };
 }
 
@@ -205,9 +198,7 @@ const output = `${resolve(out)}-runtime`;
 const blob = `${output}.blob`;
 const config = `${output}.sea.json`;
 const entry = `${output}.entry.cjs`;
-/** What the entry says was loaded when the snapshot was made. */
-const loadedList = `${output}.loaded.json`;
-writeFileSync(entry, eagerEntry(resolve(main), loadedList));
+writeFileSync(entry, eagerEntry(resolve(main)));
 writeFileSync(
   config,
   JSON.stringify({
@@ -220,15 +211,8 @@ writeFileSync(
   }),
 );
 execFileSync(node, ["--no-warnings", "--experimental-sea-config", config], { stdio: ["ignore", "ignore", "inherit"] });
-const loaded = new Set(
-  JSON.parse(readFileSync(loadedList, "utf8"))
-    .filter((m) => m.startsWith("NativeModule "))
-    .map((m) => m.slice("NativeModule ".length)),
-);
-const prepared = withoutLoadedCodeCache(readFileSync(blob), entry, loaded);
-process.stdout.write(
-  `build-sea: the snapshot keeps the code cache of ${prepared.kept} modules it does not hold, drops ${prepared.dropped}\n`,
-);
+const prepared = withoutCodeCache(readFileSync(blob), entry);
+process.stdout.write(`build-sea: the snapshot drops the code cache of ${prepared.dropped} modules\n`);
 const staged = `${output}.tmp`;
 copyFileSync(node, staged);
 await inject(staged, "NODE_SEA_BLOB", prepared.blob, { sentinelFuse: SEA_FUSE });
@@ -237,7 +221,6 @@ renameSync(staged, output);
 rmSync(blob);
 rmSync(config);
 rmSync(entry);
-rmSync(loadedList);
 copyFileSync(runtimeLicense, `${output}.LICENSE`);
 
 // Static, so that no dynamic loader reads the environment it is started with.
