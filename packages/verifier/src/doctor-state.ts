@@ -1,8 +1,7 @@
-import { join } from "node:path";
 import { AirgrantError, decodeTrustBundle, isoSeconds, type TrustBundle } from "@airgrant/core";
 import type { Finding } from "./doctor-finding.js";
 import { bundleExpired } from "./grant-rules.js";
-import type { HostState } from "./state-paths.js";
+import { type HostState, inDir } from "./state-paths.js";
 import { lstatIfPresent, readStateFile, statePermissionFindings } from "./state-permissions.js";
 import { readTimeFloor, type TimeFloor } from "./time-floor.js";
 
@@ -81,10 +80,10 @@ function bundleFindings(state: HostState, now: number): StateReport {
       fix: "restore used/ from a backup, or mkdir -m 700 it knowing that unexpired grants can be used again",
     });
   }
-  if (lstatIfPresent(join(state.dir, "seal.key")) === undefined) {
+  if (lstatIfPresent(inDir(state.dir, "seal.key")) === undefined) {
     findings.push({
       code: "seal-key-missing",
-      where: join(state.dir, "seal.key"),
+      where: inDir(state.dir, "seal.key"),
       message: "a bundle is installed but seal.key is gone: the host log's entries are no longer sealed",
       fix: "find out who removed it; the auditor sees the unsealed entries",
     });
@@ -135,7 +134,7 @@ export function stateFindings(state: HostState, now: number): StateReport {
       : `${p.path} ${p.problem}: users can read the host log and the use records`,
     fix: p.fix,
   }));
-  const receipt = join(state.dir, "seal-receipt.json");
+  const receipt = inDir(state.dir, "seal-receipt.json");
   if (lstatIfPresent(receipt) !== undefined) {
     findings.push({
       code: "seal-receipt-on-host",

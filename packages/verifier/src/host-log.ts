@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import {
   AirgrantError,
   type AuditEntry,
@@ -15,7 +14,7 @@ import {
   withFileLock,
   writeFileAtomic,
 } from "@airgrant/core";
-import type { HostState } from "./state-paths.js";
+import { type HostState, inDir } from "./state-paths.js";
 import { checkStatePermissions, readStateFile } from "./state-permissions.js";
 
 /**
@@ -35,7 +34,7 @@ interface SealState {
 }
 
 function sealStatePath(state: HostState): string {
-  return join(state.dir, "seal.key");
+  return inDir(state.dir, "seal.key");
 }
 
 function writeSealState(state: HostState, seal: SealState): void {

@@ -1,5 +1,4 @@
 import { readdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
 import {
   AirgrantError,
   type AuditRecord,
@@ -21,7 +20,7 @@ import {
   writeToTerminal,
 } from "./login-processes.js";
 import { printableItem } from "./pam-environment.js";
-import type { HostState } from "./state-paths.js";
+import { type HostState, inDir } from "./state-paths.js";
 import { readStateFile } from "./state-permissions.js";
 
 /**
@@ -73,12 +72,12 @@ const PENDING_FORMAT = "airgrant-pending-login-v1";
 const SESSION_FORMAT = "airgrant-session-v1";
 
 export function sessionsDir(state: HostState): string {
-  return join(state.dir, "sessions");
+  return inDir(state.dir, "sessions");
 }
 
 function withSessionsLock<T>(state: HostState, fn: () => T): T {
   ensurePrivateDirectory(sessionsDir(state));
-  return withFileLock(join(sessionsDir(state), ".lock"), fn);
+  return withFileLock(inDir(sessionsDir(state), ".lock"), fn);
 }
 
 function corrupt(path: string, what: string): AirgrantError {
@@ -172,8 +171,8 @@ function removeRecord(path: string): void {
   }
 }
 
-const openPath = (state: HostState, session: number) => join(sessionsDir(state), `open-${session}.json`);
-const endingPath = (state: HostState, session: number) => join(sessionsDir(state), `ending-${session}.json`);
+const openPath = (state: HostState, session: number) => inDir(sessionsDir(state), `open-${session}.json`);
+const endingPath = (state: HostState, session: number) => inDir(sessionsDir(state), `ending-${session}.json`);
 
 function readOpen(state: HostState, session: number): LoginSession | undefined {
   try {
@@ -205,7 +204,7 @@ export function openSessions(state: HostState): LoginSession[] {
   for (const name of names(state)) {
     if (recordOf(name)?.kind !== "open") continue;
     try {
-      out.push(readSession(join(sessionsDir(state), name)));
+      out.push(readSession(inDir(sessionsDir(state), name)));
     } catch (err) {
       // Closed meanwhile.
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
@@ -226,7 +225,7 @@ export function recordPendingLogin(state: HostState, login: PendingLogin): void 
   // Not flushed: a crash ends the login it waits for, and a session can
   // open only in a process of this boot (its ancestors name their start).
   withSessionsLock(state, () =>
-    writeRecord(join(sessionsDir(state), `pending-${login.checkSeq}.json`), PENDING_FORMAT, login, { durable: false }),
+    writeRecord(inDir(sessionsDir(state), `pending-${login.checkSeq}.json`), PENDING_FORMAT, login, { durable: false }),
   );
 }
 
@@ -259,7 +258,7 @@ export function openLoginSession(state: HostState, request: OpenRequest): LoginS
     let found: { path: string; login: PendingLogin } | undefined;
     for (const name of names(state)) {
       if (recordOf(name)?.kind !== "pending") continue;
-      const path = join(sessionsDir(state), name);
+      const path = inDir(sessionsDir(state), name);
       const login = readPending(path);
       const mine = login.ancestors.some((a) => a.pid === request.opener.pid && a.start === request.opener.start);
       if (mine && login.user === request.user && (found === undefined || login.checkSeq > found.login.checkSeq)) {
@@ -411,7 +410,7 @@ export function superviseSessions(state: HostState, clock: () => Date, startWatc
     let watcher = runningWatcher(state);
     const pending: { path: string; checkSeq: number }[] = [];
     for (const name of names(state)) {
-      const path = join(sessionsDir(state), name);
+      const path = inDir(sessionsDir(state), name);
       const record = recordOf(name);
       if (record === undefined) {
         // Every write is under this lock, so a temporary file seen here is one a kill -9 cut short.

@@ -1,5 +1,4 @@
 import { readdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
 import {
   AirgrantError,
   checkPrincipal,
@@ -14,6 +13,7 @@ import {
   requestCodeOfChallenge,
   withFileLock,
 } from "@airgrant/core";
+import { inDir } from "./state-paths.js";
 import { lstatIfPresent } from "./state-permissions.js";
 
 /**
@@ -71,9 +71,9 @@ function readRecord(path: string): RequestRecord | undefined {
 export function lookUpRequest(dir: string, challenge: Uint8Array): RequestLookup {
   const code = requestCodeOfChallenge(challenge);
   if (code === undefined) return {};
-  const record = readRecord(join(dir, code.symbols));
+  const record = readRecord(inDir(dir, code.symbols));
   if (record === undefined) return { code };
-  return { code, record, redeemed: lstatIfPresent(join(dir, code.symbols + REDEEMED)) !== undefined };
+  return { code, record, redeemed: lstatIfPresent(inDir(dir, code.symbols + REDEEMED)) !== undefined };
 }
 
 /**
@@ -81,7 +81,7 @@ export function lookUpRequest(dir: string, challenge: Uint8Array): RequestLookup
  * it first. Durable once the directory is flushed (flushRequestStore).
  */
 export function redeemRequest(dir: string, code: RequestCode, grantId: string, at: number): boolean {
-  return createExclusiveRecord(join(dir, code.symbols + REDEEMED), JSON.stringify({ grantId, at }), {
+  return createExclusiveRecord(inDir(dir, code.symbols + REDEEMED), JSON.stringify({ grantId, at }), {
     durable: false,
   });
 }
@@ -102,7 +102,7 @@ function listRequests(dir: string): Array<Request & { redeemed: boolean }> {
   const out: Array<Request & { redeemed: boolean }> = [];
   for (const name of names) {
     if (!CODE_NAME.test(name)) continue;
-    const record = readRecord(join(dir, name));
+    const record = readRecord(inDir(dir, name));
     const code = requestCodeOfChallenge(new TextEncoder().encode(name));
     if (record === undefined || code === undefined) continue;
     out.push({ ...record, code, redeemed: redeemed.has(name) });
@@ -121,7 +121,7 @@ function pruneRequests(dir: string, requests: Array<Request & { redeemed: boolea
     if (now < r.created + 2 * lifetime) continue;
     for (const name of [r.code.symbols + REDEEMED, r.code.symbols]) {
       try {
-        unlinkSync(join(dir, name));
+        unlinkSync(inDir(dir, name));
         removed++;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
@@ -164,7 +164,7 @@ export function pendingRequestFor(
     throw new AirgrantError("bad-input", `this host's name '${wanted.host.slice(0, 80)}': ${(err as Error).message}`);
   }
   ensurePrivateDirectory(dir);
-  return withFileLock(join(dir, ".lock"), () => {
+  return withFileLock(inDir(dir, ".lock"), () => {
     const all = listRequests(dir);
     if (pruneRequests(dir, all, now, policy.lifetime) > 0) fsyncDirectory(dir);
     const pending = all.filter((r) => !r.redeemed && now < r.created + policy.lifetime);
@@ -180,9 +180,9 @@ export function pendingRequestFor(
       const code = newRequestCode(wanted.host, wanted.user, random);
       const record: RequestRecord = { user: wanted.user, host: wanted.host, created: now };
       // 60 random bits: a code already in the store is a new draw, logged again.
-      if (lstatIfPresent(join(dir, code.symbols)) !== undefined) continue;
+      if (lstatIfPresent(inDir(dir, code.symbols)) !== undefined) continue;
       log({ ...record, code });
-      if (createExclusiveRecord(join(dir, code.symbols), JSON.stringify(record))) {
+      if (createExclusiveRecord(inDir(dir, code.symbols), JSON.stringify(record))) {
         return { ...record, code, fresh: true };
       }
     }

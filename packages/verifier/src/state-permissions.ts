@@ -1,7 +1,7 @@
 import { closeSync, constants, lstatSync, openSync, readFileSync, realpathSync, type Stats } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { AirgrantError } from "@airgrant/core";
-import type { HostState } from "./state-paths.js";
+import { type HostState, inDir } from "./state-paths.js";
 
 /**
  * The state directory's StrictModes (docs/verifier.md, "Who may change the
@@ -151,8 +151,8 @@ export function statePermissionFindings(state: HostState): PermissionFinding[] {
   const findings = directoryFindingsUpFrom(dirname(realDir));
   findings.push(...entryFindings(state.dir, lstatSync(realDir), "directory", false));
   for (const { name, kind, privateToOwner } of STATE_ENTRIES) {
-    const st = lstatIfPresent(join(realDir, name));
-    if (st !== undefined) findings.push(...entryFindings(join(state.dir, name), st, kind, privateToOwner));
+    const st = lstatIfPresent(inDir(realDir, name));
+    if (st !== undefined) findings.push(...entryFindings(inDir(state.dir, name), st, kind, privateToOwner));
   }
   return findings;
 }

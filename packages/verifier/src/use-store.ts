@@ -1,5 +1,4 @@
 import { lstatSync, readdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
 import {
   AirgrantError,
   createExclusiveRecord,
@@ -8,6 +7,7 @@ import {
   readExclusiveRecord,
   writeFileAtomic,
 } from "@airgrant/core";
+import { inDir } from "./state-paths.js";
 import { readStateFile } from "./state-permissions.js";
 
 /**
@@ -115,7 +115,7 @@ function createRecord(dir: string, path: string, content: string): boolean {
  * when the store itself is missing.
  */
 export function readPruneWatermark(dir: string): number {
-  const path = join(dir, WATERMARK);
+  const path = inDir(dir, WATERMARK);
   let text: string;
   try {
     text = readStateFile(path).toString("utf8");
@@ -142,7 +142,7 @@ export function readPruneWatermark(dir: string): number {
 }
 
 function writePruneWatermark(dir: string, through: number): void {
-  writeFileAtomic(join(dir, WATERMARK), `${JSON.stringify({ format: WATERMARK_FORMAT, prunedThrough: through })}\n`);
+  writeFileAtomic(inDir(dir, WATERMARK), `${JSON.stringify({ format: WATERMARK_FORMAT, prunedThrough: through })}\n`);
 }
 
 /** Make the uses taken so far durable. */
@@ -160,7 +160,7 @@ function listEntries(dir: string): string[] {
 }
 
 function useRecordPath(dir: string, grantIdHex: string, use: number): string {
-  return join(dir, `${grantIdHex}.${use}`);
+  return inDir(dir, `${grantIdHex}.${use}`);
 }
 
 /** How many uses are recorded, over all grants. */
@@ -196,7 +196,7 @@ export function pruneExpiredUses(dir: string, now: number, maxLifetime: number):
   if (through > readPruneWatermark(dir)) writePruneWatermark(dir, through);
   let removed = 0;
   for (const name of listEntries(dir)) {
-    const path = join(dir, name);
+    const path = inDir(dir, name);
     let end: number;
     try {
       end = windowEndOfRecord(path, maxLifetime);
