@@ -25,6 +25,7 @@ import {
 } from "./audit-entry.js";
 import { writeFileAtomic, writeFully } from "./durable-file.js";
 import { type HeldFileLock, withFileLock } from "./file-lock.js";
+import { isoTime } from "./iso-seconds.js";
 import { sha256 } from "./sha256.js";
 
 export type { AuditEntry, AuditValue } from "./audit-entry.js";
@@ -198,7 +199,7 @@ function stampTime(clock: () => Date): string {
   const date = clock();
   if (!(date instanceof Date) || Number.isNaN(date.getTime()))
     throw new AirgrantError("bad-input", "clock gave an invalid date");
-  return date.toISOString();
+  return isoTime(date.getTime());
 }
 
 /** Refuses, before the log is touched, data that can never fit and the types only the log writes. */

@@ -103,7 +103,7 @@ export {
 } from "./grant-text.js";
 export { fromHex, toHex } from "./hex.js";
 export { ipAddressFamily } from "./ip-address.js";
-export { isoSeconds } from "./iso-seconds.js";
+export { isoSeconds, isoTime } from "./iso-seconds.js";
 export { type ProcessStat, readBootId, readProcessStat, readProcText } from "./process-status.js";
 export {
   formatRequestCode,

@@ -7,6 +7,7 @@ import {
   type AirgrantError,
   type CommandLine,
   isoSeconds,
+  isoTime,
   packageVersion,
   printableLine,
   readAuditHead,
@@ -249,13 +250,13 @@ function runStatus(stateDir: string, out: Output): number {
   }
   const lines = [
     `state directory: ${stateDir}`,
-    `trust bundle:    ${bundle.bundleId} (created ${new Date(bundle.created * 1000).toISOString()})`,
+    `trust bundle:    ${bundle.bundleId} (created ${isoTime(bundle.created * 1000)})`,
     ...trustLines(bundle),
     `policy:          max lifetime ${bundle.maxLifetime} s, clock skew ${bundle.clockSkew} s, ${bundle.requiredSignatures} signature(s) required, ${bundle.revokedGrants.length} revoked`,
     "issuers:",
     ...bundle.issuers.map(
       (i) =>
-        `  ${i.keyId} ${i.algorithm} valid ${new Date(i.notBefore * 1000).toISOString()} to ${new Date(i.notAfter * 1000).toISOString()} for ${i.targets.join(",")}`,
+        `  ${i.keyId} ${i.algorithm} valid ${isoTime(i.notBefore * 1000)} to ${isoTime(i.notAfter * 1000)} for ${i.targets.join(",")}`,
     ),
     `uses recorded:   ${consumed}`,
     `audit log head:  ${head === undefined ? "(empty)" : `seq ${head.seq} ${head.hash}`}`,

@@ -5,6 +5,7 @@ import {
   auditData,
   ensurePrivateDirectory,
   fsyncDirectory,
+  isoSeconds,
   readBootId,
   withFileLock,
   writeFileAtomic,
@@ -334,7 +335,7 @@ export function closeLoginSession(
 
 /** The line written to the session's terminals before it ends. */
 export function warningText(session: LoginSession, now: number): string {
-  const at = new Date(session.accessEndsAt * 1000).toISOString().slice(11, 19);
+  const at = isoSeconds(session.accessEndsAt).slice(11, 19);
   const left = Math.max(0, session.accessEndsAt - now);
   return `\r\n\x07airgrant: the access of grant ${session.grantId} ends at ${at} UTC, in ${left} s: this session and every process it started will then be ended\r\n`;
 }

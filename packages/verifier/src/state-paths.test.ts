@@ -7,7 +7,11 @@ describe("the state's paths", () => {
   it("name the same files path.join does, for any directory a --state can give", () => {
     const component = fc.stringMatching(/^[a-z.]{1,4}$/);
     const dir = fc
-      .tuple(fc.boolean(), fc.array(fc.oneof(component, fc.constantFrom("", ".", "..")), { maxLength: 5 }), fc.boolean())
+      .tuple(
+        fc.boolean(),
+        fc.array(fc.oneof(component, fc.constantFrom("", ".", "..")), { maxLength: 5 }),
+        fc.boolean(),
+      )
       .map(([absolute, parts, trailing]) => `${absolute ? "/" : ""}${parts.join("/")}${trailing ? "/" : ""}`);
     fc.assert(
       fc.property(dir, (given) => {
