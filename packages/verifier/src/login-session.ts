@@ -408,7 +408,10 @@ export function superviseSessions(state: HostState, clock: () => Date, startWatc
   const bootId = readBootId();
   const overdue: number[] = [];
   withSessionsLock(state, () => {
-    let watcher = runningWatcher(state);
+    // One look at the directory, each name parsed and each open session
+    // read once: a start on a busy host meets here every login of the last
+    // ten minutes that opened no session.
+    const open: { path: string; session: LoginSession; watched: boolean }[] = [];
     const pending: { path: string; checkSeq: number }[] = [];
     for (const name of names(state)) {
       const path = inDir(sessionsDir(state), name);
@@ -423,6 +426,10 @@ export function superviseSessions(state: HostState, clock: () => Date, startWatc
       if (record.kind !== "open") continue;
       const session = readSession(path);
       const watched = session.bootId === bootId && session.watcher !== undefined && isRunning(session.watcher);
+      open.push({ path, session, watched });
+    }
+    let watcher = open.find((o) => o.watched)?.session.watcher;
+    for (const { path, session, watched } of open) {
       if (watched) continue;
       if (session.bootId !== bootId || now >= session.accessEndsAt) overdue.push(session.auditSession);
       else {
