@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -150,11 +151,20 @@ describe("the sessions of grants' logins", () => {
 
   it("passes over and then removes the half-written temporary file a kill -9 leaves", () => {
     recordPendingLogin(state, pending());
-    const leftover = join(sessionsDir(state), "pending-8.json.tmp-11352-6303f4304aef");
+    const gone = spawnSync("true").pid;
+    const leftover = join(sessionsDir(state), `pending-8.json.tmp-${gone}-6303f4304aef`);
     writeFileSync(leftover, '{"format":"airgr');
     expect(openLoginSession(state, request())?.checkSeq).toBe(7);
     superviseSessions(state, clock, request().startWatcher);
     expect(readdirSync(sessionsDir(state))).toEqual(["open-81.json"]);
+  });
+
+  it("leaves the temporary file of a pending login still being written, which takes no lock", () => {
+    recordPendingLogin(state, pending());
+    const writing = `pending-8.json.tmp-${process.pid}-6303f4304aef`;
+    writeFileSync(join(sessionsDir(state), writing), '{"format":"airgr');
+    superviseSessions(state, clock, request().startWatcher);
+    expect(readdirSync(sessionsDir(state)).sort()).toEqual(["pending-7.json", writing]);
   });
 
   it("says when the access ends in the warning", () => {

@@ -7,6 +7,7 @@ import {
   fsyncDirectory,
   isoSeconds,
   readBootId,
+  readProcessStat,
   withFileLock,
   writeFileAtomic,
 } from "@airgrant/core";
@@ -223,11 +224,13 @@ function runningWatcher(state: HostState): ProcessIdentity | undefined {
 
 /** Record an allowed login whose session is still to open (`pam`, `ssh-session`). */
 export function recordPendingLogin(state: HostState, login: PendingLogin): void {
-  // Not flushed: a crash ends the login it waits for, and a session can
-  // open only in a process of this boot (its ancestors name their start).
-  withSessionsLock(state, () =>
-    writeRecord(inDir(sessionsDir(state), `pending-${login.checkSeq}.json`), PENDING_FORMAT, login, { durable: false }),
-  );
+  // Without the lock, which the other records are written under: this
+  // one's name, its check's sequence in the log, is no other process's to
+  // write, and the rename puts it in place whole. Not flushed: a crash ends
+  // the login it waits for, and a session can open only in a process of
+  // this boot (its ancestors name their start).
+  ensurePrivateDirectory(sessionsDir(state));
+  writeRecord(inDir(sessionsDir(state), `pending-${login.checkSeq}.json`), PENDING_FORMAT, login, { durable: false });
 }
 
 function currentBootId(): string {
@@ -417,8 +420,10 @@ export function superviseSessions(state: HostState, clock: () => Date, startWatc
       const path = inDir(sessionsDir(state), name);
       const record = recordOf(name);
       if (record === undefined) {
-        // Every write is under this lock, so a temporary file seen here is one a kill -9 cut short.
-        if (/^(pending|open|ending)-\d+\.json\.tmp-/.test(name)) removeRecord(path);
+        // A temporary file whose writer (the pid in its name) is gone is one
+        // a kill -9 cut short; a pending login's may be in the writing.
+        const temporary = /^(?:pending|open|ending)-\d+\.json\.tmp-(\d+)-/.exec(name);
+        if (temporary !== null && readProcessStat(Number(temporary[1])) === undefined) removeRecord(path);
         continue;
       }
       if (record.kind === "ending") overdue.push(record.n);
