@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AirgrantError } from "@airgrant/core";
@@ -127,6 +127,21 @@ describe("the sessions of grants' logins", () => {
     }
     expect(thrown).toBeInstanceOf(AirgrantError);
     expect(thrown).toMatchObject({ code: "state-corrupt", message: expect.stringMatching(/open-82\.json/) });
+  });
+
+  it("takes no lock at a start that finds nothing to do, and waits for it when it finds something", () => {
+    recordPendingLogin(state, pending());
+    // A lock that names no holder: a start that took it would wait its 10 s and give up.
+    symlinkSync("held", join(sessionsDir(state), ".lock"));
+    superviseSessions(state, clock, request().startWatcher);
+    expect(readdirSync(sessionsDir(state)).sort()).toEqual([".lock", "pending-7.json"]);
+    // Now a leftover to remove, under a lock whose holder is gone: the start breaks it and takes it.
+    const gone = spawnSync("true").pid;
+    rmSync(join(sessionsDir(state), ".lock"));
+    symlinkSync(`${gone} 0123456789abcdef`, join(sessionsDir(state), ".lock"));
+    writeFileSync(join(sessionsDir(state), `pending-8.json.tmp-${gone}-6303f4304aef`), "{");
+    superviseSessions(state, clock, request().startWatcher);
+    expect(readdirSync(sessionsDir(state))).toEqual(["pending-7.json"]);
   });
 
   it("drops pending logins oldest check first and reads no further than the first one still young", () => {

@@ -398,6 +398,67 @@ export function endExpiredSession(state: HostState, auditSession: number, clock:
   return true;
 }
 
+/** What a start has to do for the sessions it finds (superviseSessions). */
+interface SessionCare {
+  /** Temporary files whose writer is gone. */
+  leftovers: string[];
+  /** The audit sessions to end: their end was begun, or their access is over with no watcher. */
+  overdue: number[];
+  /** Open sessions of this boot whose watcher is gone, to be handed one. */
+  unwatched: { path: string; session: LoginSession }[];
+  /** The host's running watcher, if an open session names one. */
+  watcher: ProcessIdentity | undefined;
+  /** Pending logins past their time. */
+  expired: string[];
+}
+
+/**
+ * One look at the directory, each name parsed and each open session read
+ * once: a start on a busy host meets here every login of the last ten
+ * minutes that opened no session.
+ */
+function sessionCare(state: HostState, bootId: string | undefined, now: number): SessionCare {
+  const care: SessionCare = { leftovers: [], overdue: [], unwatched: [], watcher: undefined, expired: [] };
+  const pending: { path: string; checkSeq: number }[] = [];
+  for (const name of names(state)) {
+    const path = inDir(sessionsDir(state), name);
+    const record = recordOf(name);
+    if (record === undefined) {
+      // A temporary file whose writer (the pid in its name) is gone is one
+      // a kill -9 cut short; a pending login's may be in the writing.
+      const temporary = /^(?:pending|open|ending)-\d+\.json\.tmp-(\d+)-/.exec(name);
+      if (temporary !== null && readProcessStat(Number(temporary[1])) === undefined) care.leftovers.push(path);
+      continue;
+    }
+    if (record.kind === "ending") care.overdue.push(record.n);
+    if (record.kind === "pending") pending.push({ path, checkSeq: record.n });
+    if (record.kind !== "open") continue;
+    const session = readSession(path);
+    if (session.bootId === bootId && session.watcher !== undefined && isRunning(session.watcher)) {
+      care.watcher ??= session.watcher;
+    } else if (session.bootId !== bootId || now >= session.accessEndsAt) {
+      care.overdue.push(session.auditSession);
+    } else {
+      care.unwatched.push({ path, session });
+    }
+  }
+  // Pending logins are made in the order of their checks, so the oldest
+  // come first and the first one still young ends the look: a start reads
+  // one record, not every login of the last ten minutes. After a clock
+  // set back, a later one may wait for an earlier one to go; either way
+  // none can open a session but in the process that ran its check.
+  pending.sort((a, b) => a.checkSeq - b.checkSeq);
+  for (const { path } of pending) {
+    if (readPending(path).admittedAt + PENDING_LOGIN_SECONDS >= now) break;
+    care.expired.push(path);
+  }
+  return care;
+}
+
+function nothingToDo(care: SessionCare): boolean {
+  return care.leftovers.length + care.overdue.length + care.unwatched.length + care.expired.length === 0;
+}
+
 /**
  * What every verifier start does for the sessions (docs/verifier.md, "When
  * a session ends"): finish sessions whose end was begun, end those past
@@ -405,53 +466,25 @@ export function endExpiredSession(state: HostState, auditSession: number, clock:
  * whose watcher is gone, and drop pending logins that never opened a session.
  */
 export function superviseSessions(state: HostState, clock: () => Date, startWatcher: () => ProcessIdentity): void {
-  // Most starts find nothing here: no lock, no directory made.
-  if (names(state).length === 0) return;
   const now = Math.floor(clock().getTime() / 1000);
   const bootId = readBootId();
-  const overdue: number[] = [];
-  withSessionsLock(state, () => {
-    // One look at the directory, each name parsed and each open session
-    // read once: a start on a busy host meets here every login of the last
-    // ten minutes that opened no session.
-    const open: { path: string; session: LoginSession; watched: boolean }[] = [];
-    const pending: { path: string; checkSeq: number }[] = [];
-    for (const name of names(state)) {
-      const path = inDir(sessionsDir(state), name);
-      const record = recordOf(name);
-      if (record === undefined) {
-        // A temporary file whose writer (the pid in its name) is gone is one
-        // a kill -9 cut short; a pending login's may be in the writing.
-        const temporary = /^(?:pending|open|ending)-\d+\.json\.tmp-(\d+)-/.exec(name);
-        if (temporary !== null && readProcessStat(Number(temporary[1])) === undefined) removeRecord(path);
-        continue;
-      }
-      if (record.kind === "ending") overdue.push(record.n);
-      if (record.kind === "pending") pending.push({ path, checkSeq: record.n });
-      if (record.kind !== "open") continue;
-      const session = readSession(path);
-      const watched = session.bootId === bootId && session.watcher !== undefined && isRunning(session.watcher);
-      open.push({ path, session, watched });
+  // Most starts find nothing to do, and look without the lock; a start
+  // that finds something looks again under it, and does what it finds then.
+  try {
+    if (nothingToDo(sessionCare(state, bootId, now))) return;
+  } catch {
+    // A record removed meanwhile, or a damaged one: the look under the lock tells.
+  }
+  const overdue = withSessionsLock(state, () => {
+    const care = sessionCare(state, bootId, now);
+    for (const path of care.leftovers) removeRecord(path);
+    let watcher = care.watcher;
+    for (const { path, session } of care.unwatched) {
+      watcher ??= startWatcher();
+      writeRecord(path, SESSION_FORMAT, { ...session, watcher });
     }
-    let watcher = open.find((o) => o.watched)?.session.watcher;
-    for (const { path, session, watched } of open) {
-      if (watched) continue;
-      if (session.bootId !== bootId || now >= session.accessEndsAt) overdue.push(session.auditSession);
-      else {
-        watcher ??= startWatcher();
-        writeRecord(path, SESSION_FORMAT, { ...session, watcher });
-      }
-    }
-    // Pending logins are made in the order of their checks, so the oldest
-    // come first and the first one still young ends the look: a start reads
-    // one record, not every login of the last ten minutes. After a clock
-    // set back, a later one may wait for an earlier one to go; either way
-    // none can open a session but in the process that ran its check.
-    pending.sort((a, b) => a.checkSeq - b.checkSeq);
-    for (const { path } of pending) {
-      if (readPending(path).admittedAt + PENDING_LOGIN_SECONDS >= now) break;
-      removeRecord(path);
-    }
+    for (const path of care.expired) removeRecord(path);
+    return care.overdue;
   });
   for (const session of overdue) endExpiredSession(state, session, clock);
 }
