@@ -1,4 +1,4 @@
-import { closeSync, constants, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, ftruncateSync, openSync } from "node:fs";
 import {
   AirgrantError,
   type AuditEntry,
@@ -8,6 +8,7 @@ import {
   sha256,
   toHex,
   verifyAuditLog,
+  writeFully,
 } from "@airgrant/core";
 import { type CounterAdvance, compareOtpCounters, type OtpCounter, type OtpCounterStore } from "@airgrant/yubikey-otp";
 import type { SignerHome } from "./signer-home.js";
@@ -238,8 +239,7 @@ function writeCache(path: string, head: LogHead, counters: Map<string, OtpCounte
   let fd: number | undefined;
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
-    let offset = 0;
-    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset, offset);
+    writeFully(fd, bytes, 0);
     ftruncateSync(fd, bytes.length);
   } catch (err) {
     throw new AirgrantError("state-unwritable", `cannot write ${path}: ${(err as NodeJS.ErrnoException).code}`);

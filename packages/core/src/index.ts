@@ -64,6 +64,7 @@ export {
   PRIVATE_FILE_MODE,
   readExclusiveRecord,
   writeFileAtomic,
+  writeFully,
 } from "./durable-file.js";
 export { type FileLockOptions, withFileLock } from "./file-lock.js";
 export {
