@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MIN_TRUST_VERSION_EXTENSION, sshIssuerKeyLine, verifyAuditLog } from "@airgrant/core";
-import { VERIFIER_CLI as CLI } from "@airgrant/testkit";
+import { VERIFIER_CLI as CLI, childRun, type RoleRun } from "@airgrant/testkit";
 import {
   cleanUpSuite,
   createThrowawayUser,
@@ -106,20 +106,10 @@ function ssh(cert: MintedSshCertificate, login = user.name, command = "echo hell
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms };
 }
 
-function sshAsync(certFile: string): Promise<{ status: number | null; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ssh", sshArgs(certFile, user.name, "echo hello"), {
-      stdio: ["ignore", "pipe", "ignore"],
-      timeout: 30_000,
-    });
-    let stdout = "";
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout }));
-  });
+function sshAsync(certFile: string): Promise<RoleRun> {
+  return childRun(
+    spawn("ssh", sshArgs(certFile, user.name, "echo hello"), { stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 }),
+  );
 }
 
 function mint(request: Partial<SshCertificateRequest> = {}, by: TokenIssuer = issuer): MintedSshCertificate {

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  childRun,
   makeBundleBytes,
   makeGrantText,
   makeTestIssuer,
@@ -64,20 +65,6 @@ function writableAndExecutable(pid: number): string[] {
     .filter((line) => /^\S+ .wx/.test(line));
 }
 
-function exited(
-  child: ChildProcessWithoutNullStreams,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString("utf8");
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8");
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
-
 function startCheck(): ChildProcessWithoutNullStreams {
   return spawn(VERIFIER_EXECUTABLE, ["check", "--user", "alice", "--state", stateDir, "--host", HOST]);
 }
@@ -85,32 +72,32 @@ function startCheck(): ChildProcessWithoutNullStreams {
 describe("the installed verifier's runtime", () => {
   it("maps no memory both writable and executable while a check waits for its grant; plain Node does", async () => {
     const plain = spawn(verifierRuntimeNode(), ["-e", "require('node:fs').readFileSync(0)"]);
-    const plainExit = exited(plain);
+    const plainExit = childRun(plain);
     expect(writableAndExecutable(await waitingOnStdin(plain))).not.toEqual([]);
     plain.stdin.end();
-    expect((await plainExit).code).toBe(0);
+    expect((await plainExit).status).toBe(0);
 
     const check = startCheck();
-    const result = exited(check);
+    const result = childRun(check);
     expect(writableAndExecutable(await waitingOnStdin(check))).toEqual([]);
     check.stdin.end(grant());
-    const { code, stdout } = await result;
-    expect(code).toBe(0);
+    const { status, stdout } = await result;
+    expect(status).toBe(0);
     expect(stdout).toMatch(/^allowed: /);
   });
 
   it("lets a SIGUSR1 change nothing: the check that waits for its grant goes on and allows it", async () => {
     const check = startCheck();
-    const result = exited(check);
+    const result = childRun(check);
     const pid = await waitingOnStdin(check);
     process.kill(pid, "SIGUSR1");
     // Still there, still reading, after the signal was delivered.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await waitingOnStdin(check)).toBe(pid);
     check.stdin.end(grant());
-    const { code, stdout, stderr } = await result;
+    const { status, stdout, stderr } = await result;
     expect(stderr).toBe("");
-    expect(code).toBe(0);
+    expect(status).toBe(0);
     expect(stdout).toMatch(/^allowed: /);
   });
 });

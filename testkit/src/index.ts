@@ -9,7 +9,7 @@ export {
   VERIFIER_EXECUTABLE,
   verifierRuntimeNode,
 } from "./repo-paths.js";
-export { type RoleRun, type RoleRunOptions, runRole } from "./role-cli.js";
+export { childRun, type RoleRun, type RoleRunOptions, runRole } from "./role-cli.js";
 export { officerAddArgs, softwareYubiKey, type YubiKeyIdentity } from "./software-yubikey.js";
 export {
   type BundleIssuer,

@@ -1,7 +1,7 @@
 // The airgrant commands run the way an end-to-end test runs them: as their
 // built script under this Node, with nothing of the test process's own
 // AIRGRANT_* settings leaking into a role's run; what a role needs is given.
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 
 /** What one run of a command left: its exit status (null when killed) and its output. */
 export interface RoleRun {
@@ -38,4 +38,25 @@ export function runRole(script: string, args: readonly string[], options: RoleRu
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * What a child started with spawn writes on its stdout and stderr (each
+ * where it is a pipe) and its exit status, once it has closed; rejected when
+ * it cannot be started. For runs side by side, and for a child a test looks
+ * at while it runs.
+ */
+export function childRun(child: ChildProcess): Promise<RoleRun> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
 }

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { appendAuditEntry, decodeGrant, decodeGrantText, verifyAuditLog } from "@airgrant/core";
-import { p1363ToDer, VERIFIER_CLI as VERIFIER } from "@airgrant/testkit";
+import { childRun, p1363ToDer, VERIFIER_CLI as VERIFIER } from "@airgrant/testkit";
 import { TEST_PIN, TEST_SO_PIN } from "@airgrant/testkit/token";
 import { generateOtp } from "@airgrant/yubikey-otp/generate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -102,23 +102,13 @@ function signer(home: string, args: string[], input = "", extra: Record<string, 
 
 /** `signer`, without blocking: for runs side by side. */
 function signerAsync(home: string, args: string[], input = "", extra: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SIGNER, ...args], { env: childEnv(home, extra) });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.on("error", () => {
-      // It may exit before reading its input.
-    });
-    child.stdin.end(input);
+  const child = spawn(process.execPath, [SIGNER, ...args], { env: childEnv(home, extra) });
+  const run = childRun(child);
+  child.stdin.on("error", () => {
+    // It may exit before reading its input.
   });
+  child.stdin.end(input);
+  return run;
 }
 
 function verifier(args: string[], input = ""): Run {

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { codeOf } from "@airgrant/testkit";
+import { childRun, codeOf } from "@airgrant/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { COUNTER_STORE_FORMAT, fileCounterStore } from "./file-counter-store.js";
 import { generateOtp } from "./generate-otp.js";
@@ -139,25 +139,12 @@ describe("fileCounterStore shared by concurrent processes", () => {
   const WORKERS = 6;
   const OTPS = 120;
 
-  function runWorker(jobPath: string): Promise<{ accepted: string[]; refused: Record<string, number> }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", WORKER, jobPath], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString("utf8");
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString("utf8");
-      });
-      child.on("error", reject);
-      child.on("close", (status) => {
-        if (status === 0) resolve(JSON.parse(stdout));
-        else reject(new Error(`worker exited ${status}: ${stderr}`));
-      });
-    });
+  async function runWorker(jobPath: string): Promise<{ accepted: string[]; refused: Record<string, number> }> {
+    const { status, stdout, stderr } = await childRun(
+      spawn(process.execPath, ["--import", "tsx", WORKER, jobPath], { stdio: ["ignore", "pipe", "pipe"] }),
+    );
+    if (status !== 0) throw new Error(`worker exited ${status}: ${stderr}`);
+    return JSON.parse(stdout);
   }
 
   it("accepts each OTP at most once, never moves a counter back and keeps the file valid", async () => {
