@@ -286,7 +286,7 @@ export function decodeAuditLine(line: Uint8Array): DecodedAuditLine {
  * read in one pass; undefined when any character differs from it.
  */
 function readCanonicalLine(text: string): AuditEntry | undefined {
-  const reader = new CanonicalJsonReader(text, 0);
+  const reader = new CanonicalJsonReader(text);
   try {
     reader.expect('{"seq":', "the seq member");
     const seq = reader.value(0);

@@ -132,7 +132,7 @@ export function encodeCanonicalJson(value: JsonValue): string {
  * with `code`, saying why.
  */
 export function parseCanonicalJson(text: string, code: ErrorCode, what: string): JsonValue {
-  const reader = new CanonicalJsonReader(text, 0);
+  const reader = new CanonicalJsonReader(text);
   try {
     const value = reader.value(0);
     if (reader.at === text.length) return value;
@@ -192,14 +192,9 @@ export function readCanonicalJsonFile(
  */
 export class CanonicalJsonReader {
   /** Where the next value starts, and after a read, where the one read ended. */
-  at: number;
+  at = 0;
 
-  constructor(
-    readonly text: string,
-    start: number,
-  ) {
-    this.at = start;
-  }
+  constructor(readonly text: string) {}
 
   /** The value at `at`, a container counted at `depth`; `at` moves past it. */
   value(depth: number): JsonValue {
