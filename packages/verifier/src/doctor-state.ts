@@ -1,7 +1,7 @@
 import { AirgrantError, decodeTrustBundle, isoSeconds, type TrustBundle } from "@airgrant/core";
 import type { Finding } from "./doctor-finding.js";
 import { bundleExpired } from "./grant-rules.js";
-import { type HostState, inDir } from "./state-paths.js";
+import type { HostState } from "./state-paths.js";
 import { lstatIfPresent, readStateFile, statePermissionFindings } from "./state-permissions.js";
 import { readTimeFloor, type TimeFloor } from "./time-floor.js";
 
@@ -80,10 +80,10 @@ function bundleFindings(state: HostState, now: number): StateReport {
       fix: "restore used/ from a backup, or mkdir -m 700 it knowing that unexpired grants can be used again",
     });
   }
-  if (lstatIfPresent(inDir(state.dir, "seal.key")) === undefined) {
+  if (lstatIfPresent(state.sealKeyPath) === undefined) {
     findings.push({
       code: "seal-key-missing",
-      where: inDir(state.dir, "seal.key"),
+      where: state.sealKeyPath,
       message: "a bundle is installed but seal.key is gone: the host log's entries are no longer sealed",
       fix: "find out who removed it; the auditor sees the unsealed entries",
     });
@@ -134,7 +134,7 @@ export function stateFindings(state: HostState, now: number): StateReport {
       : `${p.path} ${p.problem}: users can read the host log and the use records`,
     fix: p.fix,
   }));
-  const receipt = inDir(state.dir, "seal-receipt.json");
+  const receipt = state.sealReceiptPath;
   if (lstatIfPresent(receipt) !== undefined) {
     findings.push({
       code: "seal-receipt-on-host",

@@ -14,7 +14,7 @@ import {
   withFileLock,
   writeFileAtomic,
 } from "@airgrant/core";
-import { type HostState, inDir } from "./state-paths.js";
+import type { HostState } from "./state-paths.js";
 import { checkStatePermissions, readStateFile } from "./state-permissions.js";
 
 /**
@@ -33,10 +33,6 @@ interface SealState {
   key: Uint8Array;
 }
 
-function sealStatePath(state: HostState): string {
-  return inDir(state.dir, "seal.key");
-}
-
 function writeSealState(state: HostState, seal: SealState): void {
   const text = JSON.stringify({
     format: SEAL_STATE_FORMAT,
@@ -45,20 +41,20 @@ function writeSealState(state: HostState, seal: SealState): void {
     epoch: seal.epoch,
     key: toHex(seal.key),
   });
-  writeFileAtomic(sealStatePath(state), `${text}\n`);
+  writeFileAtomic(state.sealKeyPath, `${text}\n`);
 }
 
 function readSealState(state: HostState): SealState | undefined {
   let text: string;
   try {
-    text = readStateFile(sealStatePath(state)).toString("utf8");
+    text = readStateFile(state.sealKeyPath).toString("utf8");
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).code;
     if (errno === "ENOENT") return undefined;
-    throw new AirgrantError("state-unreadable", `cannot read ${sealStatePath(state)}: ${errno}`);
+    throw new AirgrantError("state-unreadable", `cannot read ${state.sealKeyPath}: ${errno}`);
   }
   const corrupt = () =>
-    new AirgrantError("state-corrupt", `${sealStatePath(state)} is damaged; the log can no longer be sealed`);
+    new AirgrantError("state-corrupt", `${state.sealKeyPath} is damaged; the log can no longer be sealed`);
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(text) as Record<string, unknown>;

@@ -21,7 +21,7 @@ import {
   writeFileAtomic,
 } from "@airgrant/core";
 import { appendHostEntry, startSealing } from "./host-log.js";
-import { type HostState, inDir } from "./state-paths.js";
+import type { HostState } from "./state-paths.js";
 import { checkStatePermissions, lstatIfPresent, readStateFile } from "./state-permissions.js";
 import { requireUseStore } from "./use-store.js";
 
@@ -132,7 +132,7 @@ function writeInstalledBundle(
   const sealing = startSealing(state, clock);
   const entry = appendHostEntry(state, "bundle-installed", auditData("bundle-installed", record), clock);
   if (sealing === undefined) return {};
-  const receiptPath = options.receiptPath ?? inDir(state.dir, "seal-receipt.json");
+  const receiptPath = options.receiptPath ?? state.sealReceiptPath;
   writeFileAtomic(
     receiptPath,
     encodeSealReceipt({

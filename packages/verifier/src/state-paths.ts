@@ -10,6 +10,10 @@ export interface HostState {
   requestsDir: string;
   /** The time floor held when the clock was found behind it (docs/requests.md, "Time floor"). */
   timeFloorPath: string;
+  /** The log's sealing key (docs/audit-log.md, "Sealing"). */
+  sealKeyPath: string;
+  /** Where an install writes the seal receipt for the auditor, unless told elsewhere; doctor warns while it is there. */
+  sealReceiptPath: string;
 }
 
 export const DEFAULT_STATE_DIR = "/var/lib/airgrant";
@@ -38,5 +42,7 @@ export function hostState(given: string): HostState {
     auditLogPath: inDir(dir, "audit.log"),
     requestsDir: inDir(dir, "requests"),
     timeFloorPath: inDir(dir, "time-floor"),
+    sealKeyPath: inDir(dir, "seal.key"),
+    sealReceiptPath: inDir(dir, "seal-receipt.json"),
   };
 }
