@@ -215,11 +215,15 @@ export function openSessions(state: HostState): LoginSession[] {
   return out;
 }
 
-/** The watcher an open session of this boot names, when it runs: the host's one watcher. Under the lock. */
+/** Whether an open session of this boot names a watcher that runs: the host's one watcher. */
+function isWatched(session: LoginSession, bootId: string | undefined): boolean {
+  return session.bootId === bootId && session.watcher !== undefined && isRunning(session.watcher);
+}
+
+/** The watcher an open session of this boot names, when it runs. Under the lock. */
 function runningWatcher(state: HostState): ProcessIdentity | undefined {
   const bootId = readBootId();
-  return openSessions(state).find((s) => s.bootId === bootId && s.watcher !== undefined && isRunning(s.watcher))
-    ?.watcher;
+  return openSessions(state).find((s) => isWatched(s, bootId))?.watcher;
 }
 
 /** Record an allowed login whose session is still to open (`pam`, `ssh-session`). */
@@ -434,7 +438,7 @@ function sessionCare(state: HostState, bootId: string | undefined, now: number):
     if (record.kind === "pending") pending.push({ path, checkSeq: record.n });
     if (record.kind !== "open") continue;
     const session = readSession(path);
-    if (session.bootId === bootId && session.watcher !== undefined && isRunning(session.watcher)) {
+    if (isWatched(session, bootId)) {
       care.watcher ??= session.watcher;
     } else if (session.bootId !== bootId || now >= session.accessEndsAt) {
       care.overdue.push(session.auditSession);
