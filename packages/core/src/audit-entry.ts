@@ -1,5 +1,6 @@
 import { AirgrantError } from "./airgrant-error.js";
 import { CanonicalJsonError, CanonicalJsonReader, canonicalJson, type JsonValue } from "./canonical-json.js";
+import { daysFromCivil } from "./iso-seconds.js";
 import { sha256Hex } from "./sha256.js";
 
 /**
@@ -137,19 +138,12 @@ function isCanonicalTime(time: string): boolean {
 /**
  * The whole seconds since 1970 of an entry's time, which the encoder and
  * the decoder have found canonical (isCanonicalTime): what
- * Math.floor(Date.parse(time) / 1000) gives, by arithmetic on its digits
- * (days from the civil date, after Howard Hinnant's algorithm), as the seal
- * check dates every entry and Date.parse costs it four times as much.
+ * Math.floor(Date.parse(time) / 1000) gives, by arithmetic on its digits,
+ * as the seal check dates every entry and Date.parse costs it four times as
+ * much.
  */
 export function entryTimeSeconds(time: string): number {
-  const month = digitsAt(time, 5, 2);
-  // The year from March on, so that a leap day ends it.
-  const year = digitsAt(time, 0, 4) - (month <= 2 ? 1 : 0);
-  const era = Math.floor(year / 400);
-  const yearOfEra = year - era * 400;
-  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + digitsAt(time, 8, 2) - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  const days = era * 146_097 + dayOfEra - 719_468;
+  const days = daysFromCivil(digitsAt(time, 0, 4), digitsAt(time, 5, 2), digitsAt(time, 8, 2));
   return days * 86_400 + digitsAt(time, 11, 2) * 3600 + digitsAt(time, 14, 2) * 60 + digitsAt(time, 17, 2);
 }
 

@@ -2,6 +2,21 @@ const MS_PER_DAY = 86_400_000;
 /** Date's range: 100,000,000 days either side of the epoch (ECMA-262, "Time Values and Time Range"). */
 const MAX_TIME_MS = 8.64e15;
 
+/**
+ * Days since 1970-01-01 of a date of the proleptic Gregorian calendar (month
+ * 1-12): Howard Hinnant's days_from_civil ("chrono-Compatible Low-Level
+ * Date Algorithms"), of which isoTime is the inverse.
+ */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  // The year from March on, so that a leap day ends it.
+  const marchYear = year - (month <= 2 ? 1 : 0);
+  const era = Math.floor(marchYear / 400);
+  const yearOfEra = marchYear - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
 function digits(n: number, width: number): string {
   return String(n).padStart(width, "0");
 }
@@ -11,8 +26,8 @@ function digits(n: number, width: number): string {
  * as Date.prototype.toISOString writes it: YYYY-MM-DDTHH:MM:SS.sssZ, a year
  * outside 0-9999 as ±YYYYYY. Reckoned here because toISOString has V8 look
  * up the host's time zone first, through ICU and /etc/localtime, which costs
- * a login a quarter of a millisecond. The civil date is Howard Hinnant's
- * civil_from_days ("chrono-Compatible Low-Level Date Algorithms").
+ * a login a quarter of a millisecond. The civil date is Hinnant's
+ * civil_from_days, the inverse of daysFromCivil.
  */
 export function isoTime(ms: number): string {
   const days = Math.floor(ms / MS_PER_DAY);
