@@ -23,7 +23,7 @@ import {
   verifierRuntimeNode,
 } from "@airgrant/testkit";
 import { hostState, installBundle } from "@airgrant/verifier";
-import { alternate, interleave, report, workDir } from "./bench-support.js";
+import { alternate, interleave, readFromDisk, report, workDir } from "./bench-support.js";
 
 const RUNS = 41;
 const WARM = 3;
@@ -60,6 +60,8 @@ function run(args: string[], input: string, env: NodeJS.ProcessEnv, program = VE
   });
   if (r.status !== 0) throw new Error(`${args[0]} failed: ${r.stderr}`);
 }
+
+readFromDisk(node, runtime, VERIFIER_EXECUTABLE);
 
 const bare: NodeJS.ProcessEnv = { PATH: process.env.PATH };
 // What pam_exec passes: the PAM environment (here none) and the PAM items, nothing else.
