@@ -23,13 +23,12 @@ export function workDir(name: string): string {
 
 /**
  * Have the kernel drop these files' pages, so that each side of a
- * comparison next runs its executable as a host does: read from disk, after
- * a reboot or the package's install. How a file came into the page cache
- * decides how many page faults its every start takes: the single executable,
- * written in one piece by the build, maps in larger runs than the Node
- * runtime that tar unpacked, by about 400 faults a start on this project's
- * machines, which made the check's ratio look some 0.06 better than a host
- * sees (README, "Performance").
+ * comparison next starts as on a host: from pages read back from disk,
+ * which map as those of a package's install do. A file's pages map as the
+ * file came into the page cache: the single executable, written in one
+ * piece by the build, starts with some 400 page faults fewer than the Node
+ * runtime tar unpacked, an advantage no host's copy has (README,
+ * "Performance").
  */
 export function readFromDisk(...files: string[]): void {
   const run = (command: string, args: string[]) => {
