@@ -36,6 +36,7 @@ import {
   cleanUp,
   createThrowawayUser,
   documentedInstallLines,
+  makeSshdRunDir,
   type Removable,
   removeStaleFixtures,
   requireCommand,
@@ -264,6 +265,7 @@ beforeAll(() => {
   requireCommand("unshare", "util-linux");
   requireCommand("sshd", "openssh-server");
   requireCommand("ssh", "openssh-client");
+  makeSshdRunDir();
   removeStaleFixtures();
   if (packageStatus() !== "not-installed") {
     throw new Error(

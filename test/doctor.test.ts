@@ -27,6 +27,7 @@ import {
   documentedRequestPamLines,
   documentedSessionLines,
   documentedSshdConfig,
+  makeSshdRunDir,
   requireCommand,
   requireRoot,
 } from "@airgrant/testkit/system";
@@ -185,8 +186,7 @@ const sshdPam = (install: Install) => join(install.pamDir, "sshd");
 beforeAll(() => {
   requireRoot("doctor.test.ts reads root-owned state and runs sshd -T");
   requireCommand("sshd", "openssh-server");
-  // sshd -T wants its privilege separation directory, which the package's tmpfiles make at boot.
-  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  makeSshdRunDir();
   work = mkdtempSync(join(tmpdir(), "airgrant-doctor-"));
   issuer = makeTestIssuer();
 });

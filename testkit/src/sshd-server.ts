@@ -83,6 +83,15 @@ export const SSH_KEY_LOGIN_OPTIONS: readonly string[] = [
   "LogLevel=ERROR",
 ];
 
+/**
+ * sshd's privilege separation directory, which sshd and `sshd -T` refuse to
+ * run without. On a host the openssh-server package's tmpfiles make it at
+ * boot; a CI machine that just installed the package has none.
+ */
+export function makeSshdRunDir(): void {
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+}
+
 /** Start sshd and wait until it accepts connections. */
 export async function startSshd(options: SshdOptions): Promise<SshdServer> {
   const { dir } = options;
@@ -90,8 +99,7 @@ export async function startSshd(options: SshdOptions): Promise<SshdServer> {
   const hostKey = join(dir, "ssh_host_ed25519_key");
   const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey], { encoding: "utf8" });
   if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
-  // sshd's privilege separation directory; the openssh-server package's tmpfiles make it at boot.
-  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  makeSshdRunDir();
   const program = join(dir, "bin", options.pamService);
   symlinkSync(SSHD, program);
   const port = await freePort();

@@ -20,7 +20,13 @@ export {
   spawnSshWithPromptAnswer,
   sshWithPromptAnswer,
 } from "./ssh-keyboard-interactive.js";
-export { SSH_KEY_LOGIN_OPTIONS, type SshdOptions, type SshdServer, startSshd } from "./sshd-server.js";
+export {
+  makeSshdRunDir,
+  SSH_KEY_LOGIN_OPTIONS,
+  type SshdOptions,
+  type SshdServer,
+  startSshd,
+} from "./sshd-server.js";
 export {
   cleanUp,
   cleanUpSuite,
