@@ -48,6 +48,11 @@ const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
  * V8 maps no memory both writable and executable; a login runs too briefly
  * for compiled code to pay (bench/verifier.bench.ts). No debugger on SIGUSR1:
  * Node would start one, and the signal breaks the read of the grant.
+ * V8 keeps drawing a fresh hash seed at every start, which `--no-rehash-snapshot`
+ * would save a login (4-7 ms, README "Where the time goes"): the seed
+ * would be the snapshot's, readable in every copy of the package, and bytes
+ * a host parses before it checks their signatures (a bundle or update, up
+ * to 4 MiB) could then be chosen to collide in V8's hash tables.
  */
 const EXEC_ARGV = ["--openssl-config=/dev/null", "--no-warnings", "--jitless", "--disable-sigusr1"];
 
