@@ -1,4 +1,4 @@
-import type { AuditEntry } from "@airgrant/core";
+import { type AuditEntry, unsliced } from "@airgrant/core";
 
 /**
  * What reconciliation can find wrong (docs/auditor.md, "Findings";
@@ -95,10 +95,14 @@ export function logRecoveredFinding(log: string, entry: AuditEntry): Finding {
 /** Longest string kept from a log: logs are hostile input and lines may be 64 KiB. */
 export const MAX_KEPT_STRING = 200;
 
-/** A string from a log, cut to a bounded length so that memory stays small whatever the log holds. */
+/**
+ * A string from a log, cut to a bounded length and copied (unsliced), so
+ * that memory stays small whatever the log holds: the cut alone would be a
+ * slice that keeps the whole string.
+ */
 export function keptString(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
-  return value.length > MAX_KEPT_STRING ? `${value.slice(0, MAX_KEPT_STRING)}…` : value;
+  return unsliced(value.length > MAX_KEPT_STRING ? `${value.slice(0, MAX_KEPT_STRING)}…` : value);
 }
 
 /**

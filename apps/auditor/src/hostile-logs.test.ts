@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type AuditValue, appendAuditEntry } from "@airgrant/core";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
@@ -8,6 +10,7 @@ import { AuditScenario } from "./audit-logs.fixture.js";
 import { reconcileLogs } from "./reconcile-logs.js";
 import { escapeHtml, renderReport } from "./render-report.js";
 
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "airgrant-hostile-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -56,6 +59,24 @@ describe("reconciliation of hostile logs", () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it("keeps what it reads of a log's lines, not the lines: 1,200 uses naming a 60 KB user each reconcile in a 32 MiB heap", () => {
+    const s = new AuditScenario(mkdtempSync(join(work, "long-lines-")));
+    const grant = s.issue({ maxUses: 255 });
+    const long = "m".repeat(60_000);
+    for (let i = 0; i < 1_200; i++) s.use("h", grant, { user: long });
+    // 72 MB of lines: a kept value that held its line would hold them all.
+    const r = spawnSync(
+      process.execPath,
+      ["--max-old-space-size=32", CLI, "reconcile", "--signer", s.signerLog, "--host", s.hostLog("h"), "--json"],
+      { encoding: "utf8", maxBuffer: 1 << 26 },
+    );
+    expect(r.signal).toBeNull();
+    expect(r.stderr).not.toMatch(/heap/i);
+    const findings = (JSON.parse(r.stdout) as { findings: Array<{ code: string }> }).findings;
+    expect(findings.filter((f) => f.code === "user-mismatch").length).toBeGreaterThan(0);
+    expect(findings.some((f) => f.code === "grant-overused")).toBe(true);
   });
 
   it("escapes every character that could open markup", () => {

@@ -1,4 +1,4 @@
-import { type AuditEntry, readAuditData } from "@airgrant/core";
+import { type AuditEntry, readAuditData, unsliced } from "@airgrant/core";
 import { keptString } from "./finding.js";
 
 /** A YubiKey OTP counter as the signer logs it (`otpCounter`: `[usage, session]`), and where. */
@@ -55,7 +55,7 @@ export class OtpCounterTrack {
     const { yubikeyId, otpCounter } = record;
     if (yubikeyId === undefined || otpCounter === undefined) return undefined;
     const id = keptString(yubikeyId) ?? "";
-    const at: CounterAt = { usage: otpCounter[0], session: otpCounter[1], seq: entry.seq, prev: entry.prev };
+    const at: CounterAt = { usage: otpCounter[0], session: otpCounter[1], seq: entry.seq, prev: unsliced(entry.prev) };
     const earlier = this.#last.get(id);
     if (earlier !== undefined && below(at, earlier)) {
       const grantId = "grantId" in record ? record.grantId : undefined;

@@ -1,5 +1,5 @@
 import { AirgrantError } from "./airgrant-error.js";
-import { CanonicalJsonError, CanonicalJsonReader, canonicalJson, type JsonValue } from "./canonical-json.js";
+import { CanonicalJsonError, CanonicalJsonReader, canonicalJson, type JsonValue, unsliced } from "./canonical-json.js";
 import { daysFromCivil } from "./iso-seconds.js";
 import { sha256Hex } from "./sha256.js";
 
@@ -306,7 +306,8 @@ function readCanonicalLine(text: string): AuditEntry | undefined {
     ) {
       return undefined;
     }
-    return { seq, time, type, data, prev, hash };
+    // The time is what a reader keeps of most entries it keeps (a finding's, a session's).
+    return { seq, time: unsliced(time), type, data, prev, hash };
   } catch (err) {
     if (err instanceof CanonicalJsonError) return undefined;
     throw err;

@@ -1,5 +1,6 @@
 import { AirgrantError } from "./airgrant-error.js";
 import type { AuditValue } from "./audit-entry.js";
+import { unsliced } from "./canonical-json.js";
 
 /**
  * The data of every audit entry type the signer and the verifier write: one
@@ -334,7 +335,8 @@ export function auditData<T extends AuditRecordType>(type: T, record: AuditRecor
  * hostile): each member of the schema that is present and of its kind, and
  * a problem for each required member missing or of another kind and each
  * optional member of another kind. Members the schema does not know (a
- * seal, a newer writer's) are left out without a problem.
+ * seal, a newer writer's) are left out without a problem. What it returns
+ * holds nothing of the line (unsliced), so an auditor may keep it.
  */
 export function readAuditData<T extends AuditRecordType>(
   type: T,
@@ -351,7 +353,7 @@ export function readAuditData<T extends AuditRecordType>(
       const value = Object.hasOwn(data, name) ? data[name] : undefined;
       if (value === undefined) {
         if (isRequired) problems.push(`no ${name}`);
-      } else if (k.is(value)) record[name] = value;
+      } else if (k.is(value)) record[name] = unsliced(value);
       else problems.push(`a ${name} that is not ${k.describe}`);
     }
   }

@@ -182,6 +182,24 @@ export function readCanonicalJsonFile(
 }
 
 /**
+ * A copy of a value CanonicalJsonReader read, holding nothing of its text.
+ * The reader returns strings as slices of the text, and V8 keeps a sliced
+ * text whole for as long as any slice of it lives: whoever keeps values of
+ * many texts (the auditor, a record of every grant and use from lines of up
+ * to 64 KiB) would hold every text. Slicing a concatenation makes V8 copy
+ * it first, so the slice holds only that copy.
+ */
+export function unsliced<T extends JsonValue>(value: T): T;
+export function unsliced(value: JsonValue): JsonValue {
+  if (typeof value === "string") return ` ${value}`.slice(1);
+  if (Array.isArray(value)) return value.map(unsliced);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([name, member]) => [name, unsliced(member)]));
+  }
+  return value;
+}
+
+/**
  * Reads canonical JSON (docs/canonical-json.md) in one pass over the text,
  * refusing at the first character that the canonical encoding of any value
  * would not have there: a text it reads whole is the canonicalJson of the

@@ -44,7 +44,13 @@ export {
   sealTag,
 } from "./audit-seal.js";
 export { type BoundedRead, readBounded } from "./bounded-read.js";
-export { encodeCanonicalJson, type JsonValue, parseCanonicalJson, readCanonicalJsonFile } from "./canonical-json.js";
+export {
+  encodeCanonicalJson,
+  type JsonValue,
+  parseCanonicalJson,
+  readCanonicalJsonFile,
+  unsliced,
+} from "./canonical-json.js";
 export {
   type CommandLine,
   type ParsedArgs,
