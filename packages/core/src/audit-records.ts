@@ -309,6 +309,23 @@ export type AuditRecord<T extends AuditRecordType> = {
   -readonly [K in keyof (typeof AUDIT_RECORDS)[T]["optional"]]?: KindType<(typeof AUDIT_RECORDS)[T]["optional"][K]>;
 };
 
+interface Member {
+  name: string;
+  kind: Kind<unknown>;
+  required: boolean;
+}
+
+/** Each type's members in the schema's order, required first: what readAuditData walks for every entry it reads. */
+const MEMBERS = new Map<string, readonly Member[]>(
+  Object.entries(AUDIT_RECORDS as Record<string, Schema>).map(([type, { required, optional }]) => [
+    type,
+    [
+      ...Object.entries(required).map(([name, kind]) => ({ name, kind, required: true })),
+      ...Object.entries(optional).map(([name, kind]) => ({ name, kind, required: false })),
+    ],
+  ]),
+);
+
 function schemaOf(type: AuditRecordType): Schema {
   return AUDIT_RECORDS[type];
 }
@@ -342,20 +359,14 @@ export function readAuditData<T extends AuditRecordType>(
   type: T,
   data: Record<string, AuditValue>,
 ): { record: Partial<AuditRecord<T>>; problems: string[] } {
-  const { required, optional } = schemaOf(type);
   const record: Record<string, AuditValue> = {};
   const problems: string[] = [];
-  for (const [members, isRequired] of [
-    [required, true],
-    [optional, false],
-  ] as const) {
-    for (const [name, k] of Object.entries(members)) {
-      const value = Object.hasOwn(data, name) ? data[name] : undefined;
-      if (value === undefined) {
-        if (isRequired) problems.push(`no ${name}`);
-      } else if (k.is(value)) record[name] = unsliced(value);
-      else problems.push(`a ${name} that is not ${k.describe}`);
-    }
+  for (const { name, kind, required } of MEMBERS.get(type) ?? []) {
+    const value = Object.hasOwn(data, name) ? data[name] : undefined;
+    if (value === undefined) {
+      if (required) problems.push(`no ${name}`);
+    } else if (kind.is(value)) record[name] = unsliced(value);
+    else problems.push(`a ${name} that is not ${kind.describe}`);
   }
   return { record: record as Partial<AuditRecord<T>>, problems };
 }
